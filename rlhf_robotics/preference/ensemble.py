@@ -1,0 +1,149 @@
+"""Reward ensembles: E scorers trained on the same comparisons, normalised, reduced in one place.
+
+A *member* maps a batch of items to scores. Robotics members return a per-step reward ``(B, T)`` that is
+summed over the segment; LM members return one scalar per sequence ``(B,)``. :class:`RewardEnsemble` stacks
+them to ``(E, B)``; :meth:`RewardEnsemble.reward` is the only place where members are combined into the
+reward an RL algorithm sees (Christiano et al. 2017: each member normalised separately, then averaged, then
+scaled to standard deviation 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class MLPConfig:
+    """Shape of a per-step reward MLP."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Width of each hidden layer."""
+    activation: str = "leaky_relu"
+    """One of relu, leaky_relu, tanh, silu."""
+    dropout: float = 0.0
+    """Dropout after each hidden layer (0 = none)."""
+
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+}
+
+
+class StepRewardMLP(nn.Module):
+    """r̂(x) for one step's features ``x`` (observation ⊕ action); input standardised by stored statistics.
+
+    Shapes: ``(..., D) → (...)``.
+    """
+
+    def __init__(self, in_dim: int, config: MLPConfig | None = None) -> None:
+        super().__init__()
+        config = config or MLPConfig()
+        if config.activation not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {config.activation!r}; expected one of {sorted(_ACTIVATIONS)}")
+        layers: list[nn.Module] = []
+        width = in_dim
+        for h in config.hidden_sizes:
+            layers += [nn.Linear(width, h), _ACTIVATIONS[config.activation]()]
+            if config.dropout > 0:
+                layers.append(nn.Dropout(config.dropout))
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+        self.register_buffer("input_mean", torch.zeros(in_dim))
+        self.register_buffer("input_std", torch.ones(in_dim))
+
+    def set_input_statistics(self, x: torch.Tensor) -> None:
+        """Standardise inputs with the mean and std of ``x`` ``(N, D)`` (std floored at 1e-3)."""
+        self.input_mean.copy_(x.mean(0))
+        self.input_std.copy_(x.std(0).clamp_min(1e-3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.input_mean) / self.input_std).squeeze(-1)
+
+
+class RewardEnsemble(nn.Module):
+    """E reward members with per-member output normalisation.
+
+    Args:
+        members: modules mapping items to ``(B,)`` scores or ``(B, T)`` per-step rewards.
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if len(members) == 0:
+            raise ValueError("an ensemble needs at least one member; set ensemble_size >= 1")
+        self.members = nn.ModuleList(members)
+        e = len(members)
+        self.register_buffer("shift", torch.zeros(e))
+        self.register_buffer("scale", torch.ones(e))
+        self.register_buffer("output_scale", torch.ones(()))
+
+    @property
+    def size(self) -> int:
+        return len(self.members)
+
+    def member_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw outputs of every member, stacked: ``(E, *out)``."""
+        return torch.stack([m(x) for m in self.members])
+
+    def item_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw score of every item per member, ``(E, B)``: per-step outputs ``(E, B, T)`` are summed over T."""
+        out = self.member_outputs(x)
+        return out.sum(-1) if out.dim() == 3 else out
+
+    def member_score(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """Raw ``(B,)`` item scores of one member (what its trainer optimises)."""
+        out = self.members[index](x)
+        return out.sum(-1) if out.dim() == 2 else out
+
+    @torch.no_grad()
+    def fit_normalisation(self, x: torch.Tensor) -> None:
+        """Fit per-member shift/scale and the overall scale on sample inputs ``x``.
+
+        Each member's output over ``x`` is standardised (mean 0, std 1); the member average is then divided by
+        its own std, so :meth:`reward` has std 1 on this sample (Christiano et al. 2017, §2.2.1).
+        """
+        out = self.member_outputs(x).flatten(1)  # (E, N)
+        self.shift.copy_(out.mean(1))
+        self.scale.copy_(out.std(1).clamp_min(1e-6))
+        mean = ((out - self.shift[:, None]) / self.scale[:, None]).mean(0)
+        self.output_scale.copy_(mean.std().clamp_min(1e-6))
+
+    def normalised_outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-member normalised outputs ``(E, *out)``."""
+        out = self.member_outputs(x)
+        view = (-1,) + (1,) * (out.dim() - 1)
+        return (out - self.shift.view(view)) / self.scale.view(view)
+
+    def reward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reward an RL algorithm sees: mean of normalised members over the std-1 scale. Shape ``out``."""
+        return self.normalised_outputs(x).mean(0) / self.output_scale
+
+
+@dataclass
+class EnsembleMetadata:
+    """What is saved beside an ensemble's ``state_dict`` so it can be rebuilt without pickle."""
+
+    in_dim: int
+    ensemble_size: int
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    schema_version: int = 1
+
+
+def build_step_ensemble(in_dim: int, ensemble_size: int, mlp: MLPConfig | None = None, seed: int = 0) -> RewardEnsemble:
+    """An ensemble of :class:`StepRewardMLP` members, each initialised from its own seed (``seed + i``)."""
+    if ensemble_size < 1:
+        raise ValueError(f"ensemble_size must be >= 1, got {ensemble_size}")
+    members = []
+    for i in range(ensemble_size):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + i)
+            members.append(StepRewardMLP(in_dim, mlp))
+    return RewardEnsemble(members)

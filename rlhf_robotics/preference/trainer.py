@@ -1,0 +1,217 @@
+"""Training a reward ensemble on comparisons: bootstrap per member, a shared validation split, early stopping
+and Christiano's adaptive L2 (keep validation loss between 1.1× and 1.5× training loss).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from rlhf_robotics.preference.ensemble import RewardEnsemble
+from rlhf_robotics.preference.losses import bradley_terry_loss
+
+
+@dataclass
+class PairDataset:
+    """Comparisons over a table of items.
+
+    ``items[first[k]]`` and ``items[second[k]]`` were compared; ``target[k]`` is P(first ≻ second).
+    """
+
+    items: torch.Tensor
+    """``(N, ...)`` item features: segments ``(N, T, D)`` or token ids ``(N, L)``."""
+    first: torch.Tensor
+    """``(P,)`` long indices into ``items``."""
+    second: torch.Tensor
+    """``(P,)`` long indices into ``items``."""
+    target: torch.Tensor
+    """``(P,)`` float targets in [0, 1]."""
+
+    def __post_init__(self) -> None:
+        p = len(self.target)
+        if len(self.first) != p or len(self.second) != p:
+            raise ValueError(f"first, second and target must have the same length, got {len(self.first)}, {len(self.second)}, {p}")
+        if p and (self.target.min() < 0 or self.target.max() > 1):
+            raise ValueError("targets must lie in [0, 1] (1 = first preferred, 0 = second, 0.5 = tie)")
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+@dataclass
+class RewardTrainerConfig:
+    """Hyperparameters of the reward-model trainer."""
+
+    epochs: int = 100
+    """Most passes over the data per call of :func:`train_ensemble`."""
+    batch_size: int = 64
+    """Pairs per gradient step."""
+    lr: float = 1e-3
+    """Adam learning rate."""
+    weight_decay: float = 1e-4
+    """Initial L2 coefficient (decoupled, AdamW)."""
+    regularisation: str = "adaptive_l2"
+    """``adaptive_l2`` (Christiano et al. 2017), ``early_stopping``, or ``none``."""
+    adaptive_l2_band: tuple[float, float] = (1.1, 1.5)
+    """Target range of validation loss / training loss for adaptive L2."""
+    patience: int = 10
+    """Epochs without validation improvement before a member stops (every mode keeps the best epoch)."""
+    val_fraction: float = 0.2
+    """Share of comparisons held out for validation (Christiano used 1/e)."""
+    bootstrap: bool = True
+    """Each member trains on a bootstrap resample of the training split."""
+    margin: float = 0.0
+    """Bradley–Terry margin."""
+    noise: float = 0.1
+    """Uniform-answer probability built into the likelihood (Christiano's 10 %)."""
+    label_smoothing: float = 0.0
+    """Pull targets toward 0.5 by this much."""
+    device: str = "cpu"
+    """Torch device to train on."""
+
+    def __post_init__(self) -> None:
+        if self.regularisation not in ("adaptive_l2", "early_stopping", "none"):
+            raise ValueError(
+                f"regularisation={self.regularisation!r}; expected adaptive_l2, early_stopping or none"
+            )
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
+
+
+@dataclass
+class RewardTrainerMetrics:
+    """What one call of :func:`train_ensemble` did; logged by the caller under ``reward_model/``."""
+
+    n_train: int
+    """Comparisons in the training split."""
+    n_val: int
+    """Comparisons in the validation split."""
+    n_ties: int
+    """Comparisons with target 0.5."""
+    train_loss: float
+    """Mean over members of the best epoch's training loss."""
+    val_loss: float
+    """Mean over members of the best validation loss (nan without a validation split)."""
+    train_accuracy: float
+    """Ensemble-mean accuracy on decisive training comparisons."""
+    val_accuracy: float
+    """Ensemble-mean accuracy on decisive validation comparisons (nan if none)."""
+    epochs: list[int] = field(default_factory=list)
+    """Epochs each member ran."""
+    weight_decay: list[float] = field(default_factory=list)
+    """Final L2 coefficient per member."""
+
+
+def _accuracy(scores_first: torch.Tensor, scores_second: torch.Tensor, target: torch.Tensor) -> float:
+    decisive = target != 0.5
+    if not bool(decisive.any()):
+        return math.nan
+    pred = (scores_first - scores_second)[decisive] > 0
+    return float((pred == (target[decisive] > 0.5)).float().mean())
+
+
+def split_validation(n: int, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random (train, val) index split; at least one training pair, validation only with ≥ 2 pairs."""
+    perm = rng.permutation(n)
+    n_val = int(round(n * val_fraction)) if n >= 2 else 0
+    n_val = min(n_val, n - 1)
+    return perm[n_val:], perm[:n_val]
+
+
+def train_ensemble(
+    ensemble: RewardEnsemble,
+    data: PairDataset,
+    config: RewardTrainerConfig,
+    rng: np.random.Generator,
+) -> RewardTrainerMetrics:
+    """Fit every member of ``ensemble`` to ``data`` in place, warm-starting from its current weights.
+
+    Randomness (split, bootstrap, minibatch order) comes only from ``rng``, so the same seed gives the same
+    weights.
+    """
+    if len(data) == 0:
+        raise ValueError("no comparisons with a training target yet (ties count; cant_tell and skip do not)")
+    device = torch.device(config.device)
+    ensemble.to(device)
+    items = data.items.to(device)
+    first, second, target = data.first.to(device), data.second.to(device), data.target.to(device).float()
+    train_idx, val_idx = split_validation(len(data), config.val_fraction, rng)
+    loss_kw = dict(margin=config.margin, noise=config.noise, label_smoothing=config.label_smoothing)
+
+    def loss_of(member: int, idx: torch.Tensor) -> torch.Tensor:
+        s1 = ensemble.member_score(member, items[first[idx]])
+        s2 = ensemble.member_score(member, items[second[idx]])
+        return bradley_terry_loss(s1, s2, target[idx], **loss_kw)
+
+    torch_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    val_t = torch.as_tensor(val_idx, device=device, dtype=torch.long)
+    train_losses, val_losses, epochs_run, decays = [], [], [], []
+    for e in range(ensemble.size):
+        member = ensemble.members[e]
+        idx = rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx
+        idx_t = torch.as_tensor(idx, device=device, dtype=torch.long)
+        opt = torch.optim.AdamW(member.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        best = (math.inf, copy.deepcopy(member.state_dict()), math.nan)
+        stale = 0
+        epoch = 0
+        member.train()
+        for epoch in range(1, config.epochs + 1):
+            order = idx_t[torch.randperm(len(idx_t), generator=torch_gen).to(device)]
+            total, count = 0.0, 0
+            for start in range(0, len(order), config.batch_size):
+                mb = order[start : start + config.batch_size]
+                loss = loss_of(e, mb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                total += float(loss) * len(mb)
+                count += len(mb)
+            train_loss = total / max(count, 1)
+            if len(val_t) == 0:
+                best = (train_loss, copy.deepcopy(member.state_dict()), train_loss)
+                continue
+            member.eval()
+            with torch.no_grad():
+                val_loss = float(loss_of(e, val_t))
+            member.train()
+            if val_loss < best[0] - 1e-4:
+                best, stale = (val_loss, copy.deepcopy(member.state_dict()), train_loss), 0
+            else:
+                stale += 1
+            if config.regularisation == "adaptive_l2":
+                ratio = val_loss / max(train_loss, 1e-8)
+                low, high = config.adaptive_l2_band
+                for group in opt.param_groups:
+                    if ratio > high:
+                        group["weight_decay"] = group["weight_decay"] * 1.5 + 1e-6
+                    elif ratio < low:
+                        group["weight_decay"] = group["weight_decay"] / 1.5
+            if config.regularisation != "none" and stale >= config.patience:
+                break
+        member.load_state_dict(best[1])
+        member.eval()
+        val_losses.append(best[0] if len(val_t) else math.nan)
+        train_losses.append(best[2])
+        epochs_run.append(epoch)
+        decays.append(float(opt.param_groups[0]["weight_decay"]))
+
+    with torch.no_grad():
+        scores = ensemble.item_scores(items).mean(0)  # (N,) ensemble-mean item scores
+    tr = torch.as_tensor(train_idx, device=device, dtype=torch.long)
+    return RewardTrainerMetrics(
+        n_train=len(train_idx),
+        n_val=len(val_idx),
+        n_ties=int((target == 0.5).sum()),
+        train_loss=float(np.mean(train_losses)),
+        val_loss=float(np.mean(val_losses)) if len(val_t) else math.nan,
+        train_accuracy=_accuracy(scores[first[tr]], scores[second[tr]], target[tr]),
+        val_accuracy=_accuracy(scores[first[val_t]], scores[second[val_t]], target[val_t]) if len(val_t) else math.nan,
+        epochs=epochs_run,
+        weight_decay=decays,
+    )
