@@ -1,10 +1,13 @@
 """Bradley–Terry preference losses as pure functions over tensors.
 
-P(first ≻ second) = σ(s₁ − s₂ − m) (Bradley & Terry 1952; Christiano et al. 2017, eq. 1), trained against soft
-targets in [0, 1] (1 = first, 0 = second, 0.5 = tie) with binary cross-entropy.
+P(first ≻ second) = σ(s₁ − s₂) (Bradley & Terry 1952; Christiano et al. 2017, eq. 1), trained against soft
+targets in [0, 1] (1 = first, 0 = second, 0.5 = tie) with binary cross-entropy; an optional margin m must be
+won by the preferred side, whichever it is.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -31,8 +34,9 @@ def bradley_terry_loss(
         score_first: ``(..., B)`` scores (summed rewards) of the first items.
         score_second: ``(..., B)`` scores of the second items.
         target: ``(B,)`` P(first ≻ second) per pair: 1, 0 or 0.5 for a tie (any value in [0, 1]).
-        margin: subtracted from the score difference, so a preference must be won by at least this much
-            (TRL's ``margin``; a tie with a margin pulls s₁ − s₂ toward ``margin``).
+        margin: the preferred item must win by at least this much, whichever side it is on (TRL's
+            ``margin``): P(first wins) = σ(Δ − m), P(second wins) = σ(−Δ − m), so the loss does not depend on
+            which item was asked about first, and a tie still pulls s₁ − s₂ toward 0.
         noise: probability that the labeller answered uniformly at random, built into the likelihood:
             P = (1 − noise)·σ(Δ) + noise/2 (Christiano et al. 2017, §2.2.3, used 0.1).
         label_smoothing: targets are pulled toward 0.5: t ← t·(1 − ε) + ε/2.
@@ -45,15 +49,19 @@ def bradley_terry_loss(
         raise ValueError(f"noise must be in [0, 1), got {noise}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    logits = preference_logits(score_first, score_second, margin)
-    target = target.to(logits.dtype) * (1.0 - label_smoothing) + 0.5 * label_smoothing
-    if noise == 0.0:
-        losses = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none")
-    else:
-        # log P and log(1 − P) of the noisy likelihood, computed in log space for stability.
-        log_p = torch.logaddexp(torch.log1p(torch.tensor(-noise)) + F.logsigmoid(logits), torch.log(torch.tensor(noise / 2)))
-        log_q = torch.logaddexp(torch.log1p(torch.tensor(-noise)) + F.logsigmoid(-logits), torch.log(torch.tensor(noise / 2)))
-        losses = -(target * log_p + (1.0 - target) * log_q)
+    delta = preference_logits(score_first, score_second)
+    target = target.to(delta.dtype) * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    # log P(first wins) and log P(second wins); the margin counts against whichever side wins, so swapping the
+    # pair (and target → 1 − target) leaves the loss unchanged. With margin 0 this is plain BCE-with-logits.
+    log_p = F.logsigmoid(delta - margin)
+    log_q = F.logsigmoid(-delta - margin)
+    if noise > 0.0:
+        # The noisy likelihood (1 − noise)·P + noise/2, in log space for stability (constants in delta's dtype).
+        log_keep = torch.tensor(math.log1p(-noise), dtype=delta.dtype, device=delta.device)
+        log_half_noise = torch.tensor(math.log(noise / 2), dtype=delta.dtype, device=delta.device)
+        log_p = torch.logaddexp(log_keep + log_p, log_half_noise)
+        log_q = torch.logaddexp(log_keep + log_q, log_half_noise)
+    losses = -(target * log_p + (1.0 - target) * log_q)
     if weight is not None:
         return (losses * weight).sum(-1).mean() / weight.sum().clamp_min(1e-12)
     return losses.mean()
