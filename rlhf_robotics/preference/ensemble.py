@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -147,3 +148,54 @@ def build_step_ensemble(in_dim: int, ensemble_size: int, mlp: MLPConfig | None =
             torch.manual_seed(seed + i)
             members.append(StepRewardMLP(in_dim, mlp))
     return RewardEnsemble(members)
+
+
+class StackedStepReward:
+    """A frozen NumPy copy of an ensemble of :class:`StepRewardMLP` members for the RL hot path.
+
+    Evaluates :meth:`RewardEnsemble.reward` for a batch of steps with one stacked matmul per layer instead of
+    E separate torch calls (tiny batches are dominated by per-op overhead). Rebuild it after every training
+    round; it does not follow later changes to the ensemble.
+    """
+
+    def __init__(self, ensemble: RewardEnsemble) -> None:
+        weights: list[tuple[np.ndarray, np.ndarray]] = []
+        acts: list[str] = []
+        members = list(ensemble.members)
+        if not all(isinstance(m, StepRewardMLP) for m in members):
+            raise TypeError("StackedStepReward needs StepRewardMLP members; use RewardEnsemble.reward instead")
+        layers = [list(m.net) for m in members]  # type: ignore[union-attr]
+        for i, layer in enumerate(layers[0]):
+            if isinstance(layer, nn.Linear):
+                w = np.stack([ls[i].weight.detach().cpu().numpy().T for ls in layers]).astype(np.float32)  # (E, in, out)
+                b = np.stack([ls[i].bias.detach().cpu().numpy() for ls in layers]).astype(np.float32)[:, None, :]
+                weights.append((w, b))
+            elif isinstance(layer, nn.Dropout):
+                continue
+            else:
+                acts.append(type(layer).__name__)
+        self._weights = weights
+        self._acts = acts
+        self._mean = np.stack([m.input_mean.cpu().numpy() for m in members]).astype(np.float32)[:, None, :]
+        self._std = np.stack([m.input_std.cpu().numpy() for m in members]).astype(np.float32)[:, None, :]
+        self._shift = ensemble.shift.cpu().numpy().astype(np.float32)[:, None]
+        self._scale = ensemble.scale.cpu().numpy().astype(np.float32)[:, None]
+        self._out = float(ensemble.output_scale)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(N, D)`` step features → ``(N,)`` normalised ensemble reward."""
+        h = (np.asarray(x, dtype=np.float32)[None] - self._mean) / self._std  # (E, N, D)
+        for k, (w, b) in enumerate(self._weights):
+            h = h @ w + b
+            if k < len(self._acts):
+                h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
+        out = (h[..., 0] - self._shift) / self._scale  # (E, N)
+        return out.mean(0) / self._out
+
+
+_NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "ReLU": lambda h: np.maximum(h, 0),
+    "LeakyReLU": lambda h: np.where(h > 0, h, 0.01 * h),
+    "Tanh": np.tanh,
+    "SiLU": lambda h: h / (1 + np.exp(-h)),
+}

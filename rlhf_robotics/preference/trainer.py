@@ -170,7 +170,7 @@ def train_ensemble(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(mb)
+                total += loss.item() * len(mb)
                 count += len(mb)
             train_loss = total / max(count, 1)
             if len(val_t) == 0:

@@ -1,0 +1,111 @@
+"""The transition buffer: the most recent steps of every vector env, from which segments are cut.
+
+Christiano et al. (2017) judge clips from the trajectories the policy is currently producing; the buffer holds
+the last ``capacity`` steps of each env (a ring) and :meth:`TransitionBuffer.sample_segments` cuts windows
+that never cross an episode boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from rlhf_robotics.robotics.segments import Segments
+
+
+class TransitionBuffer:
+    """Ring buffer of ``capacity`` steps per env for ``n_envs`` envs.
+
+    Args:
+        n_envs: number of vector envs.
+        capacity: steps kept per env.
+        obs_dim, act_dim, nq, nv: array widths.
+        term_keys: names of per-step scalar ``info`` entries to keep.
+    """
+
+    def __init__(self, n_envs: int, capacity: int, obs_dim: int, act_dim: int, nq: int, nv: int, term_keys: Sequence[str]) -> None:
+        self.n_envs, self.capacity = n_envs, capacity
+        shape = (capacity, n_envs)
+        self.obs = np.zeros(shape + (obs_dim,), np.float32)
+        self.act = np.zeros(shape + (act_dim,), np.float32)
+        self.reward = np.zeros(shape, np.float32)
+        self.qpos = np.zeros(shape + (nq,), np.float64)
+        self.qvel = np.zeros(shape + (nv,), np.float64)
+        self.term_keys = list(term_keys)
+        self.terms = np.full(shape + (len(self.term_keys),), np.nan, np.float32)
+        self.episode = np.full(shape, -1, np.int64)
+        self._next_episode = np.arange(n_envs, dtype=np.int64)  # current episode id per env
+        self._episode_counter = n_envs
+        self.pos = 0
+        self.full = False
+        self.total_steps = 0
+
+    def add(self, obs: np.ndarray, act: np.ndarray, reward: np.ndarray, qpos: np.ndarray, qvel: np.ndarray,
+            infos: Sequence[Mapping[str, Any]], dones: np.ndarray) -> None:
+        """Record one vector step: the observation the policy saw, its action, the true reward, the state at the
+        observation, and the step's info terms; ``dones`` ends each env's episode after this step."""
+        p = self.pos
+        self.obs[p], self.act[p], self.reward[p] = obs, act, reward
+        self.qpos[p], self.qvel[p] = qpos, qvel
+        self.episode[p] = self._next_episode
+        if self.term_keys:
+            terms = self.terms[p]
+            for i, info in enumerate(infos):
+                for k, key in enumerate(self.term_keys):
+                    v = info.get(key)
+                    terms[i, k] = np.nan if v is None else v
+        for i in np.flatnonzero(dones):
+            self._next_episode[i] = self._episode_counter
+            self._episode_counter += 1
+        self.pos = (p + 1) % self.capacity
+        self.full = self.full or self.pos == 0
+        self.total_steps += self.n_envs
+
+    def __len__(self) -> int:
+        return (self.capacity if self.full else self.pos) * self.n_envs
+
+    def _chronological(self, arr: np.ndarray) -> np.ndarray:
+        return np.roll(arr, -self.pos, axis=0) if self.full else arr[: self.pos]
+
+    def valid_starts(self, length: int) -> np.ndarray:
+        """``(K, 2)`` (time, env) pairs in chronological index where a window of ``length`` fits in one episode."""
+        ep = self._chronological(self.episode)
+        if len(ep) < length:
+            return np.zeros((0, 2), np.int64)
+        same = ep[: len(ep) - length + 1] == ep[length - 1 :]  # ids grow per env, so equal ends ⇒ one episode
+        return np.argwhere(same)
+
+    def sample_segments(self, n: int, length: int, rng: np.random.Generator, id_prefix: str, env_id: str = "", dt: float = 0.0) -> Segments:
+        """Cut ``n`` random windows of ``length`` steps (distinct starts when possible).
+
+        Raises:
+            ValueError: no episode in the buffer is ``length`` steps long; use a shorter segment or a fixed horizon.
+        """
+        starts = self.valid_starts(length)
+        if len(starts) == 0:
+            raise ValueError(
+                f"no episode in the buffer is {length} steps long, so no segment can be cut; shorten the segment "
+                "(env.segment_steps) or give the task a fixed horizon (env.kwargs.terminate_when_unhealthy=false)"
+            )
+        pick = rng.choice(len(starts), size=n, replace=len(starts) < n)
+        t0, env = starts[pick, 0], starts[pick, 1]
+        t = t0[:, None] + np.arange(length)[None, :]  # (n, T)
+        e = env[:, None]
+
+        def cut(arr: np.ndarray) -> np.ndarray:
+            return self._chronological(arr)[t, e]
+
+        terms = cut(self.terms)
+        return Segments(
+            ids=[f"{id_prefix}-{i}" for i in range(n)],
+            obs=cut(self.obs), act=cut(self.act), reward=cut(self.reward), qpos=cut(self.qpos), qvel=cut(self.qvel),
+            terms={k: terms[..., j] for j, k in enumerate(self.term_keys)}, env_id=env_id, dt=dt,
+        )
+
+    def sample_steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` random stored steps as (features ``(n, obs+act)``, true reward ``(n,)``)."""
+        obs, act, rew = (self._chronological(a).reshape((-1,) + a.shape[2:]) for a in (self.obs, self.act, self.reward))
+        idx = rng.choice(len(obs), size=min(n, len(obs)), replace=False)
+        return np.concatenate([obs[idx], act[idx]], axis=-1), rew[idx]

@@ -1,0 +1,172 @@
+"""Typed configuration of a robotics preference experiment. The Hydra schema in ``cli/`` mirrors these
+dataclasses; library code only ever sees these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from rlhf_robotics.preference.ensemble import MLPConfig
+from rlhf_robotics.preference.selection import check_selector
+from rlhf_robotics.preference.teachers import PRESETS
+from rlhf_robotics.preference.trainer import RewardTrainerConfig
+
+
+@dataclass
+class EnvConfig:
+    """Which task, how many copies, and how segments are cut."""
+
+    id: str = "HalfCheetah-v5"
+    """Gymnasium id (any MuJoCo task, including the suite's ``rlhf_robotics/...`` tasks)."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    """Constructor arguments, e.g. ``terminate_when_unhealthy: false`` for a fixed horizon (Christiano et al.)."""
+    n_envs: int = 4
+    """Vector envs (``DummyVecEnv``: faster than subprocesses on 2 cores)."""
+    segment_seconds: float = 1.5
+    """Simulated length of a judged segment (Christiano et al. 2017: 1.5 s)."""
+    segment_steps: int | None = None
+    """Steps per segment; overrides ``segment_seconds`` when set."""
+    min_segment_steps: int = 15
+    """Lower bound on steps per segment derived from seconds (the paper's 15–60 steps)."""
+    max_segment_steps: int = 60
+    """Upper bound on steps per segment derived from seconds."""
+
+
+@dataclass
+class LabelsConfig:
+    """How many comparisons, when, and from whom."""
+
+    total: int = 700
+    """Label budget: comparisons asked for over the whole run (skips count against it)."""
+    initial_fraction: float = 0.25
+    """Share of the budget asked about segments of the initial policy (Christiano: 25 %)."""
+    rounds: int = 10
+    """Label rounds interleaved with policy updates after the initial one."""
+    schedule_timescale: float = 0.25
+    """Labels per round ∝ τ/(T+τ) at the round's first step T, with τ = this × total steps
+    (Christiano's 2·10⁶/(T+2·10⁶), rescaled to the run)."""
+    initial_steps: int = 4000
+    """Env steps collected with the initial policy before the first labels."""
+    buffer_steps: int = 10000
+    """Most recent env steps (over all envs) that segments are cut from."""
+    source: Literal["teacher", "human"] = "teacher"
+    """Who answers: a synthetic teacher, or people in the labelling app."""
+
+    def __post_init__(self) -> None:
+        if self.total < 1:
+            raise ValueError(f"labels.total must be a positive number of comparisons, got {self.total}")
+        if not 0 <= self.initial_fraction <= 1:
+            raise ValueError(f"labels.initial_fraction must be in [0, 1], got {self.initial_fraction}")
+        if self.rounds < 1:
+            raise ValueError(f"labels.rounds must be >= 1, got {self.rounds}")
+        if self.source not in ("teacher", "human"):
+            raise ValueError(f"labels.source must be 'teacher' or 'human', got {self.source!r}")
+
+
+@dataclass
+class TeacherSettings:
+    """The synthetic teacher: a B-Pref preset plus optional overrides."""
+
+    preset: str = "oracle"
+    """One of oracle, mistake, noisy, skip, myopic, equal, random."""
+    overrides: dict[str, float] = field(default_factory=dict)
+    """Fields of ``TeacherConfig`` to change, e.g. ``{mistake: 0.2}``."""
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown teacher preset {self.preset!r}; expected one of {', '.join(PRESETS)}")
+
+
+@dataclass
+class SelectionSettings:
+    """How pairs are chosen."""
+
+    name: str = "uniform"
+    """uniform, disagreement, entropy or logit_variance."""
+    oversampling: float = 4.0
+    """Candidates drawn per query kept (Christiano: 10); unused by uniform."""
+
+    def __post_init__(self) -> None:
+        check_selector(self.name)
+
+
+@dataclass
+class RewardModelConfig:
+    """The reward ensemble and its trainer."""
+
+    ensemble_size: int = 3
+    """Members, each on its own bootstrap sample (Christiano: 3)."""
+    mlp: MLPConfig = field(default_factory=MLPConfig)
+    """Per-step network shape."""
+    trainer: RewardTrainerConfig = field(default_factory=RewardTrainerConfig)
+    """Optimisation and regularisation."""
+
+    def __post_init__(self) -> None:
+        if self.ensemble_size < 1:
+            raise ValueError(f"reward_model.ensemble_size must be >= 1, got {self.ensemble_size}")
+
+
+@dataclass
+class PPOConfig:
+    """SB3 PPO settings shared by the learned-reward policy and the true-reward baseline."""
+
+    n_steps: int = 512
+    """Steps per env per rollout."""
+    batch_size: int = 256
+    """Minibatch size."""
+    n_epochs: int = 10
+    """Passes over each rollout."""
+    learning_rate: float = 3e-4
+    """Adam learning rate."""
+    gamma: float = 0.99
+    """Discount."""
+    gae_lambda: float = 0.95
+    """GAE λ."""
+    clip_range: float = 0.2
+    """PPO clip ε."""
+    ent_coef: float = 0.0
+    """Entropy bonus."""
+    log_std_init: float = -1.0
+    """Initial log std of the Gaussian policy."""
+    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+    """Hidden sizes of the policy and value networks."""
+    normalize_obs: bool = True
+    """``VecNormalize`` observations (statistics saved with checkpoints)."""
+    normalize_reward: bool = True
+    """``VecNormalize`` returns (applied to whichever reward the policy sees)."""
+
+
+@dataclass
+class ExperimentConfig:
+    """One preference-learning run."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    teacher: TeacherSettings = field(default_factory=TeacherSettings)
+    selection: SelectionSettings = field(default_factory=SelectionSettings)
+    reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    total_steps: int = 200_000
+    """Policy env steps (the same for the true-reward baseline)."""
+    seed: int = 0
+    """Seeds envs, policy, reward model, selection and teacher (each from its own stream)."""
+    device: str = "auto"
+    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
+    run_dir: str = "runs/default"
+    """Where everything is written."""
+    baseline: bool = True
+    """Also train PPO on the true reward for ``total_steps`` and report it."""
+    eval_episodes: int = 5
+    """Episodes for each final evaluation."""
+    video: bool = True
+    """Write an mp4 of the final policy."""
+    video_dir: str = "videos"
+    """Folder for the policy video."""
+    torch_threads: int = 1
+    """Torch CPU threads (more does not help these small nets)."""
+
+    def __post_init__(self) -> None:
+        if self.total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {self.total_steps}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")

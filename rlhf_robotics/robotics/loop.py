@@ -1,0 +1,608 @@
+"""The online preference loop (Christiano et al. 2017), composed from small stages:
+
+    initial policy rollouts → label a share of the budget → fit the reward ensemble
+    repeat per round: PPO on the learned reward (records segments) → select pairs → label → refit → checkpoint
+    evaluate on the hidden true objective (+ PPO on the true reward at equal steps) → summary, plot, video
+
+Judgments go through the SQLite preference store and the trainer follows it by id cursor, so labels from
+people in the web app are consumed as they arrive. Every round ends in a checkpoint; ``resume=True`` picks up
+after the last one without losing a judgment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure as configure_logger
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+
+from rlhf_robotics.preference.ensemble import EnsembleMetadata, RewardEnsemble, StackedStepReward, build_step_ensemble
+from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
+from rlhf_robotics.preference.selection import candidate_count, select
+from rlhf_robotics.preference.store import PreferenceStore
+from rlhf_robotics.preference.teachers import Teacher, preset
+from rlhf_robotics.preference.trainer import PairDataset, RewardTrainerMetrics, train_ensemble
+from rlhf_robotics.robotics.buffer import TransitionBuffer
+from rlhf_robotics.robotics.config import ExperimentConfig, PPOConfig
+from rlhf_robotics.robotics.evaluation import (
+    ReturnStats,
+    evaluate_true_return,
+    pair_accuracy,
+    pearson,
+    plot_learning_curves,
+    record_video,
+)
+from rlhf_robotics.robotics.physics import env_factory, scalar_info_keys, step_seconds
+from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
+from rlhf_robotics.robotics.segments import Segments, SegmentStore
+
+log = logging.getLogger(__name__)
+
+# Independent random streams, so changing one part (say the teacher) leaves the others' draws unchanged.
+_STREAMS = ("segments", "selection", "teacher", "reward_model", "evaluation")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Small pure pieces
+# ----------------------------------------------------------------------------------------------------------
+def segment_length(dt: float, seconds: float, steps: int | None, low: int, high: int) -> int:
+    """Steps per segment: ``steps`` if given, else ``round(seconds / dt)`` clipped to ``[low, high]``."""
+    if steps is not None:
+        if steps < 1:
+            raise ValueError(f"env.segment_steps must be >= 1, got {steps}")
+        return steps
+    if seconds <= 0:
+        raise ValueError(f"env.segment_seconds must be > 0, got {seconds}")
+    return int(np.clip(round(seconds / dt), low, high))
+
+
+def label_schedule(total: int, initial_fraction: float, rounds: int, total_steps: int, timescale: float) -> list[int]:
+    """Labels asked in round 0 (initial policy) and in each of ``rounds`` later rounds; sums to ``total``.
+
+    Later rounds get labels ∝ τ/(T_r + τ), T_r the env steps at the start of round r and τ = timescale ×
+    total_steps: Christiano et al.'s rate 2·10⁶/(T + 2·10⁶) rescaled to the run. Rounded by largest remainder.
+    """
+    initial = int(round(total * initial_fraction))
+    rest = total - initial
+    starts = np.arange(rounds) * total_steps / rounds
+    tau = max(timescale * total_steps, 1e-9)
+    weights = tau / (starts + tau)
+    raw = rest * weights / weights.sum()
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts))[: rest - counts.sum()]:
+        counts[i] += 1
+    return [initial, *counts.tolist()]
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but no CUDA device is available; use device=auto or cpu")
+    return device
+
+
+@dataclass
+class PhaseTimer:
+    """Wall seconds spent per phase of the loop."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def __call__(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
+
+
+class TimedReward:
+    """Wraps the wrapper's reward function to measure reward-inference time on the hot path."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], timer: PhaseTimer) -> None:
+        self.fn, self.timer = fn, timer
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        start = time.perf_counter()
+        out = self.fn(x)
+        self.timer.seconds["reward_inference"] += time.perf_counter() - start
+        return out
+
+
+class CurveCallback(BaseCallback):
+    """Records (env steps, mean true return, mean learned return) of recent episodes after each rollout, logs
+    them under ``policy/…`` for TensorBoard, and advances a progress bar."""
+
+    def __init__(self, curve: list[dict[str, float]], progress: Any = None) -> None:
+        super().__init__()
+        self.curve, self.progress = curve, progress
+        self._last = 0
+
+    def _on_step(self) -> bool:
+        if self.progress is not None:
+            self.progress.update(self.num_timesteps - self._last)
+            self._last = self.num_timesteps
+        return True
+
+    def _on_rollout_end(self) -> None:
+        episodes = list(self.model.ep_info_buffer)[-20:]
+        if not episodes:
+            return
+        row = {"step": float(self.num_timesteps), "policy/return_true": float(np.mean([e["r"] for e in episodes]))}
+        learned = [e["r_learned"] for e in episodes if "r_learned" in e]
+        if learned:
+            row["policy/return_learned"] = float(np.mean(learned))
+        self.curve.append(row)
+        for key, value in row.items():
+            if key != "step":
+                self.logger.record(key, value)
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True, leave=False)
+
+
+def make_vec_env(config: ExperimentConfig, seed: int) -> VecEnv:
+    make = env_factory(config.env.id, config.env.kwargs)
+    venv = DummyVecEnv([lambda: Monitor(make()) for _ in range(config.env.n_envs)])
+    venv.seed(seed)
+    return venv
+
+
+def make_ppo(ppo: PPOConfig, venv: VecEnv, seed: int, device: str) -> PPO:
+    return PPO(
+        "MlpPolicy", venv, n_steps=ppo.n_steps, batch_size=ppo.batch_size, n_epochs=ppo.n_epochs,
+        learning_rate=ppo.learning_rate, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda, clip_range=ppo.clip_range,
+        ent_coef=ppo.ent_coef, seed=seed, device=device, verbose=0,
+        policy_kwargs=dict(log_std_init=ppo.log_std_init, net_arch=dict(pi=list(ppo.net_arch), vf=list(ppo.net_arch))),
+    )
+
+
+def _normalize(venv: VecEnv, ppo: PPOConfig) -> VecEnv:
+    if ppo.normalize_obs or ppo.normalize_reward:
+        return VecNormalize(venv, norm_obs=ppo.normalize_obs, norm_reward=ppo.normalize_reward, gamma=ppo.gamma)
+    return venv
+
+
+def _obs_rms(venv: VecEnv) -> RunningMeanStd | None:
+    return venv.obs_rms if isinstance(venv, VecNormalize) and venv.norm_obs else None  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Results
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """What a run achieved; written to ``summary.json``."""
+
+    env_id: str
+    total_steps: int
+    seed: int
+    labels_used: int
+    label_counts: dict[str, int]
+    policy_return_true: ReturnStats
+    random_return_true: ReturnStats
+    baseline_return_true: ReturnStats | None
+    fraction_of_true_reward_ppo: float | None
+    """Learned-reward policy's true return / true-reward PPO's (same steps)."""
+    normalized_score: float | None
+    """(ours − random) / (true-reward PPO − random): 0 = random, 1 = PPO on the true reward."""
+    reward_model_accuracy_vs_oracle: float
+    """Ensemble's agreement with a perfect oracle on fresh segment pairs from the final policy."""
+    reward_model_val_accuracy: float
+    reward_correlation_step: float
+    """Pearson correlation of learned and true per-step reward on recent transitions."""
+    reward_correlation_segment: float
+    wall_seconds: dict[str, float]
+    """Per phase: policy_learn (includes reward_inference), reward_training, selection, labelling, checkpoint,
+    baseline, evaluation; and loop_total (everything but baseline and evaluation)."""
+    files: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summary_table(s: Summary) -> str:
+    """A few human-readable lines."""
+    base = f"{s.baseline_return_true.mean:10.1f} ± {s.baseline_return_true.std:.1f}" if s.baseline_return_true else "   (not run)"
+    lines = [
+        f"{s.env_id}, {s.total_steps} steps, seed {s.seed}, {s.labels_used} labels {dict(s.label_counts)}",
+        f"  true return, learned-reward PPO : {s.policy_return_true.mean:10.1f} ± {s.policy_return_true.std:.1f}",
+        f"  true return, random policy      : {s.random_return_true.mean:10.1f} ± {s.random_return_true.std:.1f}",
+        f"  true return, true-reward PPO    : {base}",
+    ]
+    if s.fraction_of_true_reward_ppo is not None:
+        lines.append(f"  fraction of true-reward PPO     : {s.fraction_of_true_reward_ppo:.3f} (normalised score {s.normalized_score:.3f})")
+    lines.append(f"  reward model accuracy vs oracle : {s.reward_model_accuracy_vs_oracle:.3f}   "
+                 f"step-reward correlation {s.reward_correlation_step:.3f}")
+    lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")
+    lines += [f"  {k}: {v}" for k, v in s.files.items()]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------------------
+class PreferenceLoop:
+    """State of one run. Build it with :func:`run_experiment`; the methods are the loop's stages."""
+
+    def __init__(self, config: ExperimentConfig, progress: bool = True) -> None:
+        self.config = config
+        self.progress = progress
+        self.run_dir = Path(config.run_dir)
+        self.device = resolve_device(config.device)
+        self.timer = PhaseTimer()
+        seeds = np.random.SeedSequence(config.seed).spawn(len(_STREAMS))
+        self.rng = {name: np.random.default_rng(s) for name, s in zip(_STREAMS, seeds)}
+        self.dt = step_seconds(config.env.id, config.env.kwargs)
+        e = config.env
+        self.segment_steps = segment_length(self.dt, e.segment_seconds, e.segment_steps, e.min_segment_steps, e.max_segment_steps)
+        self.schedule = label_schedule(config.labels.total, config.labels.initial_fraction, config.labels.rounds,
+                                       config.total_steps, config.labels.schedule_timescale)
+        teacher_cfg = preset(config.teacher.preset, **config.teacher.overrides)
+        self.teacher = Teacher(teacher_cfg, self.rng["teacher"], config.teacher.preset)
+        self.store = PreferenceStore(self.run_dir / "preferences.sqlite")
+        self.segments = SegmentStore(self.run_dir / "segments")
+        self.features: dict[str, np.ndarray] = {}
+        self.judgment_rows: list[StoredJudgment] = []
+        self.cursor = 0
+        self.curve: list[dict[str, float]] = []
+        self.round = 0
+
+        self.base_venv = make_vec_env(config, config.seed)
+        probe = self.base_venv.envs[0]  # type: ignore[attr-defined]
+        obs_dim = int(np.prod(self.base_venv.observation_space.shape))  # type: ignore[arg-type]
+        act_dim = int(np.prod(self.base_venv.action_space.shape))  # type: ignore[arg-type]
+        nq, nv = probe.unwrapped.model.nq, probe.unwrapped.model.nv
+        _, info = probe.reset(seed=config.seed)
+        probe_step = probe.step(probe.action_space.sample())[-1]
+        capacity = max(config.labels.buffer_steps // e.n_envs, self.segment_steps * 2)
+        self.buffer = TransitionBuffer(e.n_envs, capacity, obs_dim, act_dim, nq, nv, scalar_info_keys(probe_step))
+        self.reward_env = LearnedRewardVecEnv(self.base_venv, None, self.buffer)
+        self.venv = _normalize(self.reward_env, config.ppo)
+        self.policy = make_ppo(config.ppo, self.venv, config.seed, self.device)
+        self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
+        self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
+                                            config.reward_model.mlp, seed=config.seed)
+        self.metrics_path = self.run_dir / "metrics.jsonl"
+
+    # -- stages --------------------------------------------------------------------------------------------
+    def _status(self, state: str, message: str) -> None:
+        tmp = self.run_dir / "status.json.tmp"
+        tmp.write_text(json.dumps({"state": state, "message": message, "round": self.round, "time": time.time()}))
+        tmp.replace(self.run_dir / "status.json")
+
+    def log_metrics(self, row: dict[str, Any]) -> None:
+        row = {"round": self.round, "step": int(self.policy.num_timesteps), **row}
+        with open(self.metrics_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and key not in ("round", "step"):
+                self.policy.logger.record(key, value)
+        self.policy.logger.dump(int(self.policy.num_timesteps))
+
+    def collect_initial(self) -> None:
+        """Fill the buffer with the initial (untrained) policy, without learning."""
+        steps = max(self.config.labels.initial_steps, self.segment_steps * 2 * self.config.env.n_envs)
+        obs = self.venv.reset()
+        for _ in range(math.ceil(steps / self.config.env.n_envs)):
+            action, _ = self.policy.predict(obs, deterministic=False)
+            obs, _, _, _ = self.venv.step(action)
+
+    def ask(self, n: int, selector: str) -> int:
+        """Choose ``n`` pairs from the buffer, store segments and queries, and (with a teacher) answer them."""
+        if n <= 0:
+            return 0
+        with self.timer("selection"):
+            c = candidate_count(n, self.config.selection.oversampling, selector)
+            prefix = f"r{self.round:03d}"
+            segs = self.buffer.sample_segments(2 * c, self.segment_steps, self.rng["segments"], prefix,
+                                               self.config.env.id, self.dt)
+            feats = segs.features()
+            if selector == "uniform":
+                chosen = np.arange(n)
+                scores = np.zeros(c)
+            else:
+                with torch.no_grad():
+                    item = self.ensemble.item_scores(torch.as_tensor(feats, device=self.device)).cpu().numpy()  # (E, 2c)
+                chosen, scores = select(item[:, 0::2] - item[:, 1::2], n, selector, self.rng["selection"])
+            keep = np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel()
+            segs = segs.take(keep)
+            self.segments.save(f"round_{self.round:03d}_{self.store.count_queries():06d}", segs)
+            for sid, f in zip(segs.ids, feats[keep]):
+                self.features[sid] = f
+            returns = segs.returns()
+            queries = [
+                Query(segs.ids[2 * k], segs.ids[2 * k + 1], selector=selector, score=float(scores[chosen[k]]),
+                      priority=float(scores[chosen[k]]),
+                      meta={"round": self.round, "true_return_first": float(returns[2 * k]),
+                            "true_return_second": float(returns[2 * k + 1]), "env_id": self.config.env.id})
+                for k in range(len(chosen))
+            ]
+            query_ids = self.store.add_queries(queries)
+        if self.config.labels.source == "teacher":
+            with self.timer("labelling"):
+                labels = self.teacher.judge(segs.reward[0::2], segs.reward[1::2])
+                self.store.add_judgments([Judgment(q, lab, self.teacher.annotator) for q, lab in zip(query_ids, labels)])
+        return len(query_ids)
+
+    def dataset(self) -> PairDataset:
+        """All judged comparisons so far, read from the store by cursor and aggregated."""
+        new = self.store.judgments(after=self.cursor)
+        if new:
+            self.judgment_rows += new
+            self.cursor = new[-1].id
+        targets = aggregate_targets(self.judgment_rows)
+        queries = {sq.id: sq.query for sq in self.store.queries()}
+        missing = [sid for qid in targets for sid in (queries[qid].first, queries[qid].second) if sid not in self.features]
+        if missing:
+            got = self.segments.get(missing)
+            self.features.update(zip(got.ids, got.features()))
+        ids: dict[str, int] = {}
+        first, second, target = [], [], []
+        for qid, t in targets.items():
+            q = queries[qid]
+            first.append(ids.setdefault(q.first, len(ids)))
+            second.append(ids.setdefault(q.second, len(ids)))
+            target.append(t)
+        items = np.stack([self.features[sid] for sid in ids]) if ids else np.zeros((0, self.segment_steps, 1), np.float32)
+        return PairDataset(torch.as_tensor(items), torch.as_tensor(first, dtype=torch.long),
+                           torch.as_tensor(second, dtype=torch.long), torch.as_tensor(target, dtype=torch.float32))
+
+    def fit_reward(self) -> RewardTrainerMetrics | None:
+        """Refit the ensemble on every judgment so far and install it in the wrapper."""
+        with self.timer("reward_training"):
+            data = self.dataset()
+            if len(data) == 0:
+                return None
+            steps, _ = self.buffer.sample_steps(4096, self.rng["reward_model"])
+            sample = torch.as_tensor(steps, dtype=torch.float32)
+            if self.round == 0:  # input statistics fixed from the initial policy's data
+                for m in self.ensemble.members:
+                    m.set_input_statistics(sample)  # type: ignore[operator]
+            metrics = train_ensemble(self.ensemble, data, self.config.reward_model.trainer, self.rng["reward_model"])
+            self.ensemble.cpu()
+            self.ensemble.fit_normalisation(sample)
+            self.reward_env.set_reward_fn(TimedReward(StackedStepReward(self.ensemble), self.timer))
+        return metrics
+
+    def learn(self, steps: int) -> None:
+        with self.timer("policy_learn"), _progress(steps, f"round {self.round} PPO", self.progress) as bar:
+            self.policy.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar), progress_bar=False)
+
+    # -- checkpoints ---------------------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        with self.timer("checkpoint"):
+            d = self.run_dir / "checkpoints" / f"round_{self.round:03d}"
+            d.mkdir(parents=True, exist_ok=True)
+            self.policy.save(d / "policy.zip")
+            torch.save(self.ensemble.state_dict(), d / "reward_model.pt")
+            meta = EnsembleMetadata(self.ensemble.members[0].input_mean.numel(), self.ensemble.size,  # type: ignore[union-attr]
+                                    self.config.reward_model.mlp)
+            (d / "reward_model.json").write_text(json.dumps(asdict(meta)))
+            rms = _obs_rms(self.venv)
+            if isinstance(self.venv, VecNormalize):
+                np.savez(d / "vecnormalize.npz", obs_mean=rms.mean if rms else 0, obs_var=rms.var if rms else 1,
+                         obs_count=rms.count if rms else 0, ret_mean=self.venv.ret_rms.mean, ret_var=self.venv.ret_rms.var,
+                         ret_count=self.venv.ret_rms.count)
+            state = {
+                "round": self.round,
+                "num_timesteps": int(self.policy.num_timesteps),
+                "rng": {k: g.bit_generator.state for k, g in self.rng.items()},
+                "curve": self.curve,
+                "timer": dict(self.timer.seconds),
+            }
+            (d / "state.json").write_text(json.dumps(state, default=int))
+            (self.run_dir / "checkpoints" / "latest.json").write_text(json.dumps({"round": self.round, "dir": d.name}))
+
+    def load_checkpoint(self) -> bool:
+        """Restore the last completed round; False if there is none."""
+        latest = self.run_dir / "checkpoints" / "latest.json"
+        if not latest.exists():
+            return False
+        d = self.run_dir / "checkpoints" / json.loads(latest.read_text())["dir"]
+        state = json.loads((d / "state.json").read_text())
+        self.policy = PPO.load(d / "policy.zip", env=self.venv, device=self.device)
+        self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
+        self.policy.num_timesteps = state["num_timesteps"]
+        self.ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True))
+        if isinstance(self.venv, VecNormalize) and (d / "vecnormalize.npz").exists():
+            z = np.load(d / "vecnormalize.npz")
+            if self.venv.norm_obs:
+                self.venv.obs_rms.mean, self.venv.obs_rms.var, self.venv.obs_rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+            self.venv.ret_rms.mean, self.venv.ret_rms.var, self.venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+        for k, s in state["rng"].items():
+            self.rng[k].bit_generator.state = s
+        self.curve = state["curve"]
+        self.timer.seconds.update(state["timer"])
+        self.round = state["round"]
+        self.reward_env.set_reward_fn(TimedReward(StackedStepReward(self.ensemble), self.timer))
+        self.dataset()  # catch up with every judgment in the store, including any after the checkpoint
+        return True
+
+    # -- the whole run -------------------------------------------------------------------------------------
+    def labels_due(self, through_round: int) -> int:
+        return int(sum(self.schedule[: through_round + 1]))
+
+    def run(self, resume: bool = False) -> Summary:
+        c = self.config
+        resumed = resume and self.load_checkpoint()
+        steps_per_round = [c.total_steps // c.labels.rounds + (1 if r < c.total_steps % c.labels.rounds else 0)
+                           for r in range(c.labels.rounds)]
+        if not resumed:
+            self._status("collecting", "collecting segments from the initial policy")
+            with self.timer("policy_learn"):
+                self.collect_initial()
+            self.round = 0
+            self._round_labels(selector="uniform")  # nothing learned yet: every pair is equally informative
+        for r in range(self.round + 1, c.labels.rounds + 1):
+            self.round = r
+            self._status("waiting_for_policy", f"round {r}: training the policy")
+            self.learn(steps_per_round[r - 1])
+            self._round_labels(selector=c.selection.name)
+        self._status("evaluating", "evaluating the final policy")
+        summary = self.finish()
+        self._status("done", "finished")
+        return summary
+
+    def _round_labels(self, selector: str) -> None:
+        due = self.labels_due(self.round) - self.store.count_queries()
+        asked = self.ask(max(due, 0), selector)
+        metrics = self.fit_reward()
+        row: dict[str, Any] = {"labels/asked": asked, "labels/total": self.store.count_queries()}
+        if metrics is not None:
+            row.update({f"reward_model/{k}": v for k, v in dataclasses.asdict(metrics).items() if not isinstance(v, list)})
+        if self.curve:
+            row.update({k: v for k, v in self.curve[-1].items() if k != "step"})
+        self.log_metrics(row)
+        log.info("round %d: %s", self.round, row)
+        self.save_checkpoint()
+
+    def finish(self) -> Summary:
+        c = self.config
+        self.timer.seconds["loop_total"] = sum(v for k, v in self.timer.seconds.items()
+                                               if k in ("policy_learn", "reward_training", "selection", "labelling", "checkpoint"))
+        ev_seed = c.seed + 10_000
+        with self.timer("evaluation"):
+            ours = evaluate_true_return(self.policy, c.env.id, c.env.kwargs, c.eval_episodes, ev_seed, _obs_rms(self.venv))
+            rand = evaluate_true_return(None, c.env.id, c.env.kwargs, c.eval_episodes, ev_seed)
+            acc, corr_step, corr_seg = self.reward_quality()
+        baseline, baseline_curve = None, []
+        if c.baseline:
+            with self.timer("baseline"):
+                baseline, baseline_curve = self.train_baseline(ev_seed)
+        frac = norm = None
+        if baseline is not None:
+            frac = ours.mean / baseline.mean if baseline.mean != 0 else None
+            gap = baseline.mean - rand.mean
+            norm = (ours.mean - rand.mean) / gap if gap != 0 else None
+        files = {"run_dir": str(self.run_dir), "metrics": str(self.metrics_path), "store": self.store.path}
+        with self.timer("evaluation"):
+            files["learning_curve"] = str(plot_learning_curves(
+                {"learned-reward PPO (true return)": [(int(p["step"]), p["policy/return_true"]) for p in self.curve],
+                 "learned-reward PPO (learned return)": [(int(p["step"]), p["policy/return_learned"]) for p in self.curve
+                                                         if "policy/return_learned" in p],
+                 "PPO on true reward": baseline_curve},
+                self.run_dir / "learning_curve.png", f"{c.env.id}: {self.store.count_queries()} labels, {c.teacher.preset} teacher"))
+            if c.video:
+                name = f"{c.env.id.replace('/', '_')}_{self.run_dir.name}_seed{c.seed}.mp4"
+                files["video"] = str(record_video(self.policy, c.env.id, c.env.kwargs, Path(c.video_dir) / name,
+                                                  _obs_rms(self.venv), ev_seed))
+        counts: dict[str, int] = defaultdict(int)
+        for row in self.judgment_rows:
+            counts[row.judgment.label] += 1
+        rm_rows = [json.loads(x) for x in self.metrics_path.read_text().splitlines()] if self.metrics_path.exists() else []
+        val_acc = next((r["reward_model/val_accuracy"] for r in reversed(rm_rows) if "reward_model/val_accuracy" in r), math.nan)
+        summary = Summary(
+            env_id=c.env.id, total_steps=c.total_steps, seed=c.seed, labels_used=self.store.count_queries(),
+            label_counts=dict(counts), policy_return_true=ours, random_return_true=rand, baseline_return_true=baseline,
+            fraction_of_true_reward_ppo=frac, normalized_score=norm, reward_model_accuracy_vs_oracle=acc,
+            reward_model_val_accuracy=val_acc, reward_correlation_step=corr_step, reward_correlation_segment=corr_seg,
+            wall_seconds=dict(self.timer.seconds), files=files,
+        )
+        (self.run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=float))
+        self.log_metrics({k: v for k, v in {
+            "policy/return_true_final": ours.mean, "random/return_true": rand.mean,
+            "baseline/return_true": baseline.mean if baseline else None,
+            "reward_model/accuracy_vs_oracle": acc}.items() if v is not None})
+        return summary
+
+    def reward_quality(self) -> tuple[float, float, float]:
+        """Accuracy against a perfect oracle on 500 fresh pairs, and step/segment reward correlations."""
+        rng = self.rng["evaluation"]
+        segs: Segments = self.buffer.sample_segments(1000, self.segment_steps, rng, "eval", self.config.env.id, self.dt)
+        with torch.no_grad():
+            pred = self.ensemble.item_scores(torch.as_tensor(segs.features())).mean(0).numpy()
+        true = segs.returns()
+        acc = pair_accuracy(pred[0::2], pred[1::2], true[0::2], true[1::2])
+        feats, rew = self.buffer.sample_steps(5000, rng)
+        step_pred = StackedStepReward(self.ensemble)(feats)
+        return acc, pearson(step_pred, rew), pearson(pred, true)
+
+    def train_baseline(self, ev_seed: int) -> tuple[ReturnStats, list[tuple[int, float]]]:
+        """PPO with the same settings on the true reward for the same number of steps."""
+        c = self.config
+        venv = _normalize(make_vec_env(c, c.seed), c.ppo)
+        model = make_ppo(c.ppo, venv, c.seed, self.device)
+        model.set_logger(configure_logger(str(self.run_dir / "tb_baseline"), ["tensorboard"]))
+        curve: list[dict[str, float]] = []
+        with _progress(c.total_steps, "baseline PPO (true reward)", self.progress) as bar:
+            model.learn(c.total_steps, callback=CurveCallback(curve, bar))
+        stats = evaluate_true_return(model, c.env.id, c.env.kwargs, c.eval_episodes, ev_seed, _obs_rms(venv))
+        venv.close()
+        return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
+
+    def close(self) -> None:
+        self.venv.close()
+        self.store.close()
+
+
+def run_experiment(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Summary:
+    """Run (or with ``resume=True`` continue) one experiment; returns its :class:`Summary`.
+
+    A fresh run refuses a ``run_dir`` that already holds a run, so nothing stored is overwritten.
+    """
+    run_dir = Path(config.run_dir)
+    if not resume and (run_dir / "preferences.sqlite").exists():
+        raise ValueError(
+            f"{run_dir} already holds a run; pass resume=True (CLI: resume={run_dir}) to continue it, "
+            "or choose another run_dir"
+        )
+    if resume and not (run_dir / "config.json").exists():
+        raise ValueError(f"cannot resume {run_dir}: it holds no run (no config.json)")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    torch.set_num_threads(config.torch_threads)
+    loop = PreferenceLoop(config, progress=progress)
+    try:
+        return loop.run(resume=resume)
+    finally:
+        loop.close()
+
+
+def load_config(run_dir: str | Path) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` a run was started with (from its ``config.json``)."""
+    from rlhf_robotics.robotics.config import (
+        EnvConfig,
+        LabelsConfig,
+        PPOConfig,
+        RewardModelConfig,
+        SelectionSettings,
+        TeacherSettings,
+    )
+    from rlhf_robotics.preference.ensemble import MLPConfig
+    from rlhf_robotics.preference.trainer import RewardTrainerConfig
+
+    raw = json.loads((Path(run_dir) / "config.json").read_text())
+    rm = raw["reward_model"]
+    trainer = rm["trainer"]
+    trainer["adaptive_l2_band"] = tuple(trainer["adaptive_l2_band"])
+    mlp = rm["mlp"]
+    mlp["hidden_sizes"] = tuple(mlp["hidden_sizes"])
+    return ExperimentConfig(
+        env=EnvConfig(**raw["env"]), labels=LabelsConfig(**raw["labels"]), teacher=TeacherSettings(**raw["teacher"]),
+        selection=SelectionSettings(**raw["selection"]),
+        reward_model=RewardModelConfig(ensemble_size=rm["ensemble_size"], mlp=MLPConfig(**mlp), trainer=RewardTrainerConfig(**trainer)),
+        ppo=PPOConfig(**raw["ppo"]),
+        **{k: v for k, v in raw.items() if k not in ("env", "labels", "teacher", "selection", "reward_model", "ppo")},
+    )

@@ -1,0 +1,92 @@
+"""Environment construction for the loop: a Gymnasium wrapper that reports the MuJoCo state in ``info`` (so
+segments can be re-rendered without re-running the policy), and the factory that builds one task instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+class PhysicsStateInfo(gym.Wrapper):
+    """Adds ``info["qpos"]`` and ``info["qvel"]`` (copies of the MuJoCo state after reset or step).
+
+    Works for any env whose ``unwrapped`` has a MuJoCo ``data`` attribute (every Gymnasium MuJoCo task).
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        data = getattr(env.unwrapped, "data", None)
+        if data is None or not hasattr(data, "qpos"):
+            raise TypeError(
+                f"{env.spec.id if env.spec else env} is not a MuJoCo environment (no unwrapped.data.qpos); "
+                "the robotics loop needs MuJoCo tasks"
+            )
+        self._data = data
+
+    def _state(self, info: dict[str, Any]) -> dict[str, Any]:
+        info["qpos"] = self._data.qpos.copy()
+        info["qvel"] = self._data.qvel.copy()
+        return info
+
+    def reset(self, **kwargs: Any):  # type: ignore[override]
+        obs, info = self.env.reset(**kwargs)
+        return obs, self._state(dict(info))
+
+    def step(self, action):  # type: ignore[override]
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, self._state(info)
+
+
+def check_env_id(env_id: str) -> None:
+    """Raise a ``ValueError`` naming ``env_id`` and close matches if Gymnasium does not know it."""
+    _import_suite()
+    if env_id in gym.registry:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(env_id, list(gym.registry), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise ValueError(
+        f"unknown environment id {env_id!r}.{hint} Any Gymnasium MuJoCo task works, e.g. HalfCheetah-v5, "
+        "Hopper-v5, Walker2d-v5, Swimmer-v5, Reacher-v5, Ant-v5, InvertedPendulum-v5, and the suite's own "
+        "rlhf_robotics/... tasks"
+    )
+
+
+def _import_suite() -> None:
+    """Register the suite's own tasks (``rlhf_robotics/...``) if the package ships them."""
+    try:
+        import rlhf_robotics.envs  # noqa: F401
+    except ImportError:
+        pass
+
+
+def env_factory(env_id: str, kwargs: Mapping[str, Any] | None = None, render_mode: str | None = None) -> Callable[[], gym.Env]:
+    """A thunk that builds ``env_id`` with ``kwargs`` and the :class:`PhysicsStateInfo` wrapper."""
+    check_env_id(env_id)
+    kwargs = dict(kwargs or {})
+
+    def make() -> gym.Env:
+        env = gym.make(env_id, render_mode=render_mode, **kwargs)
+        return PhysicsStateInfo(env)
+
+    return make
+
+
+def step_seconds(env_id: str, kwargs: Mapping[str, Any] | None = None) -> float:
+    """Simulated seconds per environment step (``dt``)."""
+    env = gym.make(env_id, **dict(kwargs or {}))
+    try:
+        return float(env.unwrapped.dt)  # type: ignore[attr-defined]
+    finally:
+        env.close()
+
+
+def scalar_info_keys(info: Mapping[str, Any]) -> list[str]:
+    """Keys of ``info`` holding finite scalars worth storing per step (reward terms, positions, rubric terms)."""
+    skip = {"qpos", "qvel", "terminal_observation", "TimeLimit.truncated", "episode", "true_reward", "learned_reward"}
+    return sorted(k for k, v in info.items() if k not in skip and np.isscalar(v) and isinstance(v, (int, float, np.number)) and not isinstance(v, bool))

@@ -1,0 +1,79 @@
+"""The SB3 ``VecEnvWrapper`` that makes the policy optimise the learned reward.
+
+Each vector step replaces the environment's reward with the normalised ensemble mean, computed in one batched
+call for all envs; the true reward stays in ``info["true_reward"]`` (and in the Monitor's episode returns
+underneath), and every transition is recorded in a :class:`TransitionBuffer` for later segments. Works with
+any SB3 algorithm; stack ``VecNormalize`` *on top* so the reward model sees raw observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
+
+from rlhf_robotics.robotics.buffer import TransitionBuffer
+
+RewardFn = Callable[[np.ndarray], np.ndarray]
+"""``(N, obs_dim + act_dim)`` step features → ``(N,)`` rewards."""
+
+
+class LearnedRewardVecEnv(VecEnvWrapper):
+    """Replace the reward by ``reward_fn(obs ⊕ action)``; keep the true one in ``info``.
+
+    Args:
+        venv: the vector env; its sub-envs must put ``qpos``/``qvel`` in ``info`` (``PhysicsStateInfo``).
+        reward_fn: the learned reward; ``None`` gives reward 0 until :meth:`set_reward_fn` is called.
+        buffer: where transitions are recorded (``None`` = don't record).
+    """
+
+    def __init__(self, venv: VecEnv, reward_fn: RewardFn | None = None, buffer: TransitionBuffer | None = None) -> None:
+        super().__init__(venv)
+        self.reward_fn = reward_fn
+        self.buffer = buffer
+        self._obs = np.zeros((self.num_envs,) + venv.observation_space.shape, np.float32)  # type: ignore[operator]
+        self._qpos: np.ndarray | None = None
+        self._qvel: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+        self._learned_return = np.zeros(self.num_envs)
+
+    def set_reward_fn(self, reward_fn: RewardFn | None) -> None:
+        self.reward_fn = reward_fn
+
+    def _states(self, infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        return np.stack([i["qpos"] for i in infos]), np.stack([i["qvel"] for i in infos])
+
+    def reset(self) -> VecEnvObs:
+        obs = self.venv.reset()
+        self._obs = np.asarray(obs, dtype=np.float32).copy()
+        self._qpos, self._qvel = self._states(self.venv.reset_infos)
+        self._learned_return[:] = 0
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, -1)
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, true_reward, dones, infos = self.venv.step_wait()
+        assert self._actions is not None, "step_wait called before step_async"
+        features = np.concatenate([self._obs, self._actions], axis=1)
+        learned = (self.reward_fn(features) if self.reward_fn is not None else np.zeros(self.num_envs)).astype(np.float32)
+        self._learned_return += learned
+        if self.buffer is not None and self._qpos is not None:
+            self.buffer.add(self._obs, self._actions, true_reward, self._qpos, self._qvel, infos, dones)
+        qpos, qvel = self._states(infos)
+        for i, info in enumerate(infos):
+            info["true_reward"] = float(true_reward[i])
+            info["learned_reward"] = float(learned[i])
+            if dones[i]:
+                if "episode" in info:
+                    info["episode"]["r_learned"] = float(self._learned_return[i])
+                self._learned_return[i] = 0.0
+                # the obs returned for a finished env is already the next episode's first one
+                qpos[i], qvel[i] = self.venv.reset_infos[i]["qpos"], self.venv.reset_infos[i]["qvel"]
+        self._obs = np.asarray(obs, dtype=np.float32).copy()
+        self._qpos, self._qvel = qpos, qvel
+        return obs, learned, dones, infos
