@@ -132,8 +132,8 @@ def train_ensemble(
 ) -> RewardTrainerMetrics:
     """Fit every member of ``ensemble`` to ``data`` in place, warm-starting from its current weights.
 
-    Randomness (split, bootstrap, minibatch order) comes only from ``rng``, so the same seed gives the same
-    weights.
+    Randomness (split, bootstrap, minibatch order, dropout) comes only from ``rng``, so the same seed gives the
+    same weights.
     """
     if len(data) == 0:
         raise ValueError("no comparisons with a training target yet (ties count; cant_tell and skip do not)")
@@ -152,54 +152,60 @@ def train_ensemble(
     torch_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     val_t = torch.as_tensor(val_idx, device=device, dtype=torch.long)
     train_losses, val_losses, epochs_run, decays = [], [], [], []
-    for e in range(ensemble.size):
-        member = ensemble.members[e]
-        idx = rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx
-        idx_t = torch.as_tensor(idx, device=device, dtype=torch.long)
-        opt = torch.optim.AdamW(member.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-        best = (math.inf, copy.deepcopy(member.state_dict()), math.nan)
-        stale = 0
-        epoch = 0
-        member.train()
-        for epoch in range(1, config.epochs + 1):
-            order = idx_t[torch.randperm(len(idx_t), generator=torch_gen).to(device)]
-            total, count = 0.0, 0
-            for start in range(0, len(order), config.batch_size):
-                mb = order[start : start + config.batch_size]
-                loss = loss_of(e, mb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += loss.item() * len(mb)
-                count += len(mb)
-            train_loss = total / max(count, 1)
-            if len(val_t) == 0:
-                best = (train_loss, copy.deepcopy(member.state_dict()), train_loss)
-                continue
-            member.eval()
-            with torch.no_grad():
-                val_loss = float(loss_of(e, val_t))
+    # Dropout draws from torch's global generator: seed it from ``rng`` inside a fork, so the same seed gives the
+    # same weights whatever the caller's global RNG state, and that state is left as it was.
+    dropout_seed = int(rng.integers(2**31))
+    fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):
+        torch.manual_seed(dropout_seed)
+        for e in range(ensemble.size):
+            member = ensemble.members[e]
+            idx = rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx
+            idx_t = torch.as_tensor(idx, device=device, dtype=torch.long)
+            opt = torch.optim.AdamW(member.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+            best = (math.inf, copy.deepcopy(member.state_dict()), math.nan)
+            stale = 0
+            epoch = 0
             member.train()
-            if val_loss < best[0] - 1e-4:
-                best, stale = (val_loss, copy.deepcopy(member.state_dict()), train_loss), 0
-            else:
-                stale += 1
-            if config.regularisation == "adaptive_l2":
-                ratio = val_loss / max(train_loss, 1e-8)
-                low, high = config.adaptive_l2_band
-                for group in opt.param_groups:
-                    if ratio > high:
-                        group["weight_decay"] = group["weight_decay"] * 1.5 + 1e-6
-                    elif ratio < low:
-                        group["weight_decay"] = group["weight_decay"] / 1.5
-            if config.regularisation != "none" and stale >= config.patience:
-                break
-        member.load_state_dict(best[1])
-        member.eval()
-        val_losses.append(best[0] if len(val_t) else math.nan)
-        train_losses.append(best[2])
-        epochs_run.append(epoch)
-        decays.append(float(opt.param_groups[0]["weight_decay"]))
+            for epoch in range(1, config.epochs + 1):  # noqa: B007 (read after the loop: epochs run)
+                order = idx_t[torch.randperm(len(idx_t), generator=torch_gen).to(device)]
+                total, count = 0.0, 0
+                for start in range(0, len(order), config.batch_size):
+                    mb = order[start : start + config.batch_size]
+                    loss = loss_of(e, mb)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    total += loss.item() * len(mb)
+                    count += len(mb)
+                train_loss = total / max(count, 1)
+                if len(val_t) == 0:
+                    best = (train_loss, copy.deepcopy(member.state_dict()), train_loss)
+                    continue
+                member.eval()
+                with torch.no_grad():
+                    val_loss = float(loss_of(e, val_t))
+                member.train()
+                if val_loss < best[0] - 1e-4:
+                    best, stale = (val_loss, copy.deepcopy(member.state_dict()), train_loss), 0
+                else:
+                    stale += 1
+                if config.regularisation == "adaptive_l2":
+                    ratio = val_loss / max(train_loss, 1e-8)
+                    low, high = config.adaptive_l2_band
+                    for group in opt.param_groups:
+                        if ratio > high:
+                            group["weight_decay"] = group["weight_decay"] * 1.5 + 1e-6
+                        elif ratio < low:
+                            group["weight_decay"] = group["weight_decay"] / 1.5
+                if config.regularisation != "none" and stale >= config.patience:
+                    break
+            member.load_state_dict(best[1])
+            member.eval()
+            val_losses.append(best[0] if len(val_t) else math.nan)
+            train_losses.append(best[2])
+            epochs_run.append(epoch)
+            decays.append(float(opt.param_groups[0]["weight_decay"]))
 
     with torch.no_grad():
         scores = ensemble.item_scores(items).mean(0)  # (N,) ensemble-mean item scores

@@ -1,0 +1,68 @@
+"""Reward ensembles: shapes, the one reduction, and output normalisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rlhf_robotics.preference.ensemble import MLPConfig, RewardEnsemble, StepRewardMLP, build_step_ensemble
+
+
+def test_item_scores_sum_per_step_rewards_over_the_segment() -> None:
+    ensemble = build_step_ensemble(in_dim=3, ensemble_size=4, mlp=MLPConfig(hidden_sizes=(8,)), seed=0)
+    x = torch.randn(6, 5, 3)  # (B, T, D)
+    per_step = ensemble.member_outputs(x)
+    assert per_step.shape == (4, 6, 5)
+    scores = ensemble.item_scores(x)
+    assert scores.shape == (4, 6)
+    torch.testing.assert_close(scores, per_step.sum(-1))
+    torch.testing.assert_close(ensemble.member_score(2, x), scores[2])
+
+
+def test_members_start_different_and_seeds_repeat() -> None:
+    a = build_step_ensemble(3, 2, seed=5)
+    b = build_step_ensemble(3, 2, seed=5)
+    sb = b.state_dict()
+    for name, ta in a.state_dict().items():
+        assert torch.equal(ta, sb[name]), name
+    w0, w1 = (m.net[0].weight for m in a.members)
+    assert not torch.equal(w0, w1)
+
+
+@pytest.mark.parametrize("shape", [(500, 3), (100, 5, 3)])
+def test_fit_normalisation_gives_unit_std_and_zero_member_means(shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    ensemble = build_step_ensemble(3, 3, mlp=MLPConfig(hidden_sizes=(16,)), seed=1)
+    x = torch.randn(*shape) * 4 + 2
+    with torch.no_grad():
+        for i, m in enumerate(ensemble.members):  # members on very different output scales
+            m.net[-1].weight.mul_(10.0 ** i)
+            m.net[-1].bias.add_(3.0 * i)
+        ensemble.fit_normalisation(x)
+        per_member = ensemble.normalised_outputs(x).flatten(1)  # (E, N)
+        reward = ensemble.reward(x)
+    assert reward.shape == shape[:-1]
+    torch.testing.assert_close(per_member.mean(1), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(per_member.std(1), torch.ones(3), atol=1e-5, rtol=0)
+    assert float(reward.std()) == pytest.approx(1.0, abs=1e-5)
+    assert float(reward.mean()) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_input_statistics_standardise_the_features() -> None:
+    member = StepRewardMLP(2, MLPConfig(hidden_sizes=(4,)))
+    x = torch.tensor([[0.0, 10.0], [2.0, 30.0], [4.0, 50.0]])
+    member.set_input_statistics(x)
+    torch.testing.assert_close(member.input_mean, torch.tensor([2.0, 30.0]))
+    torch.testing.assert_close(member.input_std, torch.tensor([2.0, 20.0]))
+    # A constant feature's std is floored so it cannot blow up.
+    member.set_input_statistics(torch.ones(3, 2))
+    torch.testing.assert_close(member.input_std, torch.full((2,), 1e-3))
+
+
+def test_bad_configurations_raise() -> None:
+    with pytest.raises(ValueError, match="ensemble_size"):
+        build_step_ensemble(3, 0)
+    with pytest.raises(ValueError, match="'gelu'"):
+        StepRewardMLP(3, MLPConfig(activation="gelu"))
+    with pytest.raises(ValueError, match="at least one member"):
+        RewardEnsemble([])
