@@ -1,0 +1,76 @@
+"""The rlhf_robotics environment suite: MuJoCo tasks that are hard to specify and easy to judge.
+
+Importing ``rlhf_robotics.envs`` registers every task with Gymnasium under the ``rlhf_robotics/`` namespace::
+
+    import gymnasium as gym
+    import rlhf_robotics.envs  # noqa: F401  (registers the tasks)
+
+    env = gym.make("rlhf_robotics/HopperBackflip-v0")
+
+Each task subclasses a Gymnasium MuJoCo v5 environment; its class docstring is the spec. Every step's ``info``
+holds the hidden objective's terms (``reward_*``, summing to the reward), raw physics rubric terms and the
+episode verifier ``is_success``. ``physics_rubric(env_id)`` is the task's named rubric over those terms and
+``make_christiano(env_id)`` gives any task the fixed-horizon, no-control-cost setup of Christiano et al. (2017).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+from rlhf_robotics.envs.christiano import ChristianoStyle, make_christiano
+from rlhf_robotics.envs.rubrics import TermSum, physics_rubric, segment_items, step_scores
+
+NAMESPACE = "rlhf_robotics"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One suite task as registered."""
+
+    name: str
+    """Id without the namespace, ``<Name>-v<N>``."""
+    entry_point: str
+    """``module:Class`` of the environment."""
+    max_episode_steps: int
+    """Time limit owned by the registration (steps)."""
+    summary: str
+    """One line for listings and the gallery."""
+
+    @property
+    def id(self) -> str:
+        return f"{NAMESPACE}/{self.name}"
+
+
+TASKS: tuple[TaskSpec, ...] = (
+    TaskSpec("HopperBackflip-v0", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
+             "Hopper jumps and turns a backward somersault"),
+    TaskSpec("HalfCheetahOneLeg-v0", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
+             "HalfCheetah runs forward with its front leg in the air"),
+    TaskSpec("Walker2dGracefulWalk-v0", "rlhf_robotics.envs.walker2d_graceful:Walker2dGracefulWalkEnv", 1000,
+             "Walker2d walks at a steady pace, torso upright, smooth joints"),
+    TaskSpec("AntUprightWalk-v0", "rlhf_robotics.envs.ant_upright:AntUprightWalkEnv", 1000,
+             "Ant walks forward with a level torso and a smooth gait"),
+    TaskSpec("ReacherSmooth-v0", "rlhf_robotics.envs.reacher_smooth:ReacherSmoothEnv", 50,
+             "Reacher reaches the target along a low-jerk path"),
+    TaskSpec("PusherGentle-v0", "rlhf_robotics.envs.pusher_gentle:PusherGentleEnv", 100,
+             "Pusher moves the object to the goal without striking it"),
+)
+"""Every task of the suite, in gallery order."""
+
+TASK_IDS: tuple[str, ...] = tuple(t.id for t in TASKS)
+
+
+def register_tasks() -> None:
+    """Register every task (idempotent: ids already registered are left alone)."""
+    for task in TASKS:
+        if task.id not in gym.registry:
+            gym.register(id=task.id, entry_point=task.entry_point, max_episode_steps=task.max_episode_steps)
+
+
+register_tasks()
+
+__all__ = [
+    "NAMESPACE", "TASKS", "TASK_IDS", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
+    "physics_rubric", "step_scores", "segment_items", "TermSum",
+]
