@@ -32,7 +32,11 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-from rlhf_robotics.preference.ensemble import EnsembleMetadata, RewardEnsemble, StackedStepReward, build_step_ensemble
+from rlhf_robotics.preference.ensemble import (
+    EnsembleMetadata,
+    StackedStepReward,
+    build_step_ensemble,
+)
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
@@ -556,6 +560,10 @@ class PreferenceLoop:
         self.store.close()
 
 
+class RunDirError(ValueError):
+    """The run directory cannot be used as asked (it holds a run, or holds none to resume)."""
+
+
 def run_experiment(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Summary:
     """Run (or with ``resume=True`` continue) one experiment; returns its :class:`Summary`.
 
@@ -563,12 +571,12 @@ def run_experiment(config: ExperimentConfig, resume: bool = False, progress: boo
     """
     run_dir = Path(config.run_dir)
     if not resume and (run_dir / "preferences.sqlite").exists():
-        raise ValueError(
+        raise RunDirError(
             f"{run_dir} already holds a run; pass resume=True (CLI: resume={run_dir}) to continue it, "
             "or choose another run_dir"
         )
     if resume and not (run_dir / "config.json").exists():
-        raise ValueError(f"cannot resume {run_dir}: it holds no run (no config.json)")
+        raise RunDirError(f"cannot resume {run_dir}: it holds no run (no config.json)")
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
@@ -582,6 +590,8 @@ def run_experiment(config: ExperimentConfig, resume: bool = False, progress: boo
 
 def load_config(run_dir: str | Path) -> ExperimentConfig:
     """The :class:`ExperimentConfig` a run was started with (from its ``config.json``)."""
+    from rlhf_robotics.preference.ensemble import MLPConfig
+    from rlhf_robotics.preference.trainer import RewardTrainerConfig
     from rlhf_robotics.robotics.config import (
         EnvConfig,
         LabelsConfig,
@@ -590,8 +600,6 @@ def load_config(run_dir: str | Path) -> ExperimentConfig:
         SelectionSettings,
         TeacherSettings,
     )
-    from rlhf_robotics.preference.ensemble import MLPConfig
-    from rlhf_robotics.preference.trainer import RewardTrainerConfig
 
     raw = json.loads((Path(run_dir) / "config.json").read_text())
     rm = raw["reward_model"]

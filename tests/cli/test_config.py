@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from rlhf_robotics.cli.schema import ConfigError
+from rlhf_robotics.cli.train import CONF_DIR, experiment_config
+from rlhf_robotics.robotics.config import ExperimentConfig
+
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
+GROUP_OPTIONS = [(g.name, p.stem) for g in Path(CONF_DIR).iterdir() if g.is_dir() and g.name not in ("experiment", "sweep", "lm")
+                 for p in g.glob("*.yaml")]
+
+
+def _compose(overrides: list[str]) -> ExperimentConfig:
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["run_dir=/tmp/x", *overrides])
+    return experiment_config(cfg)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_file_composes(experiment: str) -> None:
+    assert isinstance(_compose([f"+experiment={experiment}"]), ExperimentConfig)
+
+
+@pytest.mark.parametrize("group,option", GROUP_OPTIONS)
+def test_every_group_option_composes(group: str, option: str) -> None:
+    assert isinstance(_compose([f"{group}={option}"]), ExperimentConfig)
+
+
+def test_issue_example_overrides_reach_the_typed_config() -> None:
+    c = _compose(["env=hopper", "teacher=mistake", "reward_model.ensemble_size=5", "selection=disagreement", "labels.total=700"])
+    assert (c.env.id, c.teacher.preset, c.reward_model.ensemble_size, c.selection.name, c.labels.total) == (
+        "Hopper-v5", "mistake", 5, "disagreement", 700)
+    assert c.env.kwargs == {"terminate_when_unhealthy": False}
+    assert c.reward_model.mlp.hidden_sizes == (64, 64)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["env.id=Hoper-v5"], r"env.id: unknown environment id 'Hoper-v5'.*Hopper-v5"),
+        (["teacher.preset=perfectionist"], r"unknown teacher preset 'perfectionist'; expected one of oracle"),
+        (["labels.total=-3"], r"labels.total must be a positive number of comparisons, got -3"),
+        (["labels.total=many"], r"labels.total='many': expected an integer"),
+        (["selection.name=greedy"], r"unknown selection 'greedy'"),
+        (["reward_model.trainer.regularisation=dropout"], r"regularisation='dropout'"),
+    ],
+)
+def test_bad_values_name_key_value_and_allowed(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _compose(overrides)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rlhf_robotics.cli.main", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_cli_unknown_group_option_and_key_fail_before_work(tmp_path: Path) -> None:
+    r = _cli("teacher=perfectionist", f"run_dir={tmp_path}/r", cwd=tmp_path)
+    assert r.returncode != 0 and "perfectionist" in r.stderr and "oracle" in r.stderr
+    r = _cli("labels.budget=5", f"run_dir={tmp_path}/r", cwd=tmp_path)
+    assert r.returncode != 0 and "budget" in r.stderr
+    r = _cli("labels.total=-1", f"run_dir={tmp_path}/r", cwd=tmp_path)
+    assert r.returncode == 2 and "labels.total must be a positive number" in r.stderr
+    assert not (tmp_path / "r" / "preferences.sqlite").exists()
+
+
+def test_cli_refuses_to_overwrite_an_existing_run(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "preferences.sqlite").write_bytes(b"precious")
+    r = _cli("+experiment=smoke", f"run_dir={run}", cwd=tmp_path)
+    assert r.returncode != 0 and "already holds a run" in r.stderr
+    assert (run / "preferences.sqlite").read_bytes() == b"precious"

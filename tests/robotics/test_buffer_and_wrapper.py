@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv
+
+from rlhf_robotics.robotics.buffer import TransitionBuffer
+from rlhf_robotics.robotics.physics import PhysicsStateInfo, env_factory, scalar_info_keys
+from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
+
+
+def _venv(env_id: str, n: int, seed: int = 0) -> DummyVecEnv:
+    make = env_factory(env_id)
+    venv = DummyVecEnv([lambda: Monitor(make()) for _ in range(n)])
+    venv.seed(seed)
+    return venv
+
+
+def _wrapped(env_id: str, n: int, capacity: int = 500, reward_fn=None):
+    venv = _venv(env_id, n)
+    probe = venv.envs[0]
+    probe.reset(seed=0)
+    keys = scalar_info_keys(probe.step(probe.action_space.sample())[-1])
+    m = probe.unwrapped.model
+    buf = TransitionBuffer(n, capacity, venv.observation_space.shape[0], venv.action_space.shape[0], m.nq, m.nv, keys)
+    return LearnedRewardVecEnv(venv, reward_fn, buf), buf
+
+
+def test_wrapper_replaces_reward_and_keeps_true_reward() -> None:
+    reward_fn = lambda x: x[:, 0] * 2.0 + 1.0  # noqa: E731  (a known function of obs ⊕ action)
+    env, _ = _wrapped("HalfCheetah-v5", 2, reward_fn=reward_fn)
+    reference = _venv("HalfCheetah-v5", 2)  # same seeds, no wrapper
+    obs = env.reset()
+    ref_obs = reference.reset()
+    np.testing.assert_allclose(obs, ref_obs)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        action = rng.uniform(-1, 1, size=(2, 6)).astype(np.float32)
+        new_obs, reward, _, infos = env.step(action)
+        _, ref_reward, _, _ = reference.step(action)
+        np.testing.assert_allclose(reward, obs[:, 0] * 2.0 + 1.0, rtol=1e-5)
+        np.testing.assert_allclose([i["true_reward"] for i in infos], ref_reward, rtol=1e-6)
+        obs = new_obs
+
+
+def test_recorded_state_replays_the_recorded_actions() -> None:
+    """Setting MuJoCo to the stored (qpos, qvel) of step t and applying action t reproduces the state of t+1,
+    so any segment can be re-rendered without the policy."""
+    env, buf = _wrapped("Hopper-v5", 1)
+    env.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        env.step(rng.uniform(-1, 1, size=(1, 3)).astype(np.float32))
+    sim = gym.make("Hopper-v5").unwrapped
+    sim.reset(seed=0)
+    episode = buf.episode[: buf.pos, 0]
+    t = int(np.flatnonzero(episode == episode[0])[5])
+    sim.set_state(buf.qpos[t, 0], buf.qvel[t, 0])
+    sim.do_simulation(buf.act[t, 0], sim.frame_skip)
+    np.testing.assert_allclose(sim.data.qpos, buf.qpos[t + 1, 0], atol=1e-9)
+    assert mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, "torso") >= 0
+
+
+def test_segments_never_cross_episode_boundaries() -> None:
+    env, buf = _wrapped("InvertedPendulum-v5", 3, capacity=400)  # random actions end episodes within ~10 steps
+    env.reset()
+    rng = np.random.default_rng(0)
+    dones = 0
+    for _ in range(400):
+        _, _, d, _ = env.step(rng.uniform(-3, 3, size=(3, 1)).astype(np.float32))
+        dones += int(d.sum())
+    assert dones > 20
+    segs = buf.sample_segments(50, 5, np.random.default_rng(0), "s")
+    # within one episode the cart position changes continuously; a reset jumps back near 0 with tiny velocity
+    starts = buf.valid_starts(5)
+    ep = buf._chronological(buf.episode)
+    for t, e in starts[:200]:
+        assert len(set(ep[t : t + 5, e])) == 1
+    assert segs.obs.shape == (50, 5, 4) and segs.qpos.shape == (50, 5, 2)
+    with pytest.raises(ValueError, match="no episode in the buffer is 400 steps long"):
+        buf.sample_segments(1, 400, np.random.default_rng(0), "s")
+
+
+def test_buffer_is_a_ring_in_chronological_order() -> None:
+    buf = TransitionBuffer(1, 4, 1, 1, 1, 1, [])
+    for t in range(6):
+        buf.add(np.array([[t]]), np.array([[0]]), np.array([t]), np.zeros((1, 1)), np.zeros((1, 1)), [{}], np.array([False]))
+    assert len(buf) == 4
+    np.testing.assert_array_equal(buf._chronological(buf.reward)[:, 0], [2, 3, 4, 5])
+
+
+@pytest.mark.parametrize("algo", [PPO, A2C])
+def test_any_sb3_algorithm_learns_through_the_wrapper(algo) -> None:
+    env, buf = _wrapped("InvertedPendulum-v5", 2, reward_fn=lambda x: -np.abs(x[:, 1]))
+    model = algo("MlpPolicy", env, n_steps=64, seed=0, device="cpu")
+    model.learn(256)
+    assert buf.total_steps >= 256
+    assert np.all(np.isfinite(buf.reward[: buf.pos]))
+
+
+def test_physics_state_info_rejects_non_mujoco_envs() -> None:
+    with pytest.raises(TypeError, match="not a MuJoCo environment"):
+        PhysicsStateInfo(gym.make("CartPole-v1"))

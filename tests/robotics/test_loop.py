@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+import torch
+
+from rlhf_robotics.preference.trainer import RewardTrainerConfig
+from rlhf_robotics.robotics import loop as loop_module
+from rlhf_robotics.robotics.config import (
+    EnvConfig,
+    ExperimentConfig,
+    LabelsConfig,
+    PPOConfig,
+    RewardModelConfig,
+)
+from rlhf_robotics.robotics.loop import label_schedule, run_experiment, segment_length
+
+
+def test_label_schedule_sums_to_budget_and_decays() -> None:
+    s = label_schedule(700, 0.25, 10, 1_000_000, 0.25)
+    assert sum(s) == 700 and s[0] == 175
+    later = s[1:]
+    assert all(a >= b for a, b in zip(later, later[1:])) and later[0] > 2 * later[-1]
+    assert label_schedule(5, 0.0, 10, 100, 0.25)[0] == 0 and sum(label_schedule(5, 0.0, 10, 100, 0.25)) == 5
+
+
+def test_segment_length_follows_seconds_within_paper_bounds() -> None:
+    assert segment_length(0.05, 1.5, None, 15, 60) == 30  # HalfCheetah: 1.5 s = 30 steps
+    assert segment_length(0.008, 1.5, None, 15, 60) == 60  # Hopper: 187 steps clipped to 60
+    assert segment_length(0.05, 1.5, 7, 15, 60) == 7
+    with pytest.raises(ValueError, match="segment_steps"):
+        segment_length(0.05, 1.5, 0, 15, 60)
+
+
+def tiny(run_dir: Path, seed: int = 0, **kw) -> ExperimentConfig:
+    return ExperimentConfig(
+        env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=5),
+        labels=LabelsConfig(total=24, rounds=3, initial_steps=200, buffer_steps=400),
+        reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)),
+        ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2),
+        total_steps=384, seed=seed, run_dir=str(run_dir), baseline=False, eval_episodes=1, video=False,
+        **kw,
+    )
+
+
+def _labels(run_dir: Path) -> list[tuple]:
+    with sqlite3.connect(run_dir / "preferences.sqlite") as c:
+        return c.execute("SELECT q.first, q.second, j.label FROM judgments j JOIN queries q ON q.id = j.query_id ORDER BY j.id").fetchall()
+
+
+def _weights(run_dir: Path, rnd: int = 3) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / f"round_{rnd:03d}" / "reward_model.pt", weights_only=True)
+
+
+def test_same_seed_same_labels_and_reward_weights(tmp_path: Path) -> None:
+    a = run_experiment(tiny(tmp_path / "a"), progress=False)
+    run_experiment(tiny(tmp_path / "b"), progress=False)
+    run_experiment(tiny(tmp_path / "c", seed=1), progress=False)
+    assert a.labels_used == 24
+    assert _labels(tmp_path / "a") == _labels(tmp_path / "b")
+    wa, wb, wc = _weights(tmp_path / "a"), _weights(tmp_path / "b"), _weights(tmp_path / "c")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["labels_used"] == 24 and (tmp_path / "a" / "learning_curve.png").stat().st_size > 0
+    rows = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["round"] for r in rows[:4]] == [0, 1, 2, 3] and "reward_model/val_loss" in rows[0]
+
+
+def test_killed_run_resumes_without_losing_judgments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tiny(tmp_path / "run")
+    original = loop_module.PreferenceLoop.learn
+    calls = {"n": 0}
+
+    def dying_learn(self, steps):
+        calls["n"] += 1
+        if calls["n"] == 2:  # killed during round 2's policy update
+            raise KeyboardInterrupt
+        return original(self, steps)
+
+    monkeypatch.setattr(loop_module.PreferenceLoop, "learn", dying_learn)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(config, progress=False)
+    before = _labels(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())["round"] == 1
+    monkeypatch.setattr(loop_module.PreferenceLoop, "learn", original)
+    summary = run_experiment(config, resume=True, progress=False)
+    after = _labels(tmp_path / "run")
+    assert after[: len(before)] == before  # nothing lost or rewritten
+    assert summary.labels_used == 24 and len(after) == 24
+    assert json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())["round"] == 3
+
+
+def test_existing_run_dir_is_refused_and_untouched(tmp_path: Path) -> None:
+    run_experiment(tiny(tmp_path / "run"), progress=False)
+    files = {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    with pytest.raises(ValueError, match="already holds a run"):
+        run_experiment(tiny(tmp_path / "run"), progress=False)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "run").rglob("*") if p.is_file()} == files
+
+
+def test_teacher_labels_follow_true_returns(tmp_path: Path) -> None:
+    run_experiment(tiny(tmp_path / "run"), progress=False)
+    with sqlite3.connect(tmp_path / "run" / "preferences.sqlite") as c:
+        rows = c.execute("SELECT q.meta, j.label FROM judgments j JOIN queries q ON q.id = j.query_id").fetchall()
+    for meta, label in rows:
+        m = json.loads(meta)
+        if m["true_return_first"] != m["true_return_second"]:
+            assert label == ("first" if m["true_return_first"] > m["true_return_second"] else "second")
+
+
+def test_bad_config_values_fail_fast() -> None:
+    with pytest.raises(ValueError, match="labels.total must be a positive"):
+        LabelsConfig(total=-5)
+    with pytest.raises(ValueError, match="unknown teacher preset 'perfectionist'"):
+        from rlhf_robotics.robotics.config import TeacherSettings
+
+        TeacherSettings(preset="perfectionist")
+    with pytest.raises(ValueError, match="unknown environment id 'HalfCheeta-v5'.*HalfCheetah-v5"):
+        from rlhf_robotics.robotics.physics import check_env_id
+
+        check_env_id("HalfCheeta-v5")
