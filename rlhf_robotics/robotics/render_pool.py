@@ -1,0 +1,124 @@
+"""Background clip rendering: a pool of worker processes that renders only the segments asked for, ahead of the
+moment a person needs them, each once (content-addressed names, in-flight requests shared).
+
+    with ClipPool("videos/clips", RenderConfig(preset="fast"), workers=2) as pool:
+        futures = pool.request(segments)            # or pool.request_ids(store, ["run-0", "run-1"])
+        paths = {sid: f.result() for sid, f in futures.items()}
+
+Workers are started with the ``spawn`` method (a forked EGL context is not safe) and keep one renderer per task
+for their lifetime. When a clip is done, its worker appends ``{"item", "file"}`` to ``<clips_dir>/index.jsonl``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_name
+from rlhf_robotics.robotics.segments import Segments, SegmentStore
+
+
+def _init_worker() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a dependency, but rendering does not need it
+        pass
+
+
+def _render_job(
+    env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str, config: dict[str, Any],
+    items: list[str],
+) -> str:
+    from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, render_clip
+
+    path = render_clip(env_id, qpos, qvel, dt, clips_dir, RenderConfig(**config))
+    for item in items:
+        add_to_index(clips_dir, item, path.name)
+    return str(path)
+
+
+def _done(path: Path) -> Future[Path]:
+    future: Future[Path] = Future()
+    future.set_result(path)
+    return future
+
+
+class ClipPool:
+    """Renders requested segments in background processes.
+
+    Args:
+        clips_dir: where clips and ``index.jsonl`` go.
+        config: how clips look (preset, size, fps, codec); default ``RenderConfig()``.
+        workers: number of worker processes (each holds its own GL context).
+    """
+
+    def __init__(self, clips_dir: str | Path, config: RenderConfig | None = None, workers: int = 2) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.clips_dir = Path(clips_dir)
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        self.config = config if config is not None else RenderConfig()
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        self._inflight: dict[str, Future[Path]] = {}
+
+    def clip_path(self, segments: Segments, row: int) -> Path:
+        """Where segment ``row``'s clip is (or will be), whether or not it has been rendered."""
+        return self.clips_dir / clip_name(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, self.config)
+
+    def request(self, segments: Segments, rows: Sequence[int] | None = None) -> dict[str, Future[Path]]:
+        """Queue the clips of ``rows`` (default: all) of a batch; returns segment id → future of its clip path.
+
+        A clip already on disk is a finished future (its index line is ensured); one already queued is shared.
+        """
+        if not segments.env_id:
+            raise ValueError("segments.env_id is empty; the renderer needs the Gymnasium id to load the model")
+        out: dict[str, Future[Path]] = {}
+        for row in range(len(segments)) if rows is None else rows:
+            sid = segments.ids[row]
+            path = self.clip_path(segments, row)
+            if path.exists():
+                add_to_index(self.clips_dir, sid, path.name)
+                out[sid] = _done(path)
+                continue
+            pending = self._inflight.get(path.name)
+            if pending is not None and not pending.done():
+                pending.add_done_callback(lambda f, sid=sid: f.exception() or add_to_index(self.clips_dir, sid, f.result().name))
+                out[sid] = pending
+                continue
+            raw = self._executor.submit(
+                _render_job, segments.env_id, np.asarray(segments.qpos[row]), np.asarray(segments.qvel[row]),
+                float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid],
+            )
+            future: Future[Path] = Future()
+            raw.add_done_callback(lambda f, fut=future: fut.set_exception(f.exception()) if f.exception()  # type: ignore[arg-type]
+                                  else fut.set_result(Path(f.result())))
+            self._inflight[path.name] = future
+            out[sid] = future
+        return out
+
+    def request_ids(self, store: SegmentStore, ids: Sequence[str]) -> dict[str, Future[Path]]:
+        """Queue the clips of stored segments by id (ids not yet in the store raise ``KeyError``)."""
+        out: dict[str, Future[Path]] = {}
+        for sid in ids:  # one at a time: a store may hold batches of several tasks
+            out.update(self.request(store.get([sid])))
+        return out
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers (after the queued clips, unless ``wait`` is False, which drops them)."""
+        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+
+    def __enter__(self) -> ClipPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,340 @@
+"""Clip rendering: turn a stored segment's MuJoCo states (qpos, qvel) back into video, without re-running the
+policy. Owns the quality presets, content-addressed clip names, H.264 mp4 / VP9 webm encoding, the
+``index.jsonl`` that maps segment ids to clip files, and the side-by-side pair composite.
+
+Rendering is headless: ``MUJOCO_GL=egl`` is set (unless already set) before MuJoCo is imported. Renderers are
+kept per process and reused; the background pool of worker processes is in ``render_pool.py``.
+
+Typical use::
+
+    path = render_segment(segments, row=0, clips_dir="videos/clips")     # videos/clips/<hash>.mp4
+    render_pair(segments, 0, segments, 1, "videos/review/pair.mp4")     # side by side
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # must precede the first `import mujoco` in the process
+
+import fcntl
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import imageio_ffmpeg
+import mujoco
+import numpy as np
+
+from rlhf_robotics.robotics.segments import Segments
+
+Preset = Literal["fast", "pretty"]
+Codec = Literal["mp4", "webm"]
+
+RENDER_VERSION = 1
+"""Part of every clip's content hash; bump it when the same inputs would render differently."""
+
+INDEX_FILE = "index.jsonl"
+"""Per clip folder: one ``{"item": <segment id>, "file": <clip file name>}`` line per finished clip."""
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """How clips look and play."""
+
+    preset: Preset = "fast"
+    """``fast``: no shadows, reflections, skybox or multisampling (≈10× faster under software GL);
+    ``pretty``: the model's own visual settings."""
+    width: int = 256
+    """Frame width in pixels (even; H.264 with yuv420p needs even sizes)."""
+    height: int = 256
+    """Frame height in pixels (even)."""
+    fps: float | None = 30.0
+    """Output frames per second, sampled from the segment in real time; None = one frame per step (1/dt)."""
+    codec: Codec = "mp4"
+    """``mp4`` (H.264, yuv420p, faststart) or ``webm`` (VP9); Chromium plays both."""
+
+    def __post_init__(self) -> None:
+        if self.preset not in ("fast", "pretty"):
+            raise ValueError(f"preset must be 'fast' or 'pretty', got {self.preset!r}")
+        if self.codec not in ("mp4", "webm"):
+            raise ValueError(f"codec must be 'mp4' or 'webm', got {self.codec!r}")
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if value < 16 or value % 2:
+                raise ValueError(f"{name} must be an even number of pixels >= 16, got {value}; try {max(16, value + value % 2)}")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"fps must be > 0 or None (one frame per step), got {self.fps}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Presets: model visual settings (before the renderer exists) and scene flags (after).
+
+_FAST_OFF_FLAGS = (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX)
+
+
+def apply_preset_to_model(model: mujoco.MjModel, preset: Preset, width: int, height: int) -> None:
+    """Visual settings that must be in the model before a ``mujoco.Renderer`` is made for it."""
+    model.vis.global_.offwidth = max(int(model.vis.global_.offwidth), width)
+    model.vis.global_.offheight = max(int(model.vis.global_.offheight), height)
+    if preset == "fast":
+        model.vis.quality.offsamples = 0  # no multisampling: the largest single cost under software GL
+
+
+def apply_preset_to_scene(scene: mujoco.MjvScene, preset: Preset) -> None:
+    """Scene flags of a preset (``fast`` turns off shadows, reflections and the skybox)."""
+    if preset == "fast":
+        for flag in _FAST_OFF_FLAGS:
+            scene.flags[flag] = 0
+
+
+def default_camera(model: mujoco.MjModel, config: dict[str, Any] | None) -> mujoco.MjvCamera:
+    """A camera from an env's ``default_camera_config``; locomotion bodies (free or slide root) are tracked."""
+    cam = mujoco.MjvCamera()
+    mujoco.mjv_defaultFreeCamera(model, cam)
+    config = dict(config or {})
+    root_moves = model.njnt > 0 and model.jnt_type[0] in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_SLIDE)
+    track = int(config.pop("trackbodyid", 1 if root_moves else -1))
+    if track == 0 and root_moves:
+        track = 1
+    for key, value in config.items():
+        if isinstance(value, np.ndarray) or isinstance(value, (list, tuple)):
+            getattr(cam, key)[:] = value
+        else:
+            setattr(cam, key, value)
+    if track > 0:
+        cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+        cam.trackbodyid = track
+    return cam
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Per-process renderers.
+
+
+class SceneRenderer:
+    """Renders MuJoCo states of one task at one preset and size. Reuse it: making one costs a GL context."""
+
+    def __init__(self, env_id: str, preset: Preset, width: int, height: int) -> None:
+        import gymnasium as gym
+
+        import rlhf_robotics.envs  # noqa: F401  (registers the suite's tasks)
+
+        self.env_id = env_id
+        self._env = gym.make(env_id).unwrapped  # only for its model and camera; never rendered
+        self.model: mujoco.MjModel = self._env.model
+        self.data = mujoco.MjData(self.model)
+        self.dt = float(self._env.dt)
+        apply_preset_to_model(self.model, preset, width, height)
+        self.renderer = mujoco.Renderer(self.model, height=height, width=width)
+        apply_preset_to_scene(self.renderer.scene, preset)
+        cam_config = getattr(getattr(self._env, "mujoco_renderer", None), "default_cam_config", None)
+        self.camera = default_camera(self.model, cam_config)
+        self.width, self.height = width, height
+
+    def frames(self, qpos: np.ndarray, qvel: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
+        """Render ``qpos[steps]`` (all steps by default): ``(F, H, W, 3)`` uint8.
+
+        Each distinct step is rendered once; repeated steps (fps above the step rate) are copies.
+        """
+        qpos = np.asarray(qpos, dtype=np.float64)
+        qvel = np.asarray(qvel, dtype=np.float64)
+        if qpos.ndim != 2 or qpos.shape[1] != self.model.nq:
+            raise ValueError(f"qpos must be (T, {self.model.nq}) for {self.env_id}, got {qpos.shape}")
+        if qvel.shape != (qpos.shape[0], self.model.nv):
+            raise ValueError(f"qvel must be (T, {self.model.nv}) for {self.env_id}, got {qvel.shape}")
+        steps = np.arange(len(qpos)) if steps is None else np.asarray(steps)
+        unique, inverse = np.unique(steps, return_inverse=True)
+        out = np.empty((len(unique), self.height, self.width, 3), dtype=np.uint8)
+        for i, t in enumerate(unique):
+            self.data.qpos[:] = qpos[t]
+            self.data.qvel[:] = qvel[t]
+            mujoco.mj_forward(self.model, self.data)
+            self.renderer.update_scene(self.data, camera=self.camera)
+            self.renderer.render(out=out[i])
+        return out[inverse.reshape(-1)] if len(unique) != len(steps) else out
+
+    def close(self) -> None:
+        self.renderer.close()
+        self._env.close()
+
+
+_RENDERERS: dict[tuple[str, str, int, int], SceneRenderer] = {}
+
+
+def get_renderer(env_id: str, config: RenderConfig) -> SceneRenderer:
+    """This process's renderer for ``env_id`` at ``config``'s preset and size (made once, then reused).
+
+    Renderers stay open for the life of the process: closing one GL context while another lives has been seen
+    to blank the survivor's frames (PEERS.md), so they are only closed together by ``close_renderers``.
+    """
+    key = (env_id, config.preset, config.width, config.height)
+    if key not in _RENDERERS:
+        _RENDERERS[key] = SceneRenderer(env_id, config.preset, config.width, config.height)
+    return _RENDERERS[key]
+
+
+def close_renderers() -> None:
+    """Free every renderer of this process."""
+    while _RENDERERS:
+        _, renderer = _RENDERERS.popitem()
+        renderer.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Frames, names, encoding.
+
+
+def frame_steps(num_steps: int, dt: float, fps: float | None) -> np.ndarray:
+    """Which step each output frame shows: real-time sampling of ``num_steps`` steps of ``dt`` s at ``fps``."""
+    if fps is None:
+        return np.arange(num_steps)
+    if dt <= 0:
+        raise ValueError(f"dt must be > 0 to sample at {fps} fps, got {dt}; set Segments.dt or use fps=None")
+    n_frames = max(1, int(round(num_steps * dt * fps)))
+    return np.minimum((np.arange(n_frames) / fps / dt).astype(np.int64), num_steps - 1)
+
+
+def clip_fps(dt: float, config: RenderConfig) -> float:
+    """Playback rate of a clip: ``config.fps``, or real time (1/dt) when it is None."""
+    return float(config.fps) if config.fps is not None else 1.0 / dt
+
+
+def clip_name(env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig) -> str:
+    """Content address of a clip: hash of what it shows and how (so nothing is rendered twice)."""
+    h = hashlib.sha256()
+    meta = {"v": RENDER_VERSION, "env": env_id, "dt": float(dt), **config.to_dict()}
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    for arr in (qpos, qvel):
+        a = np.ascontiguousarray(arr, dtype=np.float64)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return f"{h.hexdigest()[:24]}.{config.codec}"
+
+
+_CODEC_ARGS: dict[str, tuple[str, list[str]]] = {
+    "mp4": ("libx264", ["-preset", "veryfast", "-crf", "23", "-movflags", "+faststart"]),
+    "webm": ("libvpx-vp9", ["-b:v", "0", "-crf", "35", "-deadline", "realtime", "-cpu-used", "8", "-row-mt", "1"]),
+}
+
+
+def encode(frames: np.ndarray, path: str | Path, fps: float, codec: Codec = "mp4") -> Path:
+    """Write ``(F, H, W, 3)`` uint8 frames as H.264 mp4 or VP9 webm, atomically (temp file, then rename)."""
+    path = Path(path)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"frames must be (F, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vcodec, params = _CODEC_ARGS[codec]
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    writer = imageio_ffmpeg.write_frames(
+        str(tmp), (frames.shape[2], frames.shape[1]), fps=fps, codec=vcodec, pix_fmt_out="yuv420p",
+        quality=None, macro_block_size=2, output_params=params, ffmpeg_log_level="error",
+    )
+    writer.send(None)
+    for frame in frames:
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
+    tmp.replace(path)
+    return path
+
+
+def render_frames(
+    env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig = RenderConfig()
+) -> np.ndarray:
+    """The frames of a clip: ``(F, H, W, 3)`` uint8, sampled in real time at ``config.fps``."""
+    steps = frame_steps(len(qpos), dt, config.fps)
+    return get_renderer(env_id, config).frames(qpos, qvel, steps)
+
+
+def render_clip(
+    env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str | Path,
+    config: RenderConfig = RenderConfig(),
+) -> Path:
+    """Render states ``(T, nq)``/``(T, nv)`` to ``clips_dir/<content hash>.<codec>``; an existing file is reused."""
+    path = Path(clips_dir) / clip_name(env_id, qpos, qvel, dt, config)
+    if not path.exists():
+        frames = render_frames(env_id, qpos, qvel, dt, config)
+        encode(frames, path, clip_fps(dt, config), config.codec)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Segments, the clip index and pairs.
+
+
+def add_to_index(clips_dir: str | Path, item: str, file: str) -> bool:
+    """Append ``{"item": item, "file": file}`` to ``clips_dir/index.jsonl`` unless that line is there already.
+
+    Safe across processes (an exclusive ``flock`` around read-check-append). Returns whether a line was added.
+    """
+    path = Path(clips_dir) / INDEX_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"item": item, "file": file})
+    with open(path, "a+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.seek(0)
+            if line in f.read().splitlines():
+                return False
+            f.write(line + "\n")
+            f.flush()
+            return True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def read_index(clips_dir: str | Path) -> dict[str, str]:
+    """Segment id → clip file name from ``clips_dir/index.jsonl`` (the last line for an id wins)."""
+    path = Path(clips_dir) / INDEX_FILE
+    if not path.exists():
+        return {}
+    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {row["item"]: row["file"] for row in rows}
+
+
+def _check_row(segments: Segments, row: int) -> None:
+    if not 0 <= row < len(segments):
+        raise IndexError(f"row {row} is outside this batch of {len(segments)} segments")
+    if not segments.env_id:
+        raise ValueError("segments.env_id is empty; the renderer needs the Gymnasium id to load the model")
+
+
+def render_segment(
+    segments: Segments, row: int, clips_dir: str | Path, config: RenderConfig = RenderConfig(), index: bool = True
+) -> Path:
+    """Render segment ``row`` of a batch from its qpos/qvel and (by default) record it in ``index.jsonl``."""
+    _check_row(segments, row)
+    path = render_clip(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, clips_dir, config)
+    if index:
+        add_to_index(clips_dir, segments.ids[row], path.name)
+    return path
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 4) -> np.ndarray:
+    """``(F, H, W1 + gap + W2, 3)``: two clips on one clock; the shorter holds its last frame."""
+    n = max(len(left), len(right))
+    pad = [np.concatenate([c, np.repeat(c[-1:], n - len(c), axis=0)]) if len(c) < n else c for c in (left, right)]
+    height = max(left.shape[1], right.shape[1])
+    pad = [np.pad(c, ((0, 0), (0, height - c.shape[1]), (0, 0), (0, 0))) for c in pad]
+    sep = np.full((n, height, gap, 3), 255, dtype=np.uint8)
+    return np.concatenate([pad[0], sep, pad[1]], axis=2)
+
+
+def render_pair(
+    first: Segments, first_row: int, second: Segments, second_row: int, path: str | Path,
+    config: RenderConfig = RenderConfig(),
+) -> Path:
+    """A side-by-side clip of two segments (first on the left) for offline review, written to ``path``."""
+    _check_row(first, first_row)
+    _check_row(second, second_row)
+    left = render_frames(first.env_id, first.qpos[first_row], first.qvel[first_row], first.dt, config)
+    right = render_frames(second.env_id, second.qpos[second_row], second.qvel[second_row], second.dt, config)
+    frames = side_by_side(left, right)
+    if frames.shape[2] % 2:
+        frames = np.pad(frames, ((0, 0), (0, 0), (0, 1), (0, 0)))
+    return encode(frames, path, clip_fps(first.dt, config), config.codec)
