@@ -1,0 +1,377 @@
+"""The labelling web app: a Starlette application over one run directory.
+
+Routes:
+
+====================  ======  ==============================================================================
+``/``                 GET     the pair page (``?token=`` signs in where tokens are required, ``?annotator=`` on
+                              loopback)
+``/dashboard``        GET     progress, labels per hour, gold accuracy, self-consistency, position bias, agreement
+``/api/next?n=3``     GET     the annotator's next pairs (leased; sides already randomised)
+``/api/submit``       POST    ``{"assignment", "answer": left|right|tie|cant_tell|skip, "rubric", "note", "seconds"}``
+``/api/undo``         POST    supersede the latest answer and reopen its pair
+``/api/status``       GET     the loop's ``status.json`` and queue counts
+``/api/stats``        GET     the dashboard's numbers as JSON
+``/clips/<file>``     GET     a clip from the run's ``clips/`` folder, with HTTP Range support
+``/static/...``       GET     vendored JS and CSS
+====================  ======  ==============================================================================
+
+Authentication: a session cookie (``HttpOnly``, ``SameSite=Strict``) whose posts must echo the session's CSRF
+token in ``X-CSRF-Token``; or ``Authorization: Bearer <annotator token>`` for scripted clients (no cookie, so no
+CSRF token needed). Tokens are required whenever the server is bound to a non-loopback address.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from rlhf_robotics.preference.store import PreferenceStore
+from rlhf_robotics.ui.quality import quality_report
+from rlhf_robotics.ui.queue import Assignment, LabelQueue, QueueConfig, QueueError, Session, check_name
+from rlhf_robotics.ui.rundir import CLIP_NAME, ClipIndex, RunPaths, read_rubric, read_status
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "rlhf_label_session"
+MAX_BODY = 64 * 1024
+MAX_NOTE = 4000
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]", "testserver")
+
+
+@dataclass
+class AppConfig:
+    """Settings of the labelling app."""
+
+    require_token: bool = False
+    """Ask every annotator for their token (``rlhf-robotics label token``); forced on for non-loopback binds."""
+    min_watch_s: float = 1.0
+    """Seconds a pair must be on screen before an answer other than skip is accepted."""
+    prefetch: int = 3
+    """Pairs the page keeps loaded ahead, so the next one shows without waiting."""
+    fps: float = 30.0
+    """Frame rate assumed for frame stepping when ``clips/index.jsonl`` gives none."""
+    trusted_hosts: tuple[str, ...] | None = None
+    """Host headers accepted; None = loopback names only without tokens (stops DNS rebinding), any with tokens."""
+    queue: QueueConfig = field(default_factory=QueueConfig)
+    """Leases, overlap, gold and repeats."""
+
+    def __post_init__(self) -> None:
+        if self.min_watch_s < 0 or not math.isfinite(self.min_watch_s):
+            raise ValueError(f"min_watch_s must be a finite number of seconds >= 0, got {self.min_watch_s}")
+        if not 1 <= self.prefetch <= 20:
+            raise ValueError(f"prefetch must be between 1 and 20 pairs, got {self.prefetch}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, got {self.fps}")
+
+
+class LabelService:
+    """What the routes share: the run's paths, its store, the queue and the settings."""
+
+    def __init__(self, run_dir: str | Path, config: AppConfig) -> None:
+        self.paths = RunPaths(Path(run_dir))
+        if not self.paths.root.is_dir():
+            raise ValueError(f"run directory {self.paths.root} does not exist; pass the folder the loop writes to")
+        self.config = config
+        self.paths.clips.mkdir(exist_ok=True)
+        self.clips_root = self.paths.clips.resolve()
+        self.store = PreferenceStore(self.paths.store)
+        self.queue = LabelQueue(self.store, self.paths.app_db, ClipIndex(self.paths.root), config.queue)
+        self.rubric = read_rubric(self.paths.root)
+        self.rubric_names = {c["name"] for c in self.rubric}
+
+    def close(self) -> None:
+        self.queue.close()
+        self.store.close()
+
+    def describe(self, a: Assignment) -> dict[str, Any]:
+        """The page's view of an assignment: sides, media and nothing that reveals gold or repeats."""
+        q = self.queue.queries[a.query_id].query
+        order = (q.first, q.second) if a.shown_left == "first" else (q.second, q.first)
+        texts = q.meta.get("texts")
+        if isinstance(texts, dict):
+            by_item = {q.first: str(texts.get("first", "")), q.second: str(texts.get("second", ""))}
+            return {"id": a.id, "kind": "text", "prompt": str(texts.get("prompt", "")),
+                    "left": {"text": by_item[order[0]]}, "right": {"text": by_item[order[1]]}}
+        left, right = self.queue.clips.get(order[0]), self.queue.clips.get(order[1])
+        assert left is not None and right is not None, "the queue serves only pairs whose clips are ready"
+        fps = left[1] or right[1] or self.config.fps
+        return {"id": a.id, "kind": "video", "fps": fps,
+                "left": {"src": f"clips/{left[0]}"}, "right": {"src": f"clips/{right[0]}"}}
+
+    def status(self) -> dict[str, Any]:
+        status = read_status(self.paths.root)
+        progress = self.queue.progress()
+        message = str(status.get("message") or "")
+        if not message:
+            message = {
+                "waiting_for_policy": "waiting for the policy to produce new segments",
+                "rendering": "rendering clips",
+                "done": "the run is finished: nothing left to label",
+            }.get(str(status.get("state")), "no pairs to label yet")
+        if progress["waiting_for_clips"]:
+            message += f" ({progress['waiting_for_clips']} pairs waiting for their clips)"
+        return {"state": status.get("state"), "round": status.get("round"), "message": message, "progress": progress}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _auth(request: Request) -> tuple[str, Session | None] | None:
+    """(annotator, session) from a bearer token or the session cookie; None if neither is valid."""
+    service: LabelService = request.app.state.service
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        name = service.queue.annotator_for_token(header[7:].strip())
+        return (name, None) if name else None
+    session = service.queue.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+    return (session.annotator, session) if session else None
+
+
+def _need_auth(request: Request) -> tuple[str, Session | None] | JSONResponse:
+    who = _auth(request)
+    if who is None:
+        return _error(401, "not signed in: open the page URL with ?token=<your token> (from `rlhf-robotics label token`) "
+                           "or send 'Authorization: Bearer <token>'")
+    return who
+
+
+def _need_csrf(request: Request, session: Session | None) -> JSONResponse | None:
+    if session is not None and request.headers.get("x-csrf-token") != session.csrf:
+        return _error(403, "missing or wrong X-CSRF-Token header; reload the page to get a fresh token")
+    return None
+
+
+async def page(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    token = request.query_params.get("token")
+    if token is not None:
+        name = service.queue.annotator_for_token(token)
+        if name is None:
+            return _message_page(request, 401, "Unknown token", "This token is not valid for this run. Ask the run's "
+                                 "owner for a new link (`rlhf-robotics label token run=<dir> name=<you>`).")
+        return _signed_in(service.queue.new_session(name), "./")
+    who = _auth(request)
+    if who is None or who[1] is None:
+        if service.config.require_token:
+            return _message_page(request, 401, "Sign-in needed", "Open the link with your token "
+                                 "(`rlhf-robotics label token run=<dir> name=<you>` prints it).")
+        try:
+            name = check_name(request.query_params.get("annotator", "local"))
+        except ValueError as err:
+            return _message_page(request, 400, "Bad annotator name", str(err))
+        return _signed_in(service.queue.new_session(name), "./")
+    session = who[1]
+    requested = request.query_params.get("annotator")
+    if requested is not None and requested != session.annotator and not service.config.require_token:
+        try:
+            return _signed_in(service.queue.new_session(check_name(requested)), "./")
+        except ValueError as err:
+            return _message_page(request, 400, "Bad annotator name", str(err))
+    config = {
+        "csrf": session.csrf,
+        "annotator": session.annotator,
+        "minWatch": service.config.min_watch_s,
+        "prefetch": service.config.prefetch,
+        "rubric": service.rubric,
+    }
+    return request.app.state.templates.TemplateResponse(
+        request, "pair.html", {"config_json": json.dumps(config), "annotator": session.annotator, "rubric": service.rubric}
+    )
+
+
+def _signed_in(session: Session, to: str) -> Response:
+    response = RedirectResponse(to, status_code=303)
+    response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict", max_age=30 * 86400)
+    return response
+
+
+def _message_page(request: Request, status: int, title: str, text: str) -> Response:
+    return request.app.state.templates.TemplateResponse(
+        request, "message.html", {"title": title, "text": text}, status_code=status
+    )
+
+
+async def dashboard(request: Request) -> Response:
+    who = _auth(request)
+    if who is None and request.app.state.service.config.require_token:
+        return _message_page(request, 401, "Sign-in needed", "Open the labelling link with your token first.")
+    return request.app.state.templates.TemplateResponse(request, "dashboard.html", {})
+
+
+async def api_next(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    raw_n = request.query_params.get("n", "1")
+    if not raw_n.isdigit():
+        return _error(400, f"n={raw_n!r}: ask for a whole number of pairs between 1 and 20")
+    try:
+        batch = service.queue.next(who[0], int(raw_n))
+    except QueueError as err:
+        return _error(err.status, err.message)
+    body: dict[str, Any] = {"assignments": [service.describe(a) for a in batch]}
+    if not batch:
+        body["status"] = service.status()
+    return JSONResponse(body)
+
+
+async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return _error(415, "send the answer as JSON with 'Content-Type: application/json'")
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return _error(413, f"request body of {len(raw)} bytes is over the {MAX_BODY}-byte limit; shorten the note")
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as err:
+        return _error(400, f"the body is not valid JSON ({err})")
+    if not isinstance(body, dict):
+        return _error(422, f"the body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+async def api_submit(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    bad = _need_csrf(request, who[1])
+    if bad:
+        return bad
+    body = await _json_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    problem = _check_submit(body, service)
+    if problem:
+        return _error(422, problem)
+    try:
+        jid = service.queue.submit(who[0], body["assignment"], body["answer"], body.get("rubric") or {},
+                                   body.get("note", ""), body.get("seconds"))
+    except QueueError as err:
+        return _error(err.status, err.message)
+    return JSONResponse({"judgment": jid})
+
+
+def _check_submit(body: dict[str, Any], service: LabelService) -> str | None:
+    """A message naming the first bad field of a submit body, or None when it is well-formed."""
+    unknown = set(body) - {"assignment", "answer", "rubric", "note", "seconds"}
+    if unknown:
+        return f"unknown fields {sorted(unknown)}; a submit has assignment, answer, rubric, note and seconds"
+    assignment = body.get("assignment")
+    if not isinstance(assignment, int) or isinstance(assignment, bool) or assignment < 1:
+        return f"assignment must be the positive integer id from /api/next, got {assignment!r}"
+    answer = body.get("answer")
+    if answer not in ("left", "right", "tie", "cant_tell", "skip"):
+        return f"answer {answer!r} is not one of left, right, tie, cant_tell, skip"
+    rubric = body.get("rubric") or {}
+    if not isinstance(rubric, dict):
+        return f"rubric must be an object of criterion → answer, got {type(rubric).__name__}"
+    for name, value in rubric.items():
+        if name not in service.rubric_names:
+            return f"rubric criterion {name!r} is not asked in this run (asked: {sorted(service.rubric_names)})"
+        if value not in ("left", "right", "tie", "cant_tell", "skip"):
+            return f"rubric answer {value!r} for {name!r} is not one of left, right, tie, cant_tell, skip"
+    note = body.get("note", "")
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        return f"note must be text of at most {MAX_NOTE} characters"
+    seconds = body.get("seconds")
+    if seconds is not None:
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 86400:
+            return f"seconds must be a number of seconds between 0 and 86400, got {seconds!r}"
+        if answer != "skip" and seconds < service.config.min_watch_s:
+            return f"answered after {seconds:.2f} s; watch the pair for at least {service.config.min_watch_s} s"
+    elif answer != "skip" and service.config.min_watch_s > 0:
+        return "seconds (time on task) is required to check the minimum watch time"
+    return None
+
+
+async def api_undo(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    bad = _need_csrf(request, who[1])
+    if bad:
+        return bad
+    try:
+        reopened = service.queue.undo(who[0])
+    except QueueError as err:
+        return _error(err.status, err.message)
+    return JSONResponse({"assignment": service.describe(reopened)})
+
+
+async def api_status(request: Request) -> Response:
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    return JSONResponse(request.app.state.service.status())
+
+
+async def api_stats(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    queries = {sq.id: sq.query for sq in service.store.queries()}
+    report = quality_report(service.store.judgments(), queries)
+    return JSONResponse({"quality": report.to_json(), **service.status()})
+
+
+async def clip(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    if service.config.require_token and _auth(request) is None:
+        return _error(401, "not signed in: open the page with your token first")
+    name = request.path_params["name"]
+    if not CLIP_NAME.match(name):
+        return _error(404, f"clip name {name!r} is not a plain .mp4/.webm file name in the run's clips folder")
+    path = (service.clips_root / name).resolve()
+    if path.parent != service.clips_root or not path.is_file():
+        return _error(404, f"no clip {name!r} in the run's clips folder")
+    media = "video/webm" if name.endswith(".webm") else "video/mp4"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
+
+
+def create_app(run_dir: str | Path, config: AppConfig | None = None) -> Starlette:
+    """Build the app for one run directory. ``app.state.service`` holds the store and queue; close it on exit."""
+    config = config or AppConfig()
+    service = LabelService(run_dir, config)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    hosts = config.trusted_hosts
+    if hosts is None:
+        hosts = ("*",) if config.require_token else LOOPBACK_HOSTS
+    routes = [
+        Route("/", page),
+        Route("/dashboard", dashboard),
+        Route("/api/next", api_next),
+        Route("/api/submit", api_submit, methods=["POST"]),
+        Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/api/status", api_status),
+        Route("/api/stats", api_stats),
+        Route("/clips/{name:path}", clip),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()
+
+    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))],
+                    lifespan=lifespan)
+    app.state.service = service
+    app.state.templates = templates
+    return app

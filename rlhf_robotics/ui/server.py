@@ -1,0 +1,119 @@
+"""Running the labelling app: in the foreground (``rlhf-robotics label``) or in a background thread of a
+training run (:func:`serve_in_background`), always on a real uvicorn server.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from rlhf_robotics.ui.app import AppConfig, LabelService, create_app
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``127.0.0.0/8``, ``::1`` or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def effective_config(host: str, config: AppConfig | None) -> AppConfig:
+    """``config`` with tokens switched on when ``host`` is reachable from other machines."""
+    config = config or AppConfig()
+    if not is_loopback(host) and not config.require_token:
+        config = replace(config, require_token=True)
+    return config
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0 = a free one)."""
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as err:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port} ({err}); pick another port, or port=0 for a free one") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class LabelServer:
+    """A running app: ``url`` to open, ``service`` for its store and queue, ``stop()`` to end it."""
+
+    url: str
+    host: str
+    port: int
+    app: Starlette
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def service(self) -> LabelService:
+        return self.app.state.service  # type: ignore[no-any-return]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to finish open requests and exit; waits up to ``timeout`` seconds."""
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+    def __enter__(self) -> LabelServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _url(host: str, port: int) -> str:
+    shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
+    return f"http://{shown}:{port}/"
+
+
+def serve_in_background(
+    run_dir: str | Path, host: str = "127.0.0.1", port: int = 0, config: AppConfig | None = None
+) -> LabelServer:
+    """Start the app for ``run_dir`` in a daemon thread and return once it accepts connections.
+
+    The loop keeps writing queries to ``preferences.sqlite``, clips to ``clips/`` (+ ``clips/index.jsonl``) and
+    ``status.json``, and reads judgments by cursor; the app picks up new queries and clips on every request.
+
+    Args:
+        run_dir: the run directory (see :mod:`rlhf_robotics.ui.rundir`).
+        host: address to bind; anything but loopback turns annotator tokens on.
+        port: TCP port, 0 for a free one (read it back from ``.port`` / ``.url``).
+        config: app settings.
+    """
+    config = effective_config(host, config)
+    app = create_app(run_dir, config)
+    sock = bind(host, port)
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="label-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the labelling server for {run_dir} did not start on {host}:{bound_port}")
+        time.sleep(0.01)
+    return LabelServer(_url(host, bound_port), host, bound_port, app, server, thread)
+
+
+def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, config: AppConfig | None = None) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C)."""
+    config = effective_config(host, config)
+    app = create_app(run_dir, config)
+    sock = bind(host, port)
+    uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="on")).run(sockets=[sock])
