@@ -106,3 +106,10 @@ def test_editing_to_skip_without_undo_keeps_a_skip() -> None:
     rows = [row(1, 10, "first"), row(2, 10, "skip", supersedes=1)]
     assert aggregate_targets(rows) == {}
     assert [r.judgment.label for r in current_judgments(rows)] == ["skip"]
+
+
+def test_undo_then_re_answer_keeps_only_the_re_answer() -> None:
+    # The labelling app's flow: answer (1), undo row superseding it (2), re-answer superseding the undo row (3).
+    rows = [row(1, 10, "first"), row(2, 10, "skip", supersedes=1, note="undo"), row(3, 10, "tie", supersedes=2)]
+    assert aggregate_targets(rows) == {10: 0.5}
+    assert [r.id for r in current_judgments(rows)] == [3]
