@@ -99,7 +99,9 @@ class RewardModelConfig:
     mlp: MLPConfig = field(default_factory=MLPConfig)
     """Per-step network shape."""
     trainer: RewardTrainerConfig = field(default_factory=RewardTrainerConfig)
-    """Optimisation and regularisation."""
+    """Optimisation and regularisation (``trainer.epochs`` bounds the first fit)."""
+    refit_epochs: int = 25
+    """Most epochs of each later round's refit, which warm-starts from the previous weights."""
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:

@@ -383,7 +383,9 @@ class PreferenceLoop:
             if self.round == 0:  # input statistics fixed from the initial policy's data
                 for m in self.ensemble.members:
                     m.set_input_statistics(sample)  # type: ignore[operator]
-            metrics = train_ensemble(self.ensemble, data, self.config.reward_model.trainer, self.rng["reward_model"])
+            rm = self.config.reward_model
+            trainer = rm.trainer if self.round == 0 else dataclasses.replace(rm.trainer, epochs=min(rm.trainer.epochs, rm.refit_epochs))
+            metrics = train_ensemble(self.ensemble, data, trainer, self.rng["reward_model"])
             self.ensemble.cpu()
             self.ensemble.fit_normalisation(sample)
             self.reward_env.set_reward_fn(TimedReward(StackedStepReward(self.ensemble), self.timer))
