@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +13,10 @@ from rlhf_robotics.preference.records import Query
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui.rundir import RunPaths, register_clip, write_status
 
-# Starlette 1.x suggests httpx2 for its TestClient; httpx is what the dev extra installs and it works.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Starlette 1.x suggests httpx2 for its TestClient; httpx is what the dev extra installs and it works.
+    config.addinivalue_line("filterwarnings", "ignore:Using `httpx` with `starlette.testclient`")
 
 
 def make_clip(path: Path, seed: int, frames: int = 30, fps: int = 30, size: int = 64) -> None:
