@@ -13,6 +13,7 @@ import sys
 
 SUBCOMMANDS: dict[str, str] = {
     "train": "rlhf_robotics.cli.train",
+    "label": "rlhf_robotics.cli.label",
 }
 """Subcommand name → module that defines ``main(argv)``. Add a line to add a command."""
 

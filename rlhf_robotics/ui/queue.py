@@ -280,15 +280,9 @@ class LabelQueue:
 
     # -- sessions and tokens ---------------------------------------------------------------------------
     def add_annotator(self, name: str) -> str:
-        """Create (or re-key) an annotator and return a fresh token for them; only its hash is kept."""
-        check_name(name)
-        token = secrets.token_urlsafe(24)
+        """Create (or re-key) an annotator and return a fresh token for them (see :func:`add_annotator`)."""
         with self._lock:
-            self._db.execute(
-                "INSERT INTO annotators VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET token_sha256=excluded.token_sha256",
-                (name, _sha256(token), time.time()),
-            )
-        return token
+            return _add_annotator(self._db, name)
 
     def annotator_for_token(self, token: str) -> str | None:
         """The annotator a token belongs to, or None."""
@@ -487,6 +481,30 @@ class LabelQueue:
         with self._lock:
             self._db.close()
             self._lockfile.close()  # releases the lock
+
+
+def _add_annotator(db: sqlite3.Connection, name: str) -> str:
+    check_name(name)
+    token = secrets.token_urlsafe(24)
+    db.execute(
+        "INSERT INTO annotators VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET token_sha256=excluded.token_sha256",
+        (name, _sha256(token), time.time()),
+    )
+    return token
+
+
+def add_annotator(app_db: str | Path, name: str) -> str:
+    """Create (or re-key) annotator ``name`` in the app database and return their new token.
+
+    Only the token's SHA-256 is kept, so the token is shown once. Works while a server runs on the same run.
+    """
+    db = sqlite3.connect(str(app_db), timeout=30.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(_SCHEMA)
+        return _add_annotator(db, name)
+    finally:
+        db.close()
 
 
 def check_name(name: str) -> str:
