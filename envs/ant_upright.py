@@ -53,7 +53,7 @@ class AntUprightWalkEnv(AntEnv):
         smoothness_cost_weight: float = 0.05,
         fall_cost: float = 2.0,
         ctrl_cost_weight: float = 0.05,
-        success_speed: float = 0.3,
+        success_speed: float = 0.6,
         success_upright: float = 0.9,
         include_cfrc_ext_in_observation: bool = False,
         reset_noise_scale: float = 0.1,
@@ -114,7 +114,7 @@ class AntUprightWalkEnv(AntEnv):
             "reward_upright": self._upright_reward_weight * level,
             "reward_smooth": -self._smoothness_cost_weight * action_change,
             "reward_fallen": -self._fall_cost * fallen,
-            "reward_ctrl": -self.control_cost(action),
+            "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
         success = (

@@ -103,7 +103,7 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
             "reward_forward": self._forward_reward_weight * x_velocity,
             "reward_front_contact": -self._front_contact_cost * front,
             "reward_body_contact": -self._body_contact_cost * body,
-            "reward_ctrl": -self.control_cost(action),
+            "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
         mean_speed = self._distance / (self._steps * self.dt)

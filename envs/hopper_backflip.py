@@ -114,7 +114,7 @@ class HopperBackflipEnv(HopperEnv):
             "reward_rotation": self._rotation_reward_weight * pitch_rate * airborne,
             "reward_height": self._height_reward_weight * height,
             "reward_landing": self._landing_reward * landed,
-            "reward_ctrl": -self.control_cost(action),
+            "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
         info: dict[str, Any] = {

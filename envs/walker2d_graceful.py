@@ -109,7 +109,7 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
             "reward_upright": self._upright_reward_weight * upright,
             "reward_smooth": -self._smoothness_cost_weight * action_change,
             "reward_fallen": -self._fall_cost * fallen,
-            "reward_ctrl": -self.control_cost(action),
+            "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
         success = (

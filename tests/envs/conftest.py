@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+import rlhf_robotics.envs  # noqa: F401  (registers the suite's tasks)

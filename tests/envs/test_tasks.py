@@ -1,0 +1,195 @@
+"""Contracts of the suite's tasks: Gymnasium's checker, determinism, reward terms, and a hidden objective that
+tells scripted good behaviour from random actions (DESIGN §4, issue 3)."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from rlhf_robotics.envs import TASK_IDS, TASKS, physics_rubric, step_scores
+
+
+def rollout(env_id: str, seed: int, steps: int | None = None) -> tuple[np.ndarray, list[float], list[dict]]:
+    env = gym.make(env_id)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    observations, rewards, infos = [obs], [], []
+    for _ in range(steps or env.spec.max_episode_steps):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        observations.append(obs)
+        rewards.append(float(reward))
+        infos.append(info)
+        if terminated or truncated:
+            break
+    env.close()
+    return np.array(observations), rewards, infos
+
+
+def test_there_are_at_least_six_registered_tasks() -> None:
+    assert len(TASKS) >= 6
+    for task in TASKS:
+        assert gym.spec(task.id).max_episode_steps == task.max_episode_steps
+
+
+@pytest.mark.parametrize("env_id", TASK_IDS)
+def test_check_env_passes(env_id: str) -> None:
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # unbounded Box observations, as in every v5 task
+        check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", TASK_IDS)
+def test_same_seed_gives_the_same_rollout(env_id: str) -> None:
+    obs_a, rew_a, _ = rollout(env_id, seed=3, steps=40)
+    obs_b, rew_b, _ = rollout(env_id, seed=3, steps=40)
+    obs_c, _, _ = rollout(env_id, seed=4, steps=40)
+    np.testing.assert_array_equal(obs_a, obs_b)
+    np.testing.assert_array_equal(rew_a, rew_b)
+    assert not np.array_equal(obs_a, obs_c)
+
+
+@pytest.mark.parametrize("env_id", TASK_IDS)
+def test_reward_terms_sum_to_the_reward_and_the_rubric_scores_the_hidden_return(env_id: str) -> None:
+    _, rewards, infos = rollout(env_id, seed=0, steps=60)
+    for reward, info in zip(rewards, infos, strict=True):
+        terms = [v for k, v in info.items() if k.startswith("reward_")]
+        assert len(terms) >= 3
+        assert sum(terms) == pytest.approx(reward, abs=1e-9)
+        assert isinstance(info["is_success"], bool)
+    rubric = physics_rubric(env_id)
+    item = {k: np.array([i[k] for i in infos]) for k in infos[0] if k != "is_success"}
+    assert rubric.score(item) == pytest.approx(sum(rewards), abs=1e-6)
+    per_step = step_scores(rubric, {k: v[None] for k, v in item.items()})
+    assert per_step.shape == (1, len(rewards))
+    np.testing.assert_allclose(per_step[0], rewards, atol=1e-9)
+    assert any(c.weight == 0 for c in rubric.criteria), "physics criteria are logged with weight 0"
+    assert all(c.question.endswith("?") for c in rubric.criteria)
+
+
+def test_rubric_for_an_unknown_task_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="HopperBackflip"):
+        physics_rubric("Hopper-v5")
+
+
+# --- scripted good behaviour against random actions --------------------------------------------------------
+
+
+def random_return(env_id: str, steps: int, seeds: range = range(2)) -> tuple[float, bool]:
+    results = [rollout(env_id, seed, steps) for seed in seeds]
+    return float(np.mean([sum(r) for _, r, _ in results])), any(i[-1]["is_success"] for _, _, i in results)
+
+
+def play(env_id: str, steps: int, act, prepare=None, teleport=None, seed: int = 0) -> tuple[float, dict]:
+    """Run a scripted behaviour: ``prepare(env)`` once after reset, ``teleport(env, t)`` before each step."""
+    env = gym.make(env_id)
+    env.reset(seed=seed)
+    u = env.unwrapped
+    if prepare is not None:
+        prepare(u)
+    total, info = 0.0, {}
+    for t in range(steps):
+        if teleport is not None:
+            teleport(u, t)
+        _, reward, _, _, info = env.step(act(u, t))
+        total += float(reward)
+    env.close()
+    return total, info
+
+
+def jacobian_transpose(u, body: str, target: np.ndarray, kp: float, kd: float, dofs: slice) -> np.ndarray:
+    jacp = np.zeros((3, u.model.nv))
+    mujoco.mj_jacBodyCom(u.model, u.data, jacp, None, u.model.body(body).id)
+    error = target - u.data.body(body).xipos
+    return kp * jacp[:, dofs].T @ error - kd * u.data.qvel[dofs]
+
+
+def test_hopper_backflip_launch_beats_random_and_lands() -> None:
+    def launch(u) -> None:  # a jump with backward spin, set directly into the state
+        qpos, qvel = u.data.qpos.copy(), u.data.qvel.copy()
+        qvel[1], qvel[2] = 5.0, -6.0
+        u.set_state(qpos, qvel)
+
+    good, info = play("rlhf_robotics/HopperBackflip-v0", 200, lambda u, t: np.zeros(3), prepare=launch)
+    bad, bad_success = random_return("rlhf_robotics/HopperBackflip-v0", 200)
+    assert good > bad + 100
+    assert info["is_success"] and info["flips_landed"] == 1 and not bad_success
+
+
+def test_cheetah_on_one_leg_pose_beats_random() -> None:
+    def rear_up(u, t) -> None:  # nose up, front leg tucked, moving forward at 2 m/s
+        qpos, qvel = u.data.qpos.copy(), np.zeros(u.model.nv)
+        qpos[1], qpos[2], qpos[6:9] = 0.25, -0.7, (-0.5, 0.5, 0.5)
+        qvel[0] = 2.0
+        u.set_state(qpos, qvel)
+
+    good, info = play("rlhf_robotics/HalfCheetahOneLeg-v0", 150, lambda u, t: np.zeros(6), teleport=rear_up)
+    bad, bad_success = random_return("rlhf_robotics/HalfCheetahOneLeg-v0", 150)
+    assert good > bad + 100
+    assert info["is_success"] and not bad_success
+
+
+@pytest.mark.parametrize("env_id, speed", [("rlhf_robotics/Walker2dGracefulWalk-v0", 1.5),
+                                           ("rlhf_robotics/AntUprightWalk-v0", 1.0)])
+def test_upright_gliding_pose_beats_random(env_id: str, speed: float) -> None:
+    def glide(u, t) -> None:  # the initial upright pose, translated forward at the target speed
+        qpos, qvel = u.init_qpos.copy(), np.zeros(u.model.nv)
+        qpos[0] = speed * u.dt * t
+        qvel[0] = speed
+        u.set_state(qpos, qvel)
+
+    nu = gym.make(env_id).action_space.shape[0]
+    good, info = play(env_id, 150, lambda u, t: np.zeros(nu), teleport=glide)
+    bad, bad_success = random_return(env_id, 150)
+    assert good > bad + 100
+    assert info["is_success"] and not bad_success
+
+
+def test_reacher_minimum_jerk_reach_beats_random_and_verifies() -> None:
+    def reach(u, t) -> np.ndarray:  # track a minimum-jerk path from the start to the target (Flash & Hogan 1985)
+        if t == 0:
+            u.start = u.get_body_com("fingertip").copy()
+        tau = min(1.0, (t + 1) * u.dt / 0.6)
+        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
+        target = u.start + (u.get_body_com("target") - u.start) * s
+        return np.clip(jacobian_transpose(u, "fingertip", target, 300.0, 0.3, slice(0, 2)), -1, 1)
+
+    good, info = play("rlhf_robotics/ReacherSmooth-v0", 50, reach, seed=0)
+    bad, bad_success = random_return("rlhf_robotics/ReacherSmooth-v0", 50)
+    assert good > bad + 20
+    assert info["is_success"] and not bad_success
+
+
+def test_pusher_approach_and_push_beats_random() -> None:
+    def push(u, t) -> np.ndarray:
+        obj, goal, tip = u.get_body_com("object"), u.get_body_com("goal"), u.get_body_com("tips_arm")
+        direction = goal - obj
+        direction[2] = 0
+        direction /= np.linalg.norm(direction) + 1e-9
+        behind = obj - 0.12 * direction
+        target = behind if np.linalg.norm((tip - behind)[:2]) > 0.03 else obj + 0.05 * direction
+        target = np.array([target[0], target[1], obj[2]])
+        return np.clip(jacobian_transpose(u, "tips_arm", target, 20.0, 1.0, slice(0, 7)), -2, 2)
+
+    good = np.mean([play("rlhf_robotics/PusherGentle-v0", 100, push, seed=seed)[0] for seed in range(3)])
+    bad, _ = random_return("rlhf_robotics/PusherGentle-v0", 100, range(3))
+    assert good > bad + 20
+
+
+@pytest.mark.parametrize("speed, success", [(0.0, True), (1.0, False)])
+def test_pusher_verifier_wants_the_object_at_the_goal_and_never_struck(speed: float, success: bool) -> None:
+    def place(u) -> None:
+        qpos, qvel = u.data.qpos.copy(), np.zeros(u.model.nv)
+        qpos[-4:-2] = qpos[-2:]  # object onto the goal
+        qvel[-4] = speed
+        u.set_state(qpos, qvel)
+
+    _, info = play("rlhf_robotics/PusherGentle-v0", 1, lambda u, t: np.zeros(7), prepare=place)
+    assert info["is_success"] is success
+    if speed:
+        assert info["reward_gentle"] < 0
