@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def build_run(
     n_queries: int = 6,
     *,
     real_clips: bool = False,
+    clip_dir: Path | None = None,
     texts: bool = False,
     with_clips: bool = True,
     returns: bool = True,
@@ -46,6 +48,7 @@ def build_run(
 ) -> list[int]:
     """Fill ``root`` like a running loop does; returns the query ids.
 
+    ``clip_dir`` holds 12 real clips (``clip000.mp4`` …) to copy instead of making them.
     Items are ``seg-0 … seg-(2n-1)``; query k compares ``seg-2k`` with ``seg-2k+1``; item i has true return i.
     """
     paths = RunPaths(root)
@@ -65,7 +68,9 @@ def build_run(
     if with_clips and not texts:
         for i in range(2 * n_queries):
             name = f"clip{i:03d}.mp4"
-            if real_clips:
+            if clip_dir is not None:
+                shutil.copyfile(clip_dir / f"clip{i % 12:03d}.mp4", paths.clips / name)
+            elif real_clips:
                 make_clip(paths.clips / name, seed=i)
             else:
                 (paths.clips / name).write_bytes(bytes(range(256)) * 40)
