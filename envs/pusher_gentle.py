@@ -9,6 +9,11 @@ from gymnasium import utils
 from gymnasium.envs.mujoco.pusher_v5 import PusherEnv
 from rlhf_robotics.envs.physics import actuator_power
 
+DEFAULT_CAMERA_CONFIG: dict[str, Any] = {
+    "distance": 1.8, "elevation": -50.0, "azimuth": 180.0, "lookat": np.array([0.2, -0.3, -0.3]),
+}
+"""Clips show the whole arm, object and goal (the v5 default camera is far away)."""
+
 
 class PusherGentleEnv(PusherEnv):
     """Pusher-v5 rewarded for pushing the object to the goal gently: object speed above ``gentle_speed`` is
@@ -53,15 +58,16 @@ class PusherGentleEnv(PusherEnv):
         gentle_speed: float = 0.2,
         success_distance: float = 0.08,
         success_max_speed: float = 0.5,
+        default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             reward_near_weight=reward_near_weight, reward_dist_weight=reward_dist_weight,
-            reward_control_weight=reward_control_weight, **kwargs,
+            reward_control_weight=reward_control_weight, default_camera_config=default_camera_config, **kwargs,
         )
         utils.EzPickle.__init__(
             self, reward_near_weight, reward_dist_weight, impact_cost_weight, reward_control_weight,
-            gentle_speed, success_distance, success_max_speed, **kwargs,
+            gentle_speed, success_distance, success_max_speed, default_camera_config, **kwargs,
         )
         self._impact_cost_weight = impact_cost_weight
         self._gentle_speed = gentle_speed

@@ -9,6 +9,9 @@ from gymnasium import utils
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv
 from rlhf_robotics.envs.physics import actuator_power
 
+DEFAULT_CAMERA_CONFIG: dict[str, Any] = {"distance": 0.9, "elevation": -90.0, "azimuth": 90.0, "lookat": np.zeros(3)}
+"""Clips show the whole arena from above (the v5 default camera is far away)."""
+
 
 class ReacherSmoothEnv(ReacherEnv):
     """Reacher-v5 rewarded for reaching the target with a smooth fingertip path (low jerk), the way a person
@@ -54,12 +57,16 @@ class ReacherSmoothEnv(ReacherEnv):
         reward_control_weight: float = 0.1,
         success_distance: float = 0.02,
         success_mean_jerk: float = 100.0,
+        default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
-        super().__init__(reward_dist_weight=reward_dist_weight, reward_control_weight=reward_control_weight, **kwargs)
+        super().__init__(
+            reward_dist_weight=reward_dist_weight, reward_control_weight=reward_control_weight,
+            default_camera_config=default_camera_config, **kwargs,
+        )
         utils.EzPickle.__init__(
             self, reward_dist_weight, jerk_cost_weight, reward_control_weight, success_distance,
-            success_mean_jerk, **kwargs,
+            success_mean_jerk, default_camera_config, **kwargs,
         )
         self._jerk_cost_weight = jerk_cost_weight
         self._success_distance = success_distance

@@ -197,7 +197,8 @@ def frame_steps(num_steps: int, dt: float, fps: float | None) -> np.ndarray:
     if dt <= 0:
         raise ValueError(f"dt must be > 0 to sample at {fps} fps, got {dt}; set Segments.dt or use fps=None")
     n_frames = max(1, int(round(num_steps * dt * fps)))
-    return np.minimum((np.arange(n_frames) / fps / dt).astype(np.int64), num_steps - 1)
+    # the small epsilon keeps k/(fps·dt) = 5.9999… from landing on step 5 (floating point)
+    return np.minimum(np.floor(np.arange(n_frames) / (fps * dt) + 1e-9).astype(np.int64), num_steps - 1)
 
 
 def clip_fps(dt: float, config: RenderConfig) -> float:
