@@ -94,11 +94,13 @@ def apply_preset_to_scene(scene: mujoco.MjvScene, preset: Preset) -> None:
 
 
 def default_camera(model: mujoco.MjModel, config: dict[str, Any] | None) -> mujoco.MjvCamera:
-    """A camera from an env's ``default_camera_config``; locomotion bodies (free or slide root) are tracked."""
+    """A free camera from an env's ``default_camera_config``; ``trackbodyid`` > 0 (by default body 1 when the
+    root joint is free or sliding, i.e. a locomotion task) is followed horizontally, at a fixed height."""
     cam = mujoco.MjvCamera()
     mujoco.mjv_defaultFreeCamera(model, cam)
     config = dict(config or {})
-    root_moves = model.njnt > 0 and model.jnt_type[0] in (mujoco.mjtJoint.mjJNT_FREE, mujoco.mjtJoint.mjJNT_SLIDE)
+    moving = (int(mujoco.mjtJoint.mjJNT_FREE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    root_moves = model.njnt > 0 and int(model.jnt_type[0]) in moving
     track = int(config.pop("trackbodyid", 1 if root_moves else -1))
     if track == 0 and root_moves:
         track = 1
@@ -107,9 +109,10 @@ def default_camera(model: mujoco.MjModel, config: dict[str, Any] | None) -> mujo
             getattr(cam, key)[:] = value
         else:
             setattr(cam, key, value)
-    if track > 0:
-        cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
-        cam.trackbodyid = track
+    # Tracking is done by hand (``SceneRenderer.frames`` centres ``lookat`` on the body's subtree each frame):
+    # MuJoCo's tracking camera filters its motion over successive frames, so a frame would depend on the
+    # frames rendered before it, and a clip's content would depend on the renderer's history.
+    cam.trackbodyid = track
     return cam
 
 
@@ -155,6 +158,8 @@ class SceneRenderer:
             self.data.qpos[:] = qpos[t]
             self.data.qvel[:] = qvel[t]
             mujoco.mj_forward(self.model, self.data)
+            if self.camera.trackbodyid > 0:
+                self.camera.lookat[:2] = self.data.subtree_com[self.camera.trackbodyid][:2]
             self.renderer.update_scene(self.data, camera=self.camera)
             self.renderer.render(out=out[i])
         return out[inverse.reshape(-1)] if len(unique) != len(steps) else out

@@ -194,3 +194,17 @@ def test_pool_renders_requested_store_ids_once_and_indexes_them(tmp_path: Path) 
     for path in paths.values():
         assert iio.imread(path).shape == (10, 64, 64, 3)
     assert len(list(clips.glob("*.mp4"))) == 3
+
+
+@pytest.mark.render
+def test_gallery_command_writes_a_clip_per_task_and_a_contact_sheet(tmp_path: Path) -> None:
+    from rlhf_robotics.cli.main import entry
+
+    out = tmp_path / "gallery"
+    assert entry(["gallery", "--out", str(out), "--seconds", "0.2", "--size", "32", "--fps", "20"]) == 0
+    summary = json.loads((out / "gallery.json").read_text())
+    assert [t["env_id"] for t in summary["tasks"]] == list(TASK_IDS)
+    for task in summary["tasks"]:
+        assert iio.imread(out / task["clip"]).shape[1:] == (32, 32, 3)
+    sheet = iio.imread(out / "contact_sheet.png")
+    assert sheet.ndim == 3 and sheet.std() > 5
