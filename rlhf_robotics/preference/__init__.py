@@ -17,7 +17,12 @@ from rlhf_robotics.preference.rubric import Criterion, Rubric
 from rlhf_robotics.preference.selection import SELECTORS, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import PRESETS, Teacher, TeacherConfig, build_teacher
-from rlhf_robotics.preference.trainer import PairDataset, RewardTrainerConfig, RewardTrainerMetrics, train_ensemble
+from rlhf_robotics.preference.trainer import (
+    PairDataset,
+    RewardTrainerConfig,
+    RewardTrainerMetrics,
+    train_ensemble,
+)
 
 __all__ = [
     "LABELS",

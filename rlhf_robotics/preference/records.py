@@ -88,7 +88,8 @@ class Judgment:
     seconds: float | None = None
     """Time on task in seconds."""
     supersedes: int | None = None
-    """Id of an earlier judgment this one replaces (an edit); with label ``skip`` it is an undo."""
+    """Id of an earlier judgment this one replaces (an edit); with label ``skip`` and note ``"undo"`` it is an
+    undo that leaves the query unanswered."""
     created: float = 0.0
     """Unix time the answer was given."""
 

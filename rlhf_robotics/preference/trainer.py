@@ -4,6 +4,7 @@ and Christiano's adaptive L2 (keep validation loss between 1.1× and 1.5× train
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
@@ -156,8 +157,12 @@ def train_ensemble(
     # same weights whatever the caller's global RNG state, and that state is left as it was.
     dropout_seed = int(rng.integers(2**31))
     fork_devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=fork_devices):
-        torch.manual_seed(dropout_seed)
+    # Without dropout the global generator is never touched, so training may run in a thread beside code that
+    # samples from it (the loop's asynchronous refits beside PPO) without disturbing that code's draws.
+    uses_dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in ensemble.modules())
+    with torch.random.fork_rng(devices=fork_devices) if uses_dropout else contextlib.nullcontext():
+        if uses_dropout:
+            torch.manual_seed(dropout_seed)
         for e in range(ensemble.size):
             member = ensemble.members[e]
             idx = rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx

@@ -102,10 +102,19 @@ class RewardModelConfig:
     """Optimisation and regularisation (``trainer.epochs`` bounds the first fit)."""
     refit_epochs: int = 25
     """Most epochs of each later round's refit, which warm-starts from the previous weights."""
+    async_training: bool = True
+    """Refit in a background thread while PPO trains (Christiano et al. trained the predictor asynchronously):
+    the policy then follows the reward fitted one round earlier. Deterministic: the refit is joined at the
+    round's end. Needs ``mlp.dropout = 0`` (dropout would draw from the generator PPO samples from)."""
 
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
             raise ValueError(f"reward_model.ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.async_training and self.mlp.dropout > 0:
+            raise ValueError(
+                f"reward_model.async_training=true needs reward_model.mlp.dropout=0 (got {self.mlp.dropout}); "
+                "set one of them differently"
+            )
 
 
 @dataclass

@@ -11,6 +11,7 @@ after the last one without losing a judgment.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
@@ -18,6 +19,7 @@ import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +43,12 @@ from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, ag
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
-from rlhf_robotics.preference.trainer import PairDataset, RewardTrainerMetrics, train_ensemble
+from rlhf_robotics.preference.trainer import (
+    PairDataset,
+    RewardTrainerConfig,
+    RewardTrainerMetrics,
+    train_ensemble,
+)
 from rlhf_robotics.robotics.buffer import TransitionBuffer
 from rlhf_robotics.robotics.config import ExperimentConfig, PPOConfig
 from rlhf_robotics.robotics.evaluation import (
@@ -288,6 +295,7 @@ class PreferenceLoop:
         self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
                                             config.reward_model.mlp, seed=config.seed)
         self.metrics_path = self.run_dir / "metrics.jsonl"
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
 
     # -- stages --------------------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:
@@ -372,24 +380,48 @@ class PreferenceLoop:
         return PairDataset(torch.as_tensor(items), torch.as_tensor(first, dtype=torch.long),
                            torch.as_tensor(second, dtype=torch.long), torch.as_tensor(target, dtype=torch.float32))
 
+    def _trainer_config(self) -> RewardTrainerConfig:
+        rm = self.config.reward_model
+        if self.round == 0:
+            return rm.trainer
+        return dataclasses.replace(rm.trainer, epochs=min(rm.trainer.epochs, rm.refit_epochs))
+
+    def _install(self, ensemble: RewardEnsemble) -> None:
+        """Normalise ``ensemble`` on recent transitions and make it the reward the policy sees."""
+        steps, _ = self.buffer.sample_steps(4096, self.rng["reward_model"])
+        sample = torch.as_tensor(steps, dtype=torch.float32)
+        ensemble.cpu()
+        ensemble.fit_normalisation(sample)
+        self.ensemble = ensemble
+        self.reward_env.set_reward_fn(TimedReward(StackedStepReward(ensemble), self.timer))
+
     def fit_reward(self) -> RewardTrainerMetrics | None:
         """Refit the ensemble on every judgment so far and install it in the wrapper."""
         with self.timer("reward_training"):
             data = self.dataset()
             if len(data) == 0:
                 return None
-            steps, _ = self.buffer.sample_steps(4096, self.rng["reward_model"])
-            sample = torch.as_tensor(steps, dtype=torch.float32)
             if self.round == 0:  # input statistics fixed from the initial policy's data
+                steps, _ = self.buffer.sample_steps(4096, self.rng["reward_model"])
                 for m in self.ensemble.members:
-                    m.set_input_statistics(sample)  # type: ignore[operator]
-            rm = self.config.reward_model
-            trainer = rm.trainer if self.round == 0 else dataclasses.replace(rm.trainer, epochs=min(rm.trainer.epochs, rm.refit_epochs))
-            metrics = train_ensemble(self.ensemble, data, trainer, self.rng["reward_model"])
-            self.ensemble.cpu()
-            self.ensemble.fit_normalisation(sample)
-            self.reward_env.set_reward_fn(TimedReward(StackedStepReward(self.ensemble), self.timer))
+                    m.set_input_statistics(torch.as_tensor(steps, dtype=torch.float32))  # type: ignore[operator]
+            metrics = train_ensemble(self.ensemble, data, self._trainer_config(), self.rng["reward_model"])
+            self._install(self.ensemble)
         return metrics
+
+    def start_refit(self) -> Future[tuple[RewardEnsemble, RewardTrainerMetrics | None]]:
+        """Refit a copy of the ensemble on every judgment so far in a background thread."""
+        data = self.dataset()
+        ensemble = copy.deepcopy(self.ensemble)
+        config, rng = self._trainer_config(), self.rng["reward_model"]
+
+        def work() -> tuple[RewardEnsemble, RewardTrainerMetrics | None]:
+            start = time.perf_counter()
+            metrics = train_ensemble(ensemble, data, config, rng) if len(data) else None
+            self.timer.seconds["reward_training_background"] += time.perf_counter() - start
+            return ensemble, metrics
+
+        return self._executor.submit(work)
 
     def learn(self, steps: int) -> None:
         with self.timer("policy_learn"), _progress(steps, f"round {self.round} PPO", self.progress) as bar:
@@ -462,18 +494,31 @@ class PreferenceLoop:
             self._round_labels(selector="uniform")  # nothing learned yet: every pair is equally informative
         for r in range(self.round + 1, c.labels.rounds + 1):
             self.round = r
-            self._status("waiting_for_policy", f"round {r}: training the policy")
-            self.learn(steps_per_round[r - 1])
-            self._round_labels(selector=c.selection.name)
+            if c.reward_model.async_training:
+                # Ask about the latest policy's segments, refit in the background while PPO runs on the reward
+                # fitted so far, then install the refit: the data flow of the synchronous loop, one round late.
+                asked = self.ask(max(self.labels_due(r) - self.store.count_queries(), 0), c.selection.name)
+                job = self.start_refit()
+                self._status("waiting_for_policy", f"round {r}: training the policy")
+                self.learn(steps_per_round[r - 1])
+                with self.timer("reward_training"):  # only the wait for the refit counts against the loop
+                    ensemble, metrics = job.result()
+                    self._install(ensemble)
+                self._end_round(asked, metrics)
+            else:
+                self._status("waiting_for_policy", f"round {r}: training the policy")
+                self.learn(steps_per_round[r - 1])
+                self._round_labels(selector=c.selection.name)
         self._status("evaluating", "evaluating the final policy")
         summary = self.finish()
         self._status("done", "finished")
         return summary
 
     def _round_labels(self, selector: str) -> None:
-        due = self.labels_due(self.round) - self.store.count_queries()
-        asked = self.ask(max(due, 0), selector)
-        metrics = self.fit_reward()
+        asked = self.ask(max(self.labels_due(self.round) - self.store.count_queries(), 0), selector)
+        self._end_round(asked, self.fit_reward())
+
+    def _end_round(self, asked: int, metrics: RewardTrainerMetrics | None) -> None:
         row: dict[str, Any] = {"labels/asked": asked, "labels/total": self.store.count_queries()}
         if metrics is not None:
             row.update({f"reward_model/{k}": v for k, v in dataclasses.asdict(metrics).items() if not isinstance(v, list)})
@@ -558,6 +603,7 @@ class PreferenceLoop:
         return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
 
     def close(self) -> None:
+        self._executor.shutdown(wait=True)
         self.venv.close()
         self.store.close()
 

@@ -36,10 +36,10 @@ def test_segment_length_follows_seconds_within_paper_bounds() -> None:
 
 
 def tiny(run_dir: Path, seed: int = 0, **kw) -> ExperimentConfig:
+    kw.setdefault("reward_model", RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)))
     return ExperimentConfig(
         env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=5),
         labels=LabelsConfig(total=24, rounds=3, initial_steps=200, buffer_steps=400),
-        reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)),
         ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2),
         total_steps=384, seed=seed, run_dir=str(run_dir), baseline=False, eval_episodes=1, video=False,
         **kw,
@@ -123,3 +123,19 @@ def test_bad_config_values_fail_fast() -> None:
         from rlhf_robotics.robotics.physics import check_env_id
 
         check_env_id("HalfCheeta-v5")
+
+
+def test_synchronous_refits_give_the_same_budget_and_differ_from_async(tmp_path: Path) -> None:
+    sync = tiny(tmp_path / "sync", reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5),
+                                                                  async_training=False))
+    s = run_experiment(sync, progress=False)
+    a = run_experiment(tiny(tmp_path / "async"), progress=False)
+    assert s.labels_used == a.labels_used == 24
+    assert "reward_training_background" in a.wall_seconds and "reward_training_background" not in s.wall_seconds
+
+
+def test_async_refit_with_dropout_is_refused() -> None:
+    from rlhf_robotics.preference.ensemble import MLPConfig
+
+    with pytest.raises(ValueError, match="needs reward_model.mlp.dropout=0"):
+        RewardModelConfig(mlp=MLPConfig(dropout=0.1))
