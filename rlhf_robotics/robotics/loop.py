@@ -36,6 +36,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from rlhf_robotics.preference.ensemble import (
     EnsembleMetadata,
+    RewardEnsemble,
     StackedStepReward,
     build_step_ensemble,
 )
