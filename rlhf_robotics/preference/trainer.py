@@ -71,8 +71,8 @@ class RewardTrainerConfig:
     """Uniform-answer probability built into the likelihood (Christiano's 10 %)."""
     label_smoothing: float = 0.0
     """Pull targets toward 0.5 by this much."""
-    device: str = "cpu"
-    """Torch device to train on."""
+    device: str = "auto"
+    """Torch device to train on: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``."""
 
     def __post_init__(self) -> None:
         if self.regularisation not in ("adaptive_l2", "early_stopping", "none"):
@@ -138,7 +138,7 @@ def train_ensemble(
     """
     if len(data) == 0:
         raise ValueError("no comparisons with a training target yet (ties count; cant_tell and skip do not)")
-    device = torch.device(config.device)
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device)
     ensemble.to(device)
     items = data.items.to(device)
     first, second, target = data.first.to(device), data.second.to(device), data.target.to(device).float()

@@ -336,7 +336,7 @@ class PreferenceLoop:
                 scores = np.zeros(c)
             else:
                 with torch.no_grad():
-                    item = self.ensemble.item_scores(torch.as_tensor(feats, device=self.device)).cpu().numpy()  # (E, 2c)
+                    item = self.ensemble.item_scores(torch.as_tensor(feats)).numpy()  # (E, 2c); installed ensembles live on the CPU
                 chosen, scores = select(item[:, 0::2] - item[:, 1::2], n, selector, self.rng["selection"])
             keep = np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel()
             segs = segs.take(keep)
