@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import torch
@@ -42,6 +43,9 @@ class StepRewardMLP(nn.Module):
 
     Shapes: ``(..., D) → (...)``.
     """
+
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
 
     def __init__(self, in_dim: int, config: MLPConfig | None = None) -> None:
         super().__init__()
@@ -75,6 +79,10 @@ class RewardEnsemble(nn.Module):
     Args:
         members: modules mapping items to ``(B,)`` scores or ``(B, T)`` per-step rewards.
     """
+
+    shift: torch.Tensor
+    scale: torch.Tensor
+    output_scale: torch.Tensor
 
     def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
@@ -161,14 +169,15 @@ class StackedStepReward:
     def __init__(self, ensemble: RewardEnsemble) -> None:
         weights: list[tuple[np.ndarray, np.ndarray]] = []
         acts: list[str] = []
-        members = list(ensemble.members)
-        if not all(isinstance(m, StepRewardMLP) for m in members):
+        members = [m for m in ensemble.members if isinstance(m, StepRewardMLP)]
+        if len(members) != ensemble.size:
             raise TypeError("StackedStepReward needs StepRewardMLP members; use RewardEnsemble.reward instead")
-        layers = [list(m.net) for m in members]  # type: ignore[union-attr]
+        layers = [list(m.net) for m in members]
         for i, layer in enumerate(layers[0]):
             if isinstance(layer, nn.Linear):
-                w = np.stack([ls[i].weight.detach().cpu().numpy().T for ls in layers]).astype(np.float32)  # (E, in, out)
-                b = np.stack([ls[i].bias.detach().cpu().numpy() for ls in layers]).astype(np.float32)[:, None, :]
+                linears = [cast(nn.Linear, ls[i]) for ls in layers]
+                w = np.stack([lin.weight.detach().cpu().numpy().T for lin in linears]).astype(np.float32)  # (E, in, out)
+                b = np.stack([lin.bias.detach().cpu().numpy() for lin in linears]).astype(np.float32)[:, None, :]
                 weights.append((w, b))
             elif isinstance(layer, nn.Dropout):
                 continue

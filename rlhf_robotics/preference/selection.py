@@ -78,6 +78,6 @@ def select(logits: np.ndarray, n: int, selector: str, rng: np.random.Generator) 
     logits = np.atleast_2d(np.asarray(logits, dtype=np.float64))
     scores = SCORE_FUNCTIONS[check_selector(selector)](logits)
     n = min(n, scores.shape[0])
-    jitter = rng.random(scores.shape[0])  # random order among equal scores
+    jitter = np.asarray(rng.random(scores.shape[0]))  # random order among equal scores
     order = np.lexsort((jitter, -scores))
     return order[:n], scores

@@ -190,12 +190,12 @@ class PreferenceStore:
     # -- JSONL ---------------------------------------------------------------------------------------------
     def export_jsonl(self, path: str | Path) -> int:
         """Write every query and judgment, ids included, one JSON object a line. Returns the line count."""
-        lines = [{"kind": "meta", "schema_version": SCHEMA_VERSION}]
+        lines: list[dict[str, Any]] = [{"kind": "meta", "schema_version": SCHEMA_VERSION}]
         for r in self._read(f"SELECT id, {', '.join(_QUERY_COLUMNS)}, created FROM queries ORDER BY id"):
             q = _row_to_query(r[1:8])
             lines.append({"kind": "query", "id": r[0], **_query_json(q), "created": r[8]})
-        for r in self.judgments():
-            lines.append({"kind": "judgment", "id": r.id, **r.judgment.to_json()})
+        for sj in self.judgments():
+            lines.append({"kind": "judgment", "id": sj.id, **sj.judgment.to_json()})
         with open(path, "w", encoding="utf-8") as f:
             for line in lines:
                 f.write(dumps(line) + "\n")

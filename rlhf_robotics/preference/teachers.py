@@ -157,7 +157,7 @@ class Teacher:
         labels = np.where(prefers_first, "first", "second").astype(object)
         labels[equal] = "tie"
         if c.random_answer > 0:
-            random = self.rng.random(p) < c.random_answer
+            random = np.asarray(self.rng.random(p)) < c.random_answer
             labels[random] = np.where(self.rng.random(int(random.sum())) < 0.5, "first", "second")
         if c.position_bias > 0:
             labels[self.rng.random(p) < c.position_bias] = "first"

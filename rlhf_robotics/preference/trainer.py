@@ -143,12 +143,11 @@ def train_ensemble(
     items = data.items.to(device)
     first, second, target = data.first.to(device), data.second.to(device), data.target.to(device).float()
     train_idx, val_idx = split_validation(len(data), config.val_fraction, rng)
-    loss_kw = dict(margin=config.margin, noise=config.noise, label_smoothing=config.label_smoothing)
-
     def loss_of(member: int, idx: torch.Tensor) -> torch.Tensor:
         s1 = ensemble.member_score(member, items[first[idx]])
         s2 = ensemble.member_score(member, items[second[idx]])
-        return bradley_terry_loss(s1, s2, target[idx], **loss_kw)
+        return bradley_terry_loss(s1, s2, target[idx], margin=config.margin, noise=config.noise,
+                                  label_smoothing=config.label_smoothing)
 
     torch_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     val_t = torch.as_tensor(val_idx, device=device, dtype=torch.long)

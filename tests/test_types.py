@@ -1,0 +1,18 @@
+"""The type checker runs over the packages whose annotations are kept clean (the shared core first)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKED = ["rlhf_robotics/preference"]
+
+
+@pytest.mark.slow
+def test_mypy_is_clean_on_checked_packages() -> None:
+    r = subprocess.run([sys.executable, "-m", "mypy", *CHECKED], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-4000:]
