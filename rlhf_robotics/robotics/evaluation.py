@@ -113,34 +113,27 @@ def record_video(
     max_steps: int = 300,
     size: int = 256,
 ) -> Path:
-    """An mp4 of one deterministic episode (at most ``max_steps`` steps) with the fast render preset."""
+    """An mp4 of one deterministic episode (at most ``max_steps`` steps), rendered from the recorded MuJoCo
+    states with the suite's clip renderer and its fast preset, in real time."""
     os.environ.setdefault("MUJOCO_GL", "egl")
-    import imageio.v2 as imageio
-    import mujoco
+    from rlhf_robotics.robotics.rendering import RenderConfig, clip_fps, encode, render_frames
 
-    make = env_factory(env_id, {**env_kwargs, "width": size, "height": size}, render_mode="rgb_array")
-    env = make()
-    model = env.unwrapped.model  # type: ignore[attr-defined]
-    model.vis.quality.offsamples = 0  # no multisampling: ~10× faster under software GL
-    obs, _ = env.reset(seed=seed)
-    frames = []
+    env = env_factory(env_id, env_kwargs)()
+    obs, info = env.reset(seed=seed)
     normalise: Callable[[np.ndarray], np.ndarray] = lambda o: o  # noqa: E731
     if obs_rms is not None:
         mean, var = obs_rms.mean, obs_rms.var  # type: ignore[attr-defined]
         normalise = lambda o: np.clip((o - mean) / np.sqrt(var + 1e-8), -10, 10)  # noqa: E731
-    first = env.render()
-    viewer = env.unwrapped.mujoco_renderer._get_viewer("rgb_array")  # type: ignore[attr-defined]
-    for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
-        viewer.scn.flags[flag] = 0
-    frames.append(first)
+    qpos, qvel = [info["qpos"]], [info["qvel"]]
     for _ in range(max_steps):
         action, _ = policy.predict(normalise(obs)[None], deterministic=True)
-        obs, _, terminated, truncated, _ = env.step(action[0])
-        frames.append(env.render())
+        obs, _, terminated, truncated, info = env.step(action[0])
+        qpos.append(info["qpos"])
+        qvel.append(info["qvel"])
         if terminated or truncated:
             break
+    dt = float(env.unwrapped.dt)  # type: ignore[attr-defined]
     env.close()
-    fps = int(round(1.0 / env.unwrapped.dt))  # type: ignore[attr-defined]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    imageio.mimsave(path, frames, fps=min(fps, 60), codec="libx264", macro_block_size=16, pixelformat="yuv420p")
-    return path
+    config = RenderConfig(width=size, height=size)
+    frames = render_frames(env_id, np.stack(qpos), np.stack(qvel), dt, config)
+    return encode(frames, path, clip_fps(dt, config))
