@@ -14,6 +14,7 @@ import sys
 SUBCOMMANDS: dict[str, str] = {
     "train": "rlhf_robotics.cli.train",
     "label": "rlhf_robotics.cli.label",
+    "report": "rlhf_robotics.cli.report",
     "gallery": "rlhf_robotics.cli.gallery",
 }
 """Subcommand name → module that defines ``main(argv)``. Add a line to add a command."""

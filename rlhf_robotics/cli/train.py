@@ -19,6 +19,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from rlhf_robotics.cli.schema import ConfigError, from_mapping
+from rlhf_robotics.cli.sweep_jobs import keep_sweep_going
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("rlhf_robotics")
@@ -63,6 +64,7 @@ def train(cfg: DictConfig) -> float:
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
+@keep_sweep_going  # under -m a failed job writes failed.json and the sweep goes on
 def _hydra_main(cfg: DictConfig) -> float:
     from rlhf_robotics.robotics.loop import RunDirError
 
