@@ -80,23 +80,37 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def plot_learning_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str) -> Path:
-    """One line per curve name (env steps → mean episode return) in a PNG."""
+def plot_learning_curves(
+    true_curves: dict[str, list[tuple[int, float]]],
+    path: Path,
+    title: str,
+    learned_curve: list[tuple[int, float]] | None = None,
+) -> Path:
+    """True episode return against env steps, one line per arm; the learned return (whose offset is re-fitted
+    every round, so only its shape means something) on a second axis. Written as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, points in curves.items():
+    for name, points in true_curves.items():
         if points:
             steps, values = zip(*points)
-            ax.plot(steps, values, label=name, linestyle="--" if "learned" in name else "-")
+            ax.plot(steps, values, label=name)
     ax.set_xlabel("environment steps")
-    ax.set_ylabel("episode return")
+    ax.set_ylabel("true episode return (training episodes)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    if learned_curve:
+        twin = ax.twinx()
+        steps, values = zip(*learned_curve)
+        (line,) = twin.plot(steps, values, color="tab:gray", linestyle=":", label="learned return (right axis)")
+        twin.set_ylabel("learned episode return")
+        handles.append(line)
+        labels.append(line.get_label())
+    ax.legend(handles, labels, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -550,11 +550,12 @@ class PreferenceLoop:
         files = {"run_dir": str(self.run_dir), "metrics": str(self.metrics_path), "store": self.store.path}
         with self.timer("evaluation"):
             files["learning_curve"] = str(plot_learning_curves(
-                {"learned-reward PPO (true return)": [(int(p["step"]), p["policy/return_true"]) for p in self.curve],
-                 "learned-reward PPO (learned return)": [(int(p["step"]), p["policy/return_learned"]) for p in self.curve
-                                                         if "policy/return_learned" in p],
-                 "PPO on true reward": baseline_curve},
-                self.run_dir / "learning_curve.png", f"{c.env.id}: {self.store.count_queries()} labels, {c.teacher.preset} teacher"))
+                {"PPO on the learned reward": [(int(p["step"]), p["policy/return_true"]) for p in self.curve],
+                 "PPO on the true reward": baseline_curve},
+                self.run_dir / "learning_curve.png",
+                f"{c.env.id}: {self.store.count_queries()} labels, {c.teacher.preset} teacher, seed {c.seed}",
+                learned_curve=[(int(p["step"]), p["policy/return_learned"]) for p in self.curve if "policy/return_learned" in p],
+            ))
             if c.video:
                 name = f"{c.env.id.replace('/', '_')}_{self.run_dir.name}_seed{c.seed}.mp4"
                 files["video"] = str(record_video(self.policy, c.env.id, c.env.kwargs, Path(c.video_dir) / name,
