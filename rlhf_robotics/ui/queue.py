@@ -175,6 +175,7 @@ class LabelQueue:
         self._gold: list[int] = []
         self._cursor = 0
         self._normal_count = 0
+        self._gold_checked_at = -1
         self.assignments: dict[int, Assignment] = {}
         self._open: dict[str, list[Assignment]] = {}
         self._done: dict[str, list[Assignment]] = {}
@@ -200,8 +201,11 @@ class LabelQueue:
                 bisect.insort(self._order, (-q.priority, sq.id))
 
     def _top_up_gold(self) -> None:
-        if self.config.gold_rate <= 0:
+        # Only when new ordinary queries arrived: making gold scans the store, and a run without true returns
+        # (or with too few items) would otherwise pay for that scan on every request.
+        if self.config.gold_rate <= 0 or self._normal_count == self._gold_checked_at:
             return
+        self._gold_checked_at = self._normal_count
         want = max(5, math.ceil(self.config.gold_fraction * self._normal_count))
         if len(self._gold) < want and self._normal_count:
             if make_gold_queries(self.store, want - len(self._gold), self.rng, self.config.gold_min_gap_std):

@@ -323,6 +323,16 @@
     action();
   });
 
+  async function showProgress() {
+    try {
+      const s = await api("api/status");
+      const p = s.progress;
+      $("progress").textContent = `${p.queries - p.open_queries} of ${p.queries} pairs answered · ${p.waiting_for_clips} waiting for clips`;
+    } catch (err) { /* the pair page keeps working without the counter */ }
+  }
+  showProgress();
+  setInterval(showProgress, 10000);
+
   app.seek = seek; app.play = play; app.pause = pause; app.videos = videos;
   showNext();
 })();
