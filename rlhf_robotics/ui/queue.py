@@ -319,10 +319,11 @@ class LabelQueue:
                 a.expires = now + self.config.lease_s
                 self._write(a)
             while len(out) < n:
-                a = self._allocate(annotator, now, {a.query_id for a in mine})
-                if a is None:
+                # ``mine`` is the annotator's open list, which _allocate's new assignment joins.
+                fresh = self._allocate(annotator, now, {o.query_id for o in mine})
+                if fresh is None:
                     break
-                out.append(a)
+                out.append(fresh)
             return out
 
     def _allocate(self, annotator: str, now: float, skip: set[int]) -> Assignment | None:

@@ -332,6 +332,7 @@
   }
   showProgress();
   setInterval(showProgress, 10000);
+  setInterval(() => { if (app.current) refill(); }, 30000);  // /api/next renews the leases this page holds
 
   app.seek = seek; app.play = play; app.pause = pause; app.videos = videos;
   showNext();
