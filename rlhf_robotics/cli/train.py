@@ -25,7 +25,7 @@ CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("rlhf_robotics")
 
 # Keys of the composed config that steer the command rather than the experiment.
-_CLI_KEYS = ("resume", "quiet")
+_CLI_KEYS = ("resume", "quiet", "ui")
 
 
 def experiment_config(cfg: DictConfig) -> Any:
@@ -57,7 +57,18 @@ def train(cfg: DictConfig) -> float:
         log.info("resuming %s from its last checkpoint (its own config.json; other overrides are ignored)", resume)
     else:
         config = experiment_config(cfg)
-    summary = run_experiment(config, resume=bool(resume), progress=not cfg.get("quiet", False))
+    server = None
+    if config.labels.source == "human":
+        from rlhf_robotics.ui.server import serve_in_background
+
+        Path(config.run_dir).mkdir(parents=True, exist_ok=True)
+        server = serve_in_background(config.run_dir, host=cfg.ui.host, port=cfg.ui.port)
+        print(f"labelling app: {server.url}  (answers are used as they arrive)", flush=True)
+    try:
+        summary = run_experiment(config, resume=bool(resume), progress=not cfg.get("quiet", False))
+    finally:
+        if server is not None:
+            server.stop()
     print(summary_table(summary))
     print(json.dumps({"summary": str(Path(config.run_dir) / "summary.json")}))
     return float(summary.normalized_score) if summary.normalized_score is not None else float("nan")

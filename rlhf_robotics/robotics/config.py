@@ -50,7 +50,13 @@ class LabelsConfig:
     buffer_steps: int = 10000
     """Most recent env steps (over all envs) that segments are cut from."""
     source: Literal["teacher", "human"] = "teacher"
-    """Who answers: a synthetic teacher, or people in the labelling app."""
+    """Who answers: a synthetic teacher, or people in the labelling app (answers are read as they arrive)."""
+    human_min_initial: int = 10
+    """With people labelling: answers (ties included) to wait for before the first reward fit."""
+    human_timeout_s: float = 3600.0
+    """With people labelling: the longest wait for those first answers, in seconds."""
+    render_workers: int = 1
+    """With people labelling: background processes rendering the clips of asked pairs."""
 
     def __post_init__(self) -> None:
         if self.total < 1:
@@ -61,6 +67,11 @@ class LabelsConfig:
             raise ValueError(f"labels.rounds must be >= 1, got {self.rounds}")
         if self.source not in ("teacher", "human"):
             raise ValueError(f"labels.source must be 'teacher' or 'human', got {self.source!r}")
+        if self.human_min_initial < 1 or self.render_workers < 1:
+            raise ValueError(
+                f"labels.human_min_initial and labels.render_workers must be >= 1, got {self.human_min_initial} "
+                f"and {self.render_workers}"
+            )
 
 
 @dataclass

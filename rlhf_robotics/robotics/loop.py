@@ -297,6 +297,11 @@ class PreferenceLoop:
                                             config.reward_model.mlp, seed=config.seed)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
+        self.clip_pool: Any = None
+        if config.labels.source == "human":
+            from rlhf_robotics.robotics.render_pool import ClipPool
+
+            self.clip_pool = ClipPool(self.run_dir / "clips", workers=config.labels.render_workers)
 
     # -- stages --------------------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:
@@ -327,7 +332,7 @@ class PreferenceLoop:
             return 0
         with self.timer("selection"):
             c = candidate_count(n, self.config.selection.oversampling, selector)
-            prefix = f"r{self.round:03d}"
+            prefix = f"r{self.round:03d}-q{self.store.count_queries():06d}"  # unique even when a round is redone
             segs = self.buffer.sample_segments(2 * c, self.segment_steps, self.rng["segments"], prefix,
                                                self.config.env.id, self.dt)
             feats = segs.features()
@@ -352,11 +357,31 @@ class PreferenceLoop:
                 for k in range(len(chosen))
             ]
             query_ids = self.store.add_queries(queries)
-        if self.config.labels.source == "teacher":
+        if self.clip_pool is not None:  # people answer in the labelling app, once the clips exist
+            self.clip_pool.request(segs)
+            self._status("rendering", f"rendering {len(segs)} clips for round {self.round}")
+        else:
             with self.timer("labelling"):
                 labels = self.teacher.judge(segs.reward[0::2], segs.reward[1::2])
                 self.store.add_judgments([Judgment(q, lab, self.teacher.annotator) for q, lab in zip(query_ids, labels)])
         return len(query_ids)
+
+    def wait_for_people(self) -> None:
+        """Block until ``labels.human_min_initial`` answers with a training target exist (the first fit needs
+        some), showing progress in ``status.json``; later rounds never wait."""
+        need, deadline = self.config.labels.human_min_initial, time.monotonic() + self.config.labels.human_timeout_s
+        while True:
+            have = len(aggregate_targets(self.store.judgments()))
+            if have >= need:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"only {have} of the {need} answers needed for the first reward fit arrived within "
+                    f"{self.config.labels.human_timeout_s:.0f} s; resume the run (resume={self.run_dir}) to keep waiting, "
+                    "or lower labels.human_min_initial"
+                )
+            self._status("labelling", f"waiting for the first answers: {have} of {need}")
+            time.sleep(1.0)
 
     def dataset(self) -> PairDataset:
         """All judged comparisons so far, read from the store by cursor and aggregated."""
@@ -492,7 +517,12 @@ class PreferenceLoop:
             with self.timer("policy_learn"):
                 self.collect_initial()
             self.round = 0
-            self._round_labels(selector="uniform")  # nothing learned yet: every pair is equally informative
+            if self.clip_pool is not None:
+                asked = self.ask(max(self.labels_due(0) - self.store.count_queries(), 0), "uniform")
+                self.wait_for_people()
+                self._end_round(asked, self.fit_reward())
+            else:
+                self._round_labels(selector="uniform")  # nothing learned yet: every pair is equally informative
         for r in range(self.round + 1, c.labels.rounds + 1):
             self.round = r
             if c.reward_model.async_training:
@@ -606,6 +636,8 @@ class PreferenceLoop:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self.clip_pool is not None:
+            self.clip_pool.close(wait=False)
         self.venv.close()
         self.store.close()
 
