@@ -1,8 +1,18 @@
 """The labelling web app: people compare rendered clips (or LM responses) while a run trains.
 
 Imports only the standard library, Starlette/Jinja2/uvicorn and :mod:`rlhf_robotics.preference`. A running loop
-calls :func:`serve_in_background`, posts queries to the run's store, writes clips, ``clips/index.jsonl`` and
-``status.json`` (:func:`write_status`, :func:`register_clip`), and reads judgments by cursor.
+serves it and talks to it only through files in the run directory (:mod:`rlhf_robotics.ui.rundir`)::
+
+    server = serve_in_background(run_dir)                     # 127.0.0.1, free port; server.url to print
+    write_status(run_dir, "rendering", "rendering 3 clips", round=r)
+    ids = store.add_queries([Query(a, b, selector="disagreement", score=s, priority=s,
+                                   meta={"true_return_first": ra, "true_return_second": rb})])
+    # ... render clips/<hash>.mp4, then register_clip(run_dir, item_id, "<hash>.mp4", fps=30) for each
+    write_status(run_dir, "labelling", f"round {r}: {len(ids)} pairs", round=r)
+    for row in store.judgments(after=cursor): ...             # labels arrive while training runs
+    server.stop()
+
+Gold questions are made by the app from the true returns; text pairs carry ``meta["texts"]`` instead of clips.
 """
 
 from rlhf_robotics.ui.app import AppConfig, create_app

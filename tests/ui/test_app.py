@@ -13,7 +13,8 @@ from rlhf_robotics.preference.records import current_judgments
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, create_app, write_status
 from rlhf_robotics.ui.rundir import RunPaths
-from tests.ui.conftest import build_run
+
+from .conftest import build_run
 
 NO_EXTRAS = QueueConfig(gold_rate=0.0, repeat_rate=0.0)
 

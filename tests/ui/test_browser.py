@@ -18,7 +18,8 @@ from rlhf_robotics.preference.records import current_judgments
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, LabelServer, QueueConfig, serve_in_background
 from rlhf_robotics.ui.rundir import RunPaths
-from tests.ui.conftest import build_run, make_clip
+
+from .conftest import build_run, make_clip
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,9 @@ from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, serve_in_background
 from rlhf_robotics.ui.rundir import RunPaths
 from rlhf_robotics.ui.server import is_loopback
-from tests.ui.conftest import build_run
-from tests.ui.test_app import app_client, sign_in, submit
+
+from .conftest import build_run
+from .test_app import app_client, sign_in, submit
 
 
 def label_some(root: Path, answers: list[str]) -> None:

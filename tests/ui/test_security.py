@@ -13,7 +13,8 @@ from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, create_app
 from rlhf_robotics.ui.queue import LabelQueue
 from rlhf_robotics.ui.rundir import RunPaths
-from tests.ui.test_app import app_client, sign_in, submit
+
+from .test_app import app_client, sign_in, submit
 
 
 def count(root: Path) -> int:
