@@ -15,8 +15,8 @@ Routes:
 ``/static/...``       GET     vendored JS and CSS
 ====================  ======  ==============================================================================
 
-Authentication: a session cookie (``HttpOnly``, ``SameSite=Strict``) whose posts must echo the session's CSRF
-token in ``X-CSRF-Token``; or ``Authorization: Bearer <annotator token>`` for scripted clients (no cookie, so no
+Authentication: a session cookie (``HttpOnly``, ``SameSite=Lax`` so a sign-in link opened from a chat or mail page
+works) whose posts must echo the session's CSRF token in ``X-CSRF-Token`` (which no cross-site form can set); or ``Authorization: Bearer <annotator token>`` for scripted clients (no cookie, so no
 CSRF token needed). Tokens are required whenever the server is bound to a non-loopback address.
 """
 
@@ -195,7 +195,7 @@ async def page(request: Request) -> Response:
 
 def _signed_in(session: Session, to: str) -> Response:
     response = RedirectResponse(to, status_code=303)
-    response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="strict", max_age=30 * 86400)
+    response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="lax", max_age=30 * 86400)
     return response
 
 
