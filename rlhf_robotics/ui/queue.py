@@ -218,10 +218,26 @@ class LabelQueue:
             "SELECT id, query_id, annotator, kind, shown_left, issued, expires, state, judgment_id, supersedes "
             "FROM assignments ORDER BY id"
         ).fetchall()
-        for row in rows:
-            a = Assignment(*row)
+        loaded = [Assignment(*row) for row in rows]
+        self._reconcile(loaded)
+        for a in loaded:
             self.assignments[a.id] = a
             self._index(a)
+
+    def _reconcile(self, loaded: list[Assignment]) -> None:
+        """Close open assignments whose answer reached the store but not the app database (a crash in between),
+        so a restarted server does not serve them again."""
+        linked = {a.judgment_id for a in loaded if a.judgment_id is not None}
+        open_by_key = {(judgment_annotator(a.annotator), a.query_id): a for a in loaded if a.state == "open"}
+        if not open_by_key:
+            return
+        for row in self.store.judgments():
+            j = row.judgment
+            a = open_by_key.get((j.annotator, j.query_id))
+            if a is not None and row.id not in linked and j.note != "undo" and j.created >= a.issued:
+                a.state, a.judgment_id = "done", row.id
+                self._write(a)
+                del open_by_key[(j.annotator, j.query_id)]
 
     def _index(self, a: Assignment) -> None:
         """Enter an assignment (new or loaded) into the in-memory views."""

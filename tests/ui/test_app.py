@@ -252,3 +252,21 @@ def test_a_second_server_on_the_same_run_is_refused(run_dir: Path) -> None:
         create_app(run_dir)
     app.state.service.close()
     create_app(run_dir).state.service.close()
+
+
+def test_an_answer_stored_before_a_crash_is_not_served_again(run_dir: Path) -> None:
+    client = app_client(run_dir)
+    sign_in(client)
+    pair = client.get("/api/next").json()["assignments"][0]
+    queue = client.app.state.service.queue
+    a = queue.assignments[pair["id"]]
+    # The store write happened, the app-database update did not (the process died in between).
+    from rlhf_robotics.preference.records import Judgment
+
+    queue.store.add_judgment(Judgment(a.query_id, "first", "human:ann", a.shown_left, created=a.issued + 1))
+    cookies = dict(client.cookies)
+    client.app.state.service.close()
+    again = TestClient(create_app(run_dir, AppConfig(min_watch_s=0, queue=NO_EXTRAS)), cookies=cookies)
+    fresh = again.get("/api/next").json()["assignments"][0]
+    assert again.app.state.service.queue.assignments[fresh["id"]].query_id != a.query_id
+    assert again.app.state.service.queue.assignments[pair["id"]].state == "done"

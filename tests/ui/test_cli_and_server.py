@@ -133,3 +133,12 @@ def test_reader_follows_the_cursor_while_the_server_runs(tmp_path: Path) -> None
     assert sorted(seen) == seen and len(seen) == len(set(seen)) == 20
     assert progress[9] >= 5, "labels reached the reader while the session was still running"
     assert not server.thread.is_alive()
+
+
+def test_serve_arguments_are_checked(run_dir: Path) -> None:
+    with pytest.raises(SystemExit, match="overlap must be >= 1"):
+        entry(["label", f"run={run_dir}", "overlap=0"])
+    with pytest.raises(SystemExit, match="not key=value"):
+        entry(["label", str(run_dir)])
+    with pytest.raises(SystemExit, match="expected true or false"):
+        entry(["label", f"run={run_dir}", "require_token=maybe"])
