@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_name
+from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
 
 
@@ -38,11 +38,12 @@ def _render_job(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str, config: dict[str, Any],
     items: list[str],
 ) -> str:
-    from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, render_clip
+    from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, render_clip
 
-    path = render_clip(env_id, qpos, qvel, dt, clips_dir, RenderConfig(**config))
+    render = RenderConfig(**config)
+    path = render_clip(env_id, qpos, qvel, dt, clips_dir, render)
     for item in items:
-        add_to_index(clips_dir, item, path.name)
+        add_to_index(clips_dir, item, path.name, clip_fps(dt, render))
     return str(path)
 
 
@@ -86,13 +87,16 @@ class ClipPool:
         for row in range(len(segments)) if rows is None else rows:
             sid = segments.ids[row]
             path = self.clip_path(segments, row)
+            fps = clip_fps(segments.dt, self.config)
             if path.exists():
-                add_to_index(self.clips_dir, sid, path.name)
+                add_to_index(self.clips_dir, sid, path.name, fps)
                 out[sid] = _done(path)
                 continue
             pending = self._inflight.get(path.name)
             if pending is not None and not pending.done():
-                pending.add_done_callback(lambda f, sid=sid: f.exception() or add_to_index(self.clips_dir, sid, f.result().name))
+                pending.add_done_callback(
+                    lambda f, sid=sid, fps=fps: f.exception() or add_to_index(self.clips_dir, sid, f.result().name, fps)
+                )
                 out[sid] = pending
                 continue
             raw = self._executor.submit(

@@ -37,7 +37,8 @@ RENDER_VERSION = 1
 """Part of every clip's content hash; bump it when the same inputs would render differently."""
 
 INDEX_FILE = "index.jsonl"
-"""Per clip folder: one ``{"item": <segment id>, "file": <clip file name>}`` line per finished clip."""
+"""Per clip folder: one ``{"item": <segment id>, "file": <clip file name>, "fps": <frame rate>}`` line per
+finished clip (the labelling app follows it)."""
 
 
 @dataclass(frozen=True)
@@ -273,14 +274,18 @@ def render_clip(
 # Segments, the clip index and pairs.
 
 
-def add_to_index(clips_dir: str | Path, item: str, file: str) -> bool:
-    """Append ``{"item": item, "file": file}`` to ``clips_dir/index.jsonl`` unless that line is there already.
+def add_to_index(clips_dir: str | Path, item: str, file: str, fps: float | None = None) -> bool:
+    """Append ``{"item": item, "file": file, "fps": fps}`` to ``clips_dir/index.jsonl`` unless that line is there
+    already (``fps``, the clip's frame rate, is left out when None; the labelling app steps frames with it).
 
     Safe across processes (an exclusive ``flock`` around read-check-append). Returns whether a line was added.
     """
     path = Path(clips_dir) / INDEX_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"item": item, "file": file})
+    row: dict[str, Any] = {"item": item, "file": file}
+    if fps is not None:
+        row["fps"] = round(float(fps), 6)
+    line = json.dumps(row)
     with open(path, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -317,7 +322,7 @@ def render_segment(
     _check_row(segments, row)
     path = render_clip(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, clips_dir, config)
     if index:
-        add_to_index(clips_dir, segments.ids[row], path.name)
+        add_to_index(clips_dir, segments.ids[row], path.name, clip_fps(segments.dt, config))
     return path
 
 

@@ -155,7 +155,8 @@ def test_segment_clip_reads_back_is_indexed_and_is_never_rendered_twice(tmp_path
     assert render_segment(seg, 0, tmp_path, config) == path and path.stat().st_mtime_ns == mtime
     render_segment(seg, 1, tmp_path, config)
     lines = [json.loads(x) for x in (tmp_path / "index.jsonl").read_text().splitlines()]
-    assert lines == [{"item": "seg-0", "file": path.name}, {"item": "seg-1", "file": lines[1]["file"]}]
+    assert lines == [{"item": "seg-0", "file": path.name, "fps": 50.0},
+                     {"item": "seg-1", "file": lines[1]["file"], "fps": 50.0}]
     assert read_index(tmp_path)["seg-0"] == path.name
     assert not list(tmp_path.glob(".*tmp*")), "temporary files are renamed into place"
 
