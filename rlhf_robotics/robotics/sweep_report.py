@@ -215,8 +215,8 @@ def build_report(jobs: list[Job], sweep_dir: str | Path, rng: np.random.Generato
         sweep_dir: shown in the report.
         rng: generator for every bootstrap.
         reps: bootstrap resamples.
-        compare: settings ``(x, y)`` for the probability of improvement; by default every setting against the
-            first one.
+        compare: settings ``(x, y)`` for the probability of improvement; by default every setting with finished
+            runs against the first such setting.
         metric: a key of :data:`METRICS` for the probability of improvement.
     """
     if metric not in METRICS:
@@ -246,7 +246,8 @@ def build_report(jobs: list[Job], sweep_dir: str | Path, rng: np.random.Generato
             raise ValueError(f"--compare: no setting {missing[0]!r} in this sweep; settings are: {', '.join(order)}")
         pairs = [compare]
     else:
-        pairs = [(s, order[0]) for s in order[1:]]
+        measured = [s for s in order if np.isfinite(values[s][metric]).any()]
+        pairs = [(s, measured[0]) for s in measured[1:]]
     improvement = [{"x": x, "y": y, "metric": metric,
                     "p": probability_of_improvement_ci(np.asarray(values[x][metric]), np.asarray(values[y][metric]), rng, reps)}
                    for x, y in pairs]
