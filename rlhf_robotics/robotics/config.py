@@ -20,6 +20,10 @@ class EnvConfig:
     """Gymnasium id (any MuJoCo task, including the suite's ``rlhf_robotics/...`` tasks)."""
     kwargs: dict[str, Any] = field(default_factory=dict)
     """Constructor arguments, e.g. ``terminate_when_unhealthy: false`` for a fixed horizon (Christiano et al.)."""
+    christiano: bool = False
+    """Christiano et al. (2017) setup via ``rlhf_robotics.envs.make_christiano``: fixed horizon (termination
+    becomes a penalty) and no control cost in the objective. Needed where random policies end episodes
+    sooner than a segment (the pendulums)."""
     n_envs: int = 4
     """Vector envs (``DummyVecEnv``: faster than subprocesses on 2 cores)."""
     segment_seconds: float = 1.5

@@ -8,12 +8,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
-
-from rlhf_robotics.robotics.physics import env_factory
 
 
 @dataclass
@@ -31,21 +30,19 @@ def _stats(returns: Sequence[float]) -> ReturnStats:
 
 def evaluate_true_return(
     policy: BaseAlgorithm | None,
-    env_id: str,
-    env_kwargs: dict,
+    make_env: Callable[[], gym.Env],
     episodes: int,
     seed: int,
     obs_rms: object | None = None,
     deterministic: bool = True,
 ) -> ReturnStats:
-    """Mean true episode return of ``policy`` (``None`` = uniform random actions).
+    """Mean true episode return of ``policy`` (``None`` = uniform random actions) on envs from ``make_env``.
 
     ``obs_rms`` are the training ``VecNormalize`` observation statistics, applied (frozen) when given.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    make = env_factory(env_id, env_kwargs)
-    venv = DummyVecEnv([lambda: Monitor(make())])
+    venv: DummyVecEnv | VecNormalize = DummyVecEnv([lambda: Monitor(make_env())])
     if obs_rms is not None:
         venv = VecNormalize(venv, training=False, norm_obs=True, norm_reward=False)
         venv.obs_rms = obs_rms  # type: ignore[assignment]
@@ -119,8 +116,8 @@ def plot_learning_curves(
 
 def record_video(
     policy: BaseAlgorithm,
+    make_env: Callable[[], gym.Env],
     env_id: str,
-    env_kwargs: dict,
     path: Path,
     obs_rms: object | None,
     seed: int,
@@ -132,7 +129,7 @@ def record_video(
     os.environ.setdefault("MUJOCO_GL", "egl")
     from rlhf_robotics.robotics.rendering import RenderConfig, clip_fps, encode, render_frames
 
-    env = env_factory(env_id, env_kwargs)()
+    env = make_env()  # must report qpos/qvel in info (PhysicsStateInfo)
     obs, info = env.reset(seed=seed)
     normalise: Callable[[np.ndarray], np.ndarray] = lambda o: o  # noqa: E731
     if obs_rms is not None:

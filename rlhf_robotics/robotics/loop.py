@@ -60,7 +60,7 @@ from rlhf_robotics.robotics.evaluation import (
     plot_learning_curves,
     record_video,
 )
-from rlhf_robotics.robotics.physics import env_factory, scalar_info_keys, step_seconds
+from rlhf_robotics.robotics.physics import env_factory, episode_limit, scalar_info_keys, step_seconds
 from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
 
@@ -174,7 +174,7 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
 
 
 def make_vec_env(config: ExperimentConfig, seed: int) -> VecEnv:
-    make = env_factory(config.env.id, config.env.kwargs)
+    make = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
     venv = DummyVecEnv([lambda: Monitor(make()) for _ in range(config.env.n_envs)])
     venv.seed(seed)
     return venv
@@ -268,6 +268,10 @@ class PreferenceLoop:
         self.dt = step_seconds(config.env.id, config.env.kwargs)
         e = config.env
         self.segment_steps = segment_length(self.dt, e.segment_seconds, e.segment_steps, e.min_segment_steps, e.max_segment_steps)
+        limit = episode_limit(e.id)
+        if e.segment_steps is None and limit is not None:  # a segment must fit in one episode (Reacher: 50 steps)
+            self.segment_steps = min(self.segment_steps, limit)
+        self.make_env = env_factory(e.id, e.kwargs, e.christiano)
         self.schedule = label_schedule(config.labels.total, config.labels.initial_fraction, config.labels.rounds,
                                        config.total_steps, config.labels.schedule_timescale)
         teacher_cfg = preset(config.teacher.preset, **config.teacher.overrides)
@@ -565,8 +569,8 @@ class PreferenceLoop:
                                                if k in ("policy_learn", "reward_training", "selection", "labelling", "checkpoint"))
         ev_seed = c.seed + 10_000
         with self.timer("evaluation"):
-            ours = evaluate_true_return(self.policy, c.env.id, c.env.kwargs, c.eval_episodes, ev_seed, _obs_rms(self.venv))
-            rand = evaluate_true_return(None, c.env.id, c.env.kwargs, c.eval_episodes, ev_seed)
+            ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, _obs_rms(self.venv))
+            rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
             acc, corr_step, corr_seg = self.reward_quality()
         baseline, baseline_curve = None, []
         if c.baseline:
@@ -588,7 +592,7 @@ class PreferenceLoop:
             ))
             if c.video:
                 name = f"{c.env.id.replace('/', '_')}_{self.run_dir.name}_seed{c.seed}.mp4"
-                files["video"] = str(record_video(self.policy, c.env.id, c.env.kwargs, Path(c.video_dir) / name,
+                files["video"] = str(record_video(self.policy, self.make_env, c.env.id, Path(c.video_dir) / name,
                                                   _obs_rms(self.venv), ev_seed))
         counts: dict[str, int] = defaultdict(int)
         for row in self.judgment_rows:
@@ -630,7 +634,7 @@ class PreferenceLoop:
         curve: list[dict[str, float]] = []
         with _progress(c.total_steps, "baseline PPO (true reward)", self.progress) as bar:
             model.learn(c.total_steps, callback=CurveCallback(curve, bar))
-        stats = evaluate_true_return(model, c.env.id, c.env.kwargs, c.eval_episodes, ev_seed, _obs_rms(venv))
+        stats = evaluate_true_return(model, self.make_env, c.eval_episodes, ev_seed, _obs_rms(venv))
         venv.close()
         return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
 

@@ -65,16 +65,20 @@ def _import_suite() -> None:
         pass
 
 
-def env_factory(env_id: str, kwargs: Mapping[str, Any] | None = None, render_mode: str | None = None) -> Callable[[], gym.Env]:
-    """A thunk that builds ``env_id`` with ``kwargs`` and the :class:`PhysicsStateInfo` wrapper."""
+def make_env(env_id: str, kwargs: Mapping[str, Any] | None = None, christiano: bool = False) -> gym.Env:
+    """``env_id`` with ``kwargs``, in Christiano et al.'s setup when asked (no physics-state wrapper)."""
     check_env_id(env_id)
-    kwargs = dict(kwargs or {})
+    if christiano:
+        from rlhf_robotics.envs import make_christiano
 
-    def make() -> gym.Env:
-        env = gym.make(env_id, render_mode=render_mode, **kwargs)
-        return PhysicsStateInfo(env)
+        return make_christiano(env_id, **dict(kwargs or {}))
+    return gym.make(env_id, **dict(kwargs or {}))
 
-    return make
+
+def env_factory(env_id: str, kwargs: Mapping[str, Any] | None = None, christiano: bool = False) -> Callable[[], gym.Env]:
+    """A thunk that builds the env (see :func:`make_env`) with the :class:`PhysicsStateInfo` wrapper."""
+    check_env_id(env_id)
+    return lambda: PhysicsStateInfo(make_env(env_id, kwargs, christiano))
 
 
 def step_seconds(env_id: str, kwargs: Mapping[str, Any] | None = None) -> float:
@@ -84,6 +88,11 @@ def step_seconds(env_id: str, kwargs: Mapping[str, Any] | None = None) -> float:
         return float(env.unwrapped.dt)  # type: ignore[attr-defined]
     finally:
         env.close()
+
+
+def episode_limit(env_id: str) -> int | None:
+    """The registered time limit of ``env_id`` in steps, if any."""
+    return gym.spec(env_id).max_episode_steps
 
 
 def scalar_info_keys(info: Mapping[str, Any]) -> list[str]:
