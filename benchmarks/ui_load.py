@@ -144,8 +144,13 @@ class RawHTTP:
         self.writer.close()
 
 
+def app_ms(headers: dict[str, str]) -> float:
+    """The server's own time for a request, from its ``Server-Timing: app;dur=<ms>`` header."""
+    return float(headers["server-timing"].split("dur=")[1])
+
+
 async def annotator(port: int, name: str, n: int, next_ms: list[float], submit_ms: list[float],
-                    acked: list[tuple[str, int, int]]) -> None:
+                    acked: list[tuple[str, int, int]], inside: list[float]) -> None:
     http = RawHTTP(port)
     await http.open()
     status, headers, _ = await http.request("GET", f"/?annotator={name}")
@@ -154,15 +159,16 @@ async def annotator(port: int, name: str, n: int, next_ms: list[float], submit_m
     csrf = json.loads(re.search(r'type="application/json">(.*?)</script>', page.decode()).group(1))["csrf"]  # type: ignore[union-attr]
     for k in range(n):
         t0 = time.perf_counter()
-        status, _, data = await http.request("GET", "/api/next?n=1")
+        status, h_next, data = await http.request("GET", "/api/next?n=1")
         t1 = time.perf_counter()
         if status != 200:
             raise RuntimeError(f"next pair: HTTP {status} {data!r}")
         pair = json.loads(data)["assignments"][0]
         answer = ("left", "right", "tie", "left", "right")[k % 5]
         body = json.dumps({"assignment": pair["id"], "answer": answer, "seconds": 1.0}).encode()
-        status, _, data = await http.request("POST", "/api/submit", body, {"X-CSRF-Token": csrf})
+        status, h_submit, data = await http.request("POST", "/api/submit", body, {"X-CSRF-Token": csrf})
         t2 = time.perf_counter()
+        inside += [app_ms(h_next), app_ms(h_submit)]
         if status != 200:
             raise RuntimeError(f"submit: HTTP {status} {data!r}")
         next_ms.append(1000 * (t1 - t0))
@@ -171,13 +177,14 @@ async def annotator(port: int, name: str, n: int, next_ms: list[float], submit_m
     http.close()
 
 
-async def run_clients(port: int, clients: int, per_client: int) -> tuple[list[float], list[float], list[tuple[str, int, int]], float]:
+async def run_clients(port: int, clients: int, per_client: int) -> tuple[list[float], list[float], list[tuple[str, int, int]], float, list[float]]:
+    inside: list[float] = []
     next_ms: list[float] = []
     submit_ms: list[float] = []
     acked: list[tuple[str, int, int]] = []
     t0 = time.perf_counter()
-    await asyncio.gather(*(annotator(port, f"client{c:02d}", per_client, next_ms, submit_ms, acked) for c in range(clients)))
-    return next_ms, submit_ms, acked, time.perf_counter() - t0
+    await asyncio.gather(*(annotator(port, f"client{c:02d}", per_client, next_ms, submit_ms, acked, inside) for c in range(clients)))
+    return next_ms, submit_ms, acked, time.perf_counter() - t0, inside
 
 
 def load_part(clients: int, per_client: int) -> dict[str, Any]:
@@ -200,7 +207,7 @@ def load_part(clients: int, per_client: int) -> dict[str, Any]:
     server = start_server(run, port, "min_watch_s=0", "gold_rate=0.1", "repeat_rate=0")
     try:
         cpu0, client_cpu0, load_before = cpu_seconds(server.pid), time.process_time(), os.getloadavg()[0]
-        next_ms, submit_ms, acked, wall = asyncio.run(run_clients(port, clients, per_client))
+        next_ms, submit_ms, acked, wall, inside = asyncio.run(run_clients(port, clients, per_client))
         server_cpu, client_cpu = cpu_seconds(server.pid) - cpu0, time.process_time() - client_cpu0
         load_after = os.getloadavg()[0]
     finally:
@@ -226,6 +233,7 @@ def load_part(clients: int, per_client: int) -> dict[str, Any]:
         "gold_answers": len(rows) - len(ordinary),
         "next_pair_latency": percentiles(next_ms),
         "submit_latency": percentiles(submit_ms),
+        "time_inside_app_per_request": percentiles(inside),
         "wall_s": round(wall, 3),
         "judgments_per_s": round(len(acked) / wall, 1),
         "server_cpu_ms_per_request": round(1000 * server_cpu / (2 * len(acked)), 3),

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,6 +347,28 @@ async def clip(request: Request) -> Response:
     return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=3600"})
 
 
+class ServerTiming:
+    """ASGI middleware adding ``Server-Timing: app;dur=<ms>`` (time inside the app, excluding the network and
+    HTTP parsing), so a slow answer can be told apart from a busy machine in the browser's dev tools."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+
+        async def timed_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                dur = f"app;dur={1000 * (time.perf_counter() - start):.3f}".encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"server-timing", dur)]}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
+
+
 def create_app(run_dir: str | Path, config: AppConfig | None = None) -> Starlette:
     """Build the app for one run directory. ``app.state.service`` holds the store and queue; close it on exit."""
     config = config or AppConfig()
@@ -370,8 +393,8 @@ def create_app(run_dir: str | Path, config: AppConfig | None = None) -> Starlett
         yield
         service.close()
 
-    app = Starlette(routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))],
-                    lifespan=lifespan)
+    middleware = [Middleware(ServerTiming), Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.service = service
     app.state.templates = templates
     return app

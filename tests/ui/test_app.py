@@ -47,7 +47,9 @@ def store_rows(root: Path):
 def test_answer_is_stored_relative_to_first_second(run_dir: Path) -> None:
     client = app_client(run_dir)
     csrf = sign_in(client)
-    pairs = client.get("/api/next?n=6").json()["assignments"]
+    response = client.get("/api/next?n=6")
+    assert response.headers["server-timing"].startswith("app;dur=")
+    pairs = response.json()["assignments"]
     assert len(pairs) == 6
     with PreferenceStore(RunPaths(run_dir).store) as store:
         queries = {sq.id: sq.query for sq in store.queries()}
