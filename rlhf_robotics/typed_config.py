@@ -1,4 +1,4 @@
-"""Strict conversion of a composed Hydra config into the library's typed dataclasses.
+"""Strict conversion of plain mappings (a composed Hydra config, a saved config.json) into typed dataclasses.
 
 Hydra's struct mode already rejects unknown override keys; this adds type and value checks with messages
 that name the key, the value and what is allowed, before any work starts.

@@ -18,8 +18,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from rlhf_robotics.cli.schema import ConfigError, from_mapping
 from rlhf_robotics.cli.sweep_jobs import keep_sweep_going
+from rlhf_robotics.typed_config import ConfigError, from_mapping
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 log = logging.getLogger("rlhf_robotics")
@@ -47,7 +47,9 @@ def experiment_config(cfg: DictConfig) -> Any:
 
 def train(cfg: DictConfig) -> float:
     """Run one experiment; returns its normalised score (for sweepers that optimise it)."""
-    from rlhf_robotics.robotics.loop import load_config, run_experiment, summary_table
+    from rlhf_robotics.robotics.config import load_config
+    from rlhf_robotics.robotics.loop import run_experiment
+    from rlhf_robotics.robotics.summary import summary_table
 
     resume = cfg.get("resume")
     if resume:

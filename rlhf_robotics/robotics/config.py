@@ -3,13 +3,16 @@ dataclasses; library code only ever sees these."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from rlhf_robotics.preference.ensemble import MLPConfig
 from rlhf_robotics.preference.selection import check_selector
 from rlhf_robotics.preference.teachers import PRESETS
 from rlhf_robotics.preference.trainer import RewardTrainerConfig
+from rlhf_robotics.typed_config import from_mapping
 
 
 @dataclass
@@ -196,3 +199,9 @@ class ExperimentConfig:
             raise ValueError(f"total_steps must be >= 1, got {self.total_steps}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+
+
+def load_config(run_dir: str | Path) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` a run was started with (its ``config.json``), validated like the CLI's."""
+    raw = json.loads((Path(run_dir) / "config.json").read_text())
+    return from_mapping(ExperimentConfig, raw)

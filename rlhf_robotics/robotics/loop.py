@@ -18,21 +18,16 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure as configure_logger
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecNormalize
 
 from rlhf_robotics.preference.ensemble import (
     EnsembleMetadata,
@@ -51,7 +46,7 @@ from rlhf_robotics.preference.trainer import (
     train_ensemble,
 )
 from rlhf_robotics.robotics.buffer import TransitionBuffer
-from rlhf_robotics.robotics.config import ExperimentConfig, PPOConfig
+from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.evaluation import (
     ReturnStats,
     evaluate_true_return,
@@ -61,194 +56,26 @@ from rlhf_robotics.robotics.evaluation import (
     record_video,
 )
 from rlhf_robotics.robotics.physics import env_factory, episode_limit, scalar_info_keys, step_seconds
+from rlhf_robotics.robotics.policy import (
+    CurveCallback,
+    PhaseTimer,
+    TimedReward,
+    make_ppo,
+    make_vec_env,
+    normalize,
+    obs_rms,
+    progress_bar,
+    resolve_device,
+)
 from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
+from rlhf_robotics.robotics.schedule import label_schedule, segment_length
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
+from rlhf_robotics.robotics.summary import Summary, summary_table  # noqa: F401  (summary_table is re-exported)
 
 log = logging.getLogger(__name__)
 
 # Independent random streams, so changing one part (say the teacher) leaves the others' draws unchanged.
 _STREAMS = ("segments", "selection", "teacher", "reward_model", "evaluation")
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Small pure pieces
-# ----------------------------------------------------------------------------------------------------------
-def segment_length(dt: float, seconds: float, steps: int | None, low: int, high: int) -> int:
-    """Steps per segment: ``steps`` if given, else ``round(seconds / dt)`` clipped to ``[low, high]``."""
-    if steps is not None:
-        if steps < 1:
-            raise ValueError(f"env.segment_steps must be >= 1, got {steps}")
-        return steps
-    if seconds <= 0:
-        raise ValueError(f"env.segment_seconds must be > 0, got {seconds}")
-    return int(np.clip(round(seconds / dt), low, high))
-
-
-def label_schedule(total: int, initial_fraction: float, rounds: int, total_steps: int, timescale: float) -> list[int]:
-    """Labels asked in round 0 (initial policy) and in each of ``rounds`` later rounds; sums to ``total``.
-
-    Later rounds get labels ∝ τ/(T_r + τ), T_r the env steps at the start of round r and τ = timescale ×
-    total_steps: Christiano et al.'s rate 2·10⁶/(T + 2·10⁶) rescaled to the run. Rounded by largest remainder.
-    """
-    initial = int(round(total * initial_fraction))
-    rest = total - initial
-    starts = np.arange(rounds) * total_steps / rounds
-    tau = max(timescale * total_steps, 1e-9)
-    weights = tau / (starts + tau)
-    raw = rest * weights / weights.sum()
-    counts = np.floor(raw).astype(int)
-    for i in np.argsort(-(raw - counts))[: rest - counts.sum()]:
-        counts[i] += 1
-    return [initial, *counts.tolist()]
-
-
-def resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA device is available; use device=auto or cpu")
-    return device
-
-
-@dataclass
-class PhaseTimer:
-    """Wall seconds spent per phase of the loop."""
-
-    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    @contextmanager
-    def __call__(self, phase: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[phase] += time.perf_counter() - start
-
-
-class TimedReward:
-    """Wraps the wrapper's reward function to measure reward-inference time on the hot path."""
-
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], timer: PhaseTimer) -> None:
-        self.fn, self.timer = fn, timer
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        start = time.perf_counter()
-        out = self.fn(x)
-        self.timer.seconds["reward_inference"] += time.perf_counter() - start
-        return out
-
-
-class CurveCallback(BaseCallback):
-    """Records (env steps, mean true return, mean learned return) of recent episodes after each rollout, logs
-    them under ``policy/…`` for TensorBoard, and advances a progress bar."""
-
-    def __init__(self, curve: list[dict[str, float]], progress: Any = None) -> None:
-        super().__init__()
-        self.curve, self.progress = curve, progress
-        self._last = 0
-
-    def _on_step(self) -> bool:
-        if self.progress is not None:
-            self.progress.update(self.num_timesteps - self._last)
-            self._last = self.num_timesteps
-        return True
-
-    def _on_rollout_end(self) -> None:
-        episodes = list(self.model.ep_info_buffer)[-20:]
-        if not episodes:
-            return
-        row = {"step": float(self.num_timesteps), "policy/return_true": float(np.mean([e["r"] for e in episodes]))}
-        learned = [e["r_learned"] for e in episodes if "r_learned" in e]
-        if learned:
-            row["policy/return_learned"] = float(np.mean(learned))
-        self.curve.append(row)
-        for key, value in row.items():
-            if key != "step":
-                self.logger.record(key, value)
-
-
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True, leave=False)
-
-
-def make_vec_env(config: ExperimentConfig, seed: int) -> VecEnv:
-    make = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
-    venv = DummyVecEnv([lambda: Monitor(make()) for _ in range(config.env.n_envs)])
-    venv.seed(seed)
-    return venv
-
-
-def make_ppo(ppo: PPOConfig, venv: VecEnv, seed: int, device: str) -> PPO:
-    return PPO(
-        "MlpPolicy", venv, n_steps=ppo.n_steps, batch_size=ppo.batch_size, n_epochs=ppo.n_epochs,
-        learning_rate=ppo.learning_rate, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda, clip_range=ppo.clip_range,
-        ent_coef=ppo.ent_coef, seed=seed, device=device, verbose=0,
-        policy_kwargs=dict(log_std_init=ppo.log_std_init, net_arch=dict(pi=list(ppo.net_arch), vf=list(ppo.net_arch))),
-    )
-
-
-def _normalize(venv: VecEnv, ppo: PPOConfig) -> VecEnv:
-    if ppo.normalize_obs or ppo.normalize_reward:
-        return VecNormalize(venv, norm_obs=ppo.normalize_obs, norm_reward=ppo.normalize_reward, gamma=ppo.gamma)
-    return venv
-
-
-def _obs_rms(venv: VecEnv) -> RunningMeanStd | None:
-    return venv.obs_rms if isinstance(venv, VecNormalize) and venv.norm_obs else None  # type: ignore[return-value]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Results
-# ----------------------------------------------------------------------------------------------------------
-@dataclass
-class Summary:
-    """What a run achieved; written to ``summary.json``."""
-
-    env_id: str
-    total_steps: int
-    seed: int
-    labels_used: int
-    label_counts: dict[str, int]
-    policy_return_true: ReturnStats
-    random_return_true: ReturnStats
-    baseline_return_true: ReturnStats | None
-    fraction_of_true_reward_ppo: float | None
-    """Learned-reward policy's true return / true-reward PPO's (same steps)."""
-    normalized_score: float | None
-    """(ours − random) / (true-reward PPO − random): 0 = random, 1 = PPO on the true reward."""
-    reward_model_accuracy_vs_oracle: float
-    """Ensemble's agreement with a perfect oracle on fresh segment pairs from the final policy."""
-    reward_model_val_accuracy: float
-    reward_correlation_step: float
-    """Pearson correlation of learned and true per-step reward on recent transitions."""
-    reward_correlation_segment: float
-    wall_seconds: dict[str, float]
-    """Per phase: policy_learn (includes reward_inference), reward_training, selection, labelling, checkpoint,
-    baseline, evaluation; and loop_total (everything but baseline and evaluation)."""
-    files: dict[str, str]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def summary_table(s: Summary) -> str:
-    """A few human-readable lines."""
-    base = f"{s.baseline_return_true.mean:10.1f} ± {s.baseline_return_true.std:.1f}" if s.baseline_return_true else "   (not run)"
-    lines = [
-        f"{s.env_id}, {s.total_steps} steps, seed {s.seed}, {s.labels_used} labels {dict(s.label_counts)}",
-        f"  true return, learned-reward PPO : {s.policy_return_true.mean:10.1f} ± {s.policy_return_true.std:.1f}",
-        f"  true return, random policy      : {s.random_return_true.mean:10.1f} ± {s.random_return_true.std:.1f}",
-        f"  true return, true-reward PPO    : {base}",
-    ]
-    if s.fraction_of_true_reward_ppo is not None:
-        lines.append(f"  fraction of true-reward PPO     : {s.fraction_of_true_reward_ppo:.3f} (normalised score {s.normalized_score:.3f})")
-    lines.append(f"  reward model accuracy vs oracle : {s.reward_model_accuracy_vs_oracle:.3f}   "
-                 f"step-reward correlation {s.reward_correlation_step:.3f}")
-    lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")
-    lines += [f"  {k}: {v}" for k, v in s.files.items()]
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -294,7 +121,7 @@ class PreferenceLoop:
         capacity = max(config.labels.buffer_steps // e.n_envs, self.segment_steps * 2)
         self.buffer = TransitionBuffer(e.n_envs, capacity, obs_dim, act_dim, nq, nv, scalar_info_keys(probe_step))
         self.reward_env = LearnedRewardVecEnv(self.base_venv, None, self.buffer)
-        self.venv = _normalize(self.reward_env, config.ppo)
+        self.venv = normalize(self.reward_env, config.ppo)
         self.policy = make_ppo(config.ppo, self.venv, config.seed, self.device)
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
@@ -454,7 +281,7 @@ class PreferenceLoop:
         return self._executor.submit(work)
 
     def learn(self, steps: int) -> None:
-        with self.timer("policy_learn"), _progress(steps, f"round {self.round} PPO", self.progress) as bar:
+        with self.timer("policy_learn"), progress_bar(steps, f"round {self.round} PPO", self.progress) as bar:
             self.policy.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar), progress_bar=False)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
@@ -467,7 +294,7 @@ class PreferenceLoop:
             meta = EnsembleMetadata(self.ensemble.members[0].input_mean.numel(), self.ensemble.size,  # type: ignore[union-attr]
                                     self.config.reward_model.mlp)
             (d / "reward_model.json").write_text(json.dumps(asdict(meta)))
-            rms = _obs_rms(self.venv)
+            rms = obs_rms(self.venv)
             if isinstance(self.venv, VecNormalize):
                 np.savez(d / "vecnormalize.npz", obs_mean=rms.mean if rms else 0, obs_var=rms.var if rms else 1,
                          obs_count=rms.count if rms else 0, ret_mean=self.venv.ret_rms.mean, ret_var=self.venv.ret_rms.var,
@@ -569,7 +396,7 @@ class PreferenceLoop:
                                                if k in ("policy_learn", "reward_training", "selection", "labelling", "checkpoint"))
         ev_seed = c.seed + 10_000
         with self.timer("evaluation"):
-            ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, _obs_rms(self.venv))
+            ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, obs_rms(self.venv))
             rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
             acc, corr_step, corr_seg = self.reward_quality()
         baseline, baseline_curve = None, []
@@ -593,7 +420,7 @@ class PreferenceLoop:
             if c.video:
                 name = f"{c.env.id.replace('/', '_')}_{self.run_dir.name}_seed{c.seed}.mp4"
                 files["video"] = str(record_video(self.policy, self.make_env, c.env.id, Path(c.video_dir) / name,
-                                                  _obs_rms(self.venv), ev_seed))
+                                                  obs_rms(self.venv), ev_seed))
         counts: dict[str, int] = defaultdict(int)
         for row in self.judgment_rows:
             counts[row.judgment.label] += 1
@@ -628,13 +455,13 @@ class PreferenceLoop:
     def train_baseline(self, ev_seed: int) -> tuple[ReturnStats, list[tuple[int, float]]]:
         """PPO with the same settings on the true reward for the same number of steps."""
         c = self.config
-        venv = _normalize(make_vec_env(c, c.seed), c.ppo)
+        venv = normalize(make_vec_env(c, c.seed), c.ppo)
         model = make_ppo(c.ppo, venv, c.seed, self.device)
         model.set_logger(configure_logger(str(self.run_dir / "tb_baseline"), ["tensorboard"]))
         curve: list[dict[str, float]] = []
-        with _progress(c.total_steps, "baseline PPO (true reward)", self.progress) as bar:
+        with progress_bar(c.total_steps, "baseline PPO (true reward)", self.progress) as bar:
             model.learn(c.total_steps, callback=CurveCallback(curve, bar))
-        stats = evaluate_true_return(model, self.make_env, c.eval_episodes, ev_seed, _obs_rms(venv))
+        stats = evaluate_true_return(model, self.make_env, c.eval_episodes, ev_seed, obs_rms(venv))
         venv.close()
         return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
 
@@ -672,31 +499,3 @@ def run_experiment(config: ExperimentConfig, resume: bool = False, progress: boo
         return loop.run(resume=resume)
     finally:
         loop.close()
-
-
-def load_config(run_dir: str | Path) -> ExperimentConfig:
-    """The :class:`ExperimentConfig` a run was started with (from its ``config.json``)."""
-    from rlhf_robotics.preference.ensemble import MLPConfig
-    from rlhf_robotics.preference.trainer import RewardTrainerConfig
-    from rlhf_robotics.robotics.config import (
-        EnvConfig,
-        LabelsConfig,
-        PPOConfig,
-        RewardModelConfig,
-        SelectionSettings,
-        TeacherSettings,
-    )
-
-    raw = json.loads((Path(run_dir) / "config.json").read_text())
-    rm = raw["reward_model"]
-    trainer = rm["trainer"]
-    trainer["adaptive_l2_band"] = tuple(trainer["adaptive_l2_band"])
-    mlp = rm["mlp"]
-    mlp["hidden_sizes"] = tuple(mlp["hidden_sizes"])
-    return ExperimentConfig(
-        env=EnvConfig(**raw["env"]), labels=LabelsConfig(**raw["labels"]), teacher=TeacherSettings(**raw["teacher"]),
-        selection=SelectionSettings(**raw["selection"]),
-        reward_model=RewardModelConfig(ensemble_size=rm["ensemble_size"], mlp=MLPConfig(**mlp), trainer=RewardTrainerConfig(**trainer)),
-        ppo=PPOConfig(**raw["ppo"]),
-        **{k: v for k, v in raw.items() if k not in ("env", "labels", "teacher", "selection", "reward_model", "ppo")},
-    )

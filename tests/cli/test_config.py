@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from rlhf_robotics.cli.schema import ConfigError
+from rlhf_robotics.typed_config import ConfigError
 from rlhf_robotics.cli.train import CONF_DIR, experiment_config
 from rlhf_robotics.robotics.config import ExperimentConfig
 

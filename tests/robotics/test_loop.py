@@ -16,7 +16,8 @@ from rlhf_robotics.robotics.config import (
     PPOConfig,
     RewardModelConfig,
 )
-from rlhf_robotics.robotics.loop import label_schedule, run_experiment, segment_length
+from rlhf_robotics.robotics.loop import run_experiment
+from rlhf_robotics.robotics.schedule import label_schedule, segment_length
 
 
 def test_label_schedule_sums_to_budget_and_decays() -> None:

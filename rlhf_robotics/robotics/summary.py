@@ -1,0 +1,60 @@
+"""The result of a run: :class:`Summary` (written to ``summary.json``) and its human-readable table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rlhf_robotics.robotics.evaluation import ReturnStats
+
+
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    """What a run achieved; written to ``summary.json``."""
+
+    env_id: str
+    total_steps: int
+    seed: int
+    labels_used: int
+    label_counts: dict[str, int]
+    policy_return_true: ReturnStats
+    random_return_true: ReturnStats
+    baseline_return_true: ReturnStats | None
+    fraction_of_true_reward_ppo: float | None
+    """Learned-reward policy's true return / true-reward PPO's (same steps)."""
+    normalized_score: float | None
+    """(ours − random) / (true-reward PPO − random): 0 = random, 1 = PPO on the true reward."""
+    reward_model_accuracy_vs_oracle: float
+    """Ensemble's agreement with a perfect oracle on fresh segment pairs from the final policy."""
+    reward_model_val_accuracy: float
+    reward_correlation_step: float
+    """Pearson correlation of learned and true per-step reward on recent transitions."""
+    reward_correlation_segment: float
+    wall_seconds: dict[str, float]
+    """Per phase: policy_learn (includes reward_inference), reward_training, selection, labelling, checkpoint,
+    baseline, evaluation; and loop_total (everything but baseline and evaluation)."""
+    files: dict[str, str]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def summary_table(s: Summary) -> str:
+    """A few human-readable lines."""
+    base = f"{s.baseline_return_true.mean:10.1f} ± {s.baseline_return_true.std:.1f}" if s.baseline_return_true else "   (not run)"
+    lines = [
+        f"{s.env_id}, {s.total_steps} steps, seed {s.seed}, {s.labels_used} labels {dict(s.label_counts)}",
+        f"  true return, learned-reward PPO : {s.policy_return_true.mean:10.1f} ± {s.policy_return_true.std:.1f}",
+        f"  true return, random policy      : {s.random_return_true.mean:10.1f} ± {s.random_return_true.std:.1f}",
+        f"  true return, true-reward PPO    : {base}",
+    ]
+    if s.fraction_of_true_reward_ppo is not None:
+        lines.append(f"  fraction of true-reward PPO     : {s.fraction_of_true_reward_ppo:.3f} (normalised score {s.normalized_score:.3f})")
+    lines.append(f"  reward model accuracy vs oracle : {s.reward_model_accuracy_vs_oracle:.3f}   "
+                 f"step-reward correlation {s.reward_correlation_step:.3f}")
+    lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")
+    lines += [f"  {k}: {v}" for k, v in s.files.items()]
+    return "\n".join(lines)
+
+
