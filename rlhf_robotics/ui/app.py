@@ -316,18 +316,27 @@ async def api_undo(request: Request) -> Response:
     return JSONResponse({"assignment": service.describe(reopened)})
 
 
+def _need_reader(request: Request) -> JSONResponse | None:
+    """Read-only pages need a sign-in only where tokens are required (on loopback anyone here may look)."""
+    if request.app.state.service.config.require_token:
+        who = _need_auth(request)
+        if isinstance(who, JSONResponse):
+            return who
+    return None
+
+
 async def api_status(request: Request) -> Response:
-    who = _need_auth(request)
-    if isinstance(who, JSONResponse):
-        return who
+    refused = _need_reader(request)
+    if refused:
+        return refused
     return JSONResponse(request.app.state.service.status())
 
 
 async def api_stats(request: Request) -> Response:
     service: LabelService = request.app.state.service
-    who = _need_auth(request)
-    if isinstance(who, JSONResponse):
-        return who
+    refused = _need_reader(request)
+    if refused:
+        return refused
     queries = {sq.id: sq.query for sq in service.store.queries()}
     report = quality_report(service.store.judgments(), queries)
     return JSONResponse({"quality": report.to_json(), **service.status()})
