@@ -10,9 +10,10 @@ failures, and one status line per finished job.
 - ``on_job_end`` logs ``job N done|failed`` and the sweep's progress.
 
 :func:`keep_sweep_going` wraps the job function: under multirun an exception (a wrong value in one cell of
-the grid included) is written to the job's ``failed.json`` and the job returns NaN, so the sweep goes on and
-Optuna records the trial as failed. Hydra's own sweepers re-raise a failed job after its batch, which would
-end the sweep there (``BasicSweeper.sweep`` reads ``JobReturn.return_value``).
+the grid included) is written to the job's ``failed.json`` and the sweep goes on. Hydra's basic sweeper would
+re-raise a failed job after its batch and end the sweep there (``BasicSweeper.sweep`` reads
+``JobReturn.return_value``), so under it the job returns NaN; the Optuna sweeper marks a raised trial failed and
+continues up to its ``max_failure_rate``, so under it the error is raised on.
 """
 
 from __future__ import annotations
@@ -153,8 +154,10 @@ def _run_folders(config: DictConfig) -> list[Path]:
 
 
 def keep_sweep_going(job: Callable[[DictConfig], float]) -> Callable[[DictConfig], float]:
-    """Decorate a Hydra task function: under multirun, record a failure in ``failed.json`` and return NaN
-    instead of raising; a single run is left as it is (its error ends the command)."""
+    """Decorate a Hydra task function so that under multirun a failure is recorded in ``failed.json`` and does
+    not end the sweep: the basic sweeper gets NaN back (it would re-raise after the batch); other sweepers
+    (Optuna) get the error as an exception, which they count against ``max_failure_rate`` instead of stopping
+    (a ``SystemExit`` becomes one). A single run is left as it is: its error ends the command."""
 
     @functools.wraps(job)
     def wrapper(cfg: DictConfig) -> float:
@@ -172,6 +175,11 @@ def keep_sweep_going(job: Callable[[DictConfig], float]) -> Callable[[DictConfig
                 "finished": _now(),
             })
             log.error("%s: %s", type(cause).__name__, cause)
-            return float("nan")
+            if str(HydraConfig.get().sweeper.get("_target_", "")).endswith("BasicSweeper"):
+                return float("nan")
+            # Optuna tells a raised trial FAIL and goes on up to its max_failure_rate; a NaN it cannot store.
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise RuntimeError(f"job exited with {cause!r}") from None
 
     return wrapper
