@@ -206,6 +206,13 @@ def test_two_videos_stay_within_half_a_frame(browser: Any, serve: Any) -> None:
     page.evaluate("labelApp.pause(); labelApp.seek(0.2); labelApp.play()")
     page.wait_for_timeout(400)
     gaps.append(page.evaluate(gap))
+    for key in ("[", "[", "]", "]", "]", "]"):  # 0.5×, 0.25×, then up to 2×: the clock holds at every speed
+        page.keyboard.press(key)
+        page.evaluate("labelApp.seek(0.3)")
+        page.wait_for_timeout(250)
+        gaps.append(page.evaluate(gap))
+    assert page.evaluate("labelApp.rate") == 2
+    print("clock gaps (ms):", [round(1000 * g, 2) for g in gaps])
     assert max(gaps) < half_frame, gaps
 
 
