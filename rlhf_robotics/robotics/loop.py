@@ -344,7 +344,7 @@ class PreferenceLoop:
         steps_per_round = [c.total_steps // c.labels.rounds + (1 if r < c.total_steps % c.labels.rounds else 0)
                            for r in range(c.labels.rounds)]
         if not resumed:
-            self._status("collecting", "collecting segments from the initial policy")
+            self._status("waiting_for_policy", "collecting segments from the initial policy")
             with self.timer("policy_learn"):
                 self.collect_initial()
             self.round = 0
@@ -371,7 +371,7 @@ class PreferenceLoop:
                 self._status("waiting_for_policy", f"round {r}: training the policy")
                 self.learn(steps_per_round[r - 1])
                 self._round_labels(selector=c.selection.name)
-        self._status("evaluating", "evaluating the final policy")
+        self._status("waiting_for_policy", "training is over: evaluating the final policy")
         summary = self.finish()
         self._status("done", "finished")
         return summary
