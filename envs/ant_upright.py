@@ -39,7 +39,8 @@ class AntUprightWalkEnv(AntEnv):
     velocity is at least ``success_speed`` and its mean uprightness at least ``success_upright``.
 
     ## Starting state and episode end
-    As Ant-v5. No termination; the registered time limit is 1000 steps (50 s).
+    As Ant-v5. By default no termination (fixed horizon); ``terminate_when_unhealthy=True`` ends the episode on
+    the first fallen step instead. The registered time limit is 1000 steps (50 s).
 
     ## Version history
     - v0: first version.
@@ -57,6 +58,7 @@ class AntUprightWalkEnv(AntEnv):
         success_upright: float = 0.9,
         include_cfrc_ext_in_observation: bool = False,
         reset_noise_scale: float = 0.1,
+        terminate_when_unhealthy: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -64,7 +66,7 @@ class AntUprightWalkEnv(AntEnv):
             ctrl_cost_weight=ctrl_cost_weight,
             contact_cost_weight=0.0,
             healthy_reward=0.0,
-            terminate_when_unhealthy=False,
+            terminate_when_unhealthy=terminate_when_unhealthy,
             include_cfrc_ext_in_observation=include_cfrc_ext_in_observation,
             reset_noise_scale=reset_noise_scale,
             **kwargs,
@@ -72,7 +74,7 @@ class AntUprightWalkEnv(AntEnv):
         utils.EzPickle.__init__(
             self, target_speed, forward_reward_weight, upright_reward_weight, smoothness_cost_weight, fall_cost,
             ctrl_cost_weight, success_speed, success_upright, include_cfrc_ext_in_observation, reset_noise_scale,
-            **kwargs,
+            terminate_when_unhealthy, **kwargs,
         )
         self._target_speed = target_speed
         self._upright_reward_weight = upright_reward_weight
@@ -136,4 +138,5 @@ class AntUprightWalkEnv(AntEnv):
         }
         if self.render_mode == "human":
             self.render()
-        return observation, reward, False, False, info
+        terminated = fallen and self._terminate_when_unhealthy
+        return observation, reward, terminated, False, info

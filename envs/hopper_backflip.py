@@ -45,7 +45,8 @@ class HopperBackflipEnv(HopperEnv):
 
     ## Starting state and episode end
     As Hopper-v5 (standing, uniform noise of ``reset_noise_scale``). The episode never terminates (a fall is
-    part of the behaviour being judged); the registered time limit of 300 steps (2.4 s) ends it.
+    part of the behaviour being judged; ``terminate_when_unhealthy`` is accepted only as False, for configs
+    written for Hopper-v5); the registered time limit of 300 steps (2.4 s) ends it.
 
     ## Version history
     - v0: first version.
@@ -60,8 +61,14 @@ class HopperBackflipEnv(HopperEnv):
         landing_angle_tolerance: float = 0.6,
         landing_height: float = 0.7,
         reset_noise_scale: float = 5e-3,
+        terminate_when_unhealthy: bool = False,
         **kwargs: Any,
     ) -> None:
+        if terminate_when_unhealthy:
+            raise ValueError(
+                "HopperBackflip-v0 never terminates: Hopper-v5's health check (torso within ±0.2 rad) would end "
+                "every flip; pass terminate_when_unhealthy=False or leave it out"
+            )
         super().__init__(
             forward_reward_weight=0.0,
             ctrl_cost_weight=ctrl_cost_weight,
@@ -72,7 +79,7 @@ class HopperBackflipEnv(HopperEnv):
         )
         utils.EzPickle.__init__(
             self, rotation_reward_weight, height_reward_weight, landing_reward, ctrl_cost_weight,
-            landing_angle_tolerance, landing_height, reset_noise_scale, **kwargs,
+            landing_angle_tolerance, landing_height, reset_noise_scale, terminate_when_unhealthy, **kwargs,
         )
         self._rotation_reward_weight = rotation_reward_weight
         self._height_reward_weight = height_reward_weight

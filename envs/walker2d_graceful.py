@@ -39,7 +39,8 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
     forward velocity is at least ``success_speed`` and its mean cos(torso angle) at least ``success_upright``.
 
     ## Starting state and episode end
-    As Walker2d-v5. No termination; the registered time limit is 1000 steps (8 s).
+    As Walker2d-v5. By default no termination (fixed horizon); ``terminate_when_unhealthy=True`` ends the
+    episode on the first fallen step instead. The registered time limit is 1000 steps (8 s).
 
     ## Version history
     - v0: first version.
@@ -56,19 +57,20 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         success_speed: float = 0.75,
         success_upright: float = 0.9,
         reset_noise_scale: float = 5e-3,
+        terminate_when_unhealthy: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
             forward_reward_weight=0.0,
             ctrl_cost_weight=ctrl_cost_weight,
             healthy_reward=0.0,
-            terminate_when_unhealthy=False,
+            terminate_when_unhealthy=terminate_when_unhealthy,
             reset_noise_scale=reset_noise_scale,
             **kwargs,
         )
         utils.EzPickle.__init__(
             self, target_speed, pace_reward_weight, upright_reward_weight, smoothness_cost_weight, fall_cost,
-            ctrl_cost_weight, success_speed, success_upright, reset_noise_scale, **kwargs,
+            ctrl_cost_weight, success_speed, success_upright, reset_noise_scale, terminate_when_unhealthy, **kwargs,
         )
         self._target_speed = target_speed
         self._pace_reward_weight = pace_reward_weight
@@ -131,4 +133,5 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         }
         if self.render_mode == "human":
             self.render()
-        return observation, reward, False, False, info
+        terminated = fallen and self._terminate_when_unhealthy
+        return observation, reward, terminated, False, info

@@ -193,3 +193,17 @@ def test_pusher_verifier_wants_the_object_at_the_goal_and_never_struck(speed: fl
     assert info["is_success"] is success
     if speed:
         assert info["reward_gentle"] < 0
+
+
+def test_hopper_v5_configs_work_and_termination_is_a_choice_where_it_makes_sense() -> None:
+    gym.make("rlhf_robotics/HopperBackflip-v0", terminate_when_unhealthy=False).close()
+    with pytest.raises(ValueError, match="terminate_when_unhealthy=False"):
+        gym.make("rlhf_robotics/HopperBackflip-v0", terminate_when_unhealthy=True)
+    env = gym.make("rlhf_robotics/Walker2dGracefulWalk-v0", terminate_when_unhealthy=True)
+    env.action_space.seed(0)
+    env.reset(seed=0)
+    for _ in range(1000):
+        *_, terminated, truncated, info = env.step(env.action_space.sample())
+        if terminated or truncated:
+            break
+    assert terminated and info["fallen"] == 1.0, "random actions topple the walker, which now ends the episode"
