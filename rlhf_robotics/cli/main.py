@@ -13,6 +13,7 @@ import sys
 
 SUBCOMMANDS: dict[str, str] = {
     "train": "rlhf_robotics.cli.train",
+    "lm": "rlhf_robotics.cli.lm",
     "label": "rlhf_robotics.cli.label",
     "report": "rlhf_robotics.cli.report",
     "gallery": "rlhf_robotics.cli.gallery",

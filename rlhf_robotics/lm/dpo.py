@@ -1,0 +1,181 @@
+"""DPO and its variants on the comparisons in the shared store (Rafailov et al. 2023).
+
+With h = [log π(y₁|x) − log π_ref(y₁|x)] − [log π(y₂|x) − log π_ref(y₂|x)] and target t = P(y₁ ≻ y₂):
+
+- ``sigmoid`` (DPO, eq. 7): −log σ(β·h) on decisive pairs oriented chosen-first; ties are dropped (as TRL).
+- ``ipo`` (Azar et al. 2023, eq. 17): (h − (2t − 1)/(2β))²; a tie (t = ½) pulls h to 0.
+- ``tie_aware``: the shared core's Bradley–Terry loss on the implicit rewards β·log(π/π_ref) with soft
+  targets, −[t·log σ(β h) + (1 − t)·log σ(−β h)], so ties count as ½ instead of being thrown away.
+
+Every loss is ln 2 (sigmoid, tie-aware) or (1/2β)² (IPO on decisive pairs) when π = π_ref.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rlhf_robotics.lm.model import GPT
+from rlhf_robotics.lm.sampling import encode_completions, sequence_logprob
+from rlhf_robotics.preference import PreferenceStore, aggregate_targets, bradley_terry_loss
+
+DPOLoss = Literal["sigmoid", "ipo", "tie_aware"]
+
+
+def dpo_sigmoid_loss(h: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
+    """``(B,)`` log-ratio differences, targets in {0, 1} (ties must be removed) → mean −log σ(β·h·sign)."""
+    sign = 2 * target - 1  # +1 when the first is chosen, −1 when the second is
+    return -F.logsigmoid(beta * h * sign).mean()
+
+
+def ipo_loss(h: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
+    """IPO's squared loss toward the margin (2t − 1)/(2β)."""
+    return ((h - (2 * target - 1) / (2 * beta)) ** 2).mean()
+
+
+def tie_aware_loss(h: torch.Tensor, target: torch.Tensor, beta: float) -> torch.Tensor:
+    """Bradley–Terry cross-entropy with soft targets on β·h (the shared core's loss)."""
+    return bradley_terry_loss(beta * h, torch.zeros_like(h), target)
+
+
+DPO_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
+    "sigmoid": dpo_sigmoid_loss,
+    "ipo": ipo_loss,
+    "tie_aware": tie_aware_loss,
+}
+
+
+@dataclass
+class DPOConfig:
+    """Hyperparameters of DPO."""
+
+    loss: DPOLoss = "tie_aware"
+    """``sigmoid`` (drops ties), ``ipo`` or ``tie_aware``."""
+    beta: float = 0.1
+    """Strength of the implicit KL constraint (TRL's default 0.1)."""
+    epochs: int = 3
+    """Passes over the comparisons."""
+    batch_size: int = 32
+    """Pairs per step."""
+    lr: float = 1e-4
+    """Adam learning rate."""
+    seed: int = 4
+    """Seed of the minibatch order."""
+
+    def __post_init__(self) -> None:
+        if self.loss not in DPO_LOSSES:
+            raise ValueError(f"loss={self.loss!r}; expected one of {', '.join(DPO_LOSSES)}")
+        if self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+
+
+@dataclass
+class DPOMetrics:
+    """What a DPO run did; logged under ``dpo/``."""
+
+    loss: list[float] = field(default_factory=list)
+    """Loss per step."""
+    accuracy: list[float] = field(default_factory=list)
+    """Share of decisive pairs per step whose implicit reward orders them like the label."""
+    pairs: int = 0
+    """Comparisons trained on (ties included unless the loss drops them)."""
+    ties: int = 0
+    """Comparisons with target ½."""
+    seconds: float = 0.0
+    """Wall time."""
+
+
+@dataclass
+class PreferencePairs:
+    """Tokenised comparisons: both completions of every pair and P(first ≻ second)."""
+
+    first: torch.Tensor
+    """``(P, L)`` ids of prompt + first response."""
+    first_mask: torch.Tensor
+    """``(P, L-1)`` response mask of ``first``."""
+    second: torch.Tensor
+    """``(P, L)``."""
+    second_mask: torch.Tensor
+    """``(P, L-1)``."""
+    target: torch.Tensor
+    """``(P,)`` in [0, 1]."""
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+
+def preference_pairs(store: PreferenceStore, block_size: int) -> PreferencePairs:
+    """The labelled LM comparisons of ``store`` (texts from ``Query.meta["texts"]``), aggregated targets."""
+    targets = aggregate_targets(store.judgments())
+    prompts, a, b, t = [], [], [], []
+    for row in store.queries():
+        texts = row.query.meta.get("texts")
+        if row.id in targets and texts is not None:
+            prompts.append(texts["prompt"])
+            a.append(texts["first"])
+            b.append(texts["second"])
+            t.append(targets[row.id])
+    if not t:
+        raise ValueError(f"the store {store.path} holds no labelled LM comparisons; run the reward stage first")
+    # One length for both sides, so a pair's two rows line up.
+    both, both_mask = encode_completions(prompts + prompts, a + b, block_size)
+    n = len(t)
+    return PreferencePairs(both[:n], both_mask[:n], both[n:], both_mask[n:], torch.tensor(t, dtype=torch.float32))
+
+
+def log_ratio_difference(policy: GPT, reference: GPT, pairs: PreferencePairs, idx: torch.Tensor) -> torch.Tensor:
+    """h for the pairs ``idx``: ``(B,)``. Gradients flow through ``policy`` only."""
+    tokens = torch.cat([pairs.first[idx], pairs.second[idx]])
+    mask = torch.cat([pairs.first_mask[idx], pairs.second_mask[idx]])
+    logp = sequence_logprob(policy, tokens, mask)
+    with torch.no_grad():
+        ref = sequence_logprob(reference, tokens, mask)
+    ratio = (logp - ref).view(2, -1)
+    return ratio[0] - ratio[1]
+
+
+def train_dpo(policy: GPT, reference: GPT, store_path: str | Path, config: DPOConfig) -> tuple[GPT, DPOMetrics]:
+    """Fine-tune a copy of ``policy`` with DPO on the comparisons stored at ``store_path``."""
+    start = time.perf_counter()
+    if not Path(store_path).is_file():
+        raise FileNotFoundError(f"no preference store at {store_path}; run the reward stage (`rlhf-robotics lm reward`) first")
+    with PreferenceStore(store_path) as store:
+        pairs = preference_pairs(store, policy.config.block_size)
+    keep = torch.arange(len(pairs))
+    if config.loss == "sigmoid":
+        keep = keep[pairs.target != 0.5]
+    if len(keep) == 0:
+        raise ValueError("every comparison is a tie; the sigmoid DPO loss has nothing to learn — use loss=tie_aware or ipo")
+    policy = copy.deepcopy(policy).train()
+    reference = reference.eval()
+    opt = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    gen = torch.Generator().manual_seed(config.seed)
+    loss_fn = DPO_LOSSES[config.loss]
+    metrics = DPOMetrics(pairs=len(keep), ties=int((pairs.target[keep] == 0.5).sum()))
+    for _ in range(config.epochs):
+        order = keep[torch.randperm(len(keep), generator=gen)]
+        for s in range(0, len(order), config.batch_size):
+            idx = order[s : s + config.batch_size]
+            h = log_ratio_difference(policy, reference, pairs, idx)
+            target = pairs.target[idx]
+            loss = loss_fn(h, target, config.beta)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            opt.step()
+            decisive = target != 0.5
+            acc = float(((h[decisive] > 0) == (target[decisive] > 0.5)).float().mean()) if bool(decisive.any()) else np.nan
+            metrics.loss.append(float(loss.detach()))
+            metrics.accuracy.append(acc)
+    metrics.seconds = time.perf_counter() - start
+    return policy.eval(), metrics

@@ -1,0 +1,211 @@
+"""Stage 3 — the reward model: comparisons of SFT samples in the shared store, labelled by a shared teacher
+over the hidden gold score, fitted with the shared Bradley–Terry trainer.
+
+Flow: sample two responses per prompt from the SFT model → write the responses (the track's item store,
+``responses.jsonl``) and one :class:`~rlhf_robotics.preference.Query` per pair into a
+:class:`~rlhf_robotics.preference.PreferenceStore` (texts in ``Query.meta["texts"]`` for the labelling app)
+→ a :class:`~rlhf_robotics.preference.Teacher` judges each pair from the gold scores (ties and skips
+included) → :func:`~rlhf_robotics.preference.aggregate_targets` → a
+:class:`~rlhf_robotics.preference.PairDataset` of token ids → :func:`~rlhf_robotics.preference.train_ensemble`
+on :class:`ScalarHeadModel` members initialised from the SFT weights (InstructGPT's recipe).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlhf_robotics.lm.model import GPT, ScalarHeadModel
+from rlhf_robotics.lm.sampling import encode_completions, encode_prompts, generate
+from rlhf_robotics.lm.tasks import Problem, TaskMix
+from rlhf_robotics.preference import (
+    Judgment,
+    PairDataset,
+    PreferenceStore,
+    Query,
+    RewardEnsemble,
+    RewardTrainerConfig,
+    RewardTrainerMetrics,
+    Teacher,
+    TeacherConfig,
+    aggregate_targets,
+    train_ensemble,
+)
+from rlhf_robotics.preference.teachers import preset
+
+
+@dataclass
+class RewardConfig:
+    """Hyperparameters of the reward-model stage."""
+
+    tasks: tuple[str, ...] = ("arithmetic",)
+    """Tasks whose prompts are compared."""
+    n_pairs: int = 600
+    """Comparisons to collect (one prompt, two SFT samples each)."""
+    temperature: float = 1.0
+    """Sampling temperature of the SFT model."""
+    max_new_tokens: int = 4
+    """Most response tokens, EOS included."""
+    teacher: str = "equal"
+    """Teacher preset (oracle, mistake, noisy, skip, myopic, equal, random)."""
+    teacher_overrides: dict[str, float] = field(default_factory=lambda: {"equal_threshold": 0.02, "skip_threshold": 0.3})
+    """Fields of the preset to replace (e.g. ``mistake: 0.1``); thresholds are in typical gold scores."""
+    ensemble_size: int = 1
+    """Reward-model members (each from the SFT weights with its own head and bootstrap sample)."""
+    trainer: RewardTrainerConfig = field(
+        default_factory=lambda: RewardTrainerConfig(epochs=8, batch_size=32, lr=3e-4, weight_decay=0.0,
+                                                    regularisation="early_stopping", patience=3, noise=0.0)
+    )
+    """The shared Bradley–Terry trainer's settings."""
+    n_eval_pairs: int = 200
+    """Fresh pairs on held-out prompts for accuracy against gold."""
+    seed: int = 2
+    """Seed of the prompts, samples, teacher and trainer."""
+
+    def __post_init__(self) -> None:
+        self.tasks = tuple(self.tasks)
+        if isinstance(self.trainer, dict):
+            self.trainer = RewardTrainerConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.trainer.items()})
+        if self.n_pairs < 1:
+            raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}; the reward model needs comparisons")
+        if self.ensemble_size < 1:
+            raise ValueError(f"ensemble_size must be >= 1, got {self.ensemble_size}")
+        self.teacher_config()  # validate early
+
+    def teacher_config(self) -> TeacherConfig:
+        return preset(self.teacher, **self.teacher_overrides)
+
+
+@dataclass
+class RewardMetrics:
+    """What the reward-model stage did; logged under ``reward_model/``."""
+
+    trainer: RewardTrainerMetrics
+    """The shared trainer's metrics."""
+    labels: dict[str, int]
+    """Count of each teacher answer (first, second, tie, skip …)."""
+    accuracy_vs_gold: float
+    """Share of held-out decisive pairs (gold differs) the reward model orders like gold."""
+    teacher_ceiling: float
+    """Share of the training pairs' decisive teacher labels that agree with gold (the noise ceiling)."""
+    eval_pairs: int
+    """Held-out pairs with different gold scores."""
+    seconds: float
+    """Wall time of the stage."""
+
+
+@dataclass
+class Comparisons:
+    """Sampled pairs with their texts and gold scores."""
+
+    problems: list[Problem]
+    responses: list[tuple[str, str]]
+    gold: np.ndarray
+    """``(P, 2)`` gold scores."""
+
+
+def sample_pairs(policy: GPT, problems: list[Problem], mix: TaskMix, max_new_tokens: int, temperature: float,
+                 generator: torch.Generator) -> Comparisons:
+    """Two sampled responses per problem and their gold scores."""
+    doubled = [p for p in problems for _ in range(2)]
+    ids = encode_prompts(doubled, policy.config.block_size, max_new_tokens)
+    texts = generate(policy, ids, max_new_tokens, temperature=temperature, generator=generator).texts
+    responses = [(texts[2 * i], texts[2 * i + 1]) for i in range(len(problems))]
+    gold = np.array([[mix.gold(p, a), mix.gold(p, b)] for p, (a, b) in zip(problems, responses, strict=True)])
+    return Comparisons(problems, responses, gold.reshape(-1, 2))
+
+
+def collect_comparisons(
+    policy: GPT, config: RewardConfig, store: PreferenceStore, items_path: Path, rng: np.random.Generator
+) -> tuple[list[int], dict[str, int], float]:
+    """Sample pairs, record them in ``store`` (and their texts in ``items_path``), label them with the teacher.
+
+    Returns:
+        The new query ids, the label counts and the teacher's agreement with gold on decisive pairs.
+    """
+    mix = TaskMix(config.tasks)
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    comps = sample_pairs(policy, mix.sample(rng, config.n_pairs), mix, config.max_new_tokens, config.temperature, gen)
+    items_path.parent.mkdir(parents=True, exist_ok=True)
+    start = store.count_queries()
+    queries = []
+    with open(items_path, "a", encoding="utf-8") as f:
+        for k, (p, (a, b)) in enumerate(zip(comps.problems, comps.responses, strict=True)):
+            ids = (f"lm-{start + k}-a", f"lm-{start + k}-b")
+            for item_id, text, gold in zip(ids, (a, b), comps.gold[k], strict=True):
+                f.write(json.dumps({"id": item_id, "task": p.task, "prompt": p.prompt, "response": text,
+                                    "gold": float(gold)}) + "\n")
+            queries.append(Query(ids[0], ids[1], selector="uniform", meta={
+                "track": "lm", "task": p.task, "texts": {"prompt": p.prompt, "first": a, "second": b},
+                "gold": [float(comps.gold[k, 0]), float(comps.gold[k, 1])]}))
+    qids = store.add_queries(queries)
+    teacher = Teacher(config.teacher_config(), np.random.default_rng(int(rng.integers(2**31))), config.teacher)
+    labels = teacher.judge(comps.gold[:, 0], comps.gold[:, 1])
+    store.add_judgments([Judgment(q, lab, teacher.annotator) for q, lab in zip(qids, labels, strict=True)])
+    counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
+    decisive = [(lab, g) for lab, g in zip(labels, comps.gold, strict=True) if lab in ("first", "second") and g[0] != g[1]]
+    agree = [(lab == "first") == (g[0] > g[1]) for lab, g in decisive]
+    return qids, counts, float(np.mean(agree)) if agree else math.nan
+
+
+def pair_dataset(store: PreferenceStore, block_size: int) -> PairDataset:
+    """Every query of the store with a training target, as token ids (items ``(N, L)``, two per query)."""
+    targets = aggregate_targets(store.judgments())
+    prompts, responses, first, second, target = [], [], [], [], []
+    for row in store.queries():
+        if row.id not in targets or "texts" not in row.query.meta:
+            continue
+        texts = row.query.meta["texts"]
+        first.append(len(responses))
+        second.append(len(responses) + 1)
+        prompts += [texts["prompt"], texts["prompt"]]
+        responses += [texts["first"], texts["second"]]
+        target.append(targets[row.id])
+    if not target:
+        raise ValueError(f"the store {store.path} holds no labelled LM comparisons; collect and label some first")
+    items, _ = encode_completions(prompts, responses, block_size)
+    return PairDataset(items, torch.tensor(first), torch.tensor(second), torch.tensor(target, dtype=torch.float32))
+
+
+@torch.no_grad()
+def accuracy_vs_gold(ensemble: RewardEnsemble, comps: Comparisons, block_size: int) -> tuple[float, int]:
+    """Share of pairs with different gold whose reward-model order matches gold, and how many there were."""
+    decisive = [k for k in range(len(comps.problems)) if comps.gold[k, 0] != comps.gold[k, 1]]
+    if not decisive:
+        return math.nan, 0
+    prompts = [comps.problems[k].prompt for k in decisive for _ in range(2)]
+    responses = [r for k in decisive for r in comps.responses[k]]
+    items, _ = encode_completions(prompts, responses, block_size)
+    scores = ensemble.reward(items).view(-1, 2)
+    right = (scores[:, 0] > scores[:, 1]) == torch.as_tensor(comps.gold[decisive, 0] > comps.gold[decisive, 1])
+    return float(right.float().mean()), len(decisive)
+
+
+def build_reward_ensemble(sft_model: GPT, size: int, seed: int) -> RewardEnsemble:
+    """``size`` scalar-head members, each the SFT transformer with a fresh head (seed ``seed + i``)."""
+    return RewardEnsemble([ScalarHeadModel.from_lm(sft_model, head_seed=seed + i) for i in range(size)])
+
+
+def train_reward_model(sft_model: GPT, config: RewardConfig, run_dir: str | Path) -> tuple[RewardEnsemble, RewardMetrics]:
+    """Collect and label comparisons into ``run_dir/preferences.sqlite`` and fit a reward ensemble to them."""
+    start = time.perf_counter()
+    run_dir = Path(run_dir)
+    rng = np.random.default_rng(config.seed)
+    with PreferenceStore(run_dir / "preferences.sqlite") as store:
+        _, counts, ceiling = collect_comparisons(sft_model, config, store, run_dir / "responses.jsonl", rng)
+        data = pair_dataset(store, sft_model.config.block_size)
+    ensemble = build_reward_ensemble(sft_model, config.ensemble_size, config.seed)
+    trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
+    ensemble.fit_normalisation(data.items)
+    mix = TaskMix(config.tasks)
+    held_out = [p for name in mix.eval for p in mix.eval[name]][: config.n_eval_pairs]
+    gen = torch.Generator().manual_seed(config.seed + 1)
+    comps = sample_pairs(sft_model, held_out, mix, config.max_new_tokens, config.temperature, gen)
+    acc, n = accuracy_vs_gold(ensemble, comps, sft_model.config.block_size)
+    return ensemble.eval(), RewardMetrics(trainer_metrics, counts, acc, ceiling, n, time.perf_counter() - start)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import rlhf_robotics.lm
+
+
+def test_lm_imports_nothing_from_other_tracks_or_hydra() -> None:
+    modules = [f"rlhf_robotics.lm.{m.name}" for m in pkgutil.iter_modules(rlhf_robotics.lm.__path__)]
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "bad = [m for m in sys.modules if m.split('.')[0] in ('hydra', 'omegaconf', 'transformers', 'gymnasium', "
+        "'mujoco', 'stable_baselines3', 'matplotlib') or m.startswith(('rlhf_robotics.robotics', 'rlhf_robotics.ui', "
+        "'rlhf_robotics.cli'))]\nprint(bad)\nassert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (Path(__file__).parents[2] / "conf/lm/experiment").glob("*.yaml")))
+def test_every_experiment_composes(experiment: str) -> None:
+    from rlhf_robotics.cli.lm import compose, to_lm_config
+
+    config = to_lm_config(compose([f"experiment={experiment}"]))
+    assert config.stages
+
+
+@pytest.mark.parametrize("group,option", [("dpo", "sigmoid"), ("dpo", "ipo"), ("grpo", "process"), ("model", "small")])
+def test_group_options_compose(group: str, option: str) -> None:
+    from rlhf_robotics.cli.lm import compose, to_lm_config
+
+    to_lm_config(compose([f"{group}={option}"]))
+
+
+def test_cli_pipeline_smoke_prints_the_table(tmp_path, capsys) -> None:
+    from rlhf_robotics.cli.main import entry
+
+    assert entry(["lm", "pipeline", "experiment=smoke", f"run_dir={tmp_path}", "threads=1"]) == 0
+    out = capsys.readouterr().out
+    for stage in ("pretrain", "sft", "ppo", "dpo", "grpo", "rloo", "best_of_n"):
+        assert stage in out
+    assert "exact_match" in out and (tmp_path / "grpo" / "meta.json").is_file()
+    assert entry(["lm", "export", f"run_dir={tmp_path}"]) == 0
+    assert entry(["lm", "table", f"run_dir={tmp_path}"]) == 0
+
+
+def test_cli_stage_without_parent_fails_clearly(tmp_path, capsys) -> None:
+    from rlhf_robotics.cli.main import entry
+
+    assert entry(["lm", "dpo", f"run_dir={tmp_path}"]) == 1
+    assert "rlhf-robotics lm sft" in capsys.readouterr().err
