@@ -7,7 +7,11 @@ per-step scores it needs (``Teacher.judge(first, second)`` takes ``(P, T)``).
 
 Every task's rubric has one criterion per hidden-objective term with weight 1 (so the rubric score of a segment
 equals its hidden return) and some physics criteria with weight 0 (logged and asked in the labelling app, not
-optimised); ``Rubric.weighted`` shifts the emphasis.
+optimised); ``Rubric.weighted`` shifts the emphasis. A synthetic rubric teacher::
+
+    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v0").weighted({"smooth": 3.0})
+    scores = step_scores(rubric, segments.terms)                       # (N, T)
+    labels = build_teacher("oracle", seed=0).judge(scores[0::2], scores[1::2])
 """
 
 from __future__ import annotations
