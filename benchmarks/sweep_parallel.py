@@ -37,8 +37,8 @@ def _load() -> float:
 
 def _top_processes(n: int = 8) -> list[str]:
     """The ``n`` processes using the most CPU right now (``ps``), to say what else was running."""
-    out = subprocess.run(["ps", "-eo", "pcpu,etime,comm", "--sort=-pcpu"], capture_output=True, text=True).stdout
-    return [" ".join(line.split()) for line in out.splitlines()[1 : n + 1]]
+    out = subprocess.run(["ps", "-eo", "pcpu,etime,args", "--sort=-pcpu"], capture_output=True, text=True).stdout
+    return [" ".join(line.split())[:160] for line in out.splitlines()[1 : n + 1]]
 
 
 def run_sweep(launcher: str, sweep_dir: Path, extra: list[str]) -> dict[str, object]:

@@ -118,7 +118,7 @@ class RunRecorder(Callback):
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         hc = HydraConfig.get()
         info = {**git_commit(), "overrides": list(hc.overrides.task), "seed": OmegaConf.select(config, "seed"),
-                "job_num": OmegaConf.select(hc.job, "num", default=None, throw_on_missing=False), "host": socket.gethostname(), "pid": os.getpid(), "started": _now(),
+                "job_num": OmegaConf.select(config, "hydra.job.num", default=None, throw_on_missing=False), "host": socket.gethostname(), "pid": os.getpid(), "started": _now(),
                 "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES}}
         for folder in _run_folders(config):
             _write_json(folder / "run_info.json", info)

@@ -11,7 +11,6 @@ that are not the same in every job.
 from __future__ import annotations
 
 import json
-import math
 import os
 import socket
 from collections.abc import Iterable
@@ -47,7 +46,7 @@ class Job:
     """One job of a sweep as found on disk."""
 
     name: str
-    """Folder name under the sweep directory (Hydra's job number by default)."""
+    """Folder path under the sweep directory (Hydra's job number by default)."""
     path: Path
     overrides: tuple[str, ...]
     state: JobState
@@ -80,26 +79,29 @@ def _alive(info: dict[str, Any] | None) -> bool:
     return True
 
 
-def read_job(path: Path) -> Job:
-    """The state of the job in folder ``path`` (which holds ``.hydra/overrides.yaml``)."""
+def read_job(path: Path, name: str | None = None) -> Job:
+    """The state of the job in folder ``path`` (which holds ``.hydra/overrides.yaml``), named ``name``
+    (default: the folder's name)."""
+    name = name or path.name
     overrides = tuple(str(o) for o in (yaml.safe_load((path / ".hydra" / "overrides.yaml").read_text()) or []))
     info = _read_json(path / "run_info.json")
     commit = info.get("commit") if info else None
     failed = _read_json(path / "failed.json")
     if failed is not None:
-        return Job(path.name, path, overrides, "failed", error=f"{failed.get('type', 'Error')}: {failed.get('message', '')}",
+        return Job(name, path, overrides, "failed", error=f"{failed.get('type', 'Error')}: {failed.get('message', '')}",
                    commit=commit)
     summary = _read_json(path / "summary.json")
     if summary is not None:
-        return Job(path.name, path, overrides, "done", summary=summary, commit=commit)
+        return Job(name, path, overrides, "done", summary=summary, commit=commit)
     status = _read_json(path / "status.json") or {}
     detail = str(status.get("message") or status.get("state") or "starting")
     state: JobState = "running" if _alive(info) else "died"
-    return Job(path.name, path, overrides, state, detail=detail, commit=commit)
+    return Job(name, path, overrides, state, detail=detail, commit=commit)
 
 
-def _job_order(name: str) -> tuple[int, str]:
-    return (int(name), name) if name.isdigit() else (math.inf, name)  # type: ignore[return-value]
+def _job_order(name: str) -> tuple[int, int, str]:
+    """Numbered job folders first, by number; others (custom ``hydra.sweep.subdir``) by name."""
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
 
 
 def scan_sweep(sweep_dir: str | Path) -> list[Job]:
@@ -112,13 +114,12 @@ def scan_sweep(sweep_dir: str | Path) -> list[Job]:
     if not root.is_dir():
         raise FileNotFoundError(f"sweep directory {str(root)!r} does not exist; give the folder a multirun printed "
                                 "('sweep output dir'), e.g. multirun/smoke/2026-11-27/10-00-00")
-    folders = sorted((p.parent.parent for p in root.glob("**/.hydra/overrides.yaml") if p.parent.parent != root),
-                     key=lambda p: _job_order(p.name))
-    jobs = [read_job(p) for p in folders]
+    folders = [p.parent.parent for p in root.glob("**/.hydra/overrides.yaml") if p.parent.parent != root]
+    jobs = [read_job(p, str(p.relative_to(root))) for p in folders]
     plan = _read_json(root / "sweep.json") or {}
-    started = {j.name for j in jobs}
+    started = {j.overrides for j in jobs}
     for num, overrides in enumerate(plan.get("jobs") or []):
-        if str(num) not in started:
+        if tuple(overrides) not in started:
             jobs.append(Job(str(num), root / str(num), tuple(overrides), "pending"))
     if not jobs:
         raise FileNotFoundError(f"no job folders (with .hydra/overrides.yaml) under {str(root)!r}; is it a sweep "
