@@ -16,6 +16,7 @@ import dataclasses
 import json
 import logging
 import math
+import sqlite3
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -473,6 +474,20 @@ class PreferenceLoop:
         self.store.close()
 
 
+def holds_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run or any preference data (a labelling app may create an empty store first)."""
+    if (run_dir / "config.json").exists():
+        return True
+    store = run_dir / "preferences.sqlite"
+    if not store.exists():
+        return False
+    try:
+        with PreferenceStore(store) as s:
+            return s.count_queries() > 0 or s.count_judgments() > 0
+    except (sqlite3.DatabaseError, ValueError):
+        return True  # not a store this code can read: never touch it
+
+
 class RunDirError(ValueError):
     """The run directory cannot be used as asked (it holds a run, or holds none to resume)."""
 
@@ -483,7 +498,7 @@ def run_experiment(config: ExperimentConfig, resume: bool = False, progress: boo
     A fresh run refuses a ``run_dir`` that already holds a run, so nothing stored is overwritten.
     """
     run_dir = Path(config.run_dir)
-    if not resume and (run_dir / "preferences.sqlite").exists():
+    if not resume and holds_run(run_dir):
         raise RunDirError(
             f"{run_dir} already holds a run; pass resume=True (CLI: resume={run_dir}) to continue it, "
             "or choose another run_dir"
