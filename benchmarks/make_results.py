@@ -1,0 +1,330 @@
+"""Generate ``benchmarks/RESULTS.md`` from the results files — never edit RESULTS.md by hand.
+
+Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficiency.py``) and
+``benchmarks/results/overhead.json`` (written by ``overhead.py``); either may be missing. Aggregates over seeds
+are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
+so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
+rliable's definitions). "Fraction of true-reward PPO" is each seed's return divided by the return of PPO on the
+true reward with the same seed, task and steps, aggregated over seeds.
+
+    .venv/bin/python benchmarks/make_results.py            # writes benchmarks/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlhf_robotics.robotics.sweep_stats import Interval, bootstrap_ci, iqm
+
+HERE = Path(__file__).resolve().parent
+LABEL_SETTINGS: tuple[tuple[int, str], ...] = ((200, "oracle"), (700, "oracle"), (700, "mistake"))
+ENV_ORDER = ("HalfCheetah", "Hopper", "Swimmer")
+GOALS = {200: 0.8, 700: 1.0}
+"""Issue 7: ours ≥ 100 % of true-reward PPO at 700 labels, ≥ 80 % at 200."""
+
+
+def ci(values: Sequence[float], reps: int = 2000) -> Interval:
+    """IQM over seeds with a 95 % percentile-bootstrap interval (fixed generator: reproducible files)."""
+    return bootstrap_ci(np.asarray(values, dtype=float), iqm, np.random.default_rng(0), reps=reps)
+
+
+def num(x: float, fraction: bool = False) -> str:
+    """Returns without needless digits (``1234``, ``56.7``, ``-3.21``); fractions with two decimals."""
+    if fraction:
+        return f"{x:.2f}"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def fmt(interval: Interval, fraction: bool = False) -> str:
+    """``point [low, high]`` (IQM and its 95 % interval), ``point (1 seed)``, or ``–`` without runs."""
+    if interval.n == 0 or not math.isfinite(interval.point):
+        return "–"
+    if interval.n == 1:
+        return f"{num(interval.point, fraction)} (1 seed)"
+    return f"{num(interval.point, fraction)} [{num(interval.low, fraction)}, {num(interval.high, fraction)}]"
+
+
+def median(values: Iterable[float]) -> float:
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return float(np.median(v)) if v else math.nan
+
+
+def seconds(x: float) -> str:
+    return "–" if not math.isfinite(x) else f"{x:.0f} s"
+
+
+Runs = dict[tuple[str, str, int | None, str | None], dict[int, dict[str, Any]]]
+"""(arm, env_id, labels, teacher) → seed → run."""
+
+
+def index_runs(runs: Sequence[dict[str, Any]]) -> Runs:
+    out: Runs = defaultdict(dict)
+    for r in runs:
+        j = r["job"]
+        out[(j["arm"], r["env_id"], j["labels"], j["teacher"])][int(j["seed"])] = r
+    return out
+
+
+def returns(cell: dict[int, dict[str, Any]]) -> list[float]:
+    return [cell[s]["return_true"]["mean"] for s in sorted(cell)]
+
+
+def fractions(ours: dict[int, dict[str, Any]], ppo: dict[int, dict[str, Any]]) -> list[float]:
+    """Per seed with both runs: our return / true-reward PPO's (NaN where PPO's return is not positive)."""
+    out = []
+    for s in sorted(set(ours) & set(ppo)):
+        base = ppo[s]["return_true"]["mean"]
+        out.append(ours[s]["return_true"]["mean"] / base if base > 0 else math.nan)
+    return out
+
+
+def _envs(index: Runs, version: str) -> list[str]:
+    present = {env_id.split("-")[0] for (_, env_id, _, _) in index if env_id.endswith(version)}
+    return [e for e in ENV_ORDER if e in present] + sorted(present - set(ENV_ORDER))
+
+
+def main_table(index: Runs) -> list[str]:
+    """v5: our loop against PPO on the true reward."""
+    lines = [
+        "| task | labels | teacher | seeds | ours: true return | PPO true reward: return | ours / true-reward PPO | goal | "
+        "wall, ours | wall, PPO | wall ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for env in _envs(index, "v5"):
+        env_id = f"{env}-v5"
+        ppo = index.get(("ppo", env_id, None, None), {})
+        for labels, teacher in LABEL_SETTINGS:
+            ours = index.get(("loop", env_id, labels, teacher), {})
+            if not ours:
+                continue
+            frac = ci(fractions(ours, ppo))
+            goal = GOALS.get(labels) if teacher == "oracle" else None
+            met = "–" if goal is None or frac.n == 0 else (f"≥ {goal:.0%}: " + ("met" if frac.point >= goal else "missed"))
+            w_ours, w_ppo = median(r["wall_seconds"] for r in ours.values()), median(r["wall_seconds"] for r in ppo.values())
+            ratio = f"{w_ours / w_ppo:.2f}×" if w_ppo > 0 and math.isfinite(w_ours / w_ppo) else "–"
+            lines.append(
+                f"| {env_id} | {labels} | {teacher} | {len(ours)} | {fmt(ci(returns(ours)))} | {fmt(ci(returns(ppo)))} | "
+                f"{fmt(frac, fraction=True)} | {met} | {seconds(w_ours)} | {seconds(w_ppo)} | {ratio} |")
+    return lines
+
+
+def imitation_table(index: Runs) -> list[str]:
+    """v4: our loop against imitation 1.0.1 at equal labels and steps (PPO on the true reward for scale)."""
+    lines = [
+        "| task | labels | teacher | seeds (ours, imitation) | ours: true return | imitation: true return | "
+        "PPO true reward | ours / PPO | imitation / PPO | P(ours > imitation) | wall, ours | wall, imitation | "
+        "wall ratio ours / imitation |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for env in _envs(index, "v4"):
+        env_id = f"{env}-v4"
+        ppo = index.get(("ppo", env_id, None, None), {})
+        for labels, teacher in LABEL_SETTINGS:
+            ours = index.get(("loop", env_id, labels, teacher), {})
+            imit = index.get(("imitation", env_id, labels, teacher), {})
+            if not ours and not imit:
+                continue
+            a, b = returns(ours), returns(imit)
+            p_imp = "–" if not a or not b else f"{float(np.mean([[x > y for y in b] for x in a])):.2f}"
+            paired = [ours[s]["wall_seconds"] / imit[s]["wall_seconds"] for s in sorted(set(ours) & set(imit))]
+            w_o, w_i = median(r["wall_seconds"] for r in ours.values()), median(r["wall_seconds"] for r in imit.values())
+            ratio = f"{median(paired):.2f}× (median over {len(paired)} seeds)" if paired else "–"
+            lines.append(
+                f"| {env_id} | {labels} | {teacher} | {len(ours)}, {len(imit)} | {fmt(ci(a))} | {fmt(ci(b))} | "
+                f"{fmt(ci(returns(ppo)))} | {fmt(ci(fractions(ours, ppo)), True)} | {fmt(ci(fractions(imit, ppo)), True)} | {p_imp} | "
+                f"{seconds(w_o)} | {seconds(w_i)} | {ratio} |")
+    return lines
+
+
+def cpu_table(index: Runs) -> list[str]:
+    """Median CPU seconds of each arm's whole job (start-up and evaluation included): what the grid costs."""
+    lines = ["| arm | task | jobs | median wall of training | median CPU of the whole job |", "|---|---|---|---|---|"]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for (arm, env_id, _, _), cell in index.items():
+        groups[(arm, env_id)] += list(cell.values())
+    for (arm, env_id) in sorted(groups):
+        runs = groups[(arm, env_id)]
+        lines.append(f"| {arm} | {env_id} | {len(runs)} | {seconds(median(r['wall_seconds'] for r in runs))} | "
+                     f"{seconds(median(r.get('job_cpu_seconds', math.nan) for r in runs))} |")
+    return lines
+
+
+def headline(index: Runs) -> list[str]:
+    """One line per (task, setting) that has our runs, in words."""
+    out = []
+    for env in _envs(index, "v5"):
+        ppo = index.get(("ppo", f"{env}-v5", None, None), {})
+        for labels, teacher in LABEL_SETTINGS:
+            ours = index.get(("loop", f"{env}-v5", labels, teacher), {})
+            f = ci(fractions(ours, ppo))
+            if f.n:
+                out.append(f"- {env}-v5, {labels} {teacher} labels: ours reaches {f.point:.0%} of true-reward PPO "
+                           f"(IQM over {f.n} seeds, 95 % CI {f.low:.0%}–{f.high:.0%}).")
+    for env in _envs(index, "v4"):
+        for labels, teacher in LABEL_SETTINGS:
+            ours = index.get(("loop", f"{env}-v4", labels, teacher), {})
+            imit = index.get(("imitation", f"{env}-v4", labels, teacher), {})
+            if ours and imit:
+                a, b = ci(returns(ours)), ci(returns(imit))
+                paired = [ours[s]["wall_seconds"] / imit[s]["wall_seconds"] for s in sorted(set(ours) & set(imit))]
+                wall = f", at {median(paired):.2f}× its wall time" if paired else ""
+                out.append(f"- {env}-v4, {labels} {teacher} labels: ours {a.point:.0f} vs imitation {b.point:.0f} "
+                           f"(IQM true return, {a.n} and {b.n} seeds){wall}.")
+    return out
+
+
+def _provenance_lines(data: dict[str, Any], runs: Sequence[dict[str, Any]]) -> list[str]:
+    commits = sorted({r.get("commit", "unknown")[:10] + (" (dirty tree)" if r.get("working_tree_dirty") else "") for r in runs})
+    dates = sorted(r.get("date", "") for r in runs if r.get("date"))
+    machine = data.get("machine", {})
+    return [
+        f"- Commits of the runs: {', '.join(commits) or '–'}; results gathered at commit {str(data.get('commit', 'unknown'))[:10]}.",
+        f"- Machine: {machine.get('cpu', 'unknown')}, {machine.get('cores', '?')} cores, {machine.get('platform', '?')}, "
+        f"Python {machine.get('python', '?')}, torch {machine.get('torch', '?')}.",
+        f"- Dates: {dates[0] if dates else '–'} to {dates[-1] if dates else '–'} (UTC).",
+    ]
+
+
+def label_efficiency_section(data: dict[str, Any]) -> list[str]:
+    runs = data.get("runs", [])
+    index = index_runs(runs)
+    seeds = sorted({int(r["job"]["seed"]) for r in runs})
+    imit_sw = next((r.get("software") for r in runs if r["job"]["arm"] == "imitation" and r.get("software")), None)
+    out = [
+        "## Label efficiency: our loop, PPO on the true reward, imitation 1.0.1",
+        "",
+        f"Every arm learns from {data.get('steps')} env steps with the same SB3 PPO settings (4 envs, n_steps 512, "
+        "batch 256, 10 epochs, lr 3e-4, observation and reward normalisation); the final policy's true return is the mean "
+        f"of {runs[0]['eval_episodes'] if runs else '?'} deterministic episodes. Ours: `ExperimentConfig` defaults (3-member "
+        "ensemble, uniform selection, asynchronous refits, 10 label rounds, 25 % of labels on the initial policy). "
+        "Returns and fractions: IQM over seeds [95 % bootstrap CI]; wall: median seconds of training (evaluation "
+        "excluded), each job on one core with another job beside it.",
+        "",
+        *_provenance_lines(data, runs),
+        f"- Seeds present: {', '.join(map(str, seeds)) or '–'}; grid jobs done: {data.get('jobs_done', 0)} of "
+        f"{data.get('jobs_in_grid', '?')}.",
+        f"- Commands that produced these runs: {'; '.join(f'`{c}`' for c in data.get('commands', [])) or '–'}. "
+        f"The whole grid: `{data.get('full_grid_command', '')}` (resumes where it stopped).",
+        "",
+        "### v5 tasks: ours against PPO on the true reward",
+        "",
+        f"Command: `{data.get('full_grid_command', '')} --only version=v5`",
+        "",
+        *main_table(index),
+        "",
+        "### v4 tasks: ours against imitation 1.0.1's preference comparisons",
+        "",
+        "imitation 1.0.1 pins gymnasium 0.29 and stable-baselines3 2.2.1, so it runs the v4 tasks; it runs in its own "
+        "virtual environment" + (f" ({', '.join(f'{k} {v}' for k, v in imit_sw.items())})" if imit_sw else "") + ", with "
+        "MuJoCo 2.3.7 because Swimmer-v4 does not load under MuJoCo ≥ 3. Our loop and PPO run the same v4 ids in our "
+        "environment (gymnasium 1.4, MuJoCo 4), so the physics versions differ. imitation's settings: its "
+        "`SyntheticGatherer` with temperature 0 (a perfect oracle; the mistake teacher flips each answer with probability "
+        "0.1), `BasicRewardNet` with normalised inputs, random fragments of our segment length, 10 iterations with 25 % of "
+        "labels first, our PPO settings and `VecNormalize`; its agent-training calls are given exactly the same env steps "
+        "(its own schedule trains 1.1× the budget). P(ours > imitation): share of (our seed, its seed) pairs where ours "
+        "has the higher return.",
+        "",
+        f"Command: `{data.get('full_grid_command', '')} --only version=v4`",
+        "",
+        *imitation_table(index),
+        "",
+        "### Cost of each arm",
+        "",
+        *cpu_table(index),
+    ]
+    if data.get("failed"):
+        out += ["", "Failed jobs (retried on the next run): " + "; ".join(f"`{f['key']}`: {f['error']}" for f in data["failed"])]
+    remaining = data.get("jobs_remaining", [])
+    if remaining:
+        out += ["", f"Not yet run: {len(remaining)} jobs of the grid. Resume with `{data.get('full_grid_command', '')}`."]
+    return out
+
+
+def overhead_section(data: dict[str, Any]) -> list[str]:
+    reps = data.get("repetitions", [])
+    phases = data.get("phase_medians_seconds", {})
+    out = [
+        "## Overhead: our loop against plain PPO at equal steps",
+        "",
+        f"{data.get('env_id')}, {data.get('steps')} env steps, {data.get('labels')} labels from the perfect oracle, "
+        f"{len(reps)} repetitions (medians), plain PPO on the true reward run in the same invocation "
+        f"({data.get('order', '')}). Reward refits: {data.get('refit', '?')}.",
+        "",
+        *_provenance_lines(data, [data]),
+        f"- Command: `{data.get('command', '')}`",
+        "",
+        "| phase | median seconds | share of the loop |",
+        "|---|---|---|",
+    ]
+    total = phases.get("loop_total", math.nan)
+    per_rep = ", ".join(f"{r['wall_time_ratio']:.2f}" for r in reps)
+    for name, value in phases.items():
+        share = f"{value / total:.0%}" if total and math.isfinite(total) and name != "loop_total" else ""
+        out.append(f"| {name} | {value:.1f} | {share} |")
+    out += [
+        "",
+        f"Plain PPO: median {data.get('ppo_seconds_median', math.nan):.1f} s. Wall-time ratio loop / PPO: median "
+        f"{data.get('wall_time_ratio_median', math.nan):.2f}× (per repetition: "
+        f"{per_rep}); goal ≤ 1.15×.",
+    ]
+    return out
+
+
+def render(label_efficiency: dict[str, Any] | None, overhead: dict[str, Any] | None) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        "Generated by `.venv/bin/python benchmarks/make_results.py` from `benchmarks/results/label_efficiency.json` and "
+        "`benchmarks/results/overhead.json`; do not edit by hand. Methods, budgets and why: the docstrings of "
+        "`benchmarks/label_efficiency.py` and `benchmarks/overhead.py`.",
+        "",
+    ]
+    if label_efficiency:
+        lines += label_efficiency_section(label_efficiency) + [""]
+    if overhead:
+        lines += overhead_section(overhead) + [""]
+    lines += ["## Headline figures", ""]
+    heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
+    if overhead:
+        heads.append(f"- Overhead: the loop takes {overhead.get('wall_time_ratio_median', math.nan):.2f}× the wall time "
+                     f"of plain PPO at equal steps ({overhead.get('env_id')}, median of {len(overhead.get('repetitions', []))}).")
+    lines += heads or ["- No results yet."]
+    if label_efficiency and label_efficiency.get("jobs_remaining"):
+        lines += ["", f"Partial: {label_efficiency.get('jobs_done')} of {label_efficiency.get('jobs_in_grid')} grid jobs "
+                      "have run; the figures above cover only those."]
+    return "\n".join(lines) + "\n"
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label-efficiency", default=str(HERE / "results" / "label_efficiency.json"))
+    parser.add_argument("--overhead", default=str(HERE / "results" / "overhead.json"))
+    parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = parser.parse_args(argv)
+    le, oh = _load(Path(args.label_efficiency)), _load(Path(args.overhead))
+    if le is None and oh is None:
+        parser.error(f"neither {args.label_efficiency} nor {args.overhead} exists; run benchmarks/label_efficiency.py "
+                     "or benchmarks/overhead.py first")
+    Path(args.out).write_text(render(le, oh))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Overhead of our preference loop against plain PPO at equal env steps, by phase.
+
+Each repetition runs, in this one process and with one torch thread, plain SB3 PPO on the true reward and our
+loop with the perfect-oracle teacher (``baseline=False``) at the same env steps, seed and PPO settings; the order
+alternates between repetitions (PPO first on even ones) so that a slow patch of the machine does not always hit
+the same arm. Reported per repetition and as medians:
+
+- ``ppo_seconds``: plain PPO's ``learn`` call;
+- the loop's phases (``Summary.wall_seconds``): ``rollouts_and_ppo_updates`` (= ``policy_learn`` −
+  ``reward_inference``: env stepping, PPO's updates and the initial policy's rollouts), ``reward_inference``
+  (the learned reward in the vec-env wrapper, on the hot path), ``reward_training`` (waiting for the refit;
+  with asynchronous refits the refit runs in a background thread beside PPO, whose own duration is
+  ``reward_training_background`` and is not added to the total), ``selection``, ``labelling`` (the synthetic
+  teacher and the store), ``checkpoint``; ``loop_total`` is their sum without the background thread;
+- ``wall_time_ratio`` = ``loop_total`` / ``ppo_seconds`` (goal ≤ 1.15) and ``cpu_time_ratio`` (process CPU
+  seconds of the loop's run over PPO's, evaluation excluded for PPO, included for the loop's final evaluation
+  — see ``cpu_seconds_*``), since on a shared machine CPU time is steadier than wall time.
+
+    .venv/bin/python benchmarks/overhead.py                           # HalfCheetah-v5, 40,960 steps, 3 repetitions
+    .venv/bin/python benchmarks/overhead.py --reps 5 --refit sync
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, WORK, provenance  # noqa: E402
+
+PHASES = ("rollouts_and_ppo_updates", "reward_inference", "reward_training", "selection", "labelling", "checkpoint",
+          "loop_total", "reward_training_background")
+
+
+def run_ppo(env_id: str, steps: int, seed: int) -> tuple[float, float]:
+    """Plain PPO on the true reward, built as the loop's baseline is: (wall seconds of learn, CPU seconds)."""
+    from rlhf_robotics.robotics.config import EnvConfig, ExperimentConfig
+    from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize
+
+    config = ExperimentConfig(env=EnvConfig(id=env_id), total_steps=steps, seed=seed, device="cpu")
+    venv = normalize(make_vec_env(config, seed), config.ppo)
+    model = make_ppo(config.ppo, venv, seed, "cpu")
+    cpu, start = time.process_time(), time.perf_counter()
+    model.learn(steps)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    venv.close()
+    return wall, cpu
+
+
+def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refit: str, run_dir: Path) -> tuple[dict[str, float], float]:
+    """Our loop without its baseline: (phase seconds, CPU seconds of the whole run incl. its final evaluation)."""
+    from rlhf_robotics.robotics.config import (
+        EnvConfig,
+        ExperimentConfig,
+        LabelsConfig,
+        RewardModelConfig,
+        TeacherSettings,
+    )
+    from rlhf_robotics.robotics.loop import run_experiment
+
+    shutil.rmtree(run_dir, ignore_errors=True)
+    config = ExperimentConfig(
+        env=EnvConfig(id=env_id), labels=LabelsConfig(total=labels), teacher=TeacherSettings(preset=teacher),
+        reward_model=RewardModelConfig(async_training=refit == "async"), total_steps=steps, seed=seed,
+        run_dir=str(run_dir), baseline=False, video=False, eval_episodes=1, device="cpu",
+    )
+    cpu = time.process_time()
+    w = run_experiment(config, progress=False).wall_seconds
+    cpu = time.process_time() - cpu
+    phases = {
+        "rollouts_and_ppo_updates": w.get("policy_learn", 0.0) - w.get("reward_inference", 0.0),
+        **{k: w.get(k, 0.0) for k in ("reward_inference", "reward_training", "selection", "labelling", "checkpoint",
+                                      "loop_total", "reward_training_background")},
+    }
+    return phases, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="HalfCheetah-v5")
+    parser.add_argument("--steps", type=int, default=40_960, help="env steps per arm (a multiple of 10 x 2048 ends "
+                        "every label round on a whole PPO rollout)")
+    parser.add_argument("--labels", type=int, default=700)
+    parser.add_argument("--teacher", default="oracle")
+    parser.add_argument("--refit", choices=["async", "sync"], default="async")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", default=str(RESULTS / "overhead.json"))
+    args = parser.parse_args(argv)
+    if args.reps < 1 or args.steps < 1:
+        parser.error(f"--reps and --steps must be >= 1, got {args.reps} and {args.steps}")
+    import torch
+
+    torch.set_num_threads(1)
+    reps: list[dict[str, Any]] = []
+    for r in range(args.reps):
+        run_dir = WORK / "overhead" / f"rep{r}"
+        if r % 2 == 0:
+            ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
+            phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir)
+        else:
+            phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir)
+            ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
+        rep = {"seed": r, "order": "ppo first" if r % 2 == 0 else "loop first", "ppo_seconds": ppo_wall, "phases": phases,
+               "wall_time_ratio": phases["loop_total"] / ppo_wall, "cpu_seconds_ppo": ppo_cpu, "cpu_seconds_loop": loop_cpu,
+               "cpu_time_ratio": loop_cpu / ppo_cpu}
+        reps.append(rep)
+        print(json.dumps(rep), flush=True)
+    result = {
+        "benchmark": "overhead",
+        "command": "python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher, "refit": args.refit,
+        "order": "alternating: PPO first on even repetitions, the loop first on odd ones",
+        "repetitions": reps,
+        "phase_medians_seconds": {k: float(np.median([rep["phases"][k] for rep in reps])) for k in PHASES},
+        "ppo_seconds_median": float(np.median([rep["ppo_seconds"] for rep in reps])),
+        "wall_time_ratio_median": float(np.median([rep["wall_time_ratio"] for rep in reps])),
+        "cpu_time_ratio_median": float(np.median([rep["cpu_time_ratio"] for rep in reps])),
+        "goal": {"wall_time_ratio": "<= 1.15"},
+        **provenance(),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: result[k] for k in ("ppo_seconds_median", "wall_time_ratio_median", "cpu_time_ratio_median",
+                                             "phase_medians_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""RESULTS.md generation on a fixed fake results directory: tables, IQM and bootstrap intervals, provenance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from bench_fakes import fake_run
+
+from rlhf_robotics.robotics.sweep_stats import iqm
+
+
+def fake_label_efficiency() -> dict[str, Any]:
+    runs = []
+    for seed in range(5):
+        runs.append(fake_run("ppo", "HalfCheetah-v5", None, None, seed, 1000.0 + 100 * seed, 20.0))
+        runs.append(fake_run("loop", "HalfCheetah-v5", 700, "oracle", seed, 1100.0 + 100 * seed, 25.0 + seed))
+        runs.append(fake_run("loop", "HalfCheetah-v5", 200, "oracle", seed, 700.0 + 100 * seed, 22.0))
+    for seed in range(2):
+        runs.append(fake_run("ppo", "HalfCheetah-v4", None, None, seed, 900.0, 20.0))
+        runs.append(fake_run("loop", "HalfCheetah-v4", 700, "oracle", seed, 1000.0 + seed, 30.0))
+        runs.append(fake_run("imitation", "HalfCheetah-v4", 700, "oracle", seed, 500.0 + seed, 100.0))
+    return {"benchmark": "label_efficiency", "full_grid_command": "python benchmarks/label_efficiency.py --jobs 2",
+            "commands": ["python benchmarks/label_efficiency.py --only seed=0"], "steps": 102_400, "jobs_in_grid": 165,
+            "jobs_done": len(runs), "jobs_remaining": ["x"] * (165 - len(runs)), "failed": [], "runs": runs,
+            "commit": "fedcba9876543210", "machine": {"cpu": "Test CPU", "cores": 2, "platform": "Linux", "python": "3.11",
+                                                     "torch": "2.13"}, "date": "2026-11-27T06:00:00+00:00"}
+
+
+def fake_overhead() -> dict[str, Any]:
+    reps = [{"seed": i, "ppo_seconds": 20.0, "wall_time_ratio": r, "phases": {}} for i, r in enumerate((1.2, 1.1, 1.3))]
+    return {"benchmark": "overhead", "command": "python benchmarks/overhead.py", "env_id": "HalfCheetah-v5", "steps": 40960,
+            "labels": 700, "refit": "async", "order": "alternating", "repetitions": reps,
+            "phase_medians_seconds": {"rollouts_and_ppo_updates": 18.0, "reward_inference": 2.0, "loop_total": 24.0},
+            "ppo_seconds_median": 20.0, "wall_time_ratio_median": 1.2, "commit": "fedcba9876543210",
+            "machine": {"cpu": "Test CPU", "cores": 2}, "date": "2026-11-27T06:10:00+00:00"}
+
+
+def _row(text: str, *starts: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("| " + " | ".join(starts) + " |"))
+
+
+def test_tables_hold_iqm_fraction_and_wall_time(make_results: ModuleType) -> None:
+    text = make_results.render(fake_label_efficiency(), fake_overhead())
+    row = _row(text, "HalfCheetah-v5", "700", "oracle")
+    ours = iqm(np.array([1100.0 + 100 * s for s in range(5)]))
+    frac = iqm(np.array([(1100.0 + 100 * s) / (1000.0 + 100 * s) for s in range(5)]))
+    assert f"| {ours:.0f} [" in row and f"| {frac:.2f} [" in row
+    assert "≥ 100%: met" in row and "| 27 s | 20 s | 1.35× |" in row
+    assert "≥ 80%: missed" in _row(text, "HalfCheetah-v5", "200", "oracle")
+    imit = _row(text, "HalfCheetah-v4", "700", "oracle")
+    assert "| 2, 2 |" in imit and "| 1.00 |" in imit and "| 1000 [1000, 1001] | 500 [500, 501] |" in imit and "0.30× (median over 2 seeds)" in imit
+    assert "Hopper" not in text  # tasks without runs get no rows
+    # provenance, commands, remaining work and the overhead section
+    assert "Commits of the runs: 0123456789;" in text and "Test CPU, 2 cores" in text and "Seeds present: 0, 1, 2, 3, 4" in text
+    assert "`python benchmarks/label_efficiency.py --jobs 2 --only version=v5`" in text
+    assert "Not yet run: 144 jobs" in text
+    assert "median 1.20× (per repetition: 1.20, 1.10, 1.30)" in text
+    assert "## Headline figures" in text and "ours 1000 vs imitation 500" in text
+
+
+def test_output_is_deterministic_and_written_by_main(make_results: ModuleType, tmp_path: Path) -> None:
+    le, oh = tmp_path / "le.json", tmp_path / "oh.json"
+    le.write_text(json.dumps(fake_label_efficiency()))
+    oh.write_text(json.dumps(fake_overhead()))
+    out = tmp_path / "RESULTS.md"
+    args = ["--label-efficiency", str(le), "--overhead", str(oh), "--out", str(out)]
+    assert make_results.main(args) == 0
+    first = out.read_text()
+    make_results.main(args)
+    assert out.read_text() == first  # same inputs, same file (fixed bootstrap generator, no timestamps)
+    assert first.startswith("# Benchmark results") and "do not edit by hand" in first
+
+
+def test_missing_inputs_are_named(make_results: ModuleType, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        make_results.main(["--label-efficiency", str(tmp_path / "no.json"), "--overhead", str(tmp_path / "none.json"),
+                           "--out", str(tmp_path / "R.md")])
+    only_overhead = make_results.render(None, fake_overhead())
+    assert "## Overhead" in only_overhead and "## Label efficiency" not in only_overhead
