@@ -114,7 +114,10 @@ def scan_sweep(sweep_dir: str | Path) -> list[Job]:
     if not root.is_dir():
         raise FileNotFoundError(f"sweep directory {str(root)!r} does not exist; give the folder a multirun printed "
                                 "('sweep output dir'), e.g. multirun/smoke/2026-11-27/10-00-00")
-    folders = [p.parent.parent for p in root.glob("**/.hydra/overrides.yaml") if p.parent.parent != root]
+    # Hydra's default subdir is the job number; a custom hydra.sweep.subdir may nest (walked only then: runs
+    # hold thousands of segment files)
+    found = list(root.glob("*/.hydra/overrides.yaml")) or list(root.glob("**/.hydra/overrides.yaml"))
+    folders = [p.parent.parent for p in found if p.parent.parent != root]
     jobs = [read_job(p, str(p.relative_to(root))) for p in folders]
     plan = _read_json(root / "sweep.json") or {}
     started = {j.overrides for j in jobs}
