@@ -33,8 +33,9 @@ def experiment_config(cfg: DictConfig) -> Any:
     from rlhf_robotics.robotics.config import ExperimentConfig
     from rlhf_robotics.robotics.physics import check_env_id
 
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    data: dict[str, Any] = {str(k): v for k, v in container.items()}
     for key in _CLI_KEYS:
         data.pop(key, None)
     config = from_mapping(ExperimentConfig, data)

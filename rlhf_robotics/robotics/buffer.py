@@ -56,8 +56,8 @@ class TransitionBuffer:
                 for k, key in enumerate(self.term_keys):
                     v = info.get(key)
                     terms[i, k] = np.nan if v is None else v
-        for i in np.flatnonzero(dones):
-            self._next_episode[i] = self._episode_counter
+        for j in np.flatnonzero(dones):
+            self._next_episode[j] = self._episode_counter
             self._episode_counter += 1
         self.pos = (p + 1) % self.capacity
         self.full = self.full or self.pos == 0

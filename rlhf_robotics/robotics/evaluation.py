@@ -54,7 +54,7 @@ def evaluate_true_return(
         if policy is None:
             action = np.array([venv.action_space.sample()])
         else:
-            action, _ = policy.predict(obs, deterministic=deterministic)
+            action, _ = policy.predict(obs, deterministic=deterministic)  # type: ignore[arg-type]
         obs, _, dones, infos = venv.step(action)
         if dones[0]:
             returns.append(float(infos[0]["episode"]["r"]))

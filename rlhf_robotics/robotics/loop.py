@@ -155,7 +155,7 @@ class PreferenceLoop:
         steps = max(self.config.labels.initial_steps, self.segment_steps * 2 * self.config.env.n_envs)
         obs = self.venv.reset()
         for _ in range(math.ceil(steps / self.config.env.n_envs)):
-            action, _ = self.policy.predict(obs, deterministic=False)
+            action, _ = self.policy.predict(obs, deterministic=False)  # type: ignore[arg-type]
             obs, _, _, _ = self.venv.step(action)
 
     def ask(self, n: int, selector: str) -> int:
@@ -292,8 +292,8 @@ class PreferenceLoop:
             d.mkdir(parents=True, exist_ok=True)
             self.policy.save(d / "policy.zip")
             torch.save(self.ensemble.state_dict(), d / "reward_model.pt")
-            meta = EnsembleMetadata(self.ensemble.members[0].input_mean.numel(), self.ensemble.size,  # type: ignore[union-attr]
-                                    self.config.reward_model.mlp)
+            in_dim = int(self.buffer.obs.shape[-1] + self.buffer.act.shape[-1])
+            meta = EnsembleMetadata(in_dim, self.ensemble.size, self.config.reward_model.mlp)
             (d / "reward_model.json").write_text(json.dumps(asdict(meta)))
             rms = obs_rms(self.venv)
             if isinstance(self.venv, VecNormalize):
@@ -323,8 +323,9 @@ class PreferenceLoop:
         self.ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True))
         if isinstance(self.venv, VecNormalize) and (d / "vecnormalize.npz").exists():
             z = np.load(d / "vecnormalize.npz")
-            if self.venv.norm_obs:
-                self.venv.obs_rms.mean, self.venv.obs_rms.var, self.venv.obs_rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+            rms = obs_rms(self.venv)
+            if rms is not None:
+                rms.mean, rms.var, rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
             self.venv.ret_rms.mean, self.venv.ret_rms.var, self.venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
         for k, s in state["rng"].items():
             self.rng[k].bit_generator.state = s
@@ -400,7 +401,8 @@ class PreferenceLoop:
             ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, obs_rms(self.venv))
             rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
             acc, corr_step, corr_seg = self.reward_quality()
-        baseline, baseline_curve = None, []
+        baseline: ReturnStats | None = None
+        baseline_curve: list[tuple[int, float]] = []
         if c.baseline:
             with self.timer("baseline"):
                 baseline, baseline_curve = self.train_baseline(ev_seed)

@@ -74,7 +74,7 @@ class CurveCallback(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        episodes = list(self.model.ep_info_buffer)[-20:]
+        episodes = list(self.model.ep_info_buffer or [])[-20:]
         if not episodes:
             return
         row = {"step": float(self.num_timesteps), "policy/return_true": float(np.mean([e["r"] for e in episodes]))}

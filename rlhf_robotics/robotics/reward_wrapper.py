@@ -62,7 +62,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         features = np.concatenate([self._obs, self._actions], axis=1)
         learned = (self.reward_fn(features) if self.reward_fn is not None else np.zeros(self.num_envs)).astype(np.float32)
         self._learned_return += learned
-        if self.buffer is not None and self._qpos is not None:
+        if self.buffer is not None and self._qpos is not None and self._qvel is not None:
             self.buffer.add(self._obs, self._actions, true_reward, self._qpos, self._qvel, infos, dones)
         qpos, qvel = self._states(infos)
         for i, info in enumerate(infos):

@@ -131,12 +131,11 @@ class SegmentStore:
         clash = [i for i in segments.ids if i in self._index]
         if clash:
             raise ValueError(f"segment ids already stored: {clash[:3]}")
-        arrays = {f"term__{k}": v for k, v in segments.terms.items()}
+        arrays: dict[str, np.ndarray] = {f"term__{k}": v for k, v in segments.terms.items()}
+        arrays.update(ids=np.array(segments.ids), obs=segments.obs, act=segments.act, reward=segments.reward,
+                      qpos=segments.qpos, qvel=segments.qvel, env_id=np.array(segments.env_id), dt=np.array(segments.dt))
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(
-            tmp, ids=np.array(segments.ids), obs=segments.obs, act=segments.act, reward=segments.reward,
-            qpos=segments.qpos, qvel=segments.qvel, env_id=np.array(segments.env_id), dt=np.array(segments.dt), **arrays,
-        )
+        np.savez_compressed(tmp, allow_pickle=False, **arrays)
         tmp.replace(path)
         with open(self.root / "index.jsonl", "a", encoding="utf-8") as f:
             for row, sid in enumerate(segments.ids):
