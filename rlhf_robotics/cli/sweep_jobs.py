@@ -132,7 +132,9 @@ class RunRecorder(Callback):
         if job_return.status == JobStatus.FAILED or (out / "failed.json").exists():
             log.error("job %s failed: %s (see %s)", hc.job.num, what, out / "failed.json")
         else:
-            log.info("job %s done: %s → %s", hc.job.num, what, job_return._return_value)
+            value = job_return._return_value
+            score = "no score (needs baseline=true)" if isinstance(value, float) and value != value else f"score {value}"
+            log.info("job %s done: %s → %s", hc.job.num, what, score)
         try:
             from rlhf_robotics.robotics.sweep_report import scan_sweep, status_lines
 
