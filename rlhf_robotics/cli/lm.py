@@ -144,8 +144,20 @@ def main(argv: list[str]) -> int:
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(format_table(collect_table(config.run_dir)))
+    rows = collect_table(config.run_dir)
+    print(format_table(rows))
     for path in plot_run(config.run_dir):
         print(f"plot: {path}")
-    print(f"wall time: {time.perf_counter() - start:.1f} s (torch threads: {cfg.threads})")
+    wall = time.perf_counter() - start
+    print(f"wall time: {wall:.1f} s (torch threads: {cfg.threads})")
+    if command == "pipeline":
+        import json
+
+        summary = {"command": "rlhf-robotics lm pipeline " + " ".join(overrides), "wall_seconds": wall,
+                   "torch_threads": int(cfg.threads), "cpu_count": os.cpu_count(), "load_average_at_end": os.getloadavg(),
+                   "table": [{k: v for k, v in r.items() if k != "examples"} for r in rows]}
+        reward = Path(config.run_dir) / "reward" / "metrics.json"
+        if reward.is_file():
+            summary["reward_model"] = json.loads(reward.read_text(encoding="utf-8"))
+        (Path(config.run_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0
