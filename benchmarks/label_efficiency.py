@@ -158,10 +158,27 @@ def result_path(job: Job, work: Path) -> Path:
     return work / f"{job.key}.json"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def job_state(job: Job, work: Path) -> str:
-    """``done`` (result file), ``failed`` (last try raised) or ``pending``."""
+    """``done`` (result file), ``running`` (a live process holds it), ``failed`` (last try raised) or ``pending``."""
     if result_path(job, work).exists():
         return "done"
+    marker = work / f"{job.key}.running"
+    if marker.exists():
+        try:
+            if _alive(int(marker.read_text().strip())):
+                return "running"
+        except ValueError:
+            pass
     if (work / f"{job.key}.failed.json").exists():
         return "failed"
     return "pending"
@@ -273,6 +290,15 @@ RUNNERS = {"loop": run_loop, "ppo": run_ppo, "imitation": run_imitation}
 def run_job(job: Job, steps: int, eval_episodes: int, work: Path, command: str | None = None) -> Path:
     """Run one job in this process and write its result file; a failure writes ``<job>.failed.json``."""
     work.mkdir(parents=True, exist_ok=True)
+    marker = work / f"{job.key}.running"
+    marker.write_text(str(os.getpid()))  # another driver on the same folder leaves this job alone
+    try:
+        return _run_job(job, steps, eval_episodes, work, command)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _run_job(job: Job, steps: int, eval_episodes: int, work: Path, command: str | None) -> Path:
     run_dir = work / job.key
     shutil.rmtree(run_dir, ignore_errors=True)  # a partial run of a killed job starts afresh
     (work / f"{job.key}.failed.json").unlink(missing_ok=True)
@@ -322,8 +348,12 @@ def launch(job: Job, steps: int, eval_episodes: int, work: Path, log: Any = prin
 
 def run_all(jobs: Sequence[Job], steps: int, eval_episodes: int, work: Path, n_jobs: int) -> tuple[int, int]:
     """Run every job without a result, ``n_jobs`` at a time; returns (finished now, failed now)."""
-    todo = [j for j in jobs if job_state(j, work) != "done"]
-    print(f"{len(jobs) - len(todo)} of {len(jobs)} jobs already done; running {len(todo)}, {n_jobs} at a time", flush=True)
+    states = {j.key: job_state(j, work) for j in jobs}
+    todo = [j for j in jobs if states[j.key] in ("pending", "failed")]
+    running = sum(s == "running" for s in states.values())
+    print(f"{sum(s == 'done' for s in states.values())} of {len(jobs)} jobs already done"
+          + (f", {running} running in another process (left alone)" if running else "")
+          + f"; running {len(todo)}, {n_jobs} at a time", flush=True)
     if any(j.arm == "imitation" for j in todo):
         ensure_imitation_venv()
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:

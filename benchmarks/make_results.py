@@ -177,7 +177,7 @@ def headline(index: Runs) -> list[str]:
                 a, b = ci(returns(ours)), ci(returns(imit))
                 paired = [ours[s]["wall_seconds"] / imit[s]["wall_seconds"] for s in sorted(set(ours) & set(imit))]
                 wall = f", at {median(paired):.2f}× its wall time" if paired else ""
-                out.append(f"- {env}-v4, {labels} {teacher} labels: ours {a.point:.0f} vs imitation {b.point:.0f} "
+                out.append(f"- {env}-v4, {labels} {teacher} labels: ours {num(a.point)} vs imitation {num(b.point)} "
                            f"(IQM true return, {a.n} and {b.n} seeds){wall}.")
     return out
 
@@ -219,7 +219,7 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
         "",
         f"Command: `{data.get('full_grid_command', '')} --only version=v5`",
         "",
-        *main_table(index),
+        *(main_table(index) if len(main_table(index)) > 2 else ["No v5 runs yet."]),
         "",
         "### v4 tasks: ours against imitation 1.0.1's preference comparisons",
         "",
@@ -235,7 +235,7 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
         "",
         f"Command: `{data.get('full_grid_command', '')} --only version=v4`",
         "",
-        *imitation_table(index),
+        *(imitation_table(index) if len(imitation_table(index)) > 2 else ["No v4 runs yet."]),
         "",
         "### Cost of each arm",
         "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -43,6 +44,11 @@ def test_finished_jobs_are_skipped_and_failed_ones_retried(label_efficiency: Mod
     assert label_efficiency.job_state(done, tmp_path) == "done"
     assert label_efficiency.job_state(failed, tmp_path) == "failed"
     assert label_efficiency.job_state(jobs[2], tmp_path) == "pending"
+    busy, stale = jobs[3], jobs[2]
+    (tmp_path / f"{busy.key}.running").write_text(str(os.getpid()))  # held by a live process: left alone
+    (tmp_path / f"{stale.key}.running").write_text("999999999")  # its process is gone: run again
+    assert label_efficiency.job_state(busy, tmp_path) == "running"
+    assert label_efficiency.job_state(stale, tmp_path) == "pending"
     launched: list[str] = []
 
     def fake_launch(job: object, steps: int, eval_episodes: int, work: Path, log: object = None) -> bool:
@@ -52,8 +58,12 @@ def test_finished_jobs_are_skipped_and_failed_ones_retried(label_efficiency: Mod
 
     monkeypatch.setattr(label_efficiency, "launch", fake_launch)
     finished, n_failed = label_efficiency.run_all(jobs, 1000, 1, tmp_path, n_jobs=2)
-    assert sorted(launched) == sorted(j.key for j in jobs[1:])
-    assert (finished, n_failed) == (len(jobs) - 1, 0)
+    assert sorted(launched) == sorted(j.key for j in jobs if j not in (done, busy))
+    assert (finished, n_failed) == (len(jobs) - 2, 0)
+    (tmp_path / f"{busy.key}.running").unlink()
+    launched.clear()
+    assert label_efficiency.run_all(jobs, 1000, 1, tmp_path, n_jobs=2) == (1, 0)
+    assert launched == [busy.key]
     launched.clear()
     assert label_efficiency.run_all(jobs, 1000, 1, tmp_path, n_jobs=2) == (0, 0)  # a rerun runs nothing
     assert launched == []
@@ -71,6 +81,7 @@ def test_a_raising_job_leaves_failed_json_and_no_result(label_efficiency: Module
     (tmp_path / job.key / "partial.txt").write_text("left by a killed run")
     with pytest.raises(RuntimeError):
         label_efficiency.run_job(job, 1000, 1, tmp_path)
+    assert not (tmp_path / f"{job.key}.running").exists()
     assert not (tmp_path / job.key / "partial.txt").exists()  # a partial run starts afresh
     assert label_efficiency.job_state(job, tmp_path) == "failed"
     assert "RuntimeError: diverged" in json.loads((tmp_path / f"{job.key}.failed.json").read_text())["error"]
