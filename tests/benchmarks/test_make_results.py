@@ -45,7 +45,7 @@ def _row(text: str, *starts: str) -> str:
 
 
 def test_tables_hold_iqm_fraction_and_wall_time(make_results: ModuleType) -> None:
-    text = make_results.render(fake_label_efficiency(), fake_overhead())
+    text = make_results.render(fake_label_efficiency(), [fake_overhead()])
     row = _row(text, "HalfCheetah-v5", "700", "oracle")
     ours = iqm(np.array([1100.0 + 100 * s for s in range(5)]))
     frac = iqm(np.array([(1100.0 + 100 * s) / (1000.0 + 100 * s) for s in range(5)]))
@@ -80,5 +80,5 @@ def test_missing_inputs_are_named(make_results: ModuleType, tmp_path: Path) -> N
     with pytest.raises(SystemExit):
         make_results.main(["--label-efficiency", str(tmp_path / "no.json"), "--overhead", str(tmp_path / "none.json"),
                            "--out", str(tmp_path / "R.md")])
-    only_overhead = make_results.render(None, fake_overhead())
+    only_overhead = make_results.render(None, [fake_overhead()])
     assert "## Overhead" in only_overhead and "## Label efficiency" not in only_overhead
