@@ -16,8 +16,12 @@ the same arm. Reported per repetition and as medians:
   seconds of the loop's run over PPO's, evaluation excluded for PPO, included for the loop's final evaluation
   — see ``cpu_seconds_*``), since on a shared machine CPU time is steadier than wall time.
 
-    .venv/bin/python benchmarks/overhead.py                           # HalfCheetah-v5, 40,960 steps, 3 repetitions
-    .venv/bin/python benchmarks/overhead.py --reps 5 --refit sync
+    .venv/bin/python benchmarks/overhead.py                           # HalfCheetah-v5, 102,400 steps, 3 repetitions
+    .venv/bin/python benchmarks/overhead.py --refit sync --out benchmarks/results/overhead_sync.json
+
+The reward model's cost hardly depends on the env steps (10 refits of a 3-member ensemble on all comparisons so
+far), PPO's grows with them, so the ratio falls as ``--steps`` grows: compare ratios at equal steps only. Run it
+alone on the machine: with asynchronous refits the refit thread uses the second core when it is free.
 """
 
 from __future__ import annotations
@@ -85,8 +89,8 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="HalfCheetah-v5")
-    parser.add_argument("--steps", type=int, default=40_960, help="env steps per arm (a multiple of 10 x 2048 ends "
-                        "every label round on a whole PPO rollout)")
+    parser.add_argument("--steps", type=int, default=102_400, help="env steps per arm (default: label_efficiency's "
+                        "budget; a multiple of 10 x 2048 ends every label round on a whole PPO rollout)")
     parser.add_argument("--labels", type=int, default=700)
     parser.add_argument("--teacher", default="oracle")
     parser.add_argument("--refit", choices=["async", "sync"], default="async")
