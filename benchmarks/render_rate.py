@@ -34,6 +34,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import mujoco
@@ -60,13 +61,13 @@ def states(env_id: str, steps: int, seed: int) -> tuple[np.ndarray, np.ndarray, 
     env = gym.make(env_id)
     env.action_space.seed(seed)
     env.reset(seed=seed)
-    data = env.unwrapped.data
+    data = env.unwrapped.data  # type: ignore[attr-defined]
     qpos, qvel = [], []
     for _ in range(steps):
         qpos.append(data.qpos.copy())
         qvel.append(data.qvel.copy())
         env.step(env.action_space.sample())
-    step = float(env.unwrapped.dt)
+    step = float(env.unwrapped.dt)  # type: ignore[attr-defined]
     env.close()
     return np.array(qpos), np.array(qvel), step
 
@@ -75,7 +76,7 @@ class RawRenderer:
     """The baseline: a bare ``mujoco.Renderer`` loop with the same preset, size and camera as ours."""
 
     def __init__(self, env_id: str, preset: str, size: int) -> None:
-        env = gym.make(env_id).unwrapped
+        env: Any = gym.make(env_id).unwrapped
         self.model = env.model
         self.data = mujoco.MjData(self.model)
         apply_preset_to_model(self.model, preset, size, size)  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ control cost taken out (0 when the env's own weight was set to 0).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
@@ -105,9 +106,11 @@ def make_christiano(
         raise ValueError(
             f"{env_id} has no registered time limit and horizon={horizon}; pass horizon=<steps per episode>"
         )
+    if spec.entry_point is None:
+        raise ValueError(f"{env_id} is registered without an entry point; register it with one")
     creator = spec.entry_point if callable(spec.entry_point) else load_env_creator(spec.entry_point)
     try:
-        params = inspect.signature(creator).parameters
+        params: Mapping[str, inspect.Parameter] = inspect.signature(creator).parameters
     except (TypeError, ValueError):
         params = {}
     settings: dict[str, Any] = {}

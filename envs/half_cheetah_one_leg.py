@@ -88,7 +88,9 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         self._steps, self._distance, self._front_steps, self._body_steps = 0, 0.0, 0, 0
         return observation
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(  # type: ignore[override]  # info also holds bools; MujocoEnv's stub says float64 only
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         x_before = float(self.data.qpos[0])
         self.do_simulation(action, self.frame_skip)
         x_velocity = (float(self.data.qpos[0]) - x_before) / self.dt

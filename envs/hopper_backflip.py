@@ -98,7 +98,9 @@ class HopperBackflipEnv(HopperEnv):
         self._flips_landed = 0
         return observation
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(  # type: ignore[override]  # info also holds bools; MujocoEnv's stub says float64 only
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self.do_simulation(action, self.frame_skip)
         observation = self._get_obs()
 

@@ -84,7 +84,9 @@ class ReacherSmoothEnv(ReacherEnv):
         self._steps, self._jerk_sum = 0, 0.0
         return observation
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def step(  # type: ignore[override]  # info also holds bools; MujocoEnv's stub says float64 only
+        self, action: np.ndarray
+    ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self.do_simulation(action, self.frame_skip)
         observation = self._get_obs()
 

@@ -15,9 +15,11 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
 from rlhf_robotics.envs import TASKS
 from rlhf_robotics.robotics.rendering import RenderConfig, clip_fps, encode, render_frames
@@ -42,11 +44,14 @@ class GalleryConfig:
 def rollout_states(env_id: str, seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray, float, float, bool]:
     """Random-action rollout: ``(qpos (T, nq), qvel (T, nv), dt, hidden return, verifier)``."""
     env = gym.make(env_id)
+    base = env.unwrapped
+    if not isinstance(base, MujocoEnv):
+        raise TypeError(f"{env_id} is not a MuJoCo environment ({type(base).__name__})")
     env.action_space.seed(seed)
     env.reset(seed=seed)
-    data = env.unwrapped.data
-    dt = float(env.unwrapped.dt)
-    steps = min(max(1, int(round(seconds / dt))), env.spec.max_episode_steps or 10**9)
+    data, dt = base.data, float(base.dt)
+    limit = env.spec.max_episode_steps if env.spec is not None else None
+    steps = min(max(1, int(round(seconds / dt))), limit or 10**9)
     qpos, qvel, ret, success = [], [], 0.0, False
     for _ in range(steps):
         qpos.append(data.qpos.copy())
@@ -84,7 +89,7 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, per_row: int) 
     return path
 
 
-def build_gallery(config: GalleryConfig) -> dict[str, object]:
+def build_gallery(config: GalleryConfig) -> dict[str, Any]:
     """Render every task's clip and the contact sheet; returns what ``gallery.json`` records."""
     config.out.mkdir(parents=True, exist_ok=True)
     rows, entries = [], []
@@ -97,7 +102,7 @@ def build_gallery(config: GalleryConfig) -> dict[str, object]:
         entries.append({"env_id": task.id, "clip": clip.name, "steps": len(qpos), "seconds": len(qpos) * dt,
                         "random_policy_return": ret, "random_policy_success": success})
     sheet = contact_sheet(rows, config.out / "contact_sheet.png", config.frames_per_row)
-    summary: dict[str, object] = {"tasks": entries, "contact_sheet": sheet.name, "render": config.render.to_dict(),
+    summary: dict[str, Any] = {"tasks": entries, "contact_sheet": sheet.name, "render": config.render.to_dict(),
                                   "seed": config.seed}
     (config.out / "gallery.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -116,7 +121,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     render = RenderConfig(preset=args.preset, width=args.size, height=args.size, fps=args.fps, codec=args.codec)
     summary = build_gallery(GalleryConfig(out=args.out, seconds=args.seconds, seed=args.seed, render=render))
-    for entry in summary["tasks"]:  # type: ignore[union-attr]
+    for entry in summary["tasks"]:
         print(f"{entry['env_id']:<42} {args.out / entry['clip']}")
     print(f"contact sheet: {args.out / 'contact_sheet.png'}")
     return 0

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,21 @@ def _render_job(
     for item in items:
         add_to_index(clips_dir, item, path.name, clip_fps(dt, render))
     return str(path)
+
+
+def _index_when_done(clips_dir: Path, item: str, fps: float, future: Future[Path]) -> None:
+    """Record another segment id for a clip rendered on behalf of an earlier request."""
+    if future.exception() is None:
+        add_to_index(clips_dir, item, future.result().name, fps)
+
+
+def _forward_as_path(target: Future[Path], source: Future[str]) -> None:
+    """Complete ``target`` with the worker's result (a path string) or its exception."""
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(Path(source.result()))
 
 
 def _done(path: Path) -> Future[Path]:
@@ -94,9 +110,7 @@ class ClipPool:
                 continue
             pending = self._inflight.get(path.name)
             if pending is not None and not pending.done():
-                pending.add_done_callback(
-                    lambda f, sid=sid, fps=fps: f.exception() or add_to_index(self.clips_dir, sid, f.result().name, fps)
-                )
+                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps))
                 out[sid] = pending
                 continue
             raw = self._executor.submit(
@@ -104,8 +118,7 @@ class ClipPool:
                 float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid],
             )
             future: Future[Path] = Future()
-            raw.add_done_callback(lambda f, fut=future: fut.set_exception(f.exception()) if f.exception()  # type: ignore[arg-type]
-                                  else fut.set_result(Path(f.result())))
+            raw.add_done_callback(partial(_forward_as_path, future))
             self._inflight[path.name] = future
             out[sid] = future
         return out

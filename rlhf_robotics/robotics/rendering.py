@@ -27,6 +27,7 @@ from typing import Any, Literal
 import imageio_ffmpeg
 import mujoco
 import numpy as np
+from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
 from rlhf_robotics.robotics.segments import Segments
 
@@ -130,7 +131,10 @@ class SceneRenderer:
         import rlhf_robotics.envs  # noqa: F401  (registers the suite's tasks)
 
         self.env_id = env_id
-        self._env = gym.make(env_id).unwrapped  # only for its model and camera; never rendered
+        env = gym.make(env_id).unwrapped  # only for its model and camera; never rendered
+        if not isinstance(env, MujocoEnv):
+            raise TypeError(f"{env_id} is not a MuJoCo environment ({type(env).__name__}); clips need a MuJoCo model")
+        self._env = env
         self.model: mujoco.MjModel = self._env.model
         self.data = mujoco.MjData(self.model)
         self.dt = float(self._env.dt)

@@ -17,6 +17,7 @@ import rlhf_robotics.envs  # noqa: F401  (registers the suite's tasks)
 from rlhf_robotics.envs import TASK_IDS
 
 from rlhf_robotics.robotics.rendering import (
+    Codec,
     RenderConfig,
     SceneRenderer,
     clip_name,
@@ -36,12 +37,16 @@ def make_segments(env_id: str, n: int = 2, steps: int = 12, seed: int = 0, prefi
     """Random-action segments with the MuJoCo state at each observation, as the rollout code stores them."""
     env = gym.make(env_id)
     env.action_space.seed(seed)
-    qpos, qvel, obs, act, rew = [], [], [], [], []
+    qpos: list[list] = []
+    qvel: list[list] = []
+    obs: list[list] = []
+    act: list[list] = []
+    rew: list[list] = []
     for i in range(n):
         o, _ = env.reset(seed=seed + i)
         rows: list[list] = [[], [], [], [], []]
         for _ in range(steps):
-            data = env.unwrapped.data
+            data = env.unwrapped.data  # type: ignore[attr-defined]
             a = env.action_space.sample()
             rows[0].append(data.qpos.copy())
             rows[1].append(data.qvel.copy())
@@ -51,7 +56,7 @@ def make_segments(env_id: str, n: int = 2, steps: int = 12, seed: int = 0, prefi
             rows[4].append(r)
         for store, row in zip((qpos, qvel, obs, act, rew), rows, strict=True):
             store.append(row)
-    dt = float(env.unwrapped.dt)
+    dt = float(env.unwrapped.dt)  # type: ignore[attr-defined]
     env.close()
     return Segments(
         ids=[f"{prefix}-{i}" for i in range(n)], obs=np.array(obs, np.float32), act=np.array(act, np.float32),
@@ -143,7 +148,7 @@ def test_a_survivor_renderer_is_not_blanked_when_another_is_closed() -> None:
 
 @pytest.mark.render
 @pytest.mark.parametrize("codec", ["mp4", "webm"])
-def test_segment_clip_reads_back_is_indexed_and_is_never_rendered_twice(tmp_path: Path, codec: str) -> None:
+def test_segment_clip_reads_back_is_indexed_and_is_never_rendered_twice(tmp_path: Path, codec: Codec) -> None:
     seg = make_segments("rlhf_robotics/HopperBackflip-v0", n=2, steps=25)
     config = RenderConfig(width=64, height=64, fps=50.0, codec=codec)  # 25 steps of 8 ms = 0.2 s → 10 frames
     path = render_segment(seg, 0, tmp_path, config)

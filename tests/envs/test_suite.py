@@ -4,6 +4,7 @@ tells scripted good behaviour from random actions (DESIGN §4, issue 3)."""
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import gymnasium as gym
 import mujoco
@@ -18,7 +19,7 @@ def rollout(env_id: str, seed: int, steps: int | None = None) -> tuple[np.ndarra
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
     observations, rewards, infos = [obs], [], []
-    for _ in range(steps or env.spec.max_episode_steps):
+    for _ in range(steps or (env.spec.max_episode_steps if env.spec else None) or 1000):
         obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
         observations.append(obs)
         rewards.append(float(reward))
@@ -92,7 +93,7 @@ def play(env_id: str, steps: int, act, prepare=None, teleport=None, seed: int = 
     u = env.unwrapped
     if prepare is not None:
         prepare(u)
-    total, info = 0.0, {}
+    total, info = 0.0, dict[str, Any]()
     for t in range(steps):
         if teleport is not None:
             teleport(u, t)
@@ -143,7 +144,7 @@ def test_upright_gliding_pose_beats_random(env_id: str, speed: float) -> None:
         qvel[0] = speed
         u.set_state(qpos, qvel)
 
-    nu = gym.make(env_id).action_space.shape[0]
+    nu = int(np.prod(gym.make(env_id).action_space.shape or (0,)))
     good, info = play(env_id, 150, lambda u, t: np.zeros(nu), teleport=glide)
     bad, bad_success = random_return(env_id, 150)
     assert good > bad + 100
