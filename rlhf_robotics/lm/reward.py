@@ -121,6 +121,13 @@ def sample_pairs(policy: GPT, problems: list[Problem], mix: TaskMix, max_new_tok
     return Comparisons(problems, responses, gold.reshape(-1, 2))
 
 
+def rubric_comparison(mix: TaskMix, problem: Problem, first: str, second: str) -> dict[str, str]:
+    """Per-criterion answers (``first``/``second``/``tie``) from the task's rubric, as a person would tick them."""
+    rubric = mix.task(problem).rubric
+    t1, t2 = rubric.terms((problem, first)), rubric.terms((problem, second))
+    return {k: "first" if t1[k] > t2[k] else "second" if t1[k] < t2[k] else "tie" for k in rubric.names}
+
+
 def collect_comparisons(
     policy: GPT, config: RewardConfig, store: PreferenceStore, items_path: Path, rng: np.random.Generator
 ) -> tuple[list[int], dict[str, int], float]:
@@ -147,7 +154,9 @@ def collect_comparisons(
     qids = store.add_queries(queries)
     teacher = Teacher(config.teacher_config(), np.random.default_rng(int(rng.integers(2**31))), config.teacher)
     labels = teacher.judge(comps.gold[:, 0], comps.gold[:, 1])
-    store.add_judgments([Judgment(q, lab, teacher.annotator) for q, lab in zip(qids, labels, strict=True)])
+    rubric_answers = [rubric_comparison(mix, p, a, b) for p, (a, b) in zip(comps.problems, comps.responses, strict=True)]
+    store.add_judgments([Judgment(q, lab, teacher.annotator, rubric=r)
+                         for q, lab, r in zip(qids, labels, rubric_answers, strict=True)])
     counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
     decisive = [(lab, g) for lab, g in zip(labels, comps.gold, strict=True) if lab in ("first", "second") and g[0] != g[1]]
     agree = [(lab == "first") == (g[0] > g[1]) for lab, g in decisive]

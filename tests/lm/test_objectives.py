@@ -39,7 +39,7 @@ def test_dpo_loss_is_ln2_when_policy_equals_reference(sft_model: GPT) -> None:
         assert float(DPO_LOSSES[name](h.detach(), pairs.target[:2], 0.1)) == pytest.approx(math.log(2), abs=1e-6)
     # With a tie the tie-aware loss is still ln 2 at h = 0 (the soft target's entropy).
     h3 = log_ratio_difference(sft_model, copy.deepcopy(sft_model), pairs, torch.arange(3))
-    assert float(DPO_LOSSES["tie_aware"](h3, pairs.target, 0.1)) == pytest.approx(math.log(2), abs=1e-6)
+    assert float(DPO_LOSSES["tie_aware"](h3.detach(), pairs.target, 0.1)) == pytest.approx(math.log(2), abs=1e-6)
     # IPO at h = 0: mean of ((2t − 1)/(2β))² = (1/(2·0.1))² on decisive pairs.
     assert float(DPO_LOSSES["ipo"](h, pairs.target[:2], 0.1)) == pytest.approx(25.0, rel=1e-6)
 

@@ -44,6 +44,8 @@ def test_reward_stage_uses_the_store_and_learns(sft_model: GPT, tmp_path) -> Non
         assert store.count_queries() == 200
         q = store.queries()[0].query
         assert set(q.meta["texts"]) == {"prompt", "first", "second"}
+        j = store.judgments()[0].judgment
+        assert set(j.rubric) == {"correct", "digits", "format"} and j.annotator == "teacher:oracle"
         data = pair_dataset(store, sft_model.config.block_size)
     assert metrics.labels.get("tie", 0) > 0  # ties are kept as targets of 0.5
     assert float((data.target == 0.5).float().mean()) > 0
