@@ -35,8 +35,10 @@ from rlhf_robotics.preference import (
     Teacher,
     TeacherConfig,
     aggregate_targets,
+    select,
     train_ensemble,
 )
+from rlhf_robotics.preference.selection import candidate_count, check_selector
 from rlhf_robotics.preference.teachers import preset
 
 
@@ -46,8 +48,14 @@ class RewardConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks whose prompts are compared."""
-    n_pairs: int = 600
-    """Comparisons to collect (one prompt, two SFT samples each)."""
+    n_pairs: int = 1500
+    """Comparisons to collect in all (one prompt, two SFT samples each), split evenly over the rounds."""
+    rounds: int = 1
+    """Collect → train rounds; the first is uniform, later ones use ``selector`` on the current ensemble."""
+    selector: str = "disagreement"
+    """Query selection after the first round: uniform, disagreement, entropy or logit_variance."""
+    oversampling: float = 4.0
+    """Candidates per kept pair for a non-uniform selector (Christiano et al. 2017 used 10)."""
     temperature: float = 1.0
     """Sampling temperature of the SFT model."""
     max_new_tokens: int = 4
@@ -76,6 +84,9 @@ class RewardConfig:
             raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}; the reward model needs comparisons")
         if self.ensemble_size < 1:
             raise ValueError(f"ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.rounds < 1 or self.rounds > self.n_pairs:
+            raise ValueError(f"rounds must be in [1, n_pairs={self.n_pairs}], got {self.rounds}")
+        check_selector(self.selector)
         self.teacher_config()  # validate early
 
     def teacher_config(self) -> TeacherConfig:
@@ -128,17 +139,43 @@ def rubric_comparison(mix: TaskMix, problem: Problem, first: str, second: str) -
     return {k: "first" if t1[k] > t2[k] else "second" if t1[k] < t2[k] else "tie" for k in rubric.names}
 
 
+@torch.no_grad()
+def member_logits(ensemble: RewardEnsemble, comps: Comparisons, block_size: int) -> np.ndarray:
+    """``(E, P)`` each member's logit of P(first ≻ second) for every pair (what the selectors score)."""
+    prompts = [p.prompt for p in comps.problems for _ in range(2)]
+    items, _ = encode_completions(prompts, [r for pair in comps.responses for r in pair], block_size)
+    scores = ensemble.normalised_outputs(items)  # (E, 2P)
+    return (scores[:, 0::2] - scores[:, 1::2]).numpy()
+
+
 def collect_comparisons(
-    policy: GPT, config: RewardConfig, store: PreferenceStore, items_path: Path, rng: np.random.Generator
+    policy: GPT,
+    config: RewardConfig,
+    store: PreferenceStore,
+    items_path: Path,
+    rng: np.random.Generator,
+    n_pairs: int | None = None,
+    ensemble: RewardEnsemble | None = None,
 ) -> tuple[list[int], dict[str, int], float]:
     """Sample pairs, record them in ``store`` (and their texts in ``items_path``), label them with the teacher.
+
+    With an ``ensemble`` and a selector other than ``uniform``, ``oversampling`` × ``n_pairs`` candidates are
+    sampled and the shared :func:`~rlhf_robotics.preference.select` keeps the most informative ``n_pairs``.
 
     Returns:
         The new query ids, the label counts and the teacher's agreement with gold on decisive pairs.
     """
+    n_pairs = config.n_pairs if n_pairs is None else n_pairs
+    selector = config.selector if ensemble is not None else "uniform"
     mix = TaskMix(config.tasks)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-    comps = sample_pairs(policy, mix.sample(rng, config.n_pairs), mix, config.max_new_tokens, config.temperature, gen)
+    n_candidates = candidate_count(n_pairs, config.oversampling, selector)
+    comps = sample_pairs(policy, mix.sample(rng, n_candidates), mix, config.max_new_tokens, config.temperature, gen)
+    sel_scores = np.zeros(n_candidates)
+    if ensemble is not None and selector != "uniform":
+        chosen, sel_scores = select(member_logits(ensemble, comps, policy.config.block_size), n_pairs, selector, rng)
+        comps = Comparisons([comps.problems[i] for i in chosen], [comps.responses[i] for i in chosen], comps.gold[chosen])
+        sel_scores = sel_scores[chosen]
     items_path.parent.mkdir(parents=True, exist_ok=True)
     start = store.count_queries()
     queries = []
@@ -148,7 +185,7 @@ def collect_comparisons(
             for item_id, text, gold in zip(ids, (a, b), comps.gold[k], strict=True):
                 f.write(json.dumps({"id": item_id, "task": p.task, "prompt": p.prompt, "response": text,
                                     "gold": float(gold)}) + "\n")
-            queries.append(Query(ids[0], ids[1], selector="uniform", meta={
+            queries.append(Query(ids[0], ids[1], selector=selector, score=float(sel_scores[k]), meta={
                 "track": "lm", "task": p.task, "texts": {"prompt": p.prompt, "first": a, "second": b},
                 "gold": [float(comps.gold[k, 0]), float(comps.gold[k, 1])]}))
     qids = store.add_queries(queries)
@@ -206,12 +243,21 @@ def train_reward_model(sft_model: GPT, config: RewardConfig, run_dir: str | Path
     start = time.perf_counter()
     run_dir = Path(run_dir)
     rng = np.random.default_rng(config.seed)
-    with PreferenceStore(run_dir / "preferences.sqlite") as store:
-        _, counts, ceiling = collect_comparisons(sft_model, config, store, run_dir / "responses.jsonl", rng)
-        data = pair_dataset(store, sft_model.config.block_size)
     ensemble = build_reward_ensemble(sft_model, config.ensemble_size, config.seed)
-    trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
-    ensemble.fit_normalisation(data.items)
+    counts: dict[str, int] = {}
+    agreement: list[float] = []
+    with PreferenceStore(run_dir / "preferences.sqlite") as store:
+        for r in range(config.rounds):
+            n = config.n_pairs // config.rounds + (1 if r < config.n_pairs % config.rounds else 0)
+            _, new_counts, ceiling = collect_comparisons(sft_model, config, store, run_dir / "responses.jsonl", rng, n,
+                                                         ensemble if r > 0 else None)
+            for k, v in new_counts.items():
+                counts[k] = counts.get(k, 0) + v
+            agreement.append(ceiling)
+            data = pair_dataset(store, sft_model.config.block_size)
+            trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
+            ensemble.fit_normalisation(data.items)
+    ceiling = float(np.nanmean(agreement)) if not all(math.isnan(a) for a in agreement) else math.nan
     mix = TaskMix(config.tasks)
     held_out = [p for name in mix.eval for p in mix.eval[name]][: config.n_eval_pairs]
     gen = torch.Generator().manual_seed(config.seed + 1)

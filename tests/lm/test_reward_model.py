@@ -59,3 +59,15 @@ def test_reward_stage_uses_the_store_and_learns(sft_model: GPT, tmp_path) -> Non
 def test_empty_store_is_a_clear_error(tmp_path) -> None:
     with PreferenceStore(tmp_path / "p.sqlite") as store, pytest.raises(ValueError, match="no labelled LM comparisons"):
         pair_dataset(store, 32)
+
+
+def test_later_rounds_select_pairs_by_ensemble_disagreement(sft_model: GPT, tmp_path) -> None:
+    config = RewardConfig(n_pairs=64, rounds=2, ensemble_size=2, selector="disagreement", oversampling=3.0,
+                          n_eval_pairs=8, trainer=RewardTrainerConfig(epochs=1, batch_size=32))
+    ensemble, _ = train_reward_model(sft_model, config, tmp_path)
+    assert ensemble.size == 2
+    with PreferenceStore(tmp_path / "preferences.sqlite") as store:
+        selectors = [row.query.selector for row in store.queries()]
+        scores = [row.query.score for row in store.queries() if row.query.selector == "disagreement"]
+    assert selectors.count("uniform") == 32 and selectors.count("disagreement") == 32
+    assert max(scores) > 0
