@@ -34,6 +34,7 @@ from rlhf_robotics.lm.best_of_n import best_of_n_decoder, best_of_n_kl
 from rlhf_robotics.lm.checkpoint import load_lm, load_reward, save_checkpoint, to_jsonable
 from rlhf_robotics.lm.dpo import DPOConfig, train_dpo
 from rlhf_robotics.lm.evaluate import (
+    Decoder,
     EvalResult,
     evaluate,
     greedy_decoder,
@@ -116,12 +117,16 @@ def _load_parent(config: LMConfig, stage: str) -> GPT:
     return load_lm(stage_dir(config, stage), _hint(stage))[0]
 
 
-def _score(config: LMConfig, stage: str, decode: Callable[..., list[str]] | None, policy: GPT | None,
-           sft_model: GPT | None, kl: float | None = None) -> EvalResult:
+def _score(config: LMConfig, stage: str, decode: Decoder | None, policy: GPT | None, sft_model: GPT | None,
+           kl: float | None = None) -> EvalResult:
     mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval)
     gen = torch.Generator().manual_seed(config.eval.seed)
     sample = sampling_decoder(policy, config.eval.max_new_tokens, gen) if policy is not None else None
-    result = evaluate(stage, decode or greedy_decoder(policy, config.eval.max_new_tokens), mix, sample)  # type: ignore[arg-type]
+    if decode is None:
+        if policy is None:
+            raise ValueError(f"stage {stage!r} produced neither a policy nor a decoder to evaluate")
+        decode = greedy_decoder(policy, config.eval.max_new_tokens)
+    result = evaluate(stage, decode, mix, sample)
     if kl is not None:
         result.kl_from_sft = kl
     elif policy is not None and sft_model is not None:
@@ -149,62 +154,105 @@ def _write_eval(config: LMConfig, stage: str, result: EvalResult, seconds: float
     return row
 
 
+@dataclass
+class StageOutput:
+    """What a stage hands to the evaluation."""
+
+    policy: GPT | None
+    """The trained policy (None for stages without one)."""
+    metrics: Any
+    """The stage's metrics dataclass."""
+    decode: Decoder | None = None
+    """A decoder other than the policy's greedy one (best-of-n)."""
+    kl: float | None = None
+    """A known KL from SFT (None: estimate it from samples)."""
+
+
+def _pretrain(config: LMConfig, out: Path) -> StageOutput:
+    policy, metrics = pretrain(config.pretrain)
+    save_checkpoint(out, policy, "lm", policy.config, "pretrain", config.pretrain, metrics)
+    return StageOutput(policy, metrics, kl=math.nan)
+
+
+def _sft(config: LMConfig, out: Path) -> StageOutput:
+    policy, metrics = sft(_load_parent(config, "pretrain"), config.sft)
+    save_checkpoint(out, policy, "lm", policy.config, "sft", config.sft, metrics, parent="pretrain")
+    return StageOutput(policy, metrics, kl=0.0)
+
+
+def _reward(config: LMConfig, out: Path) -> StageOutput:
+    sft_model = _load_parent(config, "sft")
+    ensemble, metrics = train_reward_model(sft_model, config.reward, config.run_dir)
+    save_checkpoint(out, ensemble, "reward", sft_model.config, "reward", config.reward, metrics, parent="sft",
+                    extra={"ensemble_size": ensemble.size})
+    return StageOutput(None, metrics)
+
+
+def _ppo(config: LMConfig, out: Path) -> StageOutput:
+    sft_model = _load_parent(config, "sft")
+    rm = load_reward(stage_dir(config, "reward"), _hint("reward"))[0]
+    policy, metrics = train_ppo(sft_model, sft_model, rm, config.ppo)
+    save_checkpoint(out, policy, "lm", policy.config, "ppo", config.ppo, metrics, parent="sft")
+    return StageOutput(policy, metrics)
+
+
+def _dpo(config: LMConfig, out: Path) -> StageOutput:
+    sft_model = _load_parent(config, "sft")
+    policy, metrics = train_dpo(sft_model, sft_model, Path(config.run_dir) / "preferences.sqlite", config.dpo)
+    save_checkpoint(out, policy, "lm", policy.config, "dpo", config.dpo, metrics, parent="sft")
+    return StageOutput(policy, metrics)
+
+
+def _group_rl(name: str) -> Callable[[LMConfig, Path], StageOutput]:
+    def run(config: LMConfig, out: Path) -> StageOutput:
+        sft_model = _load_parent(config, "sft")
+        cfg = getattr(config, name)
+        policy, metrics = train_grpo(sft_model, sft_model, cfg)
+        save_checkpoint(out, policy, "lm", policy.config, name, cfg, metrics, parent="sft")
+        return StageOutput(policy, metrics)
+
+    return run
+
+
+def _best_of_n(config: LMConfig, out: Path) -> StageOutput:
+    sft_model = _load_parent(config, "sft")
+    rm = load_reward(stage_dir(config, "reward"), _hint("reward"))[0]
+    gen = torch.Generator().manual_seed(config.eval.seed + 1)
+    decode = best_of_n_decoder(sft_model, rm, config.eval.best_of_n, config.eval.max_new_tokens, gen)
+    return StageOutput(None, None, decode=decode, kl=best_of_n_kl(config.eval.best_of_n))
+
+
+STAGE_RUNNERS: dict[str, Callable[[LMConfig, Path], StageOutput]] = {
+    "pretrain": _pretrain,
+    "sft": _sft,
+    "reward": _reward,
+    "ppo": _ppo,
+    "dpo": _dpo,
+    "grpo": _group_rl("grpo"),
+    "rloo": _group_rl("rloo"),
+    "best_of_n": _best_of_n,
+}
+"""Stage name → the function that trains it and saves its checkpoint under ``run_dir/<stage>``."""
+
+
 def run_stage(config: LMConfig, stage: str) -> dict[str, Any]:
     """Run one stage: load its parents' checkpoints, train, save, evaluate. Returns the table row.
 
     Raises:
         FileNotFoundError: a parent checkpoint is missing (the message names the command that writes it).
     """
-    if stage not in STAGES:
+    if stage not in STAGE_RUNNERS:
         raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(STAGES)}")
     start = time.perf_counter()
     out = stage_dir(config, stage)
+    result = STAGE_RUNNERS[stage](config, out)
+    seconds = time.perf_counter() - start
+    if stage == "reward":  # no policy to score; its metrics are the row
+        (out / "metrics.json").write_text(json.dumps(to_jsonable(result.metrics), indent=2) + "\n", encoding="utf-8")
+        return {"stage": stage, "seconds": seconds, "metrics": result.metrics}
     sft_model = None if stage in ("pretrain", "sft") else _load_parent(config, "sft")
-    metrics: Any = None
-    policy: GPT | None = None
-    decode = None
-    kl = None
-    if stage == "pretrain":
-        policy, metrics = pretrain(config.pretrain)
-        save_checkpoint(out, policy, "lm", policy.config, stage, config.pretrain, metrics)
-        kl = math.nan
-    elif stage == "sft":
-        base = _load_parent(config, "pretrain")
-        policy, metrics = sft(base, config.sft)
-        save_checkpoint(out, policy, "lm", policy.config, stage, config.sft, metrics, parent="pretrain")
-        kl = 0.0
-    elif stage == "reward":
-        assert sft_model is not None
-        ensemble, metrics = train_reward_model(sft_model, config.reward, config.run_dir)
-        save_checkpoint(out, ensemble, "reward", sft_model.config, stage, config.reward, metrics, parent="sft",
-                        extra={"ensemble_size": ensemble.size})
-        policy = None
-        row = {"stage": "reward", "seconds": time.perf_counter() - start, "metrics": metrics}
-        (out / "metrics.json").write_text(json.dumps(to_jsonable(metrics), indent=2) + "\n", encoding="utf-8")
-        return row
-    elif stage == "ppo":
-        assert sft_model is not None
-        rm = load_reward(stage_dir(config, "reward"), _hint("reward"))[0]
-        policy, metrics = train_ppo(sft_model, sft_model, rm, config.ppo)
-        save_checkpoint(out, policy, "lm", policy.config, stage, config.ppo, metrics, parent="sft")
-    elif stage == "dpo":
-        assert sft_model is not None
-        policy, metrics = train_dpo(sft_model, sft_model, Path(config.run_dir) / "preferences.sqlite", config.dpo)
-        save_checkpoint(out, policy, "lm", policy.config, stage, config.dpo, metrics, parent="sft")
-    elif stage in ("grpo", "rloo"):
-        assert sft_model is not None
-        cfg = config.grpo if stage == "grpo" else config.rloo
-        policy, metrics = train_grpo(sft_model, sft_model, cfg)
-        save_checkpoint(out, policy, "lm", policy.config, stage, cfg, metrics, parent="sft")
-    elif stage == "best_of_n":
-        assert sft_model is not None
-        rm = load_reward(stage_dir(config, "reward"), _hint("reward"))[0]
-        gen = torch.Generator().manual_seed(config.eval.seed + 1)
-        decode = best_of_n_decoder(sft_model, rm, config.eval.best_of_n, config.eval.max_new_tokens, gen)
-        kl = best_of_n_kl(config.eval.best_of_n)
-    train_seconds = time.perf_counter() - start
-    result = _score(config, stage, decode, policy, sft_model, kl)
-    return _write_eval(config, stage, result, train_seconds, metrics)
+    scores = _score(config, stage, result.decode, result.policy, sft_model, result.kl)
+    return _write_eval(config, stage, scores, seconds, result.metrics)
 
 
 def run_pipeline(config: LMConfig, on_stage: Callable[[str, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
