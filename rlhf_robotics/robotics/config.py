@@ -89,10 +89,19 @@ class TeacherSettings:
     """One of oracle, mistake, noisy, skip, myopic, equal, random."""
     overrides: dict[str, float] = field(default_factory=dict)
     """Fields of ``TeacherConfig`` to change, e.g. ``{mistake: 0.2}``."""
+    judge_on: Literal["reward", "rubric"] = "reward"
+    """What the teacher compares: the hidden true reward, or the task's physics rubric (suite tasks) with
+    ``rubric_weights`` — a teacher who cares about, say, smoothness more than the objective does."""
+    rubric_weights: dict[str, float] = field(default_factory=dict)
+    """With ``judge_on: rubric``: criterion name → weight replacing the rubric's own."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"unknown teacher preset {self.preset!r}; expected one of {', '.join(PRESETS)}")
+        if self.judge_on not in ("reward", "rubric"):
+            raise ValueError(f"teacher.judge_on must be 'reward' or 'rubric', got {self.judge_on!r}")
+        if self.rubric_weights and self.judge_on != "rubric":
+            raise ValueError("teacher.rubric_weights is only used with teacher.judge_on=rubric; set both or neither")
 
 
 @dataclass

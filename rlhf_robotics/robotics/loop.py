@@ -56,7 +56,14 @@ from rlhf_robotics.robotics.evaluation import (
     plot_learning_curves,
     record_video,
 )
-from rlhf_robotics.robotics.physics import env_factory, episode_limit, scalar_info_keys, step_seconds
+from rlhf_robotics.robotics.physics import (
+    env_factory,
+    episode_limit,
+    rubric_step_scores,
+    scalar_info_keys,
+    step_seconds,
+    suite_rubric,
+)
 from rlhf_robotics.robotics.policy import (
     CurveCallback,
     PhaseTimer,
@@ -104,6 +111,14 @@ class PreferenceLoop:
                                        config.total_steps, config.labels.schedule_timescale)
         teacher_cfg = preset(config.teacher.preset, **config.teacher.overrides)
         self.teacher = Teacher(teacher_cfg, self.rng["teacher"], config.teacher.preset)
+        self.rubric = suite_rubric(config.env.id)
+        if config.teacher.judge_on == "rubric":
+            if self.rubric is None:
+                raise ValueError(
+                    f"teacher.judge_on=rubric needs a task with a physics rubric; {config.env.id} has none "
+                    "(the suite's rlhf_robotics/... tasks have one)"
+                )
+            self.rubric = self.rubric.weighted(config.teacher.rubric_weights)
         self.store = PreferenceStore(self.run_dir / "preferences.sqlite")
         self.segments = SegmentStore(self.run_dir / "segments")
         self.features: dict[str, np.ndarray] = {}
@@ -129,6 +144,9 @@ class PreferenceLoop:
                                             config.reward_model.mlp, seed=config.seed)
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
+        if self.rubric is not None:  # the labelling app asks people about each criterion
+            questions = [{"name": c.name, "question": c.question or c.name} for c in self.rubric.criteria]
+            (self.run_dir / "rubric.json").write_text(json.dumps(questions, indent=1))
         self.clip_pool: Any = None
         if config.labels.source == "human":
             from rlhf_robotics.robotics.render_pool import ClipPool
@@ -194,7 +212,8 @@ class PreferenceLoop:
             self._status("rendering", f"rendering {len(segs)} clips for round {self.round}")
         else:
             with self.timer("labelling"):
-                labels = self.teacher.judge(segs.reward[0::2], segs.reward[1::2])
+                scores = segs.reward if self.config.teacher.judge_on == "reward" else rubric_step_scores(self.rubric, segs.terms)
+                labels = self.teacher.judge(scores[0::2], scores[1::2])
                 self.store.add_judgments([Judgment(q, lab, self.teacher.annotator) for q, lab in zip(query_ids, labels)])
         return len(query_ids)
 
@@ -408,7 +427,8 @@ class PreferenceLoop:
                 baseline, baseline_curve = self.train_baseline(ev_seed)
         frac = norm = None
         if baseline is not None:
-            frac = ours.mean / baseline.mean if baseline.mean != 0 else None
+            # a ratio of returns only means "share of the baseline" when both are positive
+            frac = ours.mean / baseline.mean if baseline.mean > 0 and ours.mean >= 0 else None
             gap = baseline.mean - rand.mean
             norm = (ours.mean - rand.mean) / gap if gap != 0 else None
         files = {"run_dir": str(self.run_dir), "metrics": str(self.metrics_path), "store": self.store.path}

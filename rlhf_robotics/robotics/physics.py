@@ -10,6 +10,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from rlhf_robotics.preference.rubric import Rubric
+
 
 class PhysicsStateInfo(gym.Wrapper):
     """Adds ``info["qpos"]`` and ``info["qvel"]`` (copies of the MuJoCo state after reset or step).
@@ -88,6 +90,28 @@ def step_seconds(env_id: str, kwargs: Mapping[str, Any] | None = None) -> float:
         return float(env.unwrapped.dt)  # type: ignore[attr-defined]
     finally:
         env.close()
+
+
+def suite_rubric(env_id: str) -> Rubric | None:
+    """The physics rubric of a suite task, or None for tasks without one."""
+    _import_suite()
+    try:
+        from rlhf_robotics.envs import physics_rubric
+    except ImportError:
+        return None
+    try:
+        return physics_rubric(env_id)
+    except ValueError:
+        return None
+
+
+def rubric_step_scores(rubric: Rubric | None, terms: Mapping[str, np.ndarray]) -> np.ndarray:
+    """``(N, T)`` per-step rubric scores of segments (their ``terms``), for a synthetic rubric teacher."""
+    from rlhf_robotics.envs import step_scores
+
+    if rubric is None:
+        raise ValueError("this task has no physics rubric")
+    return step_scores(rubric, terms)
 
 
 def episode_limit(env_id: str) -> int | None:

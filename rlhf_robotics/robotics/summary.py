@@ -22,7 +22,8 @@ class Summary:
     random_return_true: ReturnStats
     baseline_return_true: ReturnStats | None
     fraction_of_true_reward_ppo: float | None
-    """Learned-reward policy's true return / true-reward PPO's (same steps)."""
+    """Learned-reward policy's true return / true-reward PPO's (same steps); None unless both are >= 0 (with
+    negative returns the ratio does not order policies: use ``normalized_score``)."""
     normalized_score: float | None
     """(ours − random) / (true-reward PPO − random): 0 = random, 1 = PPO on the true reward."""
     reward_model_accuracy_vs_oracle: float
@@ -50,7 +51,9 @@ def summary_table(s: Summary) -> str:
         f"  true return, true-reward PPO    : {base}",
     ]
     if s.fraction_of_true_reward_ppo is not None:
-        lines.append(f"  fraction of true-reward PPO     : {s.fraction_of_true_reward_ppo:.3f} (normalised score {s.normalized_score:.3f})")
+        lines.append(f"  fraction of true-reward PPO     : {s.fraction_of_true_reward_ppo:.3f}")
+    if s.normalized_score is not None:
+        lines.append(f"  normalised score                : {s.normalized_score:.3f}   (0 = random, 1 = true-reward PPO)")
     lines.append(f"  reward model accuracy vs oracle : {s.reward_model_accuracy_vs_oracle:.3f}   "
                  f"step-reward correlation {s.reward_correlation_step:.3f}")
     lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")

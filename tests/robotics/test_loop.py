@@ -140,3 +140,36 @@ def test_async_refit_with_dropout_is_refused() -> None:
 
     with pytest.raises(ValueError, match="needs reward_model.mlp.dropout=0"):
         RewardModelConfig(mlp=MLPConfig(dropout=0.1))
+
+
+def test_rubric_teacher_judges_on_reweighted_physics_rubric(tmp_path: Path) -> None:
+    from rlhf_robotics.envs import physics_rubric, step_scores
+    from rlhf_robotics.robotics.config import TeacherSettings
+    from rlhf_robotics.robotics.segments import SegmentStore
+
+    rubric = physics_rubric("rlhf_robotics/ReacherSmooth-v0")
+    weights = {c.name: (0.0 if c.weight else 1.0) for c in rubric.criteria}  # judge only on what the objective ignores
+    config = tiny(tmp_path / "run", teacher=TeacherSettings(judge_on="rubric", rubric_weights=weights))
+    config.env = EnvConfig(id="rlhf_robotics/ReacherSmooth-v0", n_envs=2, segment_steps=10)
+    run_experiment(config, progress=False)
+    segments = SegmentStore(tmp_path / "run" / "segments")
+    reweighted = rubric.weighted(weights)
+    with sqlite3.connect(tmp_path / "run" / "preferences.sqlite") as c:
+        rows = c.execute("SELECT q.first, q.second, j.label FROM judgments j JOIN queries q ON q.id = j.query_id").fetchall()
+    disagree_with_reward = 0
+    for first, second, label in rows:
+        segs = segments.get([first, second])
+        score = step_scores(reweighted, segs.terms).sum(-1)
+        if score[0] != score[1]:
+            assert label == ("first" if score[0] > score[1] else "second")
+        disagree_with_reward += (score[0] > score[1]) != (segs.returns()[0] > segs.returns()[1])
+    assert disagree_with_reward > 0  # the rubric teacher is not the reward teacher in disguise
+    questions = json.loads((tmp_path / "run" / "rubric.json").read_text())
+    assert [q["name"] for q in questions] == list(rubric.names)
+
+
+def test_rubric_teacher_needs_a_task_with_a_rubric(tmp_path: Path) -> None:
+    from rlhf_robotics.robotics.config import TeacherSettings
+
+    with pytest.raises(ValueError, match="needs a task with a physics rubric; InvertedPendulum-v5 has none"):
+        run_experiment(tiny(tmp_path / "run", teacher=TeacherSettings(judge_on="rubric")), progress=False)
