@@ -144,6 +144,7 @@ def test_async_refit_with_dropout_is_refused() -> None:
 
 def test_rubric_teacher_judges_on_reweighted_physics_rubric(tmp_path: Path) -> None:
     from rlhf_robotics.envs import physics_rubric, step_scores
+
     from rlhf_robotics.robotics.config import TeacherSettings
     from rlhf_robotics.robotics.segments import SegmentStore
 
