@@ -92,11 +92,20 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     ppo = run_dir / "ppo" / "metrics.json"
     if ppo.is_file():
         m = json.loads(ppo.read_text(encoding="utf-8"))
-        fig, ax = plt.subplots(figsize=(5, 4))
-        ax.plot(m["kl"], m["score"], label="proxy (reward model, normalised)")
-        ax.plot(m["kl"], m["gold"], label="gold")
-        ax.set_xlabel("KL(π ‖ π_SFT) per response (nats)")
-        ax.legend()
+
+        def smooth(xs: list[float], k: int = 5) -> list[float]:
+            return [sum(xs[max(0, i - k + 1) : i + 1]) / len(xs[max(0, i - k + 1) : i + 1]) for i in range(len(xs))]
+
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(smooth(m["score"]), label="proxy: reward-model score (normalised)")
+        ax.plot(smooth(m["gold"]), label="gold score")
+        ax.set_xlabel("PPO iteration")
+        ax.set_ylabel("score (moving average of 5)")
+        kl_ax = ax.twinx()
+        kl_ax.plot(smooth(m["kl"]), color="grey", linestyle="--", label="KL from SFT")
+        kl_ax.set_ylabel("KL(π ‖ π_SFT) per response (nats)")
+        ax.legend(loc="lower right")
+        kl_ax.legend(loc="upper left")
         fig.tight_layout()
         fig.savefig(run_dir / "ppo_overoptimisation.png", dpi=120)
         plt.close(fig)
