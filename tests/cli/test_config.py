@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from rlhf_robotics.typed_config import ConfigError
 from rlhf_robotics.cli.train import CONF_DIR, experiment_config
 from rlhf_robotics.robotics.config import ExperimentConfig
+from rlhf_robotics.typed_config import ConfigError
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 GROUP_OPTIONS = [(g.name, p.stem) for g in Path(CONF_DIR).iterdir() if g.is_dir() and g.name not in ("experiment", "sweep", "lm")
