@@ -24,17 +24,25 @@ writes ``<job>.failed.json`` and is retried on the next run. After the jobs, eve
 work folder is gathered into ``benchmarks/results/label_efficiency.json``, which ``make_results.py`` turns
 into ``benchmarks/RESULTS.md``.
 
-Env-step budget: 102,400 steps per run (10 label rounds × 5 PPO rollouts of 4 envs × 512 steps, so every arm's
-learning ends exactly on the budget). Single runs measured here first (HalfCheetah-v4, 700 oracle labels,
-40,960 steps, seed 0; CPU seconds of the whole job including start-up and the 10-episode evaluation; the
-machine was shared with other work, so wall times were about 2.3× these): ``ppo`` 12 s, ``loop`` 27 s,
-``imitation`` 51 s. Taking ~7–12 s of each as fixed and the rest as linear in steps, a (task, seed) at
-x = steps / 40,960 costs 2 ppo + 6 loop + 3 imitation ≈ 110 + 229·x CPU seconds; with 15 (task, seed) pairs
-and Hopper's slower physics (+15 % overall) that is ≈ 11,800 CPU s at 102,400 steps (x = 2.5): about 1.6 hours
-on 2 cores running 2 jobs at a time, which leaves a margin for the noisy estimate inside the issue's "about
-two hours" (122,880 steps would need about 1.9 hours, the loop's default of 200k steps about 2.9). At 102k
-steps PPO is far from converged on HalfCheetah and Hopper: the returns are early-training returns, and the
-benchmark compares the arms at equal steps and labels, not converged policies.
+Env-step budget: 204,800 steps per run (10 label rounds × 10 PPO rollouts of 4 envs × 512 steps, so every arm's
+learning ends exactly on the budget; about the loop's default of 200k). Why, from single runs measured here first
+(seed 0, 700 oracle labels, CPU seconds of the whole job including start-up and the 10-episode evaluation, the
+machine shared with other work):
+
+| steps | task | ppo | loop | imitation |
+|---|---|---|---|---|
+| 40,960 | HalfCheetah-v4 | 12 | 27 | 51 |
+| 102,400 | HalfCheetah-v4/v5 | 21 | 38 | 56 |
+| 102,400 | Hopper-v5 (imitation: v4) | 27 | 56 | 68 |
+| 204,800 | HalfCheetah-v4/v5 | 39 | 61 | 78 |
+
+A (task, seed) has 11 jobs (v5: 1 ppo + 3 loop; v4: 1 ppo + 3 loop + 3 imitation): ≈ 680 CPU s for HalfCheetah at
+204,800 steps and, scaling by the Hopper/HalfCheetah ratios at 102,400 (×1.3 ppo, ×1.5 loop, ×1.2 imitation),
+≈ 925 for Hopper; with Swimmer like HalfCheetah, 5 seeds ≈ 11,400 CPU s, i.e. about 1.6 hours on 2 cores running
+2 jobs at a time, 1.7–2 hours with imperfect packing and a busier machine: the issue's "about two hours". The
+reward model's cost hardly grows with steps, so 102,400 steps would still take ≈ 1.0 hour, and 409,600 about
+2.5 hours. At 204,800 steps PPO is not converged on HalfCheetah or Hopper (HalfCheetah ≈ 3,400 vs ≈ 5,400 at
+450k in PEERS.md): the benchmark compares the arms at equal steps and labels, not converged policies.
 
     .venv/bin/python benchmarks/label_efficiency.py --jobs 2                     # the whole grid, resumable
     .venv/bin/python benchmarks/label_efficiency.py --jobs 2 --only env=HalfCheetah labels=700 teacher=oracle,none seed=0,1
@@ -62,7 +70,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
 
-DEFAULT_STEPS = 102_400
+DEFAULT_STEPS = 204_800
 ENVS: dict[str, dict[str, Any]] = {
     "HalfCheetah": {},
     "Hopper": {"terminate_when_unhealthy": False},

@@ -16,7 +16,7 @@ the same arm. Reported per repetition and as medians:
   seconds of the loop's run over PPO's, evaluation excluded for PPO, included for the loop's final evaluation
   — see ``cpu_seconds_*``), since on a shared machine CPU time is steadier than wall time.
 
-    .venv/bin/python benchmarks/overhead.py                           # HalfCheetah-v5, 102,400 steps, 3 repetitions
+    .venv/bin/python benchmarks/overhead.py                           # HalfCheetah-v5, 204,800 steps, 3 repetitions
     .venv/bin/python benchmarks/overhead.py --refit sync --out benchmarks/results/overhead_sync.json
 
 The reward model's cost hardly depends on the env steps (10 refits of a 3-member ensemble on all comparisons so
@@ -89,7 +89,7 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="HalfCheetah-v5")
-    parser.add_argument("--steps", type=int, default=102_400, help="env steps per arm (default: label_efficiency's "
+    parser.add_argument("--steps", type=int, default=204_800, help="env steps per arm (default: label_efficiency's "
                         "budget; a multiple of 10 x 2048 ends every label round on a whole PPO rollout)")
     parser.add_argument("--labels", type=int, default=700)
     parser.add_argument("--teacher", default="oracle")
