@@ -125,6 +125,7 @@ class PreferenceLoop:
         self.judgment_rows: list[StoredJudgment] = []
         self.cursor = 0
         self.curve: list[dict[str, float]] = []
+        self.initial_return: ReturnStats | None = None
         self.round = 0
 
         self.base_venv = make_vec_env(config, config.seed)
@@ -325,6 +326,7 @@ class PreferenceLoop:
                 "rng": {k: g.bit_generator.state for k, g in self.rng.items()},
                 "curve": self.curve,
                 "timer": dict(self.timer.seconds),
+                "initial_return": asdict(self.initial_return) if self.initial_return else None,
             }
             (d / "state.json").write_text(json.dumps(state, default=int))
             (self.run_dir / "checkpoints" / "latest.json").write_text(json.dumps({"round": self.round, "dir": d.name}))
@@ -349,6 +351,7 @@ class PreferenceLoop:
         for k, s in state["rng"].items():
             self.rng[k].bit_generator.state = s
         self.curve = state["curve"]
+        self.initial_return = ReturnStats(**state["initial_return"]) if state.get("initial_return") else None
         self.timer.seconds.update(state["timer"])
         self.round = state["round"]
         self.reward_env.set_reward_fn(TimedReward(StackedStepReward(self.ensemble), self.timer))
@@ -365,6 +368,9 @@ class PreferenceLoop:
         steps_per_round = [c.total_steps // c.labels.rounds + (1 if r < c.total_steps % c.labels.rounds else 0)
                            for r in range(c.labels.rounds)]
         if not resumed:
+            with self.timer("evaluation"):
+                self.initial_return = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, c.seed + 10_000,
+                                                           obs_rms(self.venv))
             self._status("waiting_for_policy", "collecting segments from the initial policy")
             with self.timer("policy_learn"):
                 self.collect_initial()
@@ -451,7 +457,8 @@ class PreferenceLoop:
         val_acc = next((r["reward_model/val_accuracy"] for r in reversed(rm_rows) if "reward_model/val_accuracy" in r), math.nan)
         summary = Summary(
             env_id=c.env.id, total_steps=c.total_steps, seed=c.seed, labels_used=self.store.count_queries(),
-            label_counts=dict(counts), policy_return_true=ours, random_return_true=rand, baseline_return_true=baseline,
+            label_counts=dict(counts), policy_return_true=ours, initial_policy_return_true=self.initial_return,
+            random_return_true=rand, baseline_return_true=baseline,
             fraction_of_true_reward_ppo=frac, normalized_score=norm, reward_model_accuracy_vs_oracle=acc,
             reward_model_val_accuracy=val_acc, reward_correlation_step=corr_step, reward_correlation_segment=corr_seg,
             wall_seconds=dict(self.timer.seconds), files=files,

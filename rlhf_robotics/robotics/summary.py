@@ -19,6 +19,8 @@ class Summary:
     labels_used: int
     label_counts: dict[str, int]
     policy_return_true: ReturnStats
+    initial_policy_return_true: ReturnStats | None
+    """The same policy before any training (deterministic actions), so improvement can be read off."""
     random_return_true: ReturnStats
     baseline_return_true: ReturnStats | None
     fraction_of_true_reward_ppo: float | None
@@ -47,6 +49,8 @@ def summary_table(s: Summary) -> str:
     lines = [
         f"{s.env_id}, {s.total_steps} steps, seed {s.seed}, {s.labels_used} labels {dict(s.label_counts)}",
         f"  true return, learned-reward PPO : {s.policy_return_true.mean:10.1f} ± {s.policy_return_true.std:.1f}",
+        *([f"  true return, initial policy     : {s.initial_policy_return_true.mean:10.1f} ± {s.initial_policy_return_true.std:.1f}"]
+          if s.initial_policy_return_true else []),
         f"  true return, random policy      : {s.random_return_true.mean:10.1f} ± {s.random_return_true.std:.1f}",
         f"  true return, true-reward PPO    : {base}",
     ]
