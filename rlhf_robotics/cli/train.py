@@ -62,10 +62,15 @@ def train(cfg: DictConfig) -> float:
         config = experiment_config(cfg)
     server = None
     if config.labels.source == "human":
+        from rlhf_robotics.ui.app import AppConfig
+        from rlhf_robotics.ui.queue import QueueConfig
         from rlhf_robotics.ui.server import serve_in_background
 
+        ui = cfg.ui
+        app = AppConfig(require_token=ui.require_token, min_watch_s=ui.min_watch_s,
+                        queue=QueueConfig(overlap=ui.overlap, gold_rate=ui.gold_rate, repeat_rate=ui.repeat_rate, seed=config.seed))
         Path(config.run_dir).mkdir(parents=True, exist_ok=True)
-        server = serve_in_background(config.run_dir, host=cfg.ui.host, port=cfg.ui.port)
+        server = serve_in_background(config.run_dir, host=ui.host, port=ui.port, config=app)
         print(f"labelling app: {server.url}  (answers are used as they arrive)", flush=True)
     try:
         summary = run_experiment(config, resume=bool(resume), progress=not cfg.get("quiet", False))
