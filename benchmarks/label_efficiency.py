@@ -35,14 +35,15 @@ machine shared with other work):
 | 102,400 | HalfCheetah-v4/v5 | 21 | 38 | 56 |
 | 102,400 | Hopper-v5 (imitation: v4) | 27 | 56 | 68 |
 | 204,800 | HalfCheetah-v4/v5 | 39 | 61 | 78 |
+| 204,800 | Hopper-v5 (imitation: v4) | 47 | 75 | 84 |
+| 204,800 | Swimmer-v5 (imitation: v4) | 42 | 64 | 77 |
 
-A (task, seed) has 11 jobs (v5: 1 ppo + 3 loop; v4: 1 ppo + 3 loop + 3 imitation): ≈ 680 CPU s for HalfCheetah at
-204,800 steps and, scaling by the Hopper/HalfCheetah ratios at 102,400 (×1.3 ppo, ×1.5 loop, ×1.2 imitation),
-≈ 925 for Hopper; with Swimmer like HalfCheetah, 5 seeds ≈ 11,400 CPU s, i.e. about 1.6 hours on 2 cores running
-2 jobs at a time, 1.7–2 hours with imperfect packing and a busier machine: the issue's "about two hours". The
-reward model's cost hardly grows with steps, so 102,400 steps would still take ≈ 1.0 hour, and 409,600 about
-2.5 hours. At 204,800 steps PPO is not converged on HalfCheetah or Hopper (HalfCheetah ≈ 3,400 vs ≈ 5,400 at
-450k in PEERS.md): the benchmark compares the arms at equal steps and labels, not converged policies.
+A (task, seed) has 11 jobs (v5: 1 ppo + 3 loop; v4: 1 ppo + 3 loop + 3 imitation): at 204,800 steps ≈ 680 CPU s
+for HalfCheetah, 800 for Hopper and 700 for Swimmer, so 5 seeds ≈ 10,900 CPU s: about 1.5 hours on 2 cores
+running 2 jobs at a time, 1.7–2 hours with imperfect packing and a busier machine — the issue's "about two
+hours". The reward model's cost hardly grows with steps, so 102,400 steps would still take ≈ 1 hour, and
+409,600 about 2.5 hours. At 204,800 steps PPO is not converged on HalfCheetah or Hopper (HalfCheetah ≈ 3,400 vs
+≈ 5,400 at 450k in PEERS.md): the benchmark compares the arms at equal steps and labels, not converged policies.
 
     .venv/bin/python benchmarks/label_efficiency.py --jobs 2                     # the whole grid, resumable
     .venv/bin/python benchmarks/label_efficiency.py --jobs 2 --only env=HalfCheetah labels=700 teacher=oracle,none seed=0,1
