@@ -46,7 +46,7 @@ hours". The reward model's cost hardly grows with steps, so 102,400 steps would 
 ≈ 5,400 at 450k in PEERS.md): the benchmark compares the arms at equal steps and labels, not converged policies.
 
     .venv/bin/python benchmarks/label_efficiency.py --jobs 2                     # the whole grid, resumable
-    .venv/bin/python benchmarks/label_efficiency.py --jobs 2 --only env=HalfCheetah labels=700 teacher=oracle,none seed=0,1
+    .venv/bin/python benchmarks/label_efficiency.py --jobs 2 --only env=HalfCheetah labels=700,none teacher=oracle,none seed=0,1
     .venv/bin/python benchmarks/label_efficiency.py --list                       # every job and its state
     .venv/bin/python benchmarks/label_efficiency.py --collect                    # only gather finished results
     .venv/bin/python benchmarks/make_results.py                                  # regenerate RESULTS.md
@@ -323,7 +323,7 @@ def _run_job(job: Job, steps: int, eval_episodes: int, work: Path, command: str 
     child1 = os.times()
     result = {
         "job": asdict(job), "key": job.key, "command": command, "env_id": job.env_id, "env_kwargs": ENVS[job.env], "steps": steps,
-        "eval_episodes": eval_episodes, **measured,
+        "eval_episodes": eval_episodes, "jobs_at_a_time": int(os.environ.get("LABEL_EFFICIENCY_JOBS", "1")), **measured,
         "job_wall_seconds": time.perf_counter() - start,
         "job_cpu_seconds": (time.process_time() - cpu0) + (child1.children_user - child0.children_user)
         + (child1.children_system - child0.children_system),
@@ -426,9 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.collect:
         os.environ["LABEL_EFFICIENCY_COMMAND"] = command.strip()
+        os.environ["LABEL_EFFICIENCY_JOBS"] = str(args.jobs)
         finished, failed = run_all(jobs, args.steps, args.eval_episodes, work, args.jobs)
         print(f"{finished} finished, {failed} failed in this run", flush=True)
-    data = collect(work, Path(args.out), command.strip())
+    data = collect(work, Path(args.out), None if args.collect else command.strip())
     print(f"{data['jobs_done']} of {data['jobs_in_grid']} grid jobs done; results in {args.out}")
     return 0
 

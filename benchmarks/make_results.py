@@ -122,8 +122,8 @@ def imitation_table(index: Runs) -> list[str]:
     lines = [
         "| task | labels | teacher | seeds (ours, imitation) | ours: true return | imitation: true return | "
         "PPO true reward | ours / PPO | imitation / PPO | P(ours > imitation) | wall, ours | wall, imitation | "
-        "wall ratio ours / imitation |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "wall ratio ours / imitation | CPU ratio ours / imitation |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for env in _envs(index, "v4"):
         env_id = f"{env}-v4"
@@ -138,10 +138,13 @@ def imitation_table(index: Runs) -> list[str]:
             paired = [ours[s]["wall_seconds"] / imit[s]["wall_seconds"] for s in sorted(set(ours) & set(imit))]
             w_o, w_i = median(r["wall_seconds"] for r in ours.values()), median(r["wall_seconds"] for r in imit.values())
             ratio = f"{median(paired):.2f}× (median over {len(paired)} seeds)" if paired else "–"
+            cpu = [ours[s]["job_cpu_seconds"] / imit[s]["job_cpu_seconds"] for s in sorted(set(ours) & set(imit))
+                   if ours[s].get("job_cpu_seconds") and imit[s].get("job_cpu_seconds")]
+            cpu_ratio = f"{median(cpu):.2f}×" if cpu else "–"
             lines.append(
                 f"| {env_id} | {labels} | {teacher} | {len(ours)}, {len(imit)} | {fmt(ci(a))} | {fmt(ci(b))} | "
                 f"{fmt(ci(returns(ppo)))} | {fmt(ci(fractions(ours, ppo)), True)} | {fmt(ci(fractions(imit, ppo)), True)} | {p_imp} | "
-                f"{seconds(w_o)} | {seconds(w_i)} | {ratio} |")
+                f"{seconds(w_o)} | {seconds(w_i)} | {ratio} | {cpu_ratio} |")
     return lines
 
 
@@ -167,8 +170,8 @@ def headline(index: Runs) -> list[str]:
             ours = index.get(("loop", f"{env}-v5", labels, teacher), {})
             f = ci(fractions(ours, ppo))
             if f.n:
-                out.append(f"- {env}-v5, {labels} {teacher} labels: ours reaches {f.point:.0%} of true-reward PPO "
-                           f"(IQM over {f.n} seeds, 95 % CI {f.low:.0%}–{f.high:.0%}).")
+                spread = f"IQM over {f.n} seeds, 95 % CI {f.low:.0%}–{f.high:.0%}" if f.n > 1 else "1 seed, no interval"
+                out.append(f"- {env}-v5, {labels} {teacher} labels: ours reaches {f.point:.0%} of true-reward PPO ({spread}).")
     for env in _envs(index, "v4"):
         for labels, teacher in LABEL_SETTINGS:
             ours = index.get(("loop", f"{env}-v4", labels, teacher), {})
@@ -198,6 +201,10 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
     runs = data.get("runs", [])
     index = index_runs(runs)
     seeds = sorted({int(r["job"]["seed"]) for r in runs})
+    counts: dict[int, int] = defaultdict(int)
+    for r in runs:
+        counts[int(r.get("jobs_at_a_time", 1))] += 1
+    parallel = ", ".join(f"{k} ({v} runs)" for k, v in sorted(counts.items()))
     imit_sw = next((r.get("software") for r in runs if r["job"]["arm"] == "imitation" and r.get("software")), None)
     out = [
         "## Label efficiency: our loop, PPO on the true reward, imitation 1.0.1",
@@ -207,11 +214,11 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
         f"of {runs[0]['eval_episodes'] if runs else '?'} deterministic episodes. Ours: `ExperimentConfig` defaults (3-member "
         "ensemble, uniform selection, asynchronous refits, 10 label rounds, 25 % of labels on the initial policy). "
         "Returns and fractions: IQM over seeds [95 % bootstrap CI]; wall: median seconds of training (evaluation "
-        "excluded), each job on one core with another job beside it.",
+        "excluded; wall times on this shared machine vary by tens of per cent, CPU seconds less).",
         "",
         *_provenance_lines(data, runs),
         f"- Seeds present: {', '.join(map(str, seeds)) or '–'}; grid jobs done: {data.get('jobs_done', 0)} of "
-        f"{data.get('jobs_in_grid', '?')}.",
+        f"{data.get('jobs_in_grid', '?')}; jobs at a time: {parallel or '–'}.",
         f"- Commands that produced these runs: {'; '.join(f'`{c}`' for c in data.get('commands', [])) or '–'}. "
         f"The whole grid: `{data.get('full_grid_command', '')}` (resumes where it stopped).",
         "",
