@@ -90,8 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
+    try:
+        import imitation
+    except ImportError:
+        parser.error(f"imitation is not installed for {sys.executable}; run this script with "
+                     "benchmarks/.work/imitation-venv/bin/python (label_efficiency.py creates that environment)")
     import gymnasium as gym
-    import imitation
     import stable_baselines3
     import torch
     from imitation.algorithms import preference_comparisons as pc
