@@ -48,6 +48,16 @@ def _flip_gatherer(base: type, mistake: float, rng: np.random.Generator) -> Any:
     return MistakeGatherer(temperature=0, sample=False)
 
 
+def step_targets(steps: int, calls: int, rollout: int) -> list[int]:
+    """Cumulative env steps the agent should have after each of ``calls`` training calls: whole rollouts, as even
+    as they can be, ending exactly on ``steps``."""
+    if steps < 1 or calls < 1 or rollout < 1:
+        raise ValueError(f"steps, calls and rollout must be >= 1, got {steps}, {calls}, {rollout}")
+    targets = [min(steps, math.ceil(steps * (k + 1) / calls / rollout) * rollout) for k in range(calls)]
+    targets[-1] = steps
+    return targets
+
+
 def evaluate(model: Any, env_id: str, env_kwargs: dict[str, Any], episodes: int, seed: int, obs_rms: Any) -> dict[str, float]:
     """Mean true return over ``episodes`` episodes with deterministic actions (our evaluation protocol)."""
     import gymnasium as gym
@@ -147,9 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     # every call up to whole rollouts. Spread exactly --steps over those calls, in whole rollouts, so every arm
     # learns from the same number of env steps.
     calls = args.rounds + 1
-    rollout = int(ppo.get("n_steps", 512)) * args.n_envs
-    targets = [min(args.steps, math.ceil(args.steps * (k + 1) / calls / rollout) * rollout) for k in range(calls)]
-    targets[-1] = args.steps
+    targets = step_targets(args.steps, calls, int(ppo.get("n_steps", 512)) * args.n_envs)
     agent_train = trainer.train
     done_calls = [0]
 

@@ -33,3 +33,8 @@ def label_efficiency() -> ModuleType:
 def make_results() -> ModuleType:
     return load_script("make_results")
 
+
+
+@pytest.fixture(scope="session")
+def imitation_runner() -> ModuleType:
+    return load_script("imitation_runner")
