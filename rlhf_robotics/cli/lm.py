@@ -41,10 +41,9 @@ def to_lm_config(cfg: Any) -> Any:
 
     from rlhf_robotics.lm.dpo import DPOConfig
     from rlhf_robotics.lm.grpo import GRPOConfig
-    from rlhf_robotics.lm.model import GPTConfig
     from rlhf_robotics.lm.pipeline import EvalConfig, LMConfig
     from rlhf_robotics.lm.ppo import PPOConfig
-    from rlhf_robotics.lm.pretrain import PretrainConfig
+    from rlhf_robotics.lm.pretrain import PretrainConfig, model_config
     from rlhf_robotics.lm.reward import RewardConfig
     from rlhf_robotics.lm.sft import SFTConfig
 
@@ -53,7 +52,7 @@ def to_lm_config(cfg: Any) -> Any:
     return LMConfig(
         run_dir=d["run_dir"],
         stages=tuple(d["stages"]),
-        pretrain=PretrainConfig(model=GPTConfig(**d["model"]), **d["pretrain"]),
+        pretrain=PretrainConfig(model=model_config(d["model"]), **d["pretrain"]),
         sft=SFTConfig(**d["sft"]),
         reward=RewardConfig(**d["reward"]),
         ppo=PPOConfig(**d["ppo"]),

@@ -12,4 +12,8 @@ One module per stage (:mod:`~rlhf_robotics.lm.pretrain`, :mod:`~rlhf_robotics.lm
 :mod:`~rlhf_robotics.lm.grpo`, :mod:`~rlhf_robotics.lm.best_of_n`), composed by
 :mod:`~rlhf_robotics.lm.pipeline`. Imports only the standard library, numpy, torch and
 :mod:`rlhf_robotics.preference` (a test enforces it).
+
+Any causal LM saved on local disk replaces the tiny GPT through the same stages (``model.hf_path=DIR``): the
+stages ask only for the :class:`~rlhf_robotics.lm.model.CausalLM` and :class:`~rlhf_robotics.lm.tokenizer.Tokenizer`
+protocols, which :mod:`~rlhf_robotics.lm.hf` implements over ``transformers`` (imported when a model is loaded).
 """

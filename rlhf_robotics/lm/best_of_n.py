@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 
 from rlhf_robotics.lm.evaluate import Decoder
-from rlhf_robotics.lm.model import GPT
+from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import encode_prompts, generate
 from rlhf_robotics.lm.tasks import Problem
 from rlhf_robotics.preference import RewardEnsemble
@@ -25,7 +25,7 @@ def best_of_n_kl(n: int) -> float:
 
 
 def best_of_n_decoder(
-    policy: GPT, reward_model: RewardEnsemble, n: int, max_new_tokens: int, generator: torch.Generator,
+    policy: CausalLM, reward_model: RewardEnsemble, n: int, max_new_tokens: int, generator: torch.Generator,
     temperature: float = 1.0, batch_size: int = 256,
 ) -> Decoder:
     """A :data:`Decoder` that answers each problem with the highest-reward of ``n`` samples."""
@@ -37,7 +37,7 @@ def best_of_n_decoder(
         out: list[str] = []
         for i in range(0, len(problems), batch_size):
             chunk = [p for p in problems[i : i + batch_size] for _ in range(n)]
-            ids = encode_prompts(chunk, policy.config.block_size, max_new_tokens)
+            ids = encode_prompts(chunk, policy.config.block_size, max_new_tokens, policy.tokenizer)
             roll = generate(policy, ids, max_new_tokens, temperature=temperature, generator=generator)
             scores = reward_model.reward(roll.tokens).view(-1, n)  # (P, n)
             best = scores.argmax(1)

@@ -2,6 +2,8 @@
 
 ``meta.json`` holds the schema version, the kind of model (``lm`` or ``reward``), the model shape, the stage's
 config and metrics, and the checkpoint it was trained from — everything needed to rebuild the module.
+A model loaded from a local Hugging Face directory (``model.hf_path``) stores that path in ``model``; it is
+rebuilt from there and its weights are then replaced by the checkpoint's.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ import json
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from rlhf_robotics.lm.model import GPT, GPTConfig, ScalarHeadModel
+from rlhf_robotics.lm.model import GPT, CausalLM, GPTConfig, ScalarHeadModel
 from rlhf_robotics.preference import RewardEnsemble
+
+if TYPE_CHECKING:
+    from rlhf_robotics.lm.hf import HFCausalLM
 
 SCHEMA_VERSION = 1
 Kind = Literal["lm", "reward"]
@@ -39,9 +44,9 @@ def to_jsonable(obj: Any) -> Any:
 
 def save_checkpoint(
     path: str | Path,
-    module: nn.Module,
+    module: nn.Module | CausalLM,
     kind: Kind,
-    model_config: GPTConfig,
+    model_config: Any,
     stage: str,
     config: Any = None,
     metrics: Any = None,
@@ -93,12 +98,21 @@ def _load_state(module: nn.Module, path: Path) -> None:
     module.load_state_dict(state)
 
 
-def load_lm(path: str | Path, hint: str = "") -> tuple[GPT, dict[str, Any]]:
-    """Rebuild a :class:`GPT` from a checkpoint of kind ``lm``; returns it (in eval mode) and its metadata."""
+def _is_hf(meta: dict[str, Any]) -> bool:
+    return bool(meta["model"].get("hf_path"))
+
+
+def load_lm(path: str | Path, hint: str = "") -> tuple[CausalLM, dict[str, Any]]:
+    """Rebuild the language model of a checkpoint of kind ``lm``; returns it (in eval mode) and its metadata."""
     meta = read_meta(path, hint)
     if meta["kind"] != "lm":
         raise ValueError(f"checkpoint {path} holds a {meta['kind']!r} model, not a language model (kind 'lm')")
-    model = GPT(GPTConfig(**meta["model"]))
+    if _is_hf(meta):
+        from rlhf_robotics.lm.hf import HFModelConfig, load_hf_lm
+
+        model: GPT | HFCausalLM = load_hf_lm(HFModelConfig(**meta["model"]))
+    else:
+        model = GPT(GPTConfig(**meta["model"]))
     _load_state(model, Path(path))
     return model.eval(), meta
 
@@ -108,7 +122,14 @@ def load_reward(path: str | Path, hint: str = "") -> tuple[RewardEnsemble, dict[
     meta = read_meta(path, hint)
     if meta["kind"] != "reward":
         raise ValueError(f"checkpoint {path} holds a {meta['kind']!r} model, not a reward model (kind 'reward')")
-    config = GPTConfig(**meta["model"])
-    ensemble = RewardEnsemble([ScalarHeadModel(config) for _ in range(int(meta["ensemble_size"]))])
+    n = int(meta["ensemble_size"])
+    if _is_hf(meta):
+        from rlhf_robotics.lm.hf import HFModelConfig, load_hf_lm
+
+        lm = load_hf_lm(HFModelConfig(**meta["model"]))
+        ensemble = RewardEnsemble([lm.scalar_head() for _ in range(n)])
+    else:
+        config = GPTConfig(**meta["model"])
+        ensemble = RewardEnsemble([ScalarHeadModel(config) for _ in range(n)])
     _load_state(ensemble, Path(path))
     return ensemble.eval(), meta

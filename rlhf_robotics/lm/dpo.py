@@ -23,8 +23,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlhf_robotics.lm.model import GPT
-from rlhf_robotics.lm.sampling import encode_completions, sequence_logprob
+from rlhf_robotics.lm.model import CausalLM
+from rlhf_robotics.lm.sampling import TOKENIZER, encode_completions, sequence_logprob
+from rlhf_robotics.lm.tokenizer import Tokenizer
 from rlhf_robotics.preference import PreferenceStore, aggregate_targets, bradley_terry_loss
 
 DPOLoss = Literal["sigmoid", "ipo", "tie_aware"]
@@ -114,7 +115,7 @@ class PreferencePairs:
         return len(self.target)
 
 
-def preference_pairs(store: PreferenceStore, block_size: int) -> PreferencePairs:
+def preference_pairs(store: PreferenceStore, block_size: int, tokenizer: Tokenizer = TOKENIZER) -> PreferencePairs:
     """The labelled LM comparisons of ``store`` (texts from ``Query.meta["texts"]``), aggregated targets."""
     targets = aggregate_targets(store.judgments())
     prompts, a, b, t = [], [], [], []
@@ -128,12 +129,12 @@ def preference_pairs(store: PreferenceStore, block_size: int) -> PreferencePairs
     if not t:
         raise ValueError(f"the store {store.path} holds no labelled LM comparisons; run the reward stage first")
     # One length for both sides, so a pair's two rows line up.
-    both, both_mask = encode_completions(prompts + prompts, a + b, block_size)
+    both, both_mask = encode_completions(prompts + prompts, a + b, block_size, tokenizer)
     n = len(t)
     return PreferencePairs(both[:n], both_mask[:n], both[n:], both_mask[n:], torch.tensor(t, dtype=torch.float32))
 
 
-def log_ratio_difference(policy: GPT, reference: GPT, pairs: PreferencePairs, idx: torch.Tensor) -> torch.Tensor:
+def log_ratio_difference(policy: CausalLM, reference: CausalLM, pairs: PreferencePairs, idx: torch.Tensor) -> torch.Tensor:
     """h for the pairs ``idx``: ``(B,)``. Gradients flow through ``policy`` only."""
     tokens = torch.cat([pairs.first[idx], pairs.second[idx]])
     mask = torch.cat([pairs.first_mask[idx], pairs.second_mask[idx]])
@@ -144,13 +145,13 @@ def log_ratio_difference(policy: GPT, reference: GPT, pairs: PreferencePairs, id
     return ratio[0] - ratio[1]
 
 
-def train_dpo(policy: GPT, reference: GPT, store_path: str | Path, config: DPOConfig) -> tuple[GPT, DPOMetrics]:
+def train_dpo(policy: CausalLM, reference: CausalLM, store_path: str | Path, config: DPOConfig) -> tuple[CausalLM, DPOMetrics]:
     """Fine-tune a copy of ``policy`` with DPO on the comparisons stored at ``store_path``."""
     start = time.perf_counter()
     if not Path(store_path).is_file():
         raise FileNotFoundError(f"no preference store at {store_path}; run the reward stage (`rlhf-robotics lm reward`) first")
     with PreferenceStore(store_path) as store:
-        pairs = preference_pairs(store, policy.config.block_size)
+        pairs = preference_pairs(store, policy.config.block_size, policy.tokenizer)
     keep = torch.arange(len(pairs))
     if config.loss == "sigmoid":
         keep = keep[pairs.target != 0.5]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from rlhf_robotics.lm.model import GPT
+from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import Rollout, encode_prompts, generate, sequence_logprob
 from rlhf_robotics.lm.tasks import Problem, TaskMix
 
@@ -64,24 +64,24 @@ Decoder = Callable[[Sequence[Problem]], list[str]]
 """Maps problems to responses (greedy decoding by default; best-of-n plugs in here)."""
 
 
-def greedy_decoder(model: GPT, max_new_tokens: int, batch_size: int = 512) -> Decoder:
+def greedy_decoder(model: CausalLM, max_new_tokens: int, batch_size: int = 512) -> Decoder:
     def decode(problems: Sequence[Problem]) -> list[str]:
         out: list[str] = []
         for i in range(0, len(problems), batch_size):
             chunk = problems[i : i + batch_size]
-            ids = encode_prompts(chunk, model.config.block_size, max_new_tokens)
+            ids = encode_prompts(chunk, model.config.block_size, max_new_tokens, model.tokenizer)
             out += generate(model, ids, max_new_tokens, greedy=True).texts
         return out
 
     return decode
 
 
-def sampling_decoder(model: GPT, max_new_tokens: int, generator: torch.Generator, batch_size: int = 512) -> Decoder:
+def sampling_decoder(model: CausalLM, max_new_tokens: int, generator: torch.Generator, batch_size: int = 512) -> Decoder:
     def decode(problems: Sequence[Problem]) -> list[str]:
         out: list[str] = []
         for i in range(0, len(problems), batch_size):
             chunk = problems[i : i + batch_size]
-            ids = encode_prompts(chunk, model.config.block_size, max_new_tokens)
+            ids = encode_prompts(chunk, model.config.block_size, max_new_tokens, model.tokenizer)
             out += generate(model, ids, max_new_tokens, generator=generator).texts
         return out
 
@@ -114,8 +114,8 @@ def evaluate(stage: str, decode: Decoder, mix: TaskMix, sample: Decoder | None =
 
 @torch.no_grad()
 def kl_from_reference(
-    policy: GPT,
-    reference: GPT,
+    policy: CausalLM,
+    reference: CausalLM,
     problems: Sequence[Problem],
     max_new_tokens: int,
     generator: torch.Generator,
@@ -125,7 +125,7 @@ def kl_from_reference(
     total, count = 0.0, 0
     for i in range(0, len(problems), batch_size):
         chunk = problems[i : i + batch_size]
-        ids = encode_prompts(chunk, policy.config.block_size, max_new_tokens)
+        ids = encode_prompts(chunk, policy.config.block_size, max_new_tokens, policy.tokenizer)
         roll: Rollout = generate(policy, ids, max_new_tokens, generator=generator)
         diff = sequence_logprob(policy, roll.tokens, roll.response_mask) - sequence_logprob(
             reference, roll.tokens, roll.response_mask

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from rlhf_robotics.lm.model import GPT
+from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import encode_prompts, generate, response_logprobs
 from rlhf_robotics.lm.tasks import Problem, TaskMix
 
@@ -160,7 +160,7 @@ def score(mix: TaskMix, problems: list[Problem], texts: list[str], kind: RewardK
     return [float(mix.verify(p, t)) for p, t in zip(problems, texts, strict=True)]
 
 
-def train_grpo(policy: GPT, reference: GPT, config: GRPOConfig) -> tuple[GPT, GRPOMetrics]:
+def train_grpo(policy: CausalLM, reference: CausalLM, config: GRPOConfig) -> tuple[CausalLM, GRPOMetrics]:
     """Optimise a copy of ``policy`` on verifiable rewards; ``reference`` (the SFT model) stays frozen."""
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -173,7 +173,7 @@ def train_grpo(policy: GPT, reference: GPT, config: GRPOConfig) -> tuple[GPT, GR
     g = config.group_size
     for _ in range(config.steps):
         problems = [p for p in mix.sample(rng, config.prompts_per_step) for _ in range(g)]  # (B = P·G)
-        ids = encode_prompts(problems, policy.config.block_size, config.max_new_tokens)
+        ids = encode_prompts(problems, policy.config.block_size, config.max_new_tokens, policy.tokenizer)
         roll = generate(policy, ids, config.max_new_tokens, temperature=config.temperature, generator=gen)
         tokens, mask = roll.tokens, roll.response_mask.float()  # (B, T), (B, T-1)
         with torch.no_grad():

@@ -4,19 +4,26 @@ Padding is id 0; the attention mask and the position ids both come from ``tokens
 prompts of different lengths behaves exactly like each prompt alone. :class:`ScalarHeadModel` is the reward
 model of the InstructGPT recipe (Ouyang et al. 2022): the SFT transformer with the LM head replaced by a linear
 head read at the last non-pad token.
+
+:class:`CausalLM` is what the stages ask of a policy; :class:`GPT` implements it, and so does
+:class:`rlhf_robotics.lm.hf.HFCausalLM` over a ``transformers`` causal LM loaded from a local directory.
 """
 
 from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rlhf_robotics.lm.tokenizer import PAD, CharTokenizer
+from rlhf_robotics.lm.tokenizer import PAD, CharTokenizer, Tokenizer
+
+CHAR_TOKENIZER = CharTokenizer()
 
 
 @dataclass
@@ -53,6 +60,43 @@ def last_index(mask: torch.Tensor) -> torch.Tensor:
     """``(B,)`` index of the last True of each row of ``mask`` ``(B, T)`` (0 for an all-False row)."""
     positions = torch.arange(1, mask.shape[1] + 1, device=mask.device)
     return (mask.long() * positions).argmax(dim=1)
+
+
+@runtime_checkable
+class CausalLM(Protocol):
+    """What the stages need of a policy (and reference) model.
+
+    ``config`` has ``block_size`` (context in tokens) and ``n_embd`` (width of the hidden states); ``tokenizer``
+    turns text into the ids the model reads, left-padded with ``tokenizer.pad_id``. Stages ``copy.deepcopy``
+    the model, so it must be an :class:`torch.nn.Module`.
+    """
+
+    config: Any
+    training: bool
+
+    @property
+    def tokenizer(self) -> Tokenizer: ...
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Left-padded ids ``(B, T)`` → next-token logits ``(B, T, V)``."""
+        ...
+
+    def forward_with_hidden(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``(B, T, V)`` and the last hidden states ``(B, T, n_embd)``."""
+        ...
+
+    def scalar_head(self, head_seed: int = 0) -> nn.Module:
+        """A reward model: this model's backbone with a fresh linear scalar head read at the last non-pad token."""
+        ...
+
+    # The parts of torch.nn.Module the stages use.
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def eval(self) -> Any: ...
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Mapping[str, Any]: ...
 
 
 class Block(nn.Module):
@@ -132,8 +176,17 @@ class GPT(nn.Module):
             if name.endswith("proj.weight") or name.endswith("mlp.2.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
 
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The character tokenizer (fixed vocabulary)."""
+        return CHAR_TOKENIZER
+
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.lm_head(self.transformer(tokens))
+
+    def scalar_head(self, head_seed: int = 0) -> ScalarHeadModel:
+        """:meth:`ScalarHeadModel.from_lm` of this model."""
+        return ScalarHeadModel.from_lm(self, head_seed)
 
     def forward_with_hidden(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits ``(B, T, V)`` and the hidden states ``(B, T, C)`` they were read from."""

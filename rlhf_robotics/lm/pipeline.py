@@ -42,7 +42,7 @@ from rlhf_robotics.lm.evaluate import (
     sampling_decoder,
 )
 from rlhf_robotics.lm.grpo import GRPOConfig, train_grpo
-from rlhf_robotics.lm.model import GPT
+from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.ppo import PPOConfig, train_ppo
 from rlhf_robotics.lm.pretrain import PretrainConfig, pretrain
 from rlhf_robotics.lm.reward import RewardConfig, train_reward_model
@@ -113,11 +113,11 @@ def stage_dir(config: LMConfig, stage: str) -> Path:
     return Path(config.run_dir) / stage
 
 
-def _load_parent(config: LMConfig, stage: str) -> GPT:
+def _load_parent(config: LMConfig, stage: str) -> CausalLM:
     return load_lm(stage_dir(config, stage), _hint(stage))[0]
 
 
-def _score(config: LMConfig, stage: str, decode: Decoder | None, policy: GPT | None, sft_model: GPT | None,
+def _score(config: LMConfig, stage: str, decode: Decoder | None, policy: CausalLM | None, sft_model: CausalLM | None,
            kl: float | None = None) -> EvalResult:
     mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval)
     gen = torch.Generator().manual_seed(config.eval.seed)
@@ -158,7 +158,7 @@ def _write_eval(config: LMConfig, stage: str, result: EvalResult, seconds: float
 class StageOutput:
     """What a stage hands to the evaluation."""
 
-    policy: GPT | None
+    policy: CausalLM | None
     """The trained policy (None for stages without one)."""
     metrics: Any
     """The stage's metrics dataclass."""

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from rlhf_robotics.lm.grpo import clipped_surrogate
-from rlhf_robotics.lm.model import GPT, token_logprobs
+from rlhf_robotics.lm.model import CausalLM, token_logprobs
 from rlhf_robotics.lm.sampling import encode_prompts, generate, response_logprobs
 from rlhf_robotics.lm.tasks import TaskMix
 from rlhf_robotics.preference import RewardEnsemble
@@ -134,8 +134,8 @@ def kl_penalty_rewards(logp: torch.Tensor, ref_logp: torch.Tensor, score: torch.
 
 
 def train_ppo(
-    policy: GPT, reference: GPT, reward_model: RewardEnsemble, config: PPOConfig
-) -> tuple[GPT, PPOMetrics]:
+    policy: CausalLM, reference: CausalLM, reward_model: RewardEnsemble, config: PPOConfig
+) -> tuple[CausalLM, PPOMetrics]:
     """Optimise a copy of ``policy`` against ``reward_model.reward`` with a KL penalty to ``reference``."""
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
@@ -151,7 +151,7 @@ def train_ppo(
     start = time.perf_counter()
     for _ in range(config.steps):
         problems = mix.sample(rng, config.prompts_per_step)
-        ids = encode_prompts(problems, policy.config.block_size, config.max_new_tokens)
+        ids = encode_prompts(problems, policy.config.block_size, config.max_new_tokens, policy.tokenizer)
         roll = generate(policy, ids, config.max_new_tokens, temperature=config.temperature, generator=gen)
         tokens, mask = roll.tokens, roll.response_mask.float()  # (B, T), (B, T-1)
         with torch.no_grad():

@@ -2,6 +2,9 @@
 
 The corpus is "web text": prompt + answer lines of every task, with a share of the answers corrupted, so the
 pretrained model knows the characters and the shapes of the tasks but is not a reliable solver.
+
+With ``model`` an :class:`~rlhf_robotics.lm.hf.HFModelConfig` (``model.hf_path=DIR``) the stage starts from the
+causal LM saved in ``DIR`` instead of fresh weights, and continues its pretraining on the same corpus.
 """
 
 from __future__ import annotations
@@ -9,23 +12,25 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rlhf_robotics.lm.model import GPT, GPTConfig, count_parameters
-from rlhf_robotics.lm.sampling import TOKENIZER
+from rlhf_robotics.lm.model import GPT, CausalLM, GPTConfig
+from rlhf_robotics.lm.sampling import TOKENIZER, with_bos
 from rlhf_robotics.lm.tasks import TaskMix
-from rlhf_robotics.lm.tokenizer import BOS, EOS
+from rlhf_robotics.lm.tokenizer import Tokenizer
 
 
 @dataclass
 class PretrainConfig:
     """Hyperparameters of pretraining."""
 
-    model: GPTConfig = field(default_factory=GPTConfig)
-    """Shape of the GPT trained from scratch."""
+    model: Any = field(default_factory=GPTConfig)
+    """Shape of the GPT trained from scratch (:class:`GPTConfig`), or an
+    :class:`~rlhf_robotics.lm.hf.HFModelConfig` naming a local causal LM to start from."""
     tasks: tuple[str, ...] = ("arithmetic", "arith_steps", "sorting", "constrained")
     """Tasks whose text makes up the corpus."""
     corpus_size: int = 50_000
@@ -47,7 +52,7 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
-            self.model = GPTConfig(**self.model)
+            self.model = model_config(self.model)
         self.tasks = tuple(self.tasks)
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
@@ -55,6 +60,18 @@ class PretrainConfig:
             raise ValueError(f"corpus_size must be >= 1, got {self.corpus_size}; the corpus would be empty")
         if not 0 <= self.noise <= 1:
             raise ValueError(f"noise is a probability in [0, 1], got {self.noise}")
+
+
+def model_config(d: dict[str, Any]) -> Any:
+    """:class:`GPTConfig` from a ``model`` dict, or an :class:`~rlhf_robotics.lm.hf.HFModelConfig` when it
+    sets ``hf_path`` (the tiny GPT's shape keys are then ignored)."""
+    d = dict(d)
+    hf_path = d.pop("hf_path", None)
+    if hf_path:
+        from rlhf_robotics.lm.hf import HFModelConfig  # imports no transformers until a model is loaded
+
+        return HFModelConfig(hf_path=str(hf_path))
+    return GPTConfig(**d)
 
 
 @dataclass
@@ -83,7 +100,7 @@ def lr_at(step: int, steps: int, lr: float, warmup: int) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def masked_lm_loss(model: GPT, tokens: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+def masked_lm_loss(model: CausalLM, tokens: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy over the positions where ``loss_mask`` ``(B, T-1)`` is True."""
     logits = model(tokens)[:, :-1]  # (B, T-1, V)
     ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tokens[:, 1:].reshape(-1), reduction="none")
@@ -92,7 +109,7 @@ def masked_lm_loss(model: GPT, tokens: torch.Tensor, loss_mask: torch.Tensor) ->
 
 
 def fit_lm(
-    model: GPT,
+    model: CausalLM,
     tokens: torch.Tensor,
     loss_mask: torch.Tensor,
     steps: int,
@@ -105,7 +122,9 @@ def fit_lm(
     """Minimise :func:`masked_lm_loss` over random minibatches of ``tokens`` ``(N, T)``; in place."""
     if len(tokens) == 0:
         raise ValueError("the training set is empty; raise corpus_size / n_demos")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
+    params = list(model.parameters())
+    pad = model.tokenizer.pad_id
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
     model.train()
     losses = []
     start = time.perf_counter()
@@ -114,11 +133,11 @@ def fit_lm(
             group["lr"] = lr_at(step, steps, lr, warmup)
         idx = torch.randint(len(tokens), (min(batch_size, len(tokens)),), generator=generator)
         batch, mask = tokens[idx], loss_mask[idx]
-        keep = int((batch != 0).any(0).float().argmax())  # drop all-pad leading columns
+        keep = int((batch != pad).any(0).float().argmax())  # drop all-pad leading columns
         loss = masked_lm_loss(model, batch[:, keep:], mask[:, keep:])
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         losses.append(float(loss.detach()))
     model.eval()
@@ -128,31 +147,37 @@ def fit_lm(
         final_loss=float(np.mean(losses[-k:])),
         steps=steps,
         seconds=time.perf_counter() - start,
-        parameters=count_parameters(model),
+        parameters=sum(p.numel() for p in params),
         examples=len(tokens),
     )
 
 
-def build_corpus(mix: TaskMix, size: int, noise: float, rng: np.random.Generator, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def build_corpus(mix: TaskMix, size: int, noise: float, rng: np.random.Generator, block_size: int,
+                 tokenizer: Tokenizer = TOKENIZER) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, L)`` left-padded ``BOS + line + EOS`` ids and their loss mask (every real next token)."""
     rows = []
     for p in mix.sample(rng, size):
-        ids = [BOS, *TOKENIZER.encode(mix.task(p).corpus_line(p, rng, noise)), EOS]
+        ids = with_bos(tokenizer, [*tokenizer.encode(mix.task(p).corpus_line(p, rng, noise)), tokenizer.eos_id])
         if len(ids) > block_size:
             raise ValueError(f"corpus line for {p.prompt!r} is {len(ids)} tokens > block_size={block_size}; raise block_size")
         rows.append(ids)
-    tokens = TOKENIZER.pad_left(rows)
-    return tokens, tokens[:, 1:] != 0
+    tokens = tokenizer.pad_left(rows)
+    return tokens, tokens[:, 1:] != tokenizer.pad_id
 
 
-def pretrain(config: PretrainConfig) -> tuple[GPT, LMTrainMetrics]:
-    """Train a GPT from scratch on a generated corpus (:class:`PretrainConfig`)."""
+def pretrain(config: PretrainConfig) -> tuple[CausalLM, LMTrainMetrics]:
+    """Train a GPT from scratch (or continue a local HF model's training) on a generated corpus."""
     rng = np.random.default_rng(config.seed)
     mix = TaskMix(config.tasks)
-    tokens, mask = build_corpus(mix, config.corpus_size, config.noise, rng, config.model.block_size)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = GPT(config.model)
+        if isinstance(config.model, GPTConfig):
+            model: CausalLM = GPT(config.model)
+        else:
+            from rlhf_robotics.lm.hf import load_hf_lm
+
+            model = load_hf_lm(config.model)
+    tokens, mask = build_corpus(mix, config.corpus_size, config.noise, rng, model.config.block_size, model.tokenizer)
     gen = torch.Generator().manual_seed(config.seed)
     metrics = fit_lm(model, tokens, mask, config.steps, config.batch_size, config.lr, config.warmup,
                      config.weight_decay, gen)

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlhf_robotics.lm.model import GPT, ScalarHeadModel
-from rlhf_robotics.lm.sampling import encode_completions, encode_prompts, generate
+from rlhf_robotics.lm.model import CausalLM
+from rlhf_robotics.lm.sampling import TOKENIZER, encode_completions, encode_prompts, generate
 from rlhf_robotics.lm.tasks import Problem, TaskMix
+from rlhf_robotics.lm.tokenizer import Tokenizer
 from rlhf_robotics.preference import (
     Judgment,
     PairDataset,
@@ -121,11 +122,11 @@ class Comparisons:
     """``(P, 2)`` gold scores."""
 
 
-def sample_pairs(policy: GPT, problems: list[Problem], mix: TaskMix, max_new_tokens: int, temperature: float,
+def sample_pairs(policy: CausalLM, problems: list[Problem], mix: TaskMix, max_new_tokens: int, temperature: float,
                  generator: torch.Generator) -> Comparisons:
     """Two sampled responses per problem and their gold scores."""
     doubled = [p for p in problems for _ in range(2)]
-    ids = encode_prompts(doubled, policy.config.block_size, max_new_tokens)
+    ids = encode_prompts(doubled, policy.config.block_size, max_new_tokens, policy.tokenizer)
     texts = generate(policy, ids, max_new_tokens, temperature=temperature, generator=generator).texts
     responses = [(texts[2 * i], texts[2 * i + 1]) for i in range(len(problems))]
     gold = np.array([[mix.gold(p, a), mix.gold(p, b)] for p, (a, b) in zip(problems, responses, strict=True)])
@@ -140,16 +141,17 @@ def rubric_comparison(mix: TaskMix, problem: Problem, first: str, second: str) -
 
 
 @torch.no_grad()
-def member_logits(ensemble: RewardEnsemble, comps: Comparisons, block_size: int) -> np.ndarray:
+def member_logits(ensemble: RewardEnsemble, comps: Comparisons, block_size: int,
+                  tokenizer: Tokenizer = TOKENIZER) -> np.ndarray:
     """``(E, P)`` each member's logit of P(first ≻ second) for every pair (what the selectors score)."""
     prompts = [p.prompt for p in comps.problems for _ in range(2)]
-    items, _ = encode_completions(prompts, [r for pair in comps.responses for r in pair], block_size)
+    items, _ = encode_completions(prompts, [r for pair in comps.responses for r in pair], block_size, tokenizer)
     scores = ensemble.normalised_outputs(items)  # (E, 2P)
     return (scores[:, 0::2] - scores[:, 1::2]).numpy()
 
 
 def collect_comparisons(
-    policy: GPT,
+    policy: CausalLM,
     config: RewardConfig,
     store: PreferenceStore,
     items_path: Path,
@@ -173,7 +175,8 @@ def collect_comparisons(
     comps = sample_pairs(policy, mix.sample(rng, n_candidates), mix, config.max_new_tokens, config.temperature, gen)
     sel_scores = np.zeros(n_candidates)
     if ensemble is not None and selector != "uniform":
-        chosen, sel_scores = select(member_logits(ensemble, comps, policy.config.block_size), n_pairs, selector, rng)
+        chosen, sel_scores = select(member_logits(ensemble, comps, policy.config.block_size, policy.tokenizer), n_pairs,
+                                    selector, rng)
         comps = Comparisons([comps.problems[i] for i in chosen], [comps.responses[i] for i in chosen], comps.gold[chosen])
         sel_scores = sel_scores[chosen]
     items_path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,7 +203,7 @@ def collect_comparisons(
     return qids, counts, float(np.mean(agree)) if agree else math.nan
 
 
-def pair_dataset(store: PreferenceStore, block_size: int) -> PairDataset:
+def pair_dataset(store: PreferenceStore, block_size: int, tokenizer: Tokenizer = TOKENIZER) -> PairDataset:
     """Every query of the store with a training target, as token ids (items ``(N, L)``, two per query)."""
     targets = aggregate_targets(store.judgments())
     prompts, responses, first, second, target = [], [], [], [], []
@@ -215,30 +218,31 @@ def pair_dataset(store: PreferenceStore, block_size: int) -> PairDataset:
         target.append(targets[row.id])
     if not target:
         raise ValueError(f"the store {store.path} holds no labelled LM comparisons; collect and label some first")
-    items, _ = encode_completions(prompts, responses, block_size)
+    items, _ = encode_completions(prompts, responses, block_size, tokenizer)
     return PairDataset(items, torch.tensor(first), torch.tensor(second), torch.tensor(target, dtype=torch.float32))
 
 
 @torch.no_grad()
-def accuracy_vs_gold(ensemble: RewardEnsemble, comps: Comparisons, block_size: int) -> tuple[float, int]:
+def accuracy_vs_gold(ensemble: RewardEnsemble, comps: Comparisons, block_size: int,
+                     tokenizer: Tokenizer = TOKENIZER) -> tuple[float, int]:
     """Share of pairs with different gold whose reward-model order matches gold, and how many there were."""
     decisive = [k for k in range(len(comps.problems)) if comps.gold[k, 0] != comps.gold[k, 1]]
     if not decisive:
         return math.nan, 0
     prompts = [comps.problems[k].prompt for k in decisive for _ in range(2)]
     responses = [r for k in decisive for r in comps.responses[k]]
-    items, _ = encode_completions(prompts, responses, block_size)
+    items, _ = encode_completions(prompts, responses, block_size, tokenizer)
     scores = ensemble.reward(items).view(-1, 2)
     right = (scores[:, 0] > scores[:, 1]) == torch.as_tensor(comps.gold[decisive, 0] > comps.gold[decisive, 1])
     return float(right.float().mean()), len(decisive)
 
 
-def build_reward_ensemble(sft_model: GPT, size: int, seed: int) -> RewardEnsemble:
+def build_reward_ensemble(sft_model: CausalLM, size: int, seed: int) -> RewardEnsemble:
     """``size`` scalar-head members, each the SFT transformer with a fresh head (seed ``seed + i``)."""
-    return RewardEnsemble([ScalarHeadModel.from_lm(sft_model, head_seed=seed + i) for i in range(size)])
+    return RewardEnsemble([sft_model.scalar_head(head_seed=seed + i) for i in range(size)])
 
 
-def train_reward_model(sft_model: GPT, config: RewardConfig, run_dir: str | Path) -> tuple[RewardEnsemble, RewardMetrics]:
+def train_reward_model(sft_model: CausalLM, config: RewardConfig, run_dir: str | Path) -> tuple[RewardEnsemble, RewardMetrics]:
     """Collect and label comparisons into ``run_dir/preferences.sqlite`` and fit a reward ensemble to them."""
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -254,7 +258,7 @@ def train_reward_model(sft_model: GPT, config: RewardConfig, run_dir: str | Path
             for k, v in new_counts.items():
                 counts[k] = counts.get(k, 0) + v
             agreement.append(ceiling)
-            data = pair_dataset(store, sft_model.config.block_size)
+            data = pair_dataset(store, sft_model.config.block_size, sft_model.tokenizer)
             trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
             ensemble.fit_normalisation(data.items)
     ceiling = float(np.nanmean(agreement)) if not all(math.isnan(a) for a in agreement) else math.nan
@@ -262,5 +266,5 @@ def train_reward_model(sft_model: GPT, config: RewardConfig, run_dir: str | Path
     held_out = [p for name in mix.eval for p in mix.eval[name]][: config.n_eval_pairs]
     gen = torch.Generator().manual_seed(config.seed + 1)
     comps = sample_pairs(sft_model, held_out, mix, config.max_new_tokens, config.temperature, gen)
-    acc, n = accuracy_vs_gold(ensemble, comps, sft_model.config.block_size)
+    acc, n = accuracy_vs_gold(ensemble, comps, sft_model.config.block_size, sft_model.tokenizer)
     return ensemble.eval(), RewardMetrics(trainer_metrics, counts, acc, ceiling, n, time.perf_counter() - start)

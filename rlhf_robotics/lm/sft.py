@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from rlhf_robotics.lm.model import GPT
+from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.pretrain import LMTrainMetrics, fit_lm
 from rlhf_robotics.lm.sampling import encode_completions
 from rlhf_robotics.lm.tasks import TaskMix
@@ -52,13 +52,13 @@ class SFTConfig:
             raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
 
 
-def sft(base: GPT, config: SFTConfig) -> tuple[GPT, LMTrainMetrics]:
+def sft(base: CausalLM, config: SFTConfig) -> tuple[CausalLM, LMTrainMetrics]:
     """Fine-tune a copy of ``base`` on demonstrations; the loss covers response tokens and EOS only."""
     rng = np.random.default_rng(config.seed)
     mix = TaskMix(config.tasks)
     demos = mix.sample(rng, config.n_demos)
     answers = [mix.task(p).mistake(p, rng) if rng.random() < config.demo_noise else p.answer for p in demos]
-    tokens, mask = encode_completions([p.prompt for p in demos], answers, base.config.block_size)
+    tokens, mask = encode_completions([p.prompt for p in demos], answers, base.config.block_size, base.tokenizer)
     model = copy.deepcopy(base)
     gen = torch.Generator().manual_seed(config.seed)
     metrics = fit_lm(model, tokens, mask, config.steps, config.batch_size, config.lr, config.warmup,
