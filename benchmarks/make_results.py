@@ -267,7 +267,7 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",
         "",
         *_provenance_lines(data, [data]),
-        f"- Command: `{data.get('command', '')}`",
+        f"- Command: `{str(data.get('command', '')).strip()}`",
         "",
         "| phase | median seconds | share of the loop's wall time |",
         "|---|---|---|",

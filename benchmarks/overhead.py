@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rep), flush=True)
     result = {
         "benchmark": "overhead",
-        "command": "python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": ("python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip(),
         "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher, "refit": args.refit,
         "order": "alternating: PPO first on even repetitions, the loop first on odd ones",
         "repetitions": reps,
