@@ -41,14 +41,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200_000)
     parser.add_argument("--labels", type=int, default=700)
     parser.add_argument("--teacher", default="oracle")
-    parser.add_argument("--refit", choices=["async", "sync"], default="async",
-                        help="reward-model refits in a background thread beside PPO (default) or between PPO chunks")
+    parser.add_argument("--refit", choices=["async", "sync"], default="sync",
+                        help="reward-model refits between PPO chunks (default) or in a background thread beside PPO")
+    parser.add_argument("--refit-epochs", type=int, default=RewardModelConfig().refit_epochs,
+                        help="most epochs of each warm-started reward refit after the first round")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default=None, help="results file (default: benchmarks/results/loop_vs_ppo_<env>_<refit>.json)")
     args = parser.parse_args()
     env_name = args.env.split("/")[-1].split("-")[0].lower()
     args.out = args.out or str(RESULTS / f"loop_vs_ppo_{env_name}_{args.refit}.json")
-    work = WORK / "loop_vs_ppo" / f"{args.env.replace('/', '_')}_{args.steps}_{args.labels}_{args.teacher}_{args.refit}"
+    work = WORK / "loop_vs_ppo" / f"{args.env.replace('/', '_')}_{args.steps}_{args.labels}_{args.teacher}_{args.refit}_e{args.refit_epochs}"
     runs = []
     for seed in args.seeds:
         run_dir = work / f"seed{seed}"
@@ -57,7 +59,7 @@ def main() -> None:
             shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished seed is started again
             config = ExperimentConfig(
                 env=EnvConfig(id=args.env), labels=LabelsConfig(total=args.labels), teacher=TeacherSettings(preset=args.teacher),
-                reward_model=RewardModelConfig(async_training=args.refit == "async"),
+                reward_model=RewardModelConfig(async_training=args.refit == "async", refit_epochs=args.refit_epochs),
                 total_steps=args.steps, seed=seed, run_dir=str(run_dir), baseline=True, eval_episodes=10, video=False,
             )
             print(f"seed {seed}: running loop + true-reward PPO ({args.steps} steps each)", flush=True)
@@ -84,7 +86,7 @@ def main() -> None:
     result = {
         "benchmark": "loop_vs_ppo",
         "command": "python benchmarks/loop_vs_ppo.py " + " ".join(sys.argv[1:]),
-        "env_id": args.env, "env_steps_per_arm": args.steps, "reward_refit": args.refit, "label_budget": args.labels, "teacher": args.teacher,
+        "env_id": args.env, "env_steps_per_arm": args.steps, "reward_refit": args.refit, "refit_epochs": args.refit_epochs, "label_budget": args.labels, "teacher": args.teacher,
         "seeds": args.seeds,
         "fraction_of_true_reward_mean": float(frac.mean()),
         "fraction_of_true_reward_median": float(np.median(frac)),

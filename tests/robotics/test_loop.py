@@ -126,20 +126,26 @@ def test_bad_config_values_fail_fast() -> None:
         check_env_id("HalfCheeta-v5")
 
 
-def test_synchronous_refits_give_the_same_budget_and_differ_from_async(tmp_path: Path) -> None:
-    sync = tiny(tmp_path / "sync", reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5),
-                                                                  async_training=False))
-    s = run_experiment(sync, progress=False)
-    a = run_experiment(tiny(tmp_path / "async"), progress=False)
-    assert s.labels_used == a.labels_used == 24
+def test_asynchronous_refits_are_deterministic_and_keep_the_budget(tmp_path: Path) -> None:
+    def async_config(run: Path) -> ExperimentConfig:
+        rm = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5), async_training=True)
+        return tiny(run, reward_model=rm)
+
+    a = run_experiment(async_config(tmp_path / "a"), progress=False)
+    run_experiment(async_config(tmp_path / "b"), progress=False)
+    s = run_experiment(tiny(tmp_path / "sync"), progress=False)
+    assert a.labels_used == s.labels_used == 24
     assert "reward_training_background" in a.wall_seconds and "reward_training_background" not in s.wall_seconds
+    assert _labels(tmp_path / "a") == _labels(tmp_path / "b")
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
 def test_async_refit_with_dropout_is_refused() -> None:
     from rlhf_robotics.preference.ensemble import MLPConfig
 
     with pytest.raises(ValueError, match="needs reward_model.mlp.dropout=0"):
-        RewardModelConfig(mlp=MLPConfig(dropout=0.1))
+        RewardModelConfig(mlp=MLPConfig(dropout=0.1), async_training=True)
 
 
 def test_rubric_teacher_judges_on_reweighted_physics_rubric(tmp_path: Path) -> None:
