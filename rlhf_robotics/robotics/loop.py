@@ -133,7 +133,7 @@ class PreferenceLoop:
         obs_dim = int(np.prod(self.base_venv.observation_space.shape))  # type: ignore[arg-type]
         act_dim = int(np.prod(self.base_venv.action_space.shape))  # type: ignore[arg-type]
         nq, nv = probe.unwrapped.model.nq, probe.unwrapped.model.nv
-        _, info = probe.reset(seed=config.seed)
+        probe.reset(seed=config.seed)
         probe_step = probe.step(probe.action_space.sample())[-1]
         capacity = max(config.labels.buffer_steps // e.n_envs, self.segment_steps * 2)
         self.buffer = TransitionBuffer(e.n_envs, capacity, obs_dim, act_dim, nq, nv, scalar_info_keys(probe_step))
