@@ -230,6 +230,8 @@ def run_loop(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[st
                                                     "reward_training_background", "selection", "labelling", "checkpoint") if k in w},
         "wall_seconds_evaluation": w.get("evaluation"),
         "reward_model_accuracy_vs_oracle": summary["reward_model_accuracy_vs_oracle"],
+        "reward_model": {"ensemble_size": config.reward_model.ensemble_size, "async_training": config.reward_model.async_training,
+                         "refit_epochs": config.reward_model.refit_epochs, "selection": config.selection.name},
     }
 
 
@@ -373,6 +375,13 @@ def run_all(jobs: Sequence[Job], steps: int, eval_episodes: int, work: Path, n_j
 def collect(work: Path, out: Path, command: str | None = None) -> dict[str, Any]:
     """Gather every finished job's result under ``work`` into one file for ``make_results.py``."""
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json")) if not p.name.endswith(".failed.json")]
+    for r in runs:  # results written before the reward-model settings were recorded: read them from the run's config
+        config_path = work / r["key"] / "config.json"
+        if r["job"]["arm"] == "loop" and "reward_model" not in r and config_path.exists():
+            c = json.loads(config_path.read_text())
+            r["reward_model"] = {"ensemble_size": c["reward_model"]["ensemble_size"],
+                                 "async_training": c["reward_model"]["async_training"],
+                                 "refit_epochs": c["reward_model"]["refit_epochs"], "selection": c["selection"]["name"]}
     failed = [json.loads(p.read_text()) for p in sorted(work.glob("*.failed.json"))]
     grid = plan()
     done = {r["key"] for r in runs}

@@ -201,6 +201,14 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
     runs = data.get("runs", [])
     index = index_runs(runs)
     seeds = sorted({int(r["job"]["seed"]) for r in runs})
+    settings: dict[str, int] = defaultdict(int)
+    for r in runs:
+        if r["job"]["arm"] == "loop":
+            rm = r.get("reward_model")
+            settings["not recorded" if not rm else
+                     f"{rm['ensemble_size']} members, {rm['selection']} selection, "
+                     f"{'asynchronous' if rm['async_training'] else 'synchronous'} refits of ≤ {rm['refit_epochs']} epochs"] += 1
+    loop_settings = "; ".join(f"{k} ({v} runs)" for k, v in sorted(settings.items())) or "–"
     counts: dict[int, int] = defaultdict(int)
     for r in runs:
         counts[int(r.get("jobs_at_a_time", 1))] += 1
@@ -211,8 +219,8 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
         "",
         f"Every arm learns from {data.get('steps')} env steps with the same SB3 PPO settings (4 envs, n_steps 512, "
         "batch 256, 10 epochs, lr 3e-4, observation and reward normalisation); the final policy's true return is the mean "
-        f"of {runs[0]['eval_episodes'] if runs else '?'} deterministic episodes. Ours: `ExperimentConfig` defaults (3-member "
-        "ensemble, uniform selection, asynchronous refits, 10 label rounds, 25 % of labels on the initial policy). "
+        f"of {runs[0]['eval_episodes'] if runs else '?'} deterministic episodes. Ours: `ExperimentConfig` defaults at the "
+        f"commit of each run (10 label rounds, 25 % of labels on the initial policy; reward model: {loop_settings}). "
         "Returns and fractions: IQM over seeds [95 % bootstrap CI]; wall: median seconds of training (evaluation "
         "excluded; wall times on this shared machine vary by tens of per cent, CPU seconds less).",
         "",
