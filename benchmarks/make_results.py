@@ -269,7 +269,8 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
     phases = data.get("phase_medians_seconds", {})
     refit = data.get("refit", "?")
     out = [
-        f"### {data.get('env_id')}, reward refits {refit}",
+        f"### {data.get('env_id')}, reward refits {refit}"
+        + (f", ≤ {data['refit_epochs']} epochs each" if "refit_epochs" in data else ", epochs not recorded (≤ 25, the default then)"),
         "",
         f"{data.get('steps')} env steps per arm, {data.get('labels')} labels from the perfect oracle, {len(reps)} repetitions "
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",

@@ -86,6 +86,12 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
     return phases, cpu
 
 
+def _refit_epochs() -> int:
+    from rlhf_robotics.robotics.config import RewardModelConfig
+
+    return RewardModelConfig().refit_epochs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="HalfCheetah-v5")
@@ -120,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "overhead",
         "command": ("python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip(),
         "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher, "refit": args.refit,
+        "refit_epochs": _refit_epochs(),
         "order": "alternating: PPO first on even repetitions, the loop first on odd ones",
         "repetitions": reps,
         "phase_medians_seconds": {k: float(np.median([rep["phases"][k] for rep in reps])) for k in PHASES},
