@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
-from rlhf_robotics.envs.physics import actuator_power, body_id, geom_ids, touching, upright
+from rlhf_robotics.envs.physics import GaitTracker, actuator_power, body_id, geom_ids, touching, upright
 
 
 class AntUprightWalkEnv(AntEnv):
@@ -86,13 +86,11 @@ class AntUprightWalkEnv(AntEnv):
         self._floor = geom_ids(self.model, ["floor"])
         self._feet = [geom_ids(self.model, [g]) for g in
                       ("left_ankle_geom", "right_ankle_geom", "third_ankle_geom", "fourth_ankle_geom")]
-        self._last_action = np.zeros(self.model.nu)
-        self._steps, self._distance, self._upright_sum, self._ever_fallen = 0, 0.0, 0.0, False
+        self._gait = GaitTracker(self.model.nu)
 
     def reset_model(self) -> np.ndarray:
         observation = super().reset_model()
-        self._last_action = np.zeros(self.model.nu)
-        self._steps, self._distance, self._upright_sum, self._ever_fallen = 0, 0.0, 0.0, False
+        self._gait.reset()
         return observation
 
     def step(  # type: ignore[override]  # info also holds bools; MujocoEnv's stub says float64 only
@@ -104,14 +102,9 @@ class AntUprightWalkEnv(AntEnv):
         observation = self._get_obs()
 
         action = np.asarray(action, dtype=np.float64)
-        action_change = float(np.sum(np.square(action - self._last_action)))
-        self._last_action = action.copy()
         level = upright(self.data, self._torso)
         fallen = level < 0 or not self.is_healthy
-        self._steps += 1
-        self._distance += x_velocity * self.dt
-        self._upright_sum += level
-        self._ever_fallen |= fallen
+        action_change = self._gait.update(action, x_velocity, level, fallen, self.dt)
 
         terms = {
             "reward_forward": self._forward_reward_weight * min(x_velocity, self._target_speed),
@@ -121,11 +114,7 @@ class AntUprightWalkEnv(AntEnv):
             "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
-        success = (
-            not self._ever_fallen
-            and self._distance / (self._steps * self.dt) >= self._success_speed
-            and self._upright_sum / self._steps >= self._success_upright
-        )
+        success = self._gait.success(self.dt, self._success_speed, self._success_upright)
         info: dict[str, Any] = {
             **terms,
             "x_velocity": x_velocity,

@@ -50,3 +50,35 @@ def upright(data: mujoco.MjData, body: int) -> float:
 def actuator_power(data: mujoco.MjData) -> float:
     """Mechanical power Σ |τ · q̇| over the actuators (W in model units)."""
     return float(np.sum(np.abs(data.actuator_force * data.actuator_velocity)))
+
+
+class GaitTracker:
+    """Episode bookkeeping of the walking tasks: the action change behind their smoothness cost, and the running
+    statistics their success check reads (never fallen, mean forward speed, mean uprightness)."""
+
+    def __init__(self, action_size: int) -> None:
+        self.action_size = action_size
+        self.reset()
+
+    def reset(self) -> None:
+        self.last_action = np.zeros(self.action_size)
+        self.steps, self.distance, self.upright_sum, self.ever_fallen = 0, 0.0, 0.0, False
+
+    def update(self, action: np.ndarray, x_velocity: float, upright: float, fallen: bool, dt: float) -> float:
+        """Record one step; returns the squared change of the action since the previous step."""
+        action = np.asarray(action, dtype=np.float64)
+        change = float(np.sum(np.square(action - self.last_action)))
+        self.last_action = action.copy()
+        self.steps += 1
+        self.distance += x_velocity * dt
+        self.upright_sum += upright
+        self.ever_fallen |= fallen
+        return change
+
+    def success(self, dt: float, min_speed: float, min_upright: float) -> bool:
+        """Never fallen, and over the episode so far mean speed ≥ ``min_speed`` and mean uprightness ≥ ``min_upright``."""
+        return (
+            not self.ever_fallen
+            and self.distance / (self.steps * dt) >= min_speed
+            and self.upright_sum / self.steps >= min_upright
+        )

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
-from rlhf_robotics.envs.physics import actuator_power, geom_ids, touching
+from rlhf_robotics.envs.physics import GaitTracker, actuator_power, geom_ids, touching
 
 
 class Walker2dGracefulWalkEnv(Walker2dEnv):
@@ -81,13 +81,11 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         self._success_upright = success_upright
         self._floor = geom_ids(self.model, ["floor"])
         self._feet = [geom_ids(self.model, [g]) for g in ("foot_geom", "foot_left_geom")]
-        self._last_action = np.zeros(self.model.nu)
-        self._steps, self._distance, self._upright_sum, self._ever_fallen = 0, 0.0, 0.0, False
+        self._gait = GaitTracker(self.model.nu)
 
     def reset_model(self) -> np.ndarray:
         observation = super().reset_model()
-        self._last_action = np.zeros(self.model.nu)
-        self._steps, self._distance, self._upright_sum, self._ever_fallen = 0, 0.0, 0.0, False
+        self._gait.reset()
         return observation
 
     def step(  # type: ignore[override]  # info also holds bools; MujocoEnv's stub says float64 only
@@ -99,14 +97,9 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         observation = self._get_obs()
 
         action = np.asarray(action, dtype=np.float64)
-        action_change = float(np.sum(np.square(action - self._last_action)))
-        self._last_action = action.copy()
         upright = float(np.cos(self.data.qpos[2]))
         fallen = not self.is_healthy
-        self._steps += 1
-        self._distance += x_velocity * self.dt
-        self._upright_sum += upright
-        self._ever_fallen |= fallen
+        action_change = self._gait.update(action, x_velocity, upright, fallen, self.dt)
 
         terms = {
             "reward_pace": self._pace_reward_weight * min(x_velocity, self._target_speed),
@@ -116,11 +109,7 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
             "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
-        success = (
-            not self._ever_fallen
-            and self._distance / (self._steps * self.dt) >= self._success_speed
-            and self._upright_sum / self._steps >= self._success_upright
-        )
+        success = self._gait.success(self.dt, self._success_speed, self._success_upright)
         info: dict[str, Any] = {
             **terms,
             "x_velocity": x_velocity,
