@@ -1,7 +1,9 @@
 """Generate ``benchmarks/RESULTS.md`` from the results files — never edit RESULTS.md by hand.
 
-Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficiency.py``) and
-``benchmarks/results/overhead*.json`` (written by ``overhead.py``); any may be missing. Aggregates over seeds
+Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficiency.py``),
+``benchmarks/results/label_efficiency_before.json`` (the loop's runs before the last method change, gathered
+by ``label_efficiency.py --collect --work <their folder> --out ...``) and ``benchmarks/results/overhead*.json``
+(written by ``overhead.py``); any may be missing. Aggregates over seeds
 are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
 so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
 rliable's definitions). "Fraction of true-reward PPO" is each seed's return divided by the return of PPO on the
@@ -207,7 +209,8 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
             rm = r.get("reward_model")
             settings["not recorded" if not rm else
                      f"{rm['ensemble_size']} members, {rm['selection']} selection, "
-                     f"{'asynchronous' if rm['async_training'] else 'synchronous'} refits of ≤ {rm['refit_epochs']} epochs"] += 1
+                     f"{'asynchronous' if rm['async_training'] else 'synchronous'} refits of ≤ {rm['refit_epochs']} epochs, "
+                     f"input statistics {rm.get('input_statistics', 'initial')}"] += 1
     loop_settings = "; ".join(f"{k} ({v} runs)" for k, v in sorted(settings.items())) or "–"
     counts: dict[int, int] = defaultdict(int)
     for r in runs:
@@ -264,6 +267,44 @@ def label_efficiency_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def _method(run: dict[str, Any]) -> str:
+    rm = run.get("reward_model") or {}
+    return f"input statistics {rm.get('input_statistics', 'initial')}, hidden {rm.get('hidden_sizes', [64, 64])}"
+
+
+def before_after_section(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Our loop before and after a method change, on the (task, setting, seed) cells both have; PPO from ``after``."""
+    b_index, a_index = index_runs(before.get("runs", [])), index_runs(after.get("runs", []))
+    b_methods = sorted({_method(r) for r in before.get("runs", []) if r["job"]["arm"] == "loop"})
+    a_methods = sorted({_method(r) for r in after.get("runs", []) if r["job"]["arm"] == "loop"})
+    lines = [
+        "## Method change: before and after",
+        "",
+        f"Before: {'; '.join(b_methods) or '–'} (`{before.get('source', 'benchmarks/results/label_efficiency_before.json')}`, "
+        f"commits {', '.join(sorted({str(r.get('commit', '?'))[:10] for r in before.get('runs', [])}))}). "
+        f"After: {'; '.join(a_methods) or '–'} (the tables above). Same grid, budgets, seeds and PPO settings; only the "
+        "seeds both have are compared. Fractions: each seed's return over true-reward PPO's with that seed.",
+        "",
+        "| task | labels | teacher | seeds | before: returns by seed | after: returns by seed | before / PPO | after / PPO |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for env in _envs(a_index, "v5"):
+        env_id = f"{env}-v5"
+        ppo = a_index.get(("ppo", env_id, None, None), {})
+        for labels, teacher in LABEL_SETTINGS:
+            b_cell, a_cell = b_index.get(("loop", env_id, labels, teacher), {}), a_index.get(("loop", env_id, labels, teacher), {})
+            seeds = sorted(set(b_cell) & set(a_cell))
+            if not seeds:
+                continue
+            b_sub, a_sub = {s: b_cell[s] for s in seeds}, {s: a_cell[s] for s in seeds}
+            lines.append(
+                f"| {env_id} | {labels} | {teacher} | {', '.join(map(str, seeds))} | "
+                f"{', '.join(num(x) for x in returns(b_sub))} | {', '.join(num(x) for x in returns(a_sub))} | "
+                f"{fmt(ci(fractions(b_sub, ppo)), True)} | {fmt(ci(fractions(a_sub, ppo)), True)} |")
+    header = 6
+    return lines if len(lines) > header else []
+
+
 def overhead_section(data: dict[str, Any]) -> list[str]:
     reps = data.get("repetitions", [])
     phases = data.get("phase_medians_seconds", {})
@@ -301,7 +342,8 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
-def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = ()) -> str:
+def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
+           before: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -312,6 +354,9 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
     ]
     if label_efficiency:
         lines += label_efficiency_section(label_efficiency) + [""]
+        if before:
+            section = before_after_section(before, label_efficiency)
+            lines += section + ([""] if section else [])
     if overheads:
         lines += ["## Overhead: our loop against plain PPO at equal steps", ""]
         for oh in overheads:
@@ -341,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-efficiency", default=str(HERE / "results" / "label_efficiency.json"))
     parser.add_argument("--overhead", nargs="*", default=None,
                         help="overhead results files (default: benchmarks/results/overhead*.json)")
+    parser.add_argument("--before", default=str(HERE / "results" / "label_efficiency_before.json"),
+                        help="our loop's runs before the last method change (compared with --label-efficiency)")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.overhead] if args.overhead is not None else sorted((HERE / "results").glob("overhead*.json"))
@@ -350,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no results: {args.label_efficiency} does not exist and no overhead file was found "
                      f"({', '.join(map(str, paths)) or 'benchmarks/results/overhead*.json'}); run benchmarks/label_efficiency.py "
                      "or benchmarks/overhead.py first")
-    Path(args.out).write_text(render(le, overheads))
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before))))
     print(f"wrote {args.out}")
     return 0
 

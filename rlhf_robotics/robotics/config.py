@@ -130,6 +130,10 @@ class RewardModelConfig:
     refit_epochs: int = 8
     """Most epochs of each later round's refit, which warm-starts from the previous weights (8: the overhead
     benchmark's choice; 25 cost twice the training time for no accuracy on HalfCheetah)."""
+    input_statistics: str = "per_round"
+    """Where the members' input standardisation comes from: ``per_round`` re-fits it before every refit to the
+    steps of every labelled segment (the first layer absorbs the change, so the reward is the same function
+    until training moves it); ``initial`` fixes it from the initial policy's steps for the whole run."""
     async_training: bool = False
     """Refit in a background thread while PPO trains (Christiano et al. trained the predictor asynchronously):
     the policy then follows the reward fitted one round earlier. Deterministic: the refit is joined at the
@@ -140,6 +144,10 @@ class RewardModelConfig:
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
             raise ValueError(f"reward_model.ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.input_statistics not in ("per_round", "initial"):
+            raise ValueError(
+                f"reward_model.input_statistics={self.input_statistics!r}; expected per_round or initial"
+            )
         if self.async_training and self.mlp.dropout > 0:
             raise ValueError(
                 f"reward_model.async_training=true needs reward_model.mlp.dropout=0 (got {self.mlp.dropout}); "

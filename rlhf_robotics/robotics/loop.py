@@ -279,18 +279,28 @@ class PreferenceLoop:
             data = self.dataset()
             if len(data) == 0:
                 return None
-            if self.round == 0:  # input statistics fixed from the initial policy's data
-                steps, _ = self.buffer.sample_steps(4096, self.rng["reward_model"])
-                for m in self.ensemble.members:
-                    m.set_input_statistics(torch.as_tensor(steps, dtype=torch.float32))  # type: ignore[operator]
+            self._standardise_inputs(self.ensemble, data)
             metrics = train_ensemble(self.ensemble, data, self._trainer_config(), self.rng["reward_model"])
             self._install(self.ensemble)
         return metrics
+
+    def _standardise_inputs(self, ensemble: RewardEnsemble, data: PairDataset) -> None:
+        """Set the members' input statistics before a fit: from the initial policy's steps at round 0, then
+        (``input_statistics=per_round``) from every labelled segment's steps, keeping the function unchanged."""
+        if self.round == 0:
+            steps, _ = self.buffer.sample_steps(4096, self.rng["reward_model"])
+            for m in ensemble.members:
+                m.set_input_statistics(torch.as_tensor(steps, dtype=torch.float32))  # type: ignore[operator]
+        elif self.config.reward_model.input_statistics == "per_round" and len(data):
+            steps_t = data.items.reshape(-1, data.items.shape[-1]).float()
+            for m in ensemble.members:
+                m.restandardise(steps_t)  # type: ignore[operator]
 
     def start_refit(self) -> Future[tuple[RewardEnsemble, RewardTrainerMetrics | None]]:
         """Refit a copy of the ensemble on every judgment so far in a background thread."""
         data = self.dataset()
         ensemble = copy.deepcopy(self.ensemble)
+        self._standardise_inputs(ensemble, data)
         config, rng = self._trainer_config(), self.rng["reward_model"]
 
         def work() -> tuple[RewardEnsemble, RewardTrainerMetrics | None]:

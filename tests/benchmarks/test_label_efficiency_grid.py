@@ -106,3 +106,37 @@ def test_collect_gathers_finished_results(label_efficiency: ModuleType, tmp_path
     assert data["failed"] == [{"key": "loop_Swimmer-v5_200_oracle_seed0", "error": "RuntimeError: diverged"}]
     assert json.loads((tmp_path / "out.json").read_text())["runs"][0]["key"] == run["key"]
     assert data["steps"] == 102_400
+
+
+def test_v4_loop_and_ppo_jobs_reuse_their_verified_v5_twin(label_efficiency: ModuleType, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = label_efficiency.select_jobs(label_efficiency.plan(), label_efficiency.parse_only(
+        ["env=Swimmer", "seed=0", "labels=200,none", "teacher=oracle,none"]))
+    launched: list[str] = []
+
+    def fake_launch(job: object, steps: int, eval_episodes: int, work: Path, log: object = None) -> bool:
+        launched.append(job.key)  # type: ignore[attr-defined]
+        j = job  # type: ignore[assignment]
+        run = fake_run(j.arm, j.env_id, j.labels, j.teacher, j.seed, 40.0 + len(launched), 30.0)  # type: ignore[attr-defined]
+        label_efficiency.result_path(job, work).write_text(json.dumps(run))
+        return True
+
+    monkeypatch.setattr(label_efficiency, "launch", fake_launch)
+    assert label_efficiency.run_all(jobs, 1000, 1, tmp_path, n_jobs=2) == (len(jobs), 0)
+    # v5 loop and ppo and imitation's v4 job ran; the v4 loop and ppo jobs were derived, never launched
+    assert sorted(launched) == sorted(j.key for j in jobs if not (j.version == "v4" and j.arm in ("loop", "ppo")))
+    derived = json.loads((tmp_path / "loop_Swimmer-v4_200_oracle_seed0.json").read_text())
+    twin = json.loads((tmp_path / "loop_Swimmer-v5_200_oracle_seed0.json").read_text())
+    assert derived["same_computation_as"] == twin["key"] and derived["return_true"] == twin["return_true"]
+    assert derived["env_id"] == "Swimmer-v4" and derived["job"]["version"] == "v4"
+    assert derived["v4_v5_identity"]["identical"] and derived["v4_v5_identity"]["steps_compared"] >= 1000
+
+    # tasks that stopped being identical are run for real
+    for job in jobs:
+        if job.version == "v4":
+            label_efficiency.result_path(job, tmp_path).unlink()
+    monkeypatch.setattr(label_efficiency, "v4_v5_identity",
+                        lambda env: {"identical": False, "steps_compared": 1, "same_episode_limit": True})
+    launched.clear()
+    label_efficiency.run_all(jobs, 1000, 1, tmp_path, n_jobs=2)
+    assert sorted(launched) == sorted(j.key for j in jobs if j.version == "v4")

@@ -64,12 +64,31 @@ def test_tables_hold_iqm_fraction_and_wall_time(make_results: ModuleType) -> Non
     assert "## Headline figures" in text and "ours 1000 vs imitation 500" in text
 
 
+def test_before_and_after_a_method_change_compare_the_common_seeds(make_results: ModuleType) -> None:
+    after = fake_label_efficiency()
+    for r in after["runs"]:
+        if r["job"]["arm"] == "loop":
+            r["reward_model"] = {"ensemble_size": 3, "selection": "uniform", "async_training": False, "refit_epochs": 8,
+                                 "input_statistics": "per_round", "hidden_sizes": [64, 64]}
+    before = fake_label_efficiency()
+    before["runs"] = [dict(r, return_true={"mean": 550.0 + r["job"]["seed"], "std": 1.0, "episodes": 10})
+                      for r in before["runs"] if r["job"]["arm"] == "loop" and r["job"]["seed"] < 3]
+    text = make_results.render(after, [], before)
+    section = text.split("## Method change: before and after")[1].split("## ")[0]
+    assert "Before: input statistics initial" in section and "After: input statistics per_round" in section
+    row = _row(section, "HalfCheetah-v5", "700", "oracle")
+    assert "| 0, 1, 2 | 550, 551, 552 | 1100, 1200, 1300 |" in row  # only the seeds both have
+    frac_before = iqm(np.array([(550.0 + s) / (1000.0 + 100 * s) for s in range(3)]))
+    assert f"| {frac_before:.2f} [" in row
+    assert "Method change" not in make_results.render(after, [], None)
+
+
 def test_output_is_deterministic_and_written_by_main(make_results: ModuleType, tmp_path: Path) -> None:
     le, oh = tmp_path / "le.json", tmp_path / "oh.json"
     le.write_text(json.dumps(fake_label_efficiency()))
     oh.write_text(json.dumps(fake_overhead()))
     out = tmp_path / "RESULTS.md"
-    args = ["--label-efficiency", str(le), "--overhead", str(oh), "--out", str(out)]
+    args = ["--label-efficiency", str(le), "--overhead", str(oh), "--out", str(out), "--before", str(tmp_path / "none.json")]
     assert make_results.main(args) == 0
     first = out.read_text()
     make_results.main(args)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from rlhf_robotics.preference.ensemble import MLPConfig, RewardEnsemble, StepRewardMLP, build_step_ensemble
+from rlhf_robotics.preference.ensemble import (
+    MLPConfig,
+    RewardEnsemble,
+    StackedStepReward,
+    StepRewardMLP,
+    build_step_ensemble,
+)
 
 
 def test_item_scores_sum_per_step_rewards_over_the_segment() -> None:
@@ -59,6 +66,23 @@ def test_input_statistics_standardise_the_features() -> None:
     torch.testing.assert_close(member.input_std, torch.full((2,), 1e-3))
 
 
+def test_restandardise_moves_the_statistics_and_keeps_the_function() -> None:
+    torch.manual_seed(0)
+    member = StepRewardMLP(4, MLPConfig(hidden_sizes=(16, 16)))
+    member.set_input_statistics(torch.randn(200, 4))
+    # a later policy's states: far from the initial statistics on every feature
+    later = torch.randn(500, 4) * torch.tensor([0.1, 3.0, 8.0, 1.0]) + torch.tensor([5.0, -2.0, 20.0, 0.0])
+    with torch.no_grad():
+        before = member(later)
+        member.restandardise(later)
+        after = member(later)
+    torch.testing.assert_close(member.input_mean, later.mean(0))
+    torch.testing.assert_close(member.input_std, later.std(0))
+    torch.testing.assert_close(after, before, atol=1e-4, rtol=1e-4)
+    standardised = (later - member.input_mean) / member.input_std
+    assert float(standardised.std(0).max()) == pytest.approx(1.0, abs=1e-4)
+
+
 def test_bad_configurations_raise() -> None:
     with pytest.raises(ValueError, match="ensemble_size"):
         build_step_ensemble(3, 0)
@@ -66,3 +90,21 @@ def test_bad_configurations_raise() -> None:
         StepRewardMLP(3, MLPConfig(activation="gelu"))
     with pytest.raises(ValueError, match="at least one member"):
         RewardEnsemble([])
+
+
+@pytest.mark.parametrize("hidden", [(16, 8), (), (12,)])
+@pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "silu", "relu"])
+def test_stacked_numpy_reward_equals_the_ensemble_reward(hidden: tuple[int, ...], activation: str) -> None:
+    torch.manual_seed(0)
+    ensemble = build_step_ensemble(5, 3, mlp=MLPConfig(hidden_sizes=hidden, activation=activation, dropout=0.1), seed=2)
+    x = torch.randn(400, 5) * torch.tensor([1.0, 3.0, 0.2, 5.0, 1.0]) + 2
+    with torch.no_grad():
+        for i, m in enumerate(ensemble.members):
+            m.set_input_statistics(x[i * 100 : (i + 1) * 100])  # members with different statistics
+            m.net[-1].bias.add_(i)
+        ensemble.fit_normalisation(x)
+        ensemble.eval()
+        expected = ensemble.reward(x).numpy()
+    got = StackedStepReward(ensemble)(x.numpy())
+    assert got.shape == (400,) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)

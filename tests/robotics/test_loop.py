@@ -141,6 +141,19 @@ def test_asynchronous_refits_are_deterministic_and_keep_the_budget(tmp_path: Pat
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_input_statistics_follow_the_labelled_segments_only_when_per_round(tmp_path: Path) -> None:
+    def stats(run: Path, rnd: int) -> torch.Tensor:
+        return _weights(run, rnd)["members.0.input_mean"]
+
+    run_experiment(tiny(tmp_path / "per_round"), progress=False)
+    run_experiment(tiny(tmp_path / "initial", reward_model=RewardModelConfig(input_statistics="initial")), progress=False)
+    assert torch.equal(stats(tmp_path / "per_round", 0), stats(tmp_path / "initial", 0))  # round 0: the initial policy
+    assert torch.equal(stats(tmp_path / "initial", 3), stats(tmp_path / "initial", 0))
+    assert not torch.equal(stats(tmp_path / "per_round", 3), stats(tmp_path / "per_round", 0))
+    with pytest.raises(ValueError, match="input_statistics='rolling'; expected per_round or initial"):
+        RewardModelConfig(input_statistics="rolling")
+
+
 def test_async_refit_with_dropout_is_refused() -> None:
     from rlhf_robotics.preference.ensemble import MLPConfig
 
