@@ -19,7 +19,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from rlhf_robotics.robotics.config import ExperimentConfig, PPOConfig
-from rlhf_robotics.robotics.physics import env_factory
+from rlhf_robotics.robotics.physics import make_env
 
 
 def resolve_device(device: str) -> str:
@@ -94,8 +94,10 @@ def progress_bar(total: int, desc: str, enabled: bool) -> Any:
 
 
 def make_vec_env(config: ExperimentConfig, seed: int) -> VecEnv:
-    make = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
-    venv = DummyVecEnv([lambda: Monitor(make()) for _ in range(config.env.n_envs)])
+    """``n_envs`` monitored copies of the task in a ``DummyVecEnv``, nothing else: the plain-PPO baseline's env,
+    and the loop's (whose reward wrapper reads the MuJoCo state from the simulators)."""
+    e = config.env
+    venv = DummyVecEnv([lambda: Monitor(make_env(e.id, e.kwargs, e.christiano)) for _ in range(e.n_envs)])
     venv.seed(seed)
     return venv
 

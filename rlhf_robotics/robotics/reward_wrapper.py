@@ -4,6 +4,12 @@ Each vector step replaces the environment's reward with the normalised ensemble 
 call for all envs; the true reward stays in ``info["true_reward"]`` (and in the Monitor's episode returns
 underneath), and every transition is recorded in a :class:`TransitionBuffer` for later segments. Works with
 any SB3 algorithm; stack ``VecNormalize`` *on top* so the reward model sees raw observations.
+
+The MuJoCo state of each step is read straight from the sub-envs' simulators when the vector env is a
+``DummyVecEnv`` (after its auto-reset a finished env's simulator already holds the next episode's first state,
+which is the state of the observation it returns). Other vector envs must put the state in ``info``
+(:class:`~rlhf_robotics.robotics.physics.PhysicsStateInfo`); that costs a copy of two arrays per env per step
+and DummyVecEnv's deep copy of every info, which is why the direct path exists.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
     """Replace the reward by ``reward_fn(obs ⊕ action)``; keep the true one in ``info``.
 
     Args:
-        venv: the vector env; its sub-envs must put ``qpos``/``qvel`` in ``info`` (``PhysicsStateInfo``).
+        venv: the vector env: a ``DummyVecEnv`` of MuJoCo tasks, or any vector env whose sub-envs put
+            ``qpos``/``qvel`` in ``info`` (``PhysicsStateInfo``).
         reward_fn: the learned reward; ``None`` gives reward 0 until :meth:`set_reward_fn` is called.
         buffer: where transitions are recorded (``None`` = don't record).
     """
@@ -38,11 +45,21 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._qvel: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self._learned_return = np.zeros(self.num_envs)
+        envs = getattr(venv, "envs", None)  # DummyVecEnv, seen through any VecEnvWrapper
+        datas = [getattr(e.unwrapped, "data", None) for e in envs] if envs is not None else []
+        self._sims = datas if datas and all(d is not None and hasattr(d, "qpos") for d in datas) else None
 
     def set_reward_fn(self, reward_fn: RewardFn | None) -> None:
         self.reward_fn = reward_fn
 
     def _states(self, infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+        if self._sims is not None:
+            return np.stack([d.qpos for d in self._sims]), np.stack([d.qvel for d in self._sims])
+        if not all("qpos" in i and "qvel" in i for i in infos):
+            raise ValueError(
+                "LearnedRewardVecEnv needs the MuJoCo state of every step: use a DummyVecEnv of MuJoCo tasks, or wrap "
+                "each sub-env in rlhf_robotics.robotics.physics.PhysicsStateInfo"
+            )
         return np.stack([i["qpos"] for i in infos]), np.stack([i["qvel"] for i in infos])
 
     def reset(self) -> VecEnvObs:
@@ -72,8 +89,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
                 if "episode" in info:
                     info["episode"]["r_learned"] = float(self._learned_return[i])
                 self._learned_return[i] = 0.0
-                # the obs returned for a finished env is already the next episode's first one
-                qpos[i], qvel[i] = self.venv.reset_infos[i]["qpos"], self.venv.reset_infos[i]["qvel"]
+                if self._sims is None:  # the obs returned for a finished env is already the next episode's first one
+                    qpos[i], qvel[i] = self.venv.reset_infos[i]["qpos"], self.venv.reset_infos[i]["qvel"]
         self._obs = np.asarray(obs, dtype=np.float32).copy()
         self._qpos, self._qvel = qpos, qvel
         return obs, learned, dones, infos

@@ -13,21 +13,49 @@ from rlhf_robotics.robotics.physics import PhysicsStateInfo, env_factory, scalar
 from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
 
 
-def _venv(env_id: str, n: int, seed: int = 0) -> DummyVecEnv:
-    make = env_factory(env_id)
+def _venv(env_id: str, n: int, seed: int = 0, state_info: bool = False) -> DummyVecEnv:
+    make = env_factory(env_id) if state_info else (lambda: gym.make(env_id))
     venv = DummyVecEnv([lambda: Monitor(make()) for _ in range(n)])
     venv.seed(seed)
     return venv
 
 
-def _wrapped(env_id: str, n: int, capacity: int = 500, reward_fn=None):
-    venv = _venv(env_id, n)
+def _wrapped(env_id: str, n: int, capacity: int = 500, reward_fn=None, state_from: str = "simulators"):
+    venv = _venv(env_id, n, state_info=state_from == "info")
     probe = venv.envs[0]
     probe.reset(seed=0)
     keys = scalar_info_keys(probe.step(probe.action_space.sample())[-1])
     m = probe.unwrapped.model
     buf = TransitionBuffer(n, capacity, venv.observation_space.shape[0], venv.action_space.shape[0], m.nq, m.nv, keys)
-    return LearnedRewardVecEnv(venv, reward_fn, buf), buf
+    env = LearnedRewardVecEnv(venv, reward_fn, buf)
+    if state_from == "info":  # as for a vector env whose simulators live elsewhere (SubprocVecEnv)
+        env._sims = None
+    return env, buf
+
+
+def test_state_read_from_the_simulators_equals_the_state_in_info_across_resets() -> None:
+    """Both ways of getting each step's MuJoCo state record the same buffer, auto-resets included."""
+    rng = np.random.default_rng(0)
+    actions = rng.uniform(-3, 3, size=(300, 3, 1)).astype(np.float32)  # random pushes end episodes within ~10 steps
+    buffers = []
+    for state_from in ("simulators", "info"):
+        env, buf = _wrapped("InvertedPendulum-v5", 3, capacity=400, state_from=state_from)
+        env.reset()
+        dones = sum(int(env.step(a)[2].sum()) for a in actions)
+        assert dones > 20
+        buffers.append(buf)
+    direct, via_info = buffers
+    np.testing.assert_array_equal(direct.qpos, via_info.qpos)
+    np.testing.assert_array_equal(direct.qvel, via_info.qvel)
+    np.testing.assert_array_equal(direct.episode, via_info.episode)
+    assert np.abs(direct.qpos[:300]).sum() > 0
+
+
+def test_a_vector_env_without_reachable_state_is_refused() -> None:
+    env, _ = _wrapped("InvertedPendulum-v5", 2)
+    env._sims = None  # neither simulators nor PhysicsStateInfo
+    with pytest.raises(ValueError, match="needs the MuJoCo state of every step.*PhysicsStateInfo"):
+        env.reset()
 
 
 def test_wrapper_replaces_reward_and_keeps_true_reward() -> None:
@@ -47,10 +75,11 @@ def test_wrapper_replaces_reward_and_keeps_true_reward() -> None:
         obs = new_obs
 
 
-def test_recorded_state_replays_the_recorded_actions() -> None:
+@pytest.mark.parametrize("state_from", ["simulators", "info"])
+def test_recorded_state_replays_the_recorded_actions(state_from: str) -> None:
     """Setting MuJoCo to the stored (qpos, qvel) of step t and applying action t reproduces the state of t+1,
     so any segment can be re-rendered without the policy."""
-    env, buf = _wrapped("Hopper-v5", 1)
+    env, buf = _wrapped("Hopper-v5", 1, state_from=state_from)
     env.reset()
     rng = np.random.default_rng(1)
     for _ in range(30):
