@@ -2,7 +2,8 @@
 
 Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficiency.py``),
 ``benchmarks/results/label_efficiency_before.json`` (the loop's runs before the last method change, gathered
-by ``label_efficiency.py --collect --work <their folder> --out ...``) and ``benchmarks/results/overhead*.json``
+by ``label_efficiency.py --collect --work <their folder> --out ...``), ``benchmarks/results/screen_<variant>.json``
+(variants of the loop on held-out seeds, gathered the same way) and ``benchmarks/results/overhead*.json``
 (written by ``overhead.py``); any may be missing. Aggregates over seeds
 are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
 so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
@@ -280,8 +281,9 @@ def before_after_section(before: dict[str, Any], after: dict[str, Any]) -> list[
     lines = [
         "## Method change: before and after",
         "",
-        f"Before: {'; '.join(b_methods) or '–'} (`{before.get('source', 'benchmarks/results/label_efficiency_before.json')}`, "
-        f"commits {', '.join(sorted({str(r.get('commit', '?'))[:10] for r in before.get('runs', [])}))}). "
+        f"Before: {'; '.join(b_methods) or '–'} (`benchmarks/results/label_efficiency_before.json`, commits "
+        f"{', '.join(sorted({str(r.get('commit', '?'))[:10] for r in before.get('runs', [])}))}; commands: "
+        f"{'; '.join(f'`{c}`' for c in before.get('commands', [])) or '–'}). "
         f"After: {'; '.join(a_methods) or '–'} (the tables above). Same grid, budgets, seeds and PPO settings; only the "
         "seeds both have are compared. Fractions: each seed's return over true-reward PPO's with that seed.",
         "",
@@ -303,6 +305,32 @@ def before_after_section(before: dict[str, Any], after: dict[str, Any]) -> list[
                 f"{fmt(ci(fractions(b_sub, ppo)), True)} | {fmt(ci(fractions(a_sub, ppo)), True)} |")
     header = 6
     return lines if len(lines) > header else []
+
+
+def screens_section(screens: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Variants of the loop tried on seeds outside the grid's (``label_efficiency.py --seeds 5 6 7 8 9 --set ...``)."""
+    if not screens:
+        return []
+    lines = [
+        "## Investigation: variants of the loop on held-out seeds",
+        "",
+        "Each variant changes one setting of the loop (`--set`) and runs on seeds the grid does not use, so that what is "
+        "chosen here is not judged on the seeds it was chosen on. Returns: IQM over seeds [95 % bootstrap CI], then each "
+        "seed's return.",
+        "",
+        "| variant | task | labels | teacher | seeds | true return | by seed | command |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, data in screens:
+        index = index_runs(data.get("runs", []))
+        for (arm, env_id, labels, teacher), cell in sorted(index.items(), key=lambda kv: str(kv[0])):
+            if arm != "loop":
+                continue
+            commands = sorted({str(r.get("command")) for r in cell.values() if r.get("command")})
+            lines.append(f"| {name} | {env_id} | {labels} | {teacher} | {', '.join(map(str, sorted(cell)))} | "
+                         f"{fmt(ci(returns(cell)))} | {', '.join(num(x) for x in returns(cell))} | "
+                         f"{'; '.join(f'`{c}`' for c in commands)} |")
+    return lines
 
 
 def overhead_section(data: dict[str, Any]) -> list[str]:
@@ -343,7 +371,7 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
 
 
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
-           before: dict[str, Any] | None = None) -> str:
+           before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -357,6 +385,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         if before:
             section = before_after_section(before, label_efficiency)
             lines += section + ([""] if section else [])
+    if screens:
+        lines += screens_section(screens) + [""]
     if overheads:
         lines += ["## Overhead: our loop against plain PPO at equal steps", ""]
         for oh in overheads:
@@ -388,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="overhead results files (default: benchmarks/results/overhead*.json)")
     parser.add_argument("--before", default=str(HERE / "results" / "label_efficiency_before.json"),
                         help="our loop's runs before the last method change (compared with --label-efficiency)")
+    parser.add_argument("--no-screens", dest="screens", action="store_false",
+                        help="leave out the held-out-seed variants (benchmarks/results/screen_<variant>.json)")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.overhead] if args.overhead is not None else sorted((HERE / "results").glob("overhead*.json"))
@@ -397,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no results: {args.label_efficiency} does not exist and no overhead file was found "
                      f"({', '.join(map(str, paths)) or 'benchmarks/results/overhead*.json'}); run benchmarks/label_efficiency.py "
                      "or benchmarks/overhead.py first")
-    Path(args.out).write_text(render(le, overheads, _load(Path(args.before))))
+    screens = [(p.stem.removeprefix("screen_"), d) for p in sorted((HERE / "results").glob("screen_*.json"))
+               if (d := _load(p)) is not None] if args.screens else []
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens))
     print(f"wrote {args.out}")
     return 0
 

@@ -16,8 +16,8 @@ the same arm. Reported per repetition and as medians:
   seconds of the loop's run over PPO's, evaluation excluded for PPO, included for the loop's final evaluation
   — see ``cpu_seconds_*``), since on a shared machine CPU time is steadier than wall time.
 
-    .venv/bin/python benchmarks/overhead.py                           # HalfCheetah-v5, 204,800 steps, 3 repetitions
-    .venv/bin/python benchmarks/overhead.py --refit sync --out benchmarks/results/overhead_sync.json
+    .venv/bin/python benchmarks/overhead.py --out benchmarks/results/overhead_sync.json   # the loop's defaults (synchronous refits)
+    .venv/bin/python benchmarks/overhead.py --refit async --out benchmarks/results/overhead.json
 
 The reward model's cost hardly depends on the env steps (10 refits of a 3-member ensemble on all comparisons so
 far), PPO's grows with them, so the ratio falls as ``--steps`` grows: compare ratios at equal steps only. Run it
@@ -44,7 +44,8 @@ PHASES = ("rollouts_and_ppo_updates", "reward_inference", "reward_training", "se
 
 
 def run_ppo(env_id: str, steps: int, seed: int) -> tuple[float, float]:
-    """Plain PPO on the true reward, built as the loop's baseline is: (wall seconds of learn, CPU seconds)."""
+    """Plain PPO on the true reward (``gym.make`` + ``Monitor`` in a ``DummyVecEnv``, ``VecNormalize``), built as
+    the loop's baseline is: (wall seconds of learn, CPU seconds)."""
     from rlhf_robotics.robotics.config import EnvConfig, ExperimentConfig
     from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize
 
@@ -99,9 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                         "budget; a multiple of 10 x 2048 ends every label round on a whole PPO rollout)")
     parser.add_argument("--labels", type=int, default=700)
     parser.add_argument("--teacher", default="oracle")
-    parser.add_argument("--refit", choices=["async", "sync"], default="async")
+    parser.add_argument("--refit", choices=["async", "sync"], default="sync",
+                        help="sync: refit between PPO chunks (the loop's default); async: in a thread beside PPO")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--out", default=str(RESULTS / "overhead.json"))
+    parser.add_argument("--out", default=str(RESULTS / "overhead_sync.json"))
     args = parser.parse_args(argv)
     if args.reps < 1 or args.steps < 1:
         parser.error(f"--reps and --steps must be >= 1, got {args.reps} and {args.steps}")

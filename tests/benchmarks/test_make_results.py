@@ -83,12 +83,24 @@ def test_before_and_after_a_method_change_compare_the_common_seeds(make_results:
     assert "Method change" not in make_results.render(after, [], None)
 
 
+def test_held_out_seed_variants_get_their_own_table(make_results: ModuleType) -> None:
+    screen = fake_label_efficiency()
+    screen["runs"] = [dict(r, job=dict(r["job"], seed=r["job"]["seed"] + 5)) for r in screen["runs"]
+                      if r["job"]["arm"] == "loop" and r["env_id"] == "HalfCheetah-v5" and r["job"]["labels"] == 700]
+    text = make_results.render(None, [], None, [("disagreement", screen)])
+    row = _row(text, "disagreement", "HalfCheetah-v5", "700", "oracle")
+    assert "| 5, 6, 7, 8, 9 |" in row and "| 1100, 1200, 1300, 1400, 1500 |" in row
+    assert f"| {iqm(np.array([1100.0, 1200, 1300, 1400, 1500])):.0f} [" in row
+    assert "Investigation" not in make_results.render(None, [fake_overhead()])
+
+
 def test_output_is_deterministic_and_written_by_main(make_results: ModuleType, tmp_path: Path) -> None:
     le, oh = tmp_path / "le.json", tmp_path / "oh.json"
     le.write_text(json.dumps(fake_label_efficiency()))
     oh.write_text(json.dumps(fake_overhead()))
     out = tmp_path / "RESULTS.md"
-    args = ["--label-efficiency", str(le), "--overhead", str(oh), "--out", str(out), "--before", str(tmp_path / "none.json")]
+    args = ["--label-efficiency", str(le), "--overhead", str(oh), "--out", str(out), "--before", str(tmp_path / "none.json"),
+            "--no-screens"]
     assert make_results.main(args) == 0
     first = out.read_text()
     make_results.main(args)
