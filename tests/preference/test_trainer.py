@@ -79,6 +79,21 @@ def test_same_seed_gives_identical_weights(dropout: float) -> None:
     assert not all(torch.equal(tensor, runs[2][name]) for name, tensor in runs[0].items())
 
 
+def test_members_trained_in_threads_learn_alike_and_repeat_for_any_worker_count() -> None:
+    train, _ = linear_pairs(0, n_items=200, n_pairs=600)
+    test, _ = linear_pairs(1, n_items=200, n_pairs=1000)
+    states, accuracies = [], []
+    for workers in (1, 2, 3, 2):
+        ensemble = new_ensemble(size=3, items=train.items)
+        train_ensemble(ensemble, train, RewardTrainerConfig(epochs=30, lr=3e-3, workers=workers), np.random.default_rng(0))
+        states.append(ensemble.state_dict())
+        accuracies.append(pair_accuracy(ensemble, test))
+    one, two, three, two_again = states
+    assert all(torch.equal(two[k], three[k]) and torch.equal(two[k], two_again[k]) for k in two)
+    assert not all(torch.equal(one[k], two[k]) for k in one)  # own generator per member: other minibatch orders
+    assert min(accuracies) > 0.93 and max(accuracies) - min(accuracies) < 0.03
+
+
 def test_ties_train_toward_equal_scores() -> None:
     data, _ = linear_pairs(3, n_items=40, n_pairs=200)
     data.target.fill_(0.5)
@@ -150,3 +165,5 @@ def test_pair_dataset_and_config_validate_themselves() -> None:
         RewardTrainerConfig(regularisation="l1")
     with pytest.raises(ValueError, match="val_fraction"):
         RewardTrainerConfig(val_fraction=1.0)
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        RewardTrainerConfig(workers=0)
