@@ -8,8 +8,9 @@ lr 3e-4, ``VecNormalize`` of observations and reward):
   and Swimmer; label budgets 200 and 700 with the perfect oracle and 700 with the mistake teacher (ε = 0.1);
   seeds 0–4;
 - arms on the v5 tasks (the main table): ``loop`` (our loop, defaults of ``ExperimentConfig``: 3-member
-  ensemble, uniform selection, asynchronous refits, 10 label rounds) and ``ppo`` (plain SB3 PPO on the true
-  reward; it has no labels, so one run per task and seed serves all three label settings);
+  ensemble, uniform selection, synchronous refits of ≤ 8 epochs, input statistics per round, 10 label
+  rounds) and ``ppo`` (plain SB3 PPO on the true reward; it has no labels, so one run per task and seed serves
+  all three label settings);
 - arms on the v4 tasks (the comparison with imitation 1.0.1, which pins gymnasium 0.29 and so runs v4):
   ``imitation`` (its ``PreferenceComparisons`` with its synthetic gatherer, run by ``imitation_runner.py`` in
   its own virtual environment), and ``loop`` and ``ppo`` again on the same v4 task. Gymnasium 1.4 with

@@ -339,7 +339,8 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
     refit = data.get("refit", "?")
     out = [
         f"### {data.get('env_id')}, reward refits {refit}"
-        + (f", ≤ {data['refit_epochs']} epochs each" if "refit_epochs" in data else ", epochs not recorded (≤ 25, the default then)"),
+        + (f", ≤ {data['refit_epochs']} epochs each" if "refit_epochs" in data else ", epochs not recorded (≤ 25, the default then)")
+        + (f", members trained {data['trainer_workers']} at a time" if data.get("trainer_workers", 1) > 1 else ""),
         "",
         f"{data.get('steps')} env steps per arm, {data.get('labels')} labels from the perfect oracle, {len(reps)} repetitions "
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",
@@ -394,7 +395,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
-        heads.append(f"- Overhead ({oh.get('env_id')}, refits {oh.get('refit')}): the loop takes "
+        workers = f", members {oh['trainer_workers']} at a time" if oh.get("trainer_workers", 1) > 1 else ""
+        heads.append(f"- Overhead ({oh.get('env_id')}, refits {oh.get('refit')}{workers}): the loop takes "
                      f"{oh.get('wall_time_ratio_median', math.nan):.2f}× the wall time of plain PPO at equal steps "
                      f"(median of {len(oh.get('repetitions', []))}; goal ≤ 1.15×).")
     lines += heads or ["- No results yet."]

@@ -18,6 +18,7 @@ the same arm. Reported per repetition and as medians:
 
     .venv/bin/python benchmarks/overhead.py --out benchmarks/results/overhead_sync.json   # the loop's defaults (synchronous refits)
     .venv/bin/python benchmarks/overhead.py --refit async --out benchmarks/results/overhead.json
+    .venv/bin/python benchmarks/overhead.py --workers 2 --out benchmarks/results/overhead_sync_workers2.json
 
 The reward model's cost hardly depends on the env steps (10 refits of a 3-member ensemble on all comparisons so
 far), PPO's grows with them, so the ratio falls as ``--steps`` grows: compare ratios at equal steps only. Run it
@@ -59,8 +60,10 @@ def run_ppo(env_id: str, steps: int, seed: int) -> tuple[float, float]:
     return wall, cpu
 
 
-def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refit: str, run_dir: Path) -> tuple[dict[str, float], float]:
+def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refit: str, run_dir: Path,
+             workers: int = 1) -> tuple[dict[str, float], float]:
     """Our loop without its baseline: (phase seconds, CPU seconds of the whole run incl. its final evaluation)."""
+    from rlhf_robotics.preference.trainer import RewardTrainerConfig
     from rlhf_robotics.robotics.config import (
         EnvConfig,
         ExperimentConfig,
@@ -73,7 +76,8 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
     shutil.rmtree(run_dir, ignore_errors=True)
     config = ExperimentConfig(
         env=EnvConfig(id=env_id), labels=LabelsConfig(total=labels), teacher=TeacherSettings(preset=teacher),
-        reward_model=RewardModelConfig(async_training=refit == "async"), total_steps=steps, seed=seed,
+        reward_model=RewardModelConfig(async_training=refit == "async", trainer=RewardTrainerConfig(workers=workers)),
+        total_steps=steps, seed=seed,
         run_dir=str(run_dir), baseline=False, video=False, eval_episodes=1, device="cpu",
     )
     cpu = time.process_time()
@@ -102,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--teacher", default="oracle")
     parser.add_argument("--refit", choices=["async", "sync"], default="sync",
                         help="sync: refit between PPO chunks (the loop's default); async: in a thread beside PPO")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="reward_model.trainer.workers: ensemble members trained at once in threads (default 1)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", default=str(RESULTS / "overhead_sync.json"))
     args = parser.parse_args(argv)
@@ -117,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
             phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir)
         else:
-            phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir)
+            phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir, args.workers)
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
         rep = {"seed": r, "order": "ppo first" if r % 2 == 0 else "loop first", "ppo_seconds": ppo_wall, "phases": phases,
                "wall_time_ratio": phases["loop_total"] / ppo_wall, "cpu_seconds_ppo": ppo_cpu, "cpu_seconds_loop": loop_cpu,
@@ -128,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "overhead",
         "command": ("python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip(),
         "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher, "refit": args.refit,
-        "refit_epochs": _refit_epochs(),
+        "refit_epochs": _refit_epochs(), "trainer_workers": args.workers,
         "order": "alternating: PPO first on even repetitions, the loop first on odd ones",
         "repetitions": reps,
         "phase_medians_seconds": {k: float(np.median([rep["phases"][k] for rep in reps])) for k in PHASES},
