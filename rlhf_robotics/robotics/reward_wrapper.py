@@ -15,6 +15,7 @@ and DummyVecEnv's deep copy of every info, which is why the direct path exists.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
@@ -46,8 +47,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._actions: np.ndarray | None = None
         self._learned_return = np.zeros(self.num_envs)
         envs = getattr(venv, "envs", None)  # DummyVecEnv, seen through any VecEnvWrapper
-        datas = [getattr(e.unwrapped, "data", None) for e in envs] if envs is not None else []
-        self._sims = datas if datas and all(d is not None and hasattr(d, "qpos") for d in datas) else None
+        datas: list[Any] = [getattr(e.unwrapped, "data", None) for e in envs] if envs is not None else []
+        self._sims: list[Any] | None = datas if datas and all(hasattr(d, "qpos") for d in datas) else None
 
     def set_reward_fn(self, reward_fn: RewardFn | None) -> None:
         self.reward_fn = reward_fn
