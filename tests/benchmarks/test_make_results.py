@@ -94,6 +94,18 @@ def test_held_out_seed_variants_get_their_own_table(make_results: ModuleType) ->
     assert "Investigation" not in make_results.render(None, [fake_overhead()])
 
 
+def test_reused_v5_runs_are_named_and_left_out_of_the_cost_table(make_results: ModuleType) -> None:
+    data = fake_label_efficiency()
+    for r in data["runs"]:
+        if r["env_id"] == "HalfCheetah-v4" and r["job"]["arm"] == "loop":
+            r["same_computation_as"] = r["key"].replace("-v4", "-v5")
+    text = make_results.render(data)
+    assert "so 2 of our v4 loop and PPO results are their v5 twins' runs" in text
+    cost = text.split("### Cost of each arm")[1]
+    assert "| loop | HalfCheetah-v5 |" in cost and "| loop | HalfCheetah-v4 |" not in cost
+    assert "| ppo | HalfCheetah-v4 | 2 |" in cost
+
+
 def test_output_is_deterministic_and_written_by_main(make_results: ModuleType, tmp_path: Path) -> None:
     le, oh = tmp_path / "le.json", tmp_path / "oh.json"
     le.write_text(json.dumps(fake_label_efficiency()))
