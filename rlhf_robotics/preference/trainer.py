@@ -75,10 +75,12 @@ class RewardTrainerConfig:
     device: str = "auto"
     """Torch device to train on: ``auto`` (CUDA when present), ``cpu``, ``cuda[:N]``."""
     workers: int = 1
-    """Members trained at once, in threads (torch releases the GIL inside its ops): 2 roughly halves a refit's
-    wall time when a core is idle. With ``workers > 1`` each member draws its minibatch order from its own
-    generator, so the weights differ from ``workers = 1``'s (and are the same for any ``workers > 1``).
-    Members with dropout always train one after another (dropout draws from torch's global generator)."""
+    """Members trained at once, in threads (torch releases the GIL inside its ops). At the loop's sizes the
+    steps are short and mostly hold the GIL: with a core idle, 2 workers cut HalfCheetah's refits by only ~6 %
+    (``benchmarks/results/overhead_sync_workers2.json``). With ``workers > 1`` each member draws its minibatch
+    order from its own generator, so the weights differ from ``workers = 1``'s (and are the same for any
+    ``workers > 1``). Members with dropout always train one after another (dropout draws from torch's global
+    generator)."""
 
     def __post_init__(self) -> None:
         if self.regularisation not in ("adaptive_l2", "early_stopping", "none"):
