@@ -16,6 +16,7 @@
     pressedAt: null,     // when the last answer key was pressed (for submit → next-ready timings)
     timings: [],         // ms from an answer to the next pair being ready
     submitted: 0, acked: 0, errors: [],
+    answered: new Set(), // assignments answered on this page: a refill racing their submit must not show them again
     pending: Promise.resolve(),
     fetching: null,
     rate: 1, loop: true, playing: false,
@@ -60,7 +61,7 @@
   }
 
   function known(id) {
-    return (app.current && app.current.data.id === id) || app.buffer.some((b) => b.data.id === id);
+    return app.answered.has(id) || (app.current && app.current.data.id === id) || app.buffer.some((b) => b.data.id === id);
   }
 
   async function refill() {
@@ -264,10 +265,11 @@
     const body = { assignment: app.current.data.id, answer: value, rubric: rubricAnswers(), note: $("note").value, seconds };
     app.submitted += 1;
     app.pressedAt = performance.now();
+    app.answered.add(body.assignment);
     // Send in order, but do not wait for the server before showing the next pair.
     app.pending = app.pending.then(() => api("api/submit", body)).then(
       () => { app.acked += 1; document.body.dataset.acked = String(app.acked); },
-      (err) => { app.errors.push(err.message); flash(`Not saved: ${err.message}`); },
+      (err) => { app.answered.delete(body.assignment); app.errors.push(err.message); flash(`Not saved: ${err.message}`); },
     );
     showNext();
   }
@@ -276,6 +278,7 @@
     await app.pending;
     try {
       const data = await api("api/undo", {});
+      app.answered.delete(data.assignment.id);
       pause();
       if (app.current) app.buffer.unshift(app.current);
       app.buffer = app.buffer.filter((b) => b.data.id !== data.assignment.id);
