@@ -65,6 +65,7 @@ two hours". With the v4 loop and PPO jobs reusing their v5 twins, 7 of the 11 ru
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -346,12 +347,14 @@ def v5_twin(job: Job) -> Job | None:
     return Job(job.arm, job.env, "v5", job.labels, job.teacher, job.seed)
 
 
+@functools.cache
 def v4_v5_identity(env: str, episodes: int = 3, steps: int = 1000) -> dict[str, Any]:
     """Step ``<env>-v4`` and ``<env>-v5`` (the grid's kwargs) side by side on the same seeds and random actions.
 
     In gymnasium 1.x with one MuJoCo, HalfCheetah, Hopper and Swimmer v4 and v5 differ only in options whose
     defaults agree, so the same seed gives bit-identical observations, rewards and episode ends; then a v4
-    loop or PPO job is the same computation as its v5 twin and the grid reuses the twin's result.
+    loop or PPO job is the same computation as its v5 twin and the grid reuses the twin's result. Checked once
+    per task and process.
     """
     import gymnasium as gym
     import numpy as np
@@ -386,7 +389,7 @@ def derive_from_twin(job: Job, work: Path, command: str | None = None) -> Path |
         return None
     result = json.loads(result_path(twin, work).read_text())
     result.update({"job": asdict(job), "key": job.key, "env_id": job.env_id, "command": command or result.get("command"),
-                   "same_computation_as": twin.key, "v4_v5_identity": check})
+                   "same_computation_as": twin.key, "v4_v5_identity": dict(check)})
     tmp = result_path(job, work).with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2, default=float))
     tmp.replace(result_path(job, work))

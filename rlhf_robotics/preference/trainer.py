@@ -230,10 +230,7 @@ def train_ensemble(
             for e in range(ensemble.size):
                 idx = rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx
                 results.append(fit_member(e, idx, torch_gen))
-    val_losses = [r[0] for r in results]
-    train_losses = [r[1] for r in results]
-    epochs_run = [r[2] for r in results]
-    decays = [r[3] for r in results]
+    val_losses, train_losses, epochs_run, decays = (list(column) for column in zip(*results))
 
     with torch.no_grad():
         scores = ensemble.item_scores(items).mean(0)  # (N,) ensemble-mean item scores

@@ -56,12 +56,13 @@ class LearnedRewardVecEnv(VecEnvWrapper):
     def _states(self, infos: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         if self._sims is not None:
             return np.stack([d.qpos for d in self._sims]), np.stack([d.qvel for d in self._sims])
-        if not all("qpos" in i and "qvel" in i for i in infos):
+        try:
+            return np.stack([i["qpos"] for i in infos]), np.stack([i["qvel"] for i in infos])
+        except KeyError:
             raise ValueError(
                 "LearnedRewardVecEnv needs the MuJoCo state of every step: use a DummyVecEnv of MuJoCo tasks, or wrap "
                 "each sub-env in rlhf_robotics.robotics.physics.PhysicsStateInfo"
-            )
-        return np.stack([i["qpos"] for i in infos]), np.stack([i["qvel"] for i in infos])
+            ) from None
 
     def reset(self) -> VecEnvObs:
         obs = self.venv.reset()
