@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import logging
 import math
+import shutil
 import sqlite3
 import time
 from collections import defaultdict
@@ -169,9 +171,10 @@ class PreferenceLoop:
                 self.policy.logger.record(key, value)
         self.policy.logger.dump(int(self.policy.num_timesteps))
 
-    def collect_initial(self) -> None:
-        """Fill the buffer with the initial (untrained) policy, without learning."""
-        steps = max(self.config.labels.initial_steps, self.segment_steps * 2 * self.config.env.n_envs)
+    def collect_initial(self, steps: int | None = None) -> None:
+        """Fill the buffer with the current (at the start: untrained) policy, without learning."""
+        if steps is None:
+            steps = max(self.config.labels.initial_steps, self.segment_steps * 2 * self.config.env.n_envs)
         obs = self.venv.reset()
         for _ in range(math.ceil(steps / self.config.env.n_envs)):
             action, _ = self.policy.predict(obs, deterministic=False)  # type: ignore[arg-type]
@@ -183,7 +186,7 @@ class PreferenceLoop:
             return 0
         with self.timer("selection"):
             c = candidate_count(n, self.config.selection.oversampling, selector)
-            prefix = f"r{self.round:03d}-q{self.store.count_queries():06d}"  # unique even when a round is redone
+            batch, prefix = self._batch_names()
             segs = self.buffer.sample_segments(2 * c, self.segment_steps, self.rng["segments"], prefix,
                                                self.config.env.id, self.dt)
             feats = segs.features()
@@ -196,7 +199,7 @@ class PreferenceLoop:
                 chosen, scores = select(item[:, 0::2] - item[:, 1::2], n, selector, self.rng["selection"])
             keep = np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel()
             segs = segs.take(keep)
-            self.segments.save(f"round_{self.round:03d}_{self.store.count_queries():06d}", segs)
+            self.segments.save(batch, segs)
             for sid, f in zip(segs.ids, feats[keep]):
                 self.features[sid] = f
             returns = segs.returns()
@@ -212,11 +215,51 @@ class PreferenceLoop:
             self.clip_pool.request(segs)
             self._status("rendering", f"rendering {len(segs)} clips for round {self.round}")
         else:
+            self._status("labelling", f"round {self.round}: the teacher answers {len(query_ids)} queries")
             with self.timer("labelling"):
-                scores = segs.reward if self.config.teacher.judge_on == "reward" else rubric_step_scores(self.rubric, segs.terms)
-                labels = self.teacher.judge(scores[0::2], scores[1::2])
-                self.store.add_judgments([Judgment(q, lab, self.teacher.annotator) for q, lab in zip(query_ids, labels)])
+                self._judge(segs, query_ids)
         return len(query_ids)
+
+    def _batch_names(self) -> tuple[str, str]:
+        """Segment batch file and id prefix for the next ask, unique even when a killed round is redone."""
+        n, k = self.store.count_queries(), 0
+        while True:
+            suffix = f"-{k}" if k else ""
+            batch, prefix = f"round_{self.round:03d}_{n:06d}{suffix}", f"r{self.round:03d}-q{n:06d}{suffix}"
+            if not (self.segments.root / f"{batch}.npz").exists():
+                return batch, prefix
+            k += 1
+
+    def _judge(self, segs: Segments, query_ids: list[int]) -> None:
+        """The teacher's answers to the queries over consecutive segment pairs of ``segs``."""
+        scores = segs.reward if self.config.teacher.judge_on == "reward" else rubric_step_scores(self.rubric, segs.terms)
+        labels = self.teacher.judge(scores[0::2], scores[1::2])
+        self.store.add_judgments([Judgment(q, lab, self.teacher.annotator) for q, lab in zip(query_ids, labels)])
+
+    def answer_pending(self) -> int:
+        """With a teacher, answer the stored queries that have no judgment yet (a run killed between storing a
+        round's queries and its answers); returns how many. People's open queries stay with the app."""
+        if self.clip_pool is not None:
+            return 0
+        answered = {row.judgment.query_id for row in self.store.judgments()}
+        pending = [sq for sq in self.store.queries() if sq.id not in answered]
+        if pending:
+            segs = self.segments.get([sid for sq in pending for sid in (sq.query.first, sq.query.second)])
+            self._judge(segs, [sq.id for sq in pending])
+        return len(pending)
+
+    def refill_buffer(self) -> None:
+        """Refill the transition buffer after a resume (it is not checkpointed) with the restored policy's
+        behaviour, without learning and without moving the observation statistics, so that query selection, the
+        reward's normalisation and the final evaluation have recent segments to cut. A resumed run therefore
+        draws its next segments from these steps, not from the killed process's last ones."""
+        steps = max(self.config.labels.buffer_steps, self.segment_steps * 2 * self.config.env.n_envs)
+        training = getattr(self.venv, "training", None)
+        if training is not None:
+            self.venv.training = False  # type: ignore[attr-defined]
+        self.collect_initial(steps)
+        if training is not None:
+            self.venv.training = training  # type: ignore[attr-defined]
 
     def wait_for_people(self) -> None:
         """Block until ``labels.human_min_initial`` answers with a training target exist (the first fit needs
@@ -330,6 +373,7 @@ class PreferenceLoop:
                 np.savez(d / "vecnormalize.npz", obs_mean=rms.mean if rms else 0, obs_var=rms.var if rms else 1,
                          obs_count=rms.count if rms else 0, ret_mean=self.venv.ret_rms.mean, ret_var=self.venv.ret_rms.var,
                          ret_count=self.venv.ret_rms.count)
+                self.venv.save(str(d / "vecnormalize.pkl"))  # SB3's format: VecNormalize.load(path, venv)
             state = {
                 "round": self.round,
                 "num_timesteps": int(self.policy.num_timesteps),
@@ -375,6 +419,11 @@ class PreferenceLoop:
     def run(self, resume: bool = False) -> Summary:
         c = self.config
         resumed = resume and self.load_checkpoint()
+        if resume:
+            self.answer_pending()
+        if resumed:
+            self._status("waiting_for_policy", f"resumed after round {self.round}: refilling the transition buffer")
+            self.refill_buffer()
         steps_per_round = [c.total_steps // c.labels.rounds + (1 if r < c.total_steps % c.labels.rounds else 0)
                            for r in range(c.labels.rounds)]
         if not resumed:
@@ -408,13 +457,13 @@ class PreferenceLoop:
                 self._status("waiting_for_policy", f"round {r}: training the policy")
                 self.learn(steps_per_round[r - 1])
                 self._round_labels(selector=c.selection.name)
-        self._status("waiting_for_policy", "training is over: evaluating the final policy")
         summary = self.finish()
         self._status("done", "finished")
         return summary
 
     def _round_labels(self, selector: str) -> None:
         asked = self.ask(max(self.labels_due(self.round) - self.store.count_queries(), 0), selector)
+        self._status("waiting_for_policy", f"round {self.round}: fitting the reward model")
         self._end_round(asked, self.fit_reward())
 
     def _end_round(self, asked: int, metrics: RewardTrainerMetrics | None) -> None:
@@ -424,23 +473,57 @@ class PreferenceLoop:
         if self.curve:
             row.update({k: v for k, v in self.curve[-1].items() if k != "step"})
         self.log_metrics(row)
-        log.info("round %d: %s", self.round, row)
+        log.info("%s", round_line(self.round, self.config.labels.rounds, row))
         self.save_checkpoint()
 
+    # -- the final report: evaluation, baseline, video, each a resumable phase ------------------------------
+    def _final_state(self) -> dict[str, Any]:
+        path = self.run_dir / "checkpoints" / "final.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _save_final_state(self, state: dict[str, Any]) -> None:
+        path = self.run_dir / "checkpoints" / "final.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(state, default=float))
+        tmp.replace(path)
+
     def finish(self) -> Summary:
+        """Evaluate, train the baseline, plot and record the video, then write ``summary.json``.
+
+        Each phase's result goes to ``checkpoints/final.json`` as it ends, so a run killed in any phase resumes
+        at that phase (a phase cut short is redone from its start; each is deterministic per seed)."""
         c = self.config
         self.timer.seconds["loop_total"] = sum(v for k, v in self.timer.seconds.items()
                                                if k in ("policy_learn", "reward_training", "selection", "labelling", "checkpoint"))
         ev_seed = c.seed + 10_000
-        with self.timer("evaluation"):
-            ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, obs_rms(self.venv))
-            rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
-            acc, corr_step, corr_seg = self.reward_quality()
+        state = self._final_state()
+        self.timer.seconds.update(state.get("timer", {}))
+        if "evaluation" not in state:
+            self._status("waiting_for_policy", "training is over: final evaluation of the policy")
+            with self.timer("evaluation"):
+                ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, obs_rms(self.venv))
+                rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
+                acc, corr_step, corr_seg = self.reward_quality()
+            state["evaluation"] = {"policy": asdict(ours), "random": asdict(rand), "accuracy": acc,
+                                   "correlation_step": corr_step, "correlation_segment": corr_seg}
+            state["timer"] = dict(self.timer.seconds)
+            self._save_final_state(state)
+        ev = state["evaluation"]
+        ours, rand = ReturnStats(**ev["policy"]), ReturnStats(**ev["random"])
+        acc, corr_step, corr_seg = ev["accuracy"], ev["correlation_step"], ev["correlation_segment"]
         baseline: ReturnStats | None = None
         baseline_curve: list[tuple[int, float]] = []
         if c.baseline:
-            with self.timer("baseline"):
-                baseline, baseline_curve = self.train_baseline(ev_seed)
+            if "baseline" not in state:
+                self._status("waiting_for_policy", "training is over: baseline PPO on the true reward")
+                with self.timer("baseline"):
+                    stats, curve = self.train_baseline(ev_seed)
+                state["baseline"] = {"stats": asdict(stats), "curve": curve}
+                state["timer"] = dict(self.timer.seconds)
+                self._save_final_state(state)
+            baseline = ReturnStats(**state["baseline"]["stats"])
+            baseline_curve = [(int(step), float(ret)) for step, ret in state["baseline"]["curve"]]
         frac = norm = None
         if baseline is not None:
             # a ratio of returns only means "share of the baseline" when both are positive
@@ -456,10 +539,13 @@ class PreferenceLoop:
                 f"{c.env.id}: {self.store.count_queries()} labels, {c.teacher.preset} teacher, seed {c.seed}",
                 learned_curve=[(int(p["step"]), p["policy/return_learned"]) for p in self.curve if "policy/return_learned" in p],
             ))
-            if c.video:
-                name = f"{c.env.id.replace('/', '_')}_{self.run_dir.name}_seed{c.seed}.mp4"
-                files["video"] = str(record_video(self.policy, self.make_env, c.env.id, Path(c.video_dir) / name,
-                                                  obs_rms(self.venv), ev_seed))
+        if c.video:
+            if "video" not in state:
+                self._status("waiting_for_policy", "training is over: recording the policy video")
+                with self.timer("evaluation"):
+                    state["video"] = self.record_policy_video(ev_seed)
+                self._save_final_state(state)
+            files.update(state["video"])
         counts: dict[str, int] = defaultdict(int)
         for row in self.judgment_rows:
             counts[row.judgment.label] += 1
@@ -473,12 +559,30 @@ class PreferenceLoop:
             reward_model_val_accuracy=val_acc, reward_correlation_step=corr_step, reward_correlation_segment=corr_seg,
             wall_seconds=dict(self.timer.seconds), files=files,
         )
-        (self.run_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=float))
         self.log_metrics({k: v for k, v in {
             "policy/return_true_final": ours.mean, "random/return_true": rand.mean,
             "baseline/return_true": baseline.mean if baseline else None,
             "reward_model/accuracy_vs_oracle": acc}.items() if v is not None})
+        tmp = self.run_dir / "summary.json.tmp"  # written last, atomically: its presence means the run is finished
+        tmp.write_text(json.dumps(summary.to_json(), indent=2, default=float))
+        tmp.replace(self.run_dir / "summary.json")
         return summary
+
+    def record_policy_video(self, seed: int) -> dict[str, str]:
+        """The final policy's video as ``video.mp4`` in the run directory, and a copy under ``video_dir`` named
+        uniquely after the run directory's path (so two sweeps' job ``0`` never overwrite each other)."""
+        c = self.config
+        path = record_video(self.policy, self.make_env, c.env.id, self.run_dir / "video.mp4", obs_rms(self.venv), seed)
+        files = {"video": str(path)}
+        if c.video_dir:
+            parts = self.run_dir.resolve().parts
+            tag = "_".join(p for p in parts[-3:] if p not in ("/", ""))
+            digest = hashlib.sha1(str(self.run_dir.resolve()).encode()).hexdigest()[:6]
+            copy = Path(c.video_dir) / f"{c.env.id.replace('/', '_')}_{tag}_{digest}_seed{c.seed}.mp4"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, copy)
+            files["video_copy"] = str(copy)
+        return files
 
     def reward_quality(self) -> tuple[float, float, float]:
         """Accuracy against a perfect oracle on 500 fresh pairs, and step/segment reward correlations."""
@@ -513,6 +617,24 @@ class PreferenceLoop:
         self.store.close()
 
 
+def round_line(round: int, rounds: int, row: dict[str, Any]) -> str:
+    """One readable line per round for the log (the whole record is in ``metrics.jsonl``)."""
+    parts = [f"round {round}/{rounds}", f"labels {row.get('labels/total', 0)} (+{row.get('labels/asked', 0)})"]
+    if "reward_model/val_accuracy" in row:
+        parts.append(f"reward model val acc {row['reward_model/val_accuracy']:.3f}")
+    if "policy/return_true" in row:
+        parts.append(f"true return {row['policy/return_true']:.1f}")
+    if "policy/return_learned" in row:
+        parts.append(f"learned return {row['policy/return_learned']:.1f}")
+    return ", ".join(parts)
+
+
+def finished_summary(run_dir: str | Path) -> Summary | None:
+    """The summary of a finished run in ``run_dir`` (``summary.json`` is written last), else None."""
+    path = Path(run_dir) / "summary.json"
+    return Summary.from_json(json.loads(path.read_text())) if path.is_file() else None
+
+
 def holds_run(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a run or any preference data (a labelling app may create an empty store first)."""
     if (run_dir / "config.json").exists():
@@ -544,6 +666,9 @@ def run_experiment(config: ExperimentConfig, resume: bool = False, progress: boo
         )
     if resume and not (run_dir / "config.json").exists():
         raise RunDirError(f"cannot resume {run_dir}: it holds no run (no config.json)")
+    if resume and (done := finished_summary(run_dir)) is not None:
+        log.info("%s already finished; nothing to resume (its summary: %s)", run_dir, run_dir / "summary.json")
+        return done
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))

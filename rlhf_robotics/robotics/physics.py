@@ -85,6 +85,7 @@ def env_factory(env_id: str, kwargs: Mapping[str, Any] | None = None, christiano
 
 def step_seconds(env_id: str, kwargs: Mapping[str, Any] | None = None) -> float:
     """Simulated seconds per environment step (``dt``)."""
+    check_env_id(env_id)  # registers the suite's own ids first
     env = gym.make(env_id, **dict(kwargs or {}))
     try:
         return float(env.unwrapped.dt)  # type: ignore[attr-defined]
@@ -116,6 +117,7 @@ def rubric_step_scores(rubric: Rubric | None, terms: Mapping[str, np.ndarray]) -
 
 def episode_limit(env_id: str) -> int | None:
     """The registered time limit of ``env_id`` in steps, if any."""
+    _import_suite()
     return gym.spec(env_id).max_episode_steps
 
 

@@ -67,6 +67,10 @@ class CurveCallback(BaseCallback):
         self.curve, self.progress = curve, progress
         self._last = 0
 
+    def _on_training_start(self) -> None:
+        # ``learn(reset_num_timesteps=False)`` continues the step count: the bar counts this call's steps only
+        self._last = self.model.num_timesteps
+
     def _on_step(self) -> bool:
         if self.progress is not None:
             self.progress.update(self.num_timesteps - self._last)

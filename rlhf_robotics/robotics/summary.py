@@ -42,6 +42,13 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        """The summary written by :meth:`to_json` (``summary.json``)."""
+        stats = ("policy_return_true", "initial_policy_return_true", "random_return_true", "baseline_return_true")
+        fields: dict[str, Any] = {k: ReturnStats(**v) if k in stats and v is not None else v for k, v in data.items()}
+        return cls(**fields)
+
 
 def summary_table(s: Summary) -> str:
     """A few human-readable lines."""
