@@ -175,7 +175,7 @@ def _payloads(store: PreferenceStore, items: ItemPayloads | None, ids: Sequence[
         try:
             found = items.payloads(rest)
         except KeyError as err:
-            raise ValueError(f"an item of a stored comparison is missing from {items!r}: {err}") from None
+            raise ValueError(f"an item of a stored comparison is missing from the item store: {err}") from None
         out.update({i: _json_ready(p) for i, p in zip(rest, found, strict=True)})
     return out
 
