@@ -147,6 +147,7 @@ def run_ours(pairs: list[dict], steps: int, batch_size: int, lr: float, beta: fl
         RewardTrainerConfig,
         train_ensemble,
     )
+    from rlhf_robotics.preference.items import TextItem
 
     n = len(pairs)
     if steps * batch_size % n:
@@ -171,9 +172,10 @@ def run_ours(pairs: list[dict], steps: int, batch_size: int, lr: float, beta: fl
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "p.sqlite"
         with PreferenceStore(store_path) as store:
-            qids = store.add_queries([Query(f"c{i}", f"r{i}", meta={"texts": {"prompt": p["prompt_text"], "first": p["chosen_text"],
-                                                                            "second": p["rejected_text"]}})
-                                      for i, p in enumerate(pairs)])
+            store.add_items([item for i, p in enumerate(pairs)
+                             for item in (TextItem(f"c{i}", p["prompt_text"], p["chosen_text"]),
+                                          TextItem(f"r{i}", p["prompt_text"], p["rejected_text"]))])
+            qids = store.add_queries([Query(f"c{i}", f"r{i}") for i in range(len(pairs))])
             store.add_judgments([Judgment(q, "first", "teacher:benchmark") for q in qids])
         start = time.perf_counter()
         _, m = train_dpo(model, model, store_path, DPOConfig(loss="sigmoid", beta=beta, epochs=epochs, batch_size=batch_size,

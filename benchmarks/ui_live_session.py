@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
 
+from rlhf_robotics.preference.rundir import RunPaths  # noqa: E402
 from rlhf_robotics.preference.store import PreferenceStore  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -71,7 +72,7 @@ def main() -> None:
             log.append(line)
             match = re.search(r"labelling app: (http://\S+)", line)
             url = match.group(1).rstrip("/") if match else None
-        store = PreferenceStore(run / "preferences.sqlite")
+        store = PreferenceStore(RunPaths(run).store)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page()
@@ -138,7 +139,7 @@ def _returns_by_clip(run: Path, store: PreferenceStore) -> dict[str, float]:
             item_return[sq.query.first] = m["true_return_first"]
             item_return[sq.query.second] = m["true_return_second"]
     out = {}
-    for line in (run / "clips" / "index.jsonl").read_text().splitlines():
+    for line in RunPaths(run).clip_index.read_text().splitlines():
         row = json.loads(line)
         if row["item"] in item_return:
             out[row["file"]] = item_return[row["item"]]

@@ -277,7 +277,7 @@ def trainer(run: str, n_items: int, stop: Any, out: str) -> None:
     updates = []
     cursor = 0
     rows: list[Any] = []
-    with PreferenceStore(Path(run) / "preferences.sqlite") as store:
+    with PreferenceStore(RunPaths(Path(run)).store) as store:
         queries = {}
         while True:
             new = store.judgments(after=cursor)

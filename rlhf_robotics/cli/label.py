@@ -5,7 +5,7 @@ Usage (``key=value`` arguments, like Hydra overrides)::
     rlhf-robotics label run=<dir> [host=127.0.0.1] [port=8000] [overlap=1] [lease_s=120] [min_watch_s=1]
                                   [gold_rate=0.1] [repeat_rate=0.05] [require_token=false] [seed=0]
     rlhf-robotics label token run=<dir> name=<annotator> [host=...] [port=...]   # prints the sign-in link
-    rlhf-robotics label export run=<dir> out=<file.jsonl> [format=store|trl]
+    rlhf-robotics label export run=<dir> out=<file.jsonl> [format=store|trl|datasets]
     rlhf-robotics label stats run=<dir>                                          # the dashboard's numbers as JSON
 
 Binding anything but a loopback address turns annotator tokens on.
@@ -94,16 +94,17 @@ def token_command(argv: list[str]) -> int:
 
 
 def export_command(argv: list[str]) -> int:
-    from rlhf_robotics.preference.store import PreferenceStore
-    from rlhf_robotics.ui.export import export
-    from rlhf_robotics.ui.rundir import RunPaths
+    from rlhf_robotics.preference.export import export_run
+    from rlhf_robotics.preference.rundir import RunPaths
+    from rlhf_robotics.robotics.segments import SegmentStore
 
     args = parse(argv, {"run": _run_dir, "out": Path, "format": str}, ("run", "out"))
-    with PreferenceStore(RunPaths(args["run"]).store) as store:
-        try:
-            n = export(store, args["out"], args.get("format", "store"))
-        except ValueError as err:
-            raise SystemExit(str(err)) from None
+    segments = RunPaths(args["run"]).segments
+    items = SegmentStore(segments) if segments.is_dir() else None  # robot segments' arrays for format=datasets
+    try:
+        n = export_run(args["run"], args["out"], args.get("format", "store"), items)
+    except (ValueError, FileNotFoundError) as err:
+        raise SystemExit(str(err)) from None
     print(f"wrote {n} lines to {args['out']}", file=sys.stderr)
     return 0
 

@@ -135,10 +135,10 @@ def main(argv: list[str]) -> int:
         print(format_table(rows))
         return 0
     if command == "export":
-        from rlhf_robotics.lm.export import export_trl_preferences
+        from rlhf_robotics.preference.export import export_run
 
         out = Path(config.run_dir) / "trl_preferences.jsonl"
-        n = export_trl_preferences(Path(config.run_dir) / "preferences.sqlite", out)
+        n = export_run(config.run_dir, out, "trl")
         print(f"wrote {n} comparisons to {out}")
         return 0
     try:

@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import TOKENIZER, encode_completions, sequence_logprob
 from rlhf_robotics.lm.tokenizer import Tokenizer
-from rlhf_robotics.preference import PreferenceStore, aggregate_targets, bradley_terry_loss
+from rlhf_robotics.preference import PreferenceStore, bradley_terry_loss
+from rlhf_robotics.preference.items import text_comparisons
 
 DPOLoss = Literal["sigmoid", "ipo", "tie_aware"]
 
@@ -116,16 +117,16 @@ class PreferencePairs:
 
 
 def preference_pairs(store: PreferenceStore, block_size: int, tokenizer: Tokenizer = TOKENIZER) -> PreferencePairs:
-    """The labelled LM comparisons of ``store`` (texts from ``Query.meta["texts"]``), aggregated targets."""
-    targets = aggregate_targets(store.judgments())
+    """The labelled comparisons of two text items in ``store``, with their aggregated targets."""
     prompts, a, b, t = [], [], [], []
-    for row in store.queries():
-        texts = row.query.meta.get("texts")
-        if row.id in targets and texts is not None:
-            prompts.append(texts["prompt"])
-            a.append(texts["first"])
-            b.append(texts["second"])
-            t.append(targets[row.id])
+    for _, first, second, target in text_comparisons(store):
+        if first.prompt != second.prompt:
+            raise ValueError(f"items {first.id!r} and {second.id!r} answer different prompts; DPO compares two "
+                             "responses to one prompt")
+        prompts.append(first.prompt)
+        a.append(first.response)
+        b.append(second.response)
+        t.append(target)
     if not t:
         raise ValueError(f"the store {store.path} holds no labelled LM comparisons; run the reward stage first")
     # One length for both sides, so a pair's two rows line up.

@@ -48,6 +48,7 @@ from rlhf_robotics.lm.pretrain import PretrainConfig, pretrain
 from rlhf_robotics.lm.reward import RewardConfig, train_reward_model
 from rlhf_robotics.lm.sft import SFTConfig, sft
 from rlhf_robotics.lm.tasks import TaskMix
+from rlhf_robotics.preference.rundir import RunPaths
 
 STAGES: tuple[str, ...] = ("pretrain", "sft", "reward", "ppo", "dpo", "grpo", "rloo", "best_of_n")
 
@@ -198,7 +199,7 @@ def _ppo(config: LMConfig, out: Path) -> StageOutput:
 
 def _dpo(config: LMConfig, out: Path) -> StageOutput:
     sft_model = _load_parent(config, "sft")
-    policy, metrics = train_dpo(sft_model, sft_model, Path(config.run_dir) / "preferences.sqlite", config.dpo)
+    policy, metrics = train_dpo(sft_model, sft_model, RunPaths(Path(config.run_dir)).store, config.dpo)
     save_checkpoint(out, policy, "lm", policy.config, "dpo", config.dpo, metrics, parent="sft")
     return StageOutput(policy, metrics)
 

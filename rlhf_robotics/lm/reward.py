@@ -1,10 +1,10 @@
 """Stage 3 — the reward model: comparisons of SFT samples in the shared store, labelled by a shared teacher
 over the hidden gold score, fitted with the shared Bradley–Terry trainer.
 
-Flow: sample two responses per prompt from the SFT model → write the responses (the track's item store,
-``responses.jsonl``) and one :class:`~rlhf_robotics.preference.Query` per pair into a
-:class:`~rlhf_robotics.preference.PreferenceStore` (texts in ``Query.meta["texts"]`` for the labelling app)
-→ a :class:`~rlhf_robotics.preference.Teacher` judges each pair from the gold scores (ties and skips
+Flow: sample two responses per prompt from the SFT model → write each response as a
+:class:`~rlhf_robotics.preference.items.TextItem` (the store's item table, which the labelling app reads too)
+and one :class:`~rlhf_robotics.preference.Query` per pair into the run's
+:class:`~rlhf_robotics.preference.PreferenceStore` → a :class:`~rlhf_robotics.preference.Teacher` judges each pair from the gold scores (ties and skips
 included) → :func:`~rlhf_robotics.preference.aggregate_targets` → a
 :class:`~rlhf_robotics.preference.PairDataset` of token ids → :func:`~rlhf_robotics.preference.train_ensemble`
 on :class:`ScalarHeadModel` members initialised from the SFT weights (InstructGPT's recipe).
@@ -12,11 +12,11 @@ on :class:`ScalarHeadModel` members initialised from the SFT weights (InstructGP
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,10 +35,11 @@ from rlhf_robotics.preference import (
     RewardTrainerMetrics,
     Teacher,
     TeacherConfig,
-    aggregate_targets,
     select,
     train_ensemble,
 )
+from rlhf_robotics.preference.items import TextItem, text_comparisons
+from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.selection import candidate_count, check_selector
 from rlhf_robotics.preference.teachers import preset
 
@@ -80,7 +81,8 @@ class RewardConfig:
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
         if isinstance(self.trainer, dict):
-            self.trainer = RewardTrainerConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in self.trainer.items()})
+            fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in self.trainer.items()}
+            self.trainer = RewardTrainerConfig(**fields)
         if self.n_pairs < 1:
             raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}; the reward model needs comparisons")
         if self.ensemble_size < 1:
@@ -154,12 +156,11 @@ def collect_comparisons(
     policy: CausalLM,
     config: RewardConfig,
     store: PreferenceStore,
-    items_path: Path,
     rng: np.random.Generator,
     n_pairs: int | None = None,
     ensemble: RewardEnsemble | None = None,
 ) -> tuple[list[int], dict[str, int], float]:
-    """Sample pairs, record them in ``store`` (and their texts in ``items_path``), label them with the teacher.
+    """Sample pairs, record their texts (items) and the pairs (queries) in ``store``, label them with the teacher.
 
     With an ``ensemble`` and a selector other than ``uniform``, ``oversampling`` × ``n_pairs`` candidates are
     sampled and the shared :func:`~rlhf_robotics.preference.select` keeps the most informative ``n_pairs``.
@@ -179,25 +180,22 @@ def collect_comparisons(
                                     selector, rng)
         comps = Comparisons([comps.problems[i] for i in chosen], [comps.responses[i] for i in chosen], comps.gold[chosen])
         sel_scores = sel_scores[chosen]
-    items_path.parent.mkdir(parents=True, exist_ok=True)
     start = store.count_queries()
-    queries = []
-    with open(items_path, "a", encoding="utf-8") as f:
-        for k, (p, (a, b)) in enumerate(zip(comps.problems, comps.responses, strict=True)):
-            ids = (f"lm-{start + k}-a", f"lm-{start + k}-b")
-            for item_id, text, gold in zip(ids, (a, b), comps.gold[k], strict=True):
-                f.write(json.dumps({"id": item_id, "task": p.task, "prompt": p.prompt, "response": text,
-                                    "gold": float(gold)}) + "\n")
-            queries.append(Query(ids[0], ids[1], selector=selector, score=float(sel_scores[k]), meta={
-                "track": "lm", "task": p.task, "texts": {"prompt": p.prompt, "first": a, "second": b},
-                "gold": [float(comps.gold[k, 0]), float(comps.gold[k, 1])]}))
+    items, queries = [], []
+    for k, (p, (a, b)) in enumerate(zip(comps.problems, comps.responses, strict=True)):
+        ids = (f"lm-{start + k}-a", f"lm-{start + k}-b")
+        items += [TextItem(item_id, p.prompt, text, {"task": p.task, "gold": float(gold)})
+                  for item_id, text, gold in zip(ids, (a, b), comps.gold[k], strict=True)]
+        queries.append(Query(ids[0], ids[1], selector=selector, score=float(sel_scores[k]), meta={
+            "track": "lm", "task": p.task, "gold": [float(comps.gold[k, 0]), float(comps.gold[k, 1])]}))
+    store.add_items(items)  # before the queries, so the labelling app never sees a pair without its texts
     qids = store.add_queries(queries)
     teacher = Teacher(config.teacher_config(), np.random.default_rng(int(rng.integers(2**31))), config.teacher)
     labels = teacher.judge(comps.gold[:, 0], comps.gold[:, 1])
     rubric_answers = [rubric_comparison(mix, p, a, b) for p, (a, b) in zip(comps.problems, comps.responses, strict=True)]
     store.add_judgments([Judgment(q, lab, teacher.annotator, rubric=r)
                          for q, lab, r in zip(qids, labels, rubric_answers, strict=True)])
-    counts = {lab: labels.count(lab) for lab in sorted(set(labels))}
+    counts: dict[str, int] = {lab: labels.count(lab) for lab in sorted(set(labels))}
     decisive = [(lab, g) for lab, g in zip(labels, comps.gold, strict=True) if lab in ("first", "second") and g[0] != g[1]]
     agree = [(lab == "first") == (g[0] > g[1]) for lab, g in decisive]
     return qids, counts, float(np.mean(agree)) if agree else math.nan
@@ -205,17 +203,17 @@ def collect_comparisons(
 
 def pair_dataset(store: PreferenceStore, block_size: int, tokenizer: Tokenizer = TOKENIZER) -> PairDataset:
     """Every query of the store with a training target, as token ids (items ``(N, L)``, two per query)."""
-    targets = aggregate_targets(store.judgments())
-    prompts, responses, first, second, target = [], [], [], [], []
-    for row in store.queries():
-        if row.id not in targets or "texts" not in row.query.meta:
-            continue
-        texts = row.query.meta["texts"]
+    prompts: list[str] = []
+    responses: list[str] = []
+    first: list[int] = []
+    second: list[int] = []
+    target: list[float] = []
+    for _, a, b, t in text_comparisons(store):
         first.append(len(responses))
         second.append(len(responses) + 1)
-        prompts += [texts["prompt"], texts["prompt"]]
-        responses += [texts["first"], texts["second"]]
-        target.append(targets[row.id])
+        prompts += [a.prompt, b.prompt]
+        responses += [a.response, b.response]
+        target.append(t)
     if not target:
         raise ValueError(f"the store {store.path} holds no labelled LM comparisons; collect and label some first")
     items, _ = encode_completions(prompts, responses, block_size, tokenizer)
@@ -243,17 +241,17 @@ def build_reward_ensemble(sft_model: CausalLM, size: int, seed: int) -> RewardEn
 
 
 def train_reward_model(sft_model: CausalLM, config: RewardConfig, run_dir: str | Path) -> tuple[RewardEnsemble, RewardMetrics]:
-    """Collect and label comparisons into ``run_dir/preferences.sqlite`` and fit a reward ensemble to them."""
+    """Collect and label comparisons into the run's store (``preferences.sqlite``) and fit a reward ensemble."""
     start = time.perf_counter()
     run_dir = Path(run_dir)
     rng = np.random.default_rng(config.seed)
     ensemble = build_reward_ensemble(sft_model, config.ensemble_size, config.seed)
     counts: dict[str, int] = {}
     agreement: list[float] = []
-    with PreferenceStore(run_dir / "preferences.sqlite") as store:
+    with PreferenceStore(RunPaths(run_dir).store) as store:
         for r in range(config.rounds):
             n = config.n_pairs // config.rounds + (1 if r < config.n_pairs % config.rounds else 0)
-            _, new_counts, ceiling = collect_comparisons(sft_model, config, store, run_dir / "responses.jsonl", rng, n,
+            _, new_counts, ceiling = collect_comparisons(sft_model, config, store, rng, n,
                                                          ensemble if r > 0 else None)
             for k, v in new_counts.items():
                 counts[k] = counts.get(k, 0) + v

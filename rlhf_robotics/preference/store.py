@@ -1,9 +1,15 @@
-"""The preference store: queries and append-only judgments in SQLite (WAL mode).
+"""The preference store: queries, append-only judgments and the LM track's text items in SQLite (WAL mode).
 
 Writers (teachers, the labelling app) append; readers (the reward trainer) follow a monotonically increasing
 id cursor, so labels can arrive while training runs. Nothing is ever updated or deleted: an edit or an undo
-is a new judgment that names the row it supersedes. :meth:`PreferenceStore.export_jsonl` and
-:meth:`PreferenceStore.import_jsonl` round-trip the whole store losslessly, ids included.
+is a new judgment that names the row it supersedes, and an item, once stored, keeps its payload.
+:meth:`PreferenceStore.export_jsonl` and :meth:`PreferenceStore.import_jsonl` round-trip the whole store
+losslessly, ids included.
+
+Schema versions: 1 had no item table (LM texts rode in ``Query.meta["texts"]``); 2 adds ``items``. Opening a
+version-1 file upgrades it in place, once, in one transaction: the table is created and the texts of every
+old-style query are copied into it (:func:`~rlhf_robotics.preference.items.legacy_text_items`); the queries
+themselves are left as written. Version-1 JSONL exports import the same way.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlhf_robotics.preference.items import TextItem, legacy_text_items
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, dumps
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+"""Versions this code opens (1 is upgraded to 2 on open) and imports from JSONL."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,9 +57,18 @@ CREATE TABLE IF NOT EXISTS judgments (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS judgments_query ON judgments(query_id);
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY,
+    prompt TEXT NOT NULL,
+    response TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 _QUERY_COLUMNS = ("first", "second", "selector", "score", "priority", "gold_label", "meta")
+_ITEM_COLUMNS = ("id", "prompt", "response", "meta")
+_CHUNK = 500  # ids per `IN (...)` lookup, well under SQLite's variable limit
 _JUDGMENT_COLUMNS = ("query_id", "label", "annotator", "shown_left", "rubric", "note", "seconds", "supersedes", "created")
 
 
@@ -85,11 +103,30 @@ class PreferenceStore:
         version = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if version is None:
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(version[0]) != SCHEMA_VERSION:
+        elif int(version[0]) not in READABLE_VERSIONS:
             raise ValueError(
-                f"store {self.path} has schema version {version[0]}, this code reads version {SCHEMA_VERSION}; "
-                "export it with the version that wrote it and import the JSONL here"
+                f"store {self.path} has schema version {version[0]}, this code reads versions "
+                f"{', '.join(map(str, READABLE_VERSIONS))}; export it with the version that wrote it and import the "
+                "JSONL here"
             )
+        elif int(version[0]) < SCHEMA_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Version 1 → 2: copy the texts of old-style queries into the item table (once; see the module doc)."""
+        with self._transaction() as cur:
+            version = cur.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if int(version[0]) >= SCHEMA_VERSION:
+                return  # another process upgraded it while this one waited for the lock
+            self._copy_legacy_texts(cur)
+            cur.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+
+    @staticmethod
+    def _copy_legacy_texts(cur: sqlite3.Cursor) -> None:
+        """Items from every query's ``meta["texts"]``; an id already stored keeps its payload (first wins)."""
+        rows = cur.execute(f"SELECT {', '.join(_QUERY_COLUMNS)} FROM queries ORDER BY id").fetchall()
+        items = [item for r in rows for item in legacy_text_items(_row_to_query(r))]
+        _insert_items(cur, items, time.time(), strict=False)
 
     # -- writing -------------------------------------------------------------------------------------------
     @contextmanager
@@ -110,6 +147,8 @@ class PreferenceStore:
         now = time.time()
         ids = []
         with self._transaction() as cur:
+            # Old-style writers put LM texts in meta["texts"]: they go to the item table as add_items's do.
+            _insert_items(cur, [item for q in queries for item in legacy_text_items(q)], now, strict=True)
             for q in queries:
                 cur.execute(
                     "INSERT INTO queries (first, second, selector, score, priority, gold_label, meta, created) "
@@ -118,6 +157,18 @@ class PreferenceStore:
                 )
                 ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
         return ids
+
+    def add_items(self, items: Sequence[TextItem]) -> int:
+        """Store text items in one transaction; returns how many were new.
+
+        An item already stored with the same payload is skipped, so re-adding is harmless.
+
+        Raises:
+            ValueError: an id is already stored with a different prompt, response or meta (items never change;
+                give the new text a new id).
+        """
+        with self._transaction() as cur:
+            return _insert_items(cur, items, time.time(), strict=True)
 
     def add_judgments(self, judgments: Sequence[Judgment]) -> list[int]:
         """Append judgments in one transaction; returns their ids. All or none are stored.
@@ -171,6 +222,40 @@ class PreferenceStore:
         rows = self._read(f"SELECT id, {', '.join(_JUDGMENT_COLUMNS)} FROM judgments WHERE id>? ORDER BY id", (after,))
         return [StoredJudgment(r[0], _row_to_judgment(r[1:])) for r in rows]
 
+    def find_items(self, ids: Sequence[str]) -> dict[str, TextItem]:
+        """The stored text items among ``ids`` (ids without one, such as robot segments, are left out)."""
+        found: dict[str, TextItem] = {}
+        unique = list(dict.fromkeys(ids))
+        for s in range(0, len(unique), _CHUNK):
+            chunk = unique[s : s + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for r in self._read(f"SELECT {', '.join(_ITEM_COLUMNS)} FROM items WHERE id IN ({marks})", tuple(chunk)):
+                found[r[0]] = _row_to_item(r)
+        return found
+
+    def get_items(self, ids: Sequence[str]) -> list[TextItem]:
+        """The text items with these ids, in this order.
+
+        Raises:
+            KeyError: an id has no text item in this store.
+        """
+        found = self.find_items(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise KeyError(f"no text items {missing[:3]} in {self.path}; add them with add_items")
+        return [found[i] for i in ids]
+
+    def text_items(self) -> list[TextItem]:
+        """Every text item, in the order stored."""
+        return [_row_to_item(r) for r in self._read(f"SELECT {', '.join(_ITEM_COLUMNS)} FROM items ORDER BY rowid")]
+
+    def payloads(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """``{"prompt", "response"}`` of each id (the :class:`~rlhf_robotics.preference.items.ItemPayloads` protocol)."""
+        return [item.payload() for item in self.get_items(ids)]
+
+    def count_items(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM items")[0][0])
+
     def count_judgments(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM judgments")[0][0])
 
@@ -191,6 +276,8 @@ class PreferenceStore:
     def export_jsonl(self, path: str | Path) -> int:
         """Write every query and judgment, ids included, one JSON object a line. Returns the line count."""
         lines: list[dict[str, Any]] = [{"kind": "meta", "schema_version": SCHEMA_VERSION}]
+        for r in self._read(f"SELECT {', '.join(_ITEM_COLUMNS)}, created FROM items ORDER BY rowid"):
+            lines.append({"kind": "item", **_row_to_item(r[:4]).to_json(), "created": r[4]})
         for r in self._read(f"SELECT id, {', '.join(_QUERY_COLUMNS)}, created FROM queries ORDER BY id"):
             q = _row_to_query(r[1:8])
             lines.append({"kind": "query", "id": r[0], **_query_json(q), "created": r[8]})
@@ -204,12 +291,14 @@ class PreferenceStore:
     def import_jsonl(self, path: str | Path) -> int:
         """Load an export into this store, keeping ids. The store must be empty (so nothing is overwritten).
 
+        Exports of schema version 1 (texts in ``meta["texts"]``) get their items as an opened version-1 file does.
+
         Returns:
             The number of judgments imported.
         """
-        if self.count_queries() or self.count_judgments():
+        if self.count_queries() or self.count_judgments() or self.count_items():
             raise ValueError(f"import_jsonl needs an empty store, but {self.path} already holds data; import into a new file")
-        n = 0
+        n, version = 0, SCHEMA_VERSION
         with open(path, encoding="utf-8") as f, self._transaction() as cur:
             for lineno, text in enumerate(f, 1):
                 if not text.strip():
@@ -217,8 +306,13 @@ class PreferenceStore:
                 row = json.loads(text)
                 kind = row.pop("kind", None)
                 if kind == "meta":
-                    if row.get("schema_version") != SCHEMA_VERSION:
-                        raise ValueError(f"{path}:{lineno}: schema version {row.get('schema_version')} is not {SCHEMA_VERSION}")
+                    version = row.get("schema_version")
+                    if version not in READABLE_VERSIONS:
+                        raise ValueError(f"{path}:{lineno}: schema version {version} is not one of "
+                                         f"{', '.join(map(str, READABLE_VERSIONS))}; import it with the version that wrote it")
+                elif kind == "item":
+                    created = row.pop("created")
+                    _insert_items(cur, [TextItem.from_json(row)], created, strict=True)
                 elif kind == "query":
                     qid, created = row.pop("id"), row.pop("created")
                     q = Query(**row)
@@ -238,7 +332,9 @@ class PreferenceStore:
                     )
                     n += 1
                 else:
-                    raise ValueError(f"{path}:{lineno}: unknown line kind {kind!r}; expected meta, query or judgment")
+                    raise ValueError(f"{path}:{lineno}: unknown line kind {kind!r}; expected meta, item, query or judgment")
+            if version == 1:
+                self._copy_legacy_texts(cur)
         return n
 
 
@@ -250,6 +346,27 @@ def _query_json(q: Query) -> dict[str, Any]:
 def _row_to_query(r: tuple[Any, ...]) -> Query:
     first, second, selector, score, priority, gold, meta = r
     return Query(first, second, selector, score, priority, gold, json.loads(meta))
+
+
+def _row_to_item(r: tuple[Any, ...]) -> TextItem:
+    item_id, prompt, response, meta = r
+    return TextItem(item_id, prompt, response, json.loads(meta))
+
+
+def _insert_items(cur: sqlite3.Cursor, items: Sequence[TextItem], created: float, strict: bool) -> int:
+    """Insert ``items`` unless stored; with ``strict``, an id stored with another payload is a ``ValueError``."""
+    new = 0
+    for item in items:
+        meta = dumps(dict(item.meta))
+        row = cur.execute("SELECT prompt, response, meta FROM items WHERE id=?", (item.id,)).fetchone()
+        if row is None:
+            cur.execute("INSERT INTO items (id, prompt, response, meta, created) VALUES (?, ?, ?, ?, ?)",
+                        (item.id, item.prompt, item.response, meta, created))
+            new += 1
+        elif strict and tuple(row) != (item.prompt, item.response, meta):
+            raise ValueError(f"item {item.id!r} is already stored with another text; items never change, so give "
+                             "the new text a new id")
+    return new
 
 
 def _row_to_judgment(r: tuple[Any, ...]) -> Judgment:

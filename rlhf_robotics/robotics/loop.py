@@ -39,6 +39,7 @@ from rlhf_robotics.preference.ensemble import (
     build_step_ensemble,
 )
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
+from rlhf_robotics.preference.rundir import RunPaths, write_rubric, write_status
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
@@ -98,6 +99,7 @@ class PreferenceLoop:
         self.config = config
         self.progress = progress
         self.run_dir = Path(config.run_dir)
+        self.paths = RunPaths(self.run_dir)
         self.device = resolve_device(config.device)
         self.timer = PhaseTimer()
         seeds = np.random.SeedSequence(config.seed).spawn(len(_STREAMS))
@@ -121,8 +123,8 @@ class PreferenceLoop:
                     "(the suite's rlhf_robotics/... tasks have one)"
                 )
             self.rubric = self.rubric.weighted(config.teacher.rubric_weights)
-        self.store = PreferenceStore(self.run_dir / "preferences.sqlite")
-        self.segments = SegmentStore(self.run_dir / "segments")
+        self.store = PreferenceStore(self.paths.store)
+        self.segments = SegmentStore(self.paths.segments)
         self.features: dict[str, np.ndarray] = {}
         self.judgment_rows: list[StoredJudgment] = []
         self.cursor = 0
@@ -148,19 +150,16 @@ class PreferenceLoop:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
         if self.rubric is not None:  # the labelling app asks people about each criterion
-            questions = [{"name": c.name, "question": c.question or c.name} for c in self.rubric.criteria]
-            (self.run_dir / "rubric.json").write_text(json.dumps(questions, indent=1))
+            write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
         self.clip_pool: Any = None
         if config.labels.source == "human":
             from rlhf_robotics.robotics.render_pool import ClipPool
 
-            self.clip_pool = ClipPool(self.run_dir / "clips", workers=config.labels.render_workers)
+            self.clip_pool = ClipPool(self.paths.clips, workers=config.labels.render_workers)
 
     # -- stages --------------------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:
-        tmp = self.run_dir / "status.json.tmp"
-        tmp.write_text(json.dumps({"state": state, "message": message, "round": self.round, "time": time.time()}))
-        tmp.replace(self.run_dir / "status.json")
+        write_status(self.run_dir, state, message, self.round)
 
     def log_metrics(self, row: dict[str, Any]) -> None:
         row = {"round": self.round, "step": int(self.policy.num_timesteps), **row}
@@ -639,7 +638,7 @@ def holds_run(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a run or any preference data (a labelling app may create an empty store first)."""
     if (run_dir / "config.json").exists():
         return True
-    store = run_dir / "preferences.sqlite"
+    store = RunPaths(run_dir).store
     if not store.exists():
         return False
     try:

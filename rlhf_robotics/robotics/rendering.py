@@ -1,6 +1,7 @@
 """Clip rendering: turn a stored segment's MuJoCo states (qpos, qvel) back into video, without re-running the
-policy. Owns the quality presets, content-addressed clip names, H.264 mp4 / VP9 webm encoding, the
-``index.jsonl`` that maps segment ids to clip files, and the side-by-side pair composite.
+policy. Owns the quality presets, content-addressed clip names, H.264 mp4 / VP9 webm encoding and the
+side-by-side pair composite; finished clips are recorded in the clip index of
+:mod:`rlhf_robotics.preference.rundir` (``index.jsonl``, one locked definition for the loop and the app).
 
 Rendering is headless: ``MUJOCO_GL=egl`` is set (unless already set) before MuJoCo is imported. Renderers are
 kept per process and reused; the background pool of worker processes is in ``render_pool.py``.
@@ -17,7 +18,6 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # must precede the first `import mujoco` in the process
 
-import fcntl
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -29,6 +29,7 @@ import mujoco
 import numpy as np
 from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
+from rlhf_robotics.preference.rundir import CLIP_INDEX, add_clip, read_clip_index
 from rlhf_robotics.robotics.segments import Segments
 
 Preset = Literal["fast", "pretty"]
@@ -37,9 +38,9 @@ Codec = Literal["mp4", "webm"]
 RENDER_VERSION = 1
 """Part of every clip's content hash; bump it when the same inputs would render differently."""
 
-INDEX_FILE = "index.jsonl"
+INDEX_FILE = CLIP_INDEX
 """Per clip folder: one ``{"item": <segment id>, "file": <clip file name>, "fps": <frame rate>}`` line per
-finished clip (the labelling app follows it)."""
+finished clip (the labelling app follows it); defined in :mod:`rlhf_robotics.preference.rundir`."""
 
 
 @dataclass(frozen=True)
@@ -279,37 +280,17 @@ def render_clip(
 
 
 def add_to_index(clips_dir: str | Path, item: str, file: str, fps: float | None = None) -> bool:
-    """Append ``{"item": item, "file": file, "fps": fps}`` to ``clips_dir/index.jsonl`` unless that line is there
-    already (``fps``, the clip's frame rate, is left out when None; the labelling app steps frames with it).
+    """Record clip ``file`` of segment ``item`` in ``clips_dir/index.jsonl`` unless that line is there already.
 
-    Safe across processes (an exclusive ``flock`` around read-check-append). Returns whether a line was added.
+    The core's :func:`~rlhf_robotics.preference.rundir.add_clip`: an exclusive ``flock`` around read-check-append,
+    so render workers and the app's writers never interleave. Returns whether a line was added.
     """
-    path = Path(clips_dir) / INDEX_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    row: dict[str, Any] = {"item": item, "file": file}
-    if fps is not None:
-        row["fps"] = round(float(fps), 6)
-    line = json.dumps(row)
-    with open(path, "a+", encoding="utf-8") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            f.seek(0)
-            if line in f.read().splitlines():
-                return False
-            f.write(line + "\n")
-            f.flush()
-            return True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    return add_clip(clips_dir, item, file, fps)
 
 
 def read_index(clips_dir: str | Path) -> dict[str, str]:
     """Segment id → clip file name from ``clips_dir/index.jsonl`` (the last line for an id wins)."""
-    path = Path(clips_dir) / INDEX_FILE
-    if not path.exists():
-        return {}
-    rows = (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {row["item"]: row["file"] for row in rows}
+    return read_clip_index(clips_dir)
 
 
 def _check_row(segments: Segments, row: int) -> None:

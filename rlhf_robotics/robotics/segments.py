@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -154,6 +155,12 @@ class SegmentStore:
                     env_id=str(z["env_id"]), dt=float(z["dt"]),
                 )
         return self._cache[batch]
+
+    def payloads(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """``{"obs": (T, obs_dim), "action": (T, act_dim), "true_reward": (T,)}`` per id, in this order: the
+        :class:`~rlhf_robotics.preference.items.ItemPayloads` protocol the core's exporters read."""
+        segs = self.get(ids)
+        return [{"obs": segs.obs[k], "action": segs.act[k], "true_reward": segs.reward[k]} for k in range(len(segs))]
 
     def get(self, ids: Sequence[str]) -> Segments:
         """The segments with these ids, in this order."""

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
+from rlhf_robotics.preference.rundir import read_status
 from rlhf_robotics.robotics.sweep_stats import (
     Interval,
     bootstrap_ci,
@@ -93,7 +94,7 @@ def read_job(path: Path, name: str | None = None) -> Job:
     summary = _read_json(path / "summary.json")
     if summary is not None:
         return Job(name, path, overrides, "done", summary=summary, commit=commit)
-    status = _read_json(path / "status.json") or {}
+    status = read_status(path)
     detail = str(status.get("message") or status.get("state") or "starting")
     state: JobState = "running" if _alive(info) else "died"
     return Job(name, path, overrides, state, detail=detail, commit=commit)

@@ -1,7 +1,7 @@
 """The labelling web app: people compare rendered clips (or LM responses) while a run trains.
 
 Imports only the standard library, Starlette/Jinja2/uvicorn and :mod:`rlhf_robotics.preference`. A running loop
-serves it and talks to it only through files in the run directory (:mod:`rlhf_robotics.ui.rundir`)::
+serves it and talks to it only through files in the run directory (:mod:`rlhf_robotics.preference.rundir`)::
 
     server = serve_in_background(run_dir)                     # 127.0.0.1, free port; server.url to print
     write_status(run_dir, "rendering", "rendering 3 clips", round=r)
@@ -12,7 +12,7 @@ serves it and talks to it only through files in the run directory (:mod:`rlhf_ro
     for row in store.judgments(after=cursor): ...             # labels arrive while training runs
     server.stop()
 
-Gold questions are made by the app from the true returns; text pairs carry ``meta["texts"]`` instead of clips.
+Gold questions are made by the app from the true returns; text pairs are stored as text items instead of clips.
 """
 
 from rlhf_robotics.ui.app import AppConfig, create_app

@@ -40,10 +40,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from rlhf_robotics.preference.rundir import CLIP_NAME, ClipIndex, RunPaths, read_rubric, read_status
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui.quality import quality_report
 from rlhf_robotics.ui.queue import Assignment, LabelQueue, QueueConfig, QueueError, Session, check_name
-from rlhf_robotics.ui.rundir import CLIP_NAME, ClipIndex, RunPaths, read_rubric, read_status
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "rlhf_label_session"
@@ -101,11 +101,11 @@ class LabelService:
         """The page's view of an assignment: sides, media and nothing that reveals gold or repeats."""
         q = self.queue.queries[a.query_id].query
         order = (q.first, q.second) if a.shown_left == "first" else (q.second, q.first)
-        texts = q.meta.get("texts")
-        if isinstance(texts, dict):
-            by_item = {q.first: str(texts.get("first", "")), q.second: str(texts.get("second", ""))}
-            return {"id": a.id, "kind": "text", "prompt": str(texts.get("prompt", "")),
-                    "left": {"text": by_item[order[0]]}, "right": {"text": by_item[order[1]]}}
+        texts = self.store.find_items(order)  # the LM track's items (prompt + response)
+        if len(texts) == 2:
+            left_text, right_text = texts[order[0]], texts[order[1]]
+            return {"id": a.id, "kind": "text", "prompt": left_text.prompt,
+                    "left": {"text": left_text.response}, "right": {"text": right_text.response}}
         left, right = self.queue.clips.get(order[0]), self.queue.clips.get(order[1])
         assert left is not None and right is not None, "the queue serves only pairs whose clips are ready"
         fps = left[1] or right[1] or self.config.fps

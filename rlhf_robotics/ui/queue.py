@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Literal
 
 from rlhf_robotics.preference.records import Judgment, Query
+from rlhf_robotics.preference.rundir import ClipIndex
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui.gold import make_gold_queries
-from rlhf_robotics.ui.rundir import ClipIndex
 
 Kind = Literal["normal", "gold", "repeat"]
 Side = Literal["first", "second"]
@@ -171,6 +171,7 @@ class LabelQueue:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self.queries: dict[int, _QueryState] = {}
+        self._text: set[int] = set()  # queries comparing two text items (served without clips)
         self._order: list[tuple[float, int]] = []  # (-priority, id) of ordinary queries still needing answers
         self._gold: list[int] = []
         self._cursor = 0
@@ -188,7 +189,10 @@ class LabelQueue:
     # -- state -----------------------------------------------------------------------------------------
     def _sync(self) -> None:
         """Pick up queries the loop appended since the last call."""
-        for sq in self.store.queries(after=self._cursor):
+        new = self.store.queries(after=self._cursor)
+        texts = self.store.find_items([i for sq in new for i in (sq.query.first, sq.query.second)])
+        self._text.update(sq.id for sq in new if sq.query.first in texts and sq.query.second in texts)
+        for sq in new:
             self._cursor = sq.id
             q = sq.query
             overlap = q.meta.get("overlap", self.config.overlap)
@@ -274,7 +278,7 @@ class LabelQueue:
     def ready(self, qid: int) -> bool:
         """Whether a query can be shown: it is a text pair, or both of its clips are rendered."""
         q = self.queries[qid].query
-        return "texts" in q.meta or (self.clips.get(q.first) is not None and self.clips.get(q.second) is not None)
+        return qid in self._text or (self.clips.get(q.first) is not None and self.clips.get(q.second) is not None)
 
     def _write(self, a: Assignment, insert: bool = False) -> None:
         if insert:

@@ -43,7 +43,9 @@ def test_reward_stage_uses_the_store_and_learns(sft_model: GPT, tmp_path) -> Non
     with PreferenceStore(tmp_path / "preferences.sqlite") as store:
         assert store.count_queries() == 200
         q = store.queries()[0].query
-        assert set(q.meta["texts"]) == {"prompt", "first", "second"}
+        first, second = store.get_items([q.first, q.second])  # the texts live in the item store, not in meta
+        assert first.prompt == second.prompt and "texts" not in q.meta
+        assert set(first.meta) == {"task", "gold"} and store.count_items() == 400
         j = store.judgments()[0].judgment
         assert set(j.rubric) == {"correct", "digits", "format"} and j.annotator == "teacher:oracle"
         data = pair_dataset(store, sft_model.config.block_size)

@@ -63,7 +63,7 @@ def test_export_trl_format_for_text_pairs(tmp_path: Path) -> None:
 def test_export_errors_name_the_fix(run_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="format=store"):
         entry(["label", "export", f"run={run_dir}", f"out={tmp_path / 'x.jsonl'}", "format=trl"])
-    with pytest.raises(SystemExit, match="not one of store, trl"):
+    with pytest.raises(SystemExit, match="not one of store, trl, datasets"):
         entry(["label", "export", f"run={run_dir}", f"out={tmp_path / 'x.jsonl'}", "format=csv"])
     with pytest.raises(SystemExit, match="unknown argument 'colour'"):
         entry(["label", "export", f"run={run_dir}", "colour=red"])
