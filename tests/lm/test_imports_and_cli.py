@@ -3,7 +3,9 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,11 +32,23 @@ def test_every_experiment_composes(experiment: str) -> None:
     assert config.stages
 
 
-@pytest.mark.parametrize("group,option", [("dpo", "sigmoid"), ("dpo", "ipo"), ("grpo", "process"), ("model", "small")])
-def test_group_options_compose(group: str, option: str) -> None:
+def _model_shape(config: Any) -> tuple[int, int, int]:
+    m = config.pretrain.model
+    return m.n_layer, m.n_embd, m.block_size
+
+
+@pytest.mark.parametrize("group,option,read,chosen,default", [
+    ("dpo", "sigmoid", lambda c: c.dpo.loss, "sigmoid", "tie_aware"),
+    ("dpo", "ipo", lambda c: c.dpo.loss, "ipo", "tie_aware"),
+    ("grpo", "process", lambda c: c.grpo.reward, "process", "outcome"),
+    ("model", "small", _model_shape, (3, 96, 40), (2, 64, 32)),  # conf/lm/model/{small,tiny}.yaml
+])
+def test_group_options_compose(group: str, option: str, read: Callable[[Any], Any], chosen: Any, default: Any) -> None:
+    """Choosing a group option reaches the typed config (and differs from the default, so the check can fail)."""
     from rlhf_robotics.cli.lm import compose, to_lm_config
 
-    to_lm_config(compose([f"{group}={option}"]))
+    assert read(to_lm_config(compose([]))) == default
+    assert read(to_lm_config(compose([f"{group}={option}"]))) == chosen
 
 
 def test_cli_pipeline_smoke_prints_the_table(tmp_path, capsys) -> None:

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
 from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -122,13 +126,74 @@ def test_buffer_is_a_ring_in_chronological_order() -> None:
     np.testing.assert_array_equal(buf._chronological(buf.reward)[:, 0], [2, 3, 4, 5])
 
 
+class CountingReward:
+    """A fake learned reward that records every batch it is called with: ``2 x_0 + 1`` of obs ⊕ action."""
+
+    def __init__(self) -> None:
+        self.batches: list[np.ndarray] = []
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        self.batches.append(features.copy())
+        return features[:, 0] * 2.0 + 1.0
+
+
+def test_buffer_keeps_the_true_reward_and_the_reward_is_one_batched_call_per_step() -> None:
+    """The policy gets the learned reward; the buffer (hence every segment a teacher judges) the env's true one;
+    and the reward function sees the whole vector step at once, exactly once per step, never on reset."""
+    n, steps = 3, 30
+    reward_fn = CountingReward()
+    env, buf = _wrapped("HalfCheetah-v5", n, reward_fn=reward_fn)
+    reference = _venv("HalfCheetah-v5", n)  # same seeds, no wrapper: the true rewards
+    obs = env.reset()
+    reference.reset()
+    assert reward_fn.batches == []
+    rng = np.random.default_rng(0)
+    seen_obs, true_rewards, learned_rewards = [], [], []
+    for t in range(steps):
+        action = rng.uniform(-1, 1, size=(n, 6)).astype(np.float32)
+        new_obs, learned, _, infos = env.step(action)
+        _, true_reward, _, _ = reference.step(action)
+        assert len(reward_fn.batches) == t + 1, "one reward call per vector step"
+        np.testing.assert_array_equal(reward_fn.batches[-1], np.concatenate([obs, action], axis=1).astype(np.float32))
+        np.testing.assert_allclose(learned, obs[:, 0] * 2.0 + 1.0, rtol=1e-5)
+        np.testing.assert_allclose([i["learned_reward"] for i in infos], learned, rtol=1e-6)
+        seen_obs.append(obs)
+        true_rewards.append(true_reward)
+        learned_rewards.append(learned)
+        obs = new_obs
+    assert buf.pos == steps and buf.total_steps == n * steps
+    np.testing.assert_allclose(buf.obs[:steps], np.array(seen_obs), rtol=1e-6)
+    np.testing.assert_allclose(buf.reward[:steps], np.array(true_rewards), rtol=1e-5)
+    assert np.abs(np.array(true_rewards) - np.array(learned_rewards)).mean() > 0.1  # so the line above can fail
+    segments = buf.sample_segments(8, 5, np.random.default_rng(0), "s")
+    assert set(np.round(segments.reward.ravel(), 4)) <= set(np.round(np.array(true_rewards, np.float32).ravel(), 4))
+
+
+# algorithm → (constructor arguments, training steps): about 5 s each on one thread. True return measured over
+# seeds 0, 1, 2: untrained 22.3 every time; PPO 135 / 100 / 130, A2C 818 / 202 / 303.
+LEARNS: dict[type[BaseAlgorithm], tuple[dict[str, Any], int]] = {
+    PPO: (dict(n_steps=256, batch_size=64, learning_rate=1e-3), 8192),
+    A2C: (dict(n_steps=8), 8192),
+}
+
+
+def _true_return(policy: BaseAlgorithm, episodes: int = 10) -> float:
+    """Mean Monitor (true-reward) return of the deterministic policy on fresh, unwrapped envs."""
+    mean, _ = evaluate_policy(policy, _venv("InvertedPendulum-v5", 1, seed=1000), n_eval_episodes=episodes)
+    return float(mean)
+
+
 @pytest.mark.parametrize("algo", [PPO, A2C])
-def test_any_sb3_algorithm_learns_through_the_wrapper(algo) -> None:
-    env, buf = _wrapped("InvertedPendulum-v5", 2, reward_fn=lambda x: -np.abs(x[:, 1]))
-    model = algo("MlpPolicy", env, n_steps=64, seed=0, device="cpu")
-    model.learn(256)
-    assert buf.total_steps >= 256
-    assert np.all(np.isfinite(buf.reward[: buf.pos]))
+def test_any_sb3_algorithm_learns_through_the_wrapper(algo: type[BaseAlgorithm]) -> None:
+    """Trained only on a learned reward (a known shaped one: alive bonus minus the pole angle), the policy beats
+    its untrained self on the true return by a wide margin (as SB3's own tests judge learning)."""
+    env, buf = _wrapped("InvertedPendulum-v5", 4, capacity=2000, reward_fn=lambda x: 1.0 - np.abs(x[:, 1]))
+    model = algo("MlpPolicy", env, seed=0, device="cpu", **LEARNS[algo][0])
+    untrained = _true_return(model)
+    model.learn(LEARNS[algo][1])
+    trained = _true_return(model)
+    assert buf.total_steps >= LEARNS[algo][1]
+    assert trained > 3 * untrained and trained > untrained + 30, (untrained, trained)
 
 
 def test_physics_state_info_rejects_non_mujoco_envs() -> None:

@@ -111,12 +111,27 @@ def test_every_task_renders_non_blank_frames(env_id: str) -> None:
 
 @pytest.mark.render
 def test_frames_show_the_stored_state() -> None:
-    seg = make_segments("rlhf_robotics/ReacherSmooth-v0", n=2, steps=2)  # fixed camera: poses differ in pixels
-    a = render_frames(seg.env_id, seg.qpos[0], seg.qvel[0], seg.dt, SMALL)
-    b = render_frames(seg.env_id, seg.qpos[1], seg.qvel[1], seg.dt, SMALL)
-    again = render_frames(seg.env_id, seg.qpos[0], seg.qvel[0], seg.dt, SMALL)
-    np.testing.assert_array_equal(a, again)
-    assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5
+    """Frame t is drawn from state t: one clip over poses A, B, A, C gives equal frames for the two A's, different
+    frames for different poses, and each frame equals that pose rendered alone (a renderer that drew only the
+    first state, or drew states out of order, fails)."""
+    seg = make_segments("rlhf_robotics/ReacherSmooth-v0", n=1, steps=1)  # fixed camera: poses differ in pixels
+    a = seg.qpos[0, 0]
+    b, c = a.copy(), a.copy()
+    b[0] += 1.5  # shoulder joint (rad)
+    c[1] += 1.5  # elbow joint (rad)
+    qpos = np.stack([a, b, a, c])
+    qvel = np.zeros((4, len(seg.qvel[0, 0])))
+    clip = render_frames(seg.env_id, qpos, qvel, seg.dt, SMALL)
+    alone = [render_frames(seg.env_id, q[None], v[None], seg.dt, SMALL)[0] for q, v in zip(qpos, qvel, strict=True)]
+
+    def differ(x: np.ndarray, y: np.ndarray) -> bool:
+        return bool(np.abs(x.astype(int) - y.astype(int)).mean() > 0.5)
+
+    assert clip.shape == (4, 64, 64, 3)
+    for t in range(4):
+        np.testing.assert_array_equal(clip[t], alone[t], err_msg=f"frame {t} is not its own state")
+    np.testing.assert_array_equal(clip[0], clip[2])
+    assert differ(clip[0], clip[1]) and differ(clip[0], clip[3]) and differ(clip[1], clip[3])
 
 
 @pytest.mark.render

@@ -1,5 +1,6 @@
 """The pair page in a real browser: Playwright drives Debian's Chromium against a uvicorn server on a free loopback
-port, with H.264 clips generated here. Slow-marked; with CI=true a missing Chromium fails instead of skipping.
+port, with H.264 clips generated here. Slow-marked; with CI=true (``.ci/run`` sets it) a missing Chromium fails
+instead of skipping (tests/ui/test_browser_required.py checks both ways). ``CHROMIUM_PATH`` overrides the binary.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .conftest import build_run, make_clip
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update"]
 FPS = 30
@@ -34,8 +35,8 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run does it)"
         if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(f"{message}; CI=true requires the browser tests to run", pytrace=False)
+        pytest.skip(f"{message}; skipped because CI is not 'true'")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
