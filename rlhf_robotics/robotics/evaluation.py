@@ -28,6 +28,18 @@ def _stats(returns: Sequence[float]) -> ReturnStats:
     return ReturnStats(float(np.mean(returns)), float(np.std(returns)), len(returns))
 
 
+def fraction_of_baseline(ours: float, baseline: float) -> float | None:
+    """``ours / baseline``, the share of the baseline's true return; None unless ``baseline > 0`` and
+    ``ours >= 0`` (with negative returns the ratio does not order policies: use :func:`normalized_score`)."""
+    return ours / baseline if baseline > 0 and ours >= 0 else None
+
+
+def normalized_score(ours: float, random: float, reference: float) -> float | None:
+    """``(ours − random) / (reference − random)``: 0 = random policy, 1 = the reference; None if they tie."""
+    gap = reference - random
+    return (ours - random) / gap if gap != 0 else None
+
+
 def evaluate_true_return(
     policy: BaseAlgorithm | None,
     make_env: Callable[[], gym.Env],

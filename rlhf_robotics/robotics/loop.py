@@ -54,6 +54,8 @@ from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.evaluation import (
     ReturnStats,
     evaluate_true_return,
+    fraction_of_baseline,
+    normalized_score,
     pair_accuracy,
     pearson,
     plot_learning_curves,
@@ -523,12 +525,8 @@ class PreferenceLoop:
                 self._save_final_state(state)
             baseline = ReturnStats(**state["baseline"]["stats"])
             baseline_curve = [(int(step), float(ret)) for step, ret in state["baseline"]["curve"]]
-        frac = norm = None
-        if baseline is not None:
-            # a ratio of returns only means "share of the baseline" when both are positive
-            frac = ours.mean / baseline.mean if baseline.mean > 0 and ours.mean >= 0 else None
-            gap = baseline.mean - rand.mean
-            norm = (ours.mean - rand.mean) / gap if gap != 0 else None
+        frac = fraction_of_baseline(ours.mean, baseline.mean) if baseline is not None else None
+        norm = normalized_score(ours.mean, rand.mean, baseline.mean) if baseline is not None else None
         files = {"run_dir": str(self.run_dir), "metrics": str(self.metrics_path), "store": self.store.path}
         with self.timer("evaluation"):
             files["learning_curve"] = str(plot_learning_curves(

@@ -41,3 +41,22 @@ def test_pearson_against_a_hand_computation() -> None:
     assert pearson(x.reshape(2, 2), y.reshape(2, 2)) == pytest.approx(11 / math.sqrt(130))  # flattened
     assert math.isnan(pearson(x, np.full(4, 2.0)))  # a constant reward has no correlation
 
+
+
+def test_fraction_of_baseline_only_for_returns_that_order_policies() -> None:
+    from rlhf_robotics.robotics.evaluation import fraction_of_baseline
+
+    assert fraction_of_baseline(300.0, 400.0) == 0.75
+    assert fraction_of_baseline(0.0, 400.0) == 0.0
+    assert fraction_of_baseline(-5.0, 400.0) is None  # a negative return is no share of the baseline
+    assert fraction_of_baseline(300.0, 0.0) is None and fraction_of_baseline(300.0, -10.0) is None
+
+
+def test_normalized_score_maps_random_to_0_and_reference_to_1() -> None:
+    from rlhf_robotics.robotics.evaluation import normalized_score
+
+    assert normalized_score(-100.0, -100.0, 300.0) == 0.0
+    assert normalized_score(300.0, -100.0, 300.0) == 1.0
+    assert normalized_score(100.0, -100.0, 300.0) == 0.5
+    assert normalized_score(-300.0, -100.0, 300.0) == -0.5  # worse than random goes below 0
+    assert normalized_score(5.0, 7.0, 7.0) is None
