@@ -17,7 +17,14 @@ Routes:
 
 Authentication: a session cookie (``HttpOnly``, ``SameSite=Lax`` so a sign-in link opened from a chat or mail page
 works) whose posts must echo the session's CSRF token in ``X-CSRF-Token`` (which no cross-site form can set); or ``Authorization: Bearer <annotator token>`` for scripted clients (no cookie, so no
-CSRF token needed). Tokens are required whenever the server is bound to a non-loopback address.
+CSRF token needed). Tokens are required whenever the server is bound to a non-loopback address. A session is bound to
+the token that opened it: re-keying the annotator ends it, and a session opened on loopback without a token is
+refused once the run is served with tokens (:mod:`rlhf_robotics.ui.queue` keeps only hashes of ids and CSRF values).
+
+Bad input never gets a 5xx: every refusal is a 4xx JSON ``{"error": ...}`` (an HTML page for ``/``) that names the
+problem. Numbers in query strings are ASCII digits of bounded length; JSON bodies are UTF-8, at most
+:data:`MAX_BODY` bytes and :data:`MAX_DEPTH` levels deep, and hold no lone UTF-16 surrogate (``"\\ud800"``), which
+no store can keep as text.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -48,7 +56,11 @@ from rlhf_robotics.ui.queue import Assignment, LabelQueue, QueueConfig, QueueErr
 HERE = Path(__file__).parent
 SESSION_COOKIE = "rlhf_label_session"
 MAX_BODY = 64 * 1024
+MAX_DEPTH = 16
+"""Deepest nesting of objects and arrays in a JSON body (a submit needs 2)."""
 MAX_NOTE = 4000
+MAX_ID = 2**63 - 1
+"""Largest id SQLite can hold."""
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]", "testserver")
 
 
@@ -131,6 +143,12 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _shown(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for error messages (repr also escapes lone surrogates)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _auth(request: Request) -> tuple[str, Session | None] | None:
     """(annotator, session) from a bearer token or the session cookie; None if neither is valid."""
     service: LabelService = request.app.state.service
@@ -138,7 +156,8 @@ def _auth(request: Request) -> tuple[str, Session | None] | None:
     if header.lower().startswith("bearer "):
         name = service.queue.annotator_for_token(header[7:].strip())
         return (name, None) if name else None
-    session = service.queue.sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+    session = service.queue.session(request.cookies.get(SESSION_COOKIE, ""),
+                                    allow_tokenless=not service.config.require_token)
     return (session.annotator, session) if session else None
 
 
@@ -151,7 +170,7 @@ def _need_auth(request: Request) -> tuple[str, Session | None] | JSONResponse:
 
 
 def _need_csrf(request: Request, session: Session | None) -> JSONResponse | None:
-    if session is not None and request.headers.get("x-csrf-token") != session.csrf:
+    if session is not None and not LabelQueue.csrf_matches(session, request.headers.get("x-csrf-token")):
         return _error(403, "missing or wrong X-CSRF-Token header; reload the page to get a fresh token")
     return None
 
@@ -164,7 +183,7 @@ async def page(request: Request) -> Response:
         if name is None:
             return _message_page(request, 401, "Unknown token", "This token is not valid for this run. Ask the run's "
                                  "owner for a new link (`rlhf-robotics label token run=<dir> name=<you>`).")
-        return _signed_in(service.queue.new_session(name), "./")
+        return _signed_in(service.queue.new_session(name, token), "./")
     who = _auth(request)
     if who is None or who[1] is None:
         if service.config.require_token:
@@ -218,17 +237,67 @@ async def api_next(request: Request) -> Response:
     who = _need_auth(request)
     if isinstance(who, JSONResponse):
         return who
-    raw_n = request.query_params.get("n", "1")
-    if not raw_n.isdigit():
-        return _error(400, f"n={raw_n!r}: ask for a whole number of pairs between 1 and 20")
+    n = _query_int(request, "n", 1, "ask for a whole number of pairs between 1 and 20")
+    if isinstance(n, JSONResponse):
+        return n
     try:
-        batch = service.queue.next(who[0], int(raw_n))
+        batch = service.queue.next(who[0], n)
     except QueueError as err:
         return _error(err.status, err.message)
     body: dict[str, Any] = {"assignments": [service.describe(a) for a in batch]}
     if not batch:
         body["status"] = service.status()
     return JSONResponse(body)
+
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+"""A whole number in a query string: ASCII digits only (``str.isdigit`` also takes ``²`` and ``٣``, which
+``int`` refuses or reads), and few enough that ``int`` never meets its 4300-digit limit."""
+
+
+def _query_int(request: Request, name: str, default: int, hint: str) -> int | JSONResponse:
+    """Query parameter ``name`` as a non-negative int, or a 400 naming the value and ``hint``."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not _DIGITS.fullmatch(raw):
+        return _error(400, f"{name}={_shown(raw)} is not a number of at most 9 ASCII digits: {hint}")
+    return int(raw)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of ``[`` and ``{`` outside strings, found without parsing (the parser recurses once per
+    level and would hit Python's recursion limit long before the size limit)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _lone_surrogate(value: Any, where: str) -> str | None:
+    """The path of the first key or string in ``value`` that holds a lone UTF-16 surrogate, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _lone_surrogate(key, f"{where}.{_shown(key)}") or _lone_surrogate(item, f"{where}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _lone_surrogate(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
 
 
 async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
@@ -238,11 +307,23 @@ async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
     if len(raw) > MAX_BODY:
         return _error(413, f"request body of {len(raw)} bytes is over the {MAX_BODY}-byte limit; shorten the note")
     try:
-        body = json.loads(raw or b"{}")
-    except ValueError as err:
+        text = raw.decode("utf-8") if raw else "{}"
+    except UnicodeDecodeError as err:
+        return _error(400, f"the body is not UTF-8 ({err}); send JSON encoded as UTF-8")
+    depth = _json_depth(text)
+    if depth > MAX_DEPTH:
+        return _error(400, f"the body nests objects and arrays {depth} levels deep; at most {MAX_DEPTH} are accepted")
+    try:
+        body = json.loads(text)
+    except ValueError as err:  # also ints of over 4300 digits
         return _error(400, f"the body is not valid JSON ({err})")
     if not isinstance(body, dict):
         return _error(422, f"the body must be a JSON object, got {type(body).__name__}")
+    # json.loads turns the escape "\ud800" into a lone surrogate, which is not text: SQLite and UTF-8 refuse it.
+    bad = _lone_surrogate(body, "body")
+    if bad:
+        return _error(400, f"{bad} holds a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape); send "
+                           "valid Unicode text")
     return body
 
 
@@ -272,28 +353,28 @@ def _check_submit(body: dict[str, Any], service: LabelService) -> str | None:
     """A message naming the first bad field of a submit body, or None when it is well-formed."""
     unknown = set(body) - {"assignment", "answer", "rubric", "note", "seconds"}
     if unknown:
-        return f"unknown fields {sorted(unknown)}; a submit has assignment, answer, rubric, note and seconds"
+        return f"unknown fields {_shown(sorted(unknown))}; a submit has assignment, answer, rubric, note and seconds"
     assignment = body.get("assignment")
-    if not isinstance(assignment, int) or isinstance(assignment, bool) or assignment < 1:
-        return f"assignment must be the positive integer id from /api/next, got {assignment!r}"
+    if not isinstance(assignment, int) or isinstance(assignment, bool) or not 1 <= assignment <= MAX_ID:
+        return f"assignment must be the positive integer id from /api/next, got {_shown(assignment)}"
     answer = body.get("answer")
     if answer not in ("left", "right", "tie", "cant_tell", "skip"):
-        return f"answer {answer!r} is not one of left, right, tie, cant_tell, skip"
+        return f"answer {_shown(answer)} is not one of left, right, tie, cant_tell, skip"
     rubric = body.get("rubric") or {}
     if not isinstance(rubric, dict):
         return f"rubric must be an object of criterion → answer, got {type(rubric).__name__}"
     for name, value in rubric.items():
         if name not in service.rubric_names:
-            return f"rubric criterion {name!r} is not asked in this run (asked: {sorted(service.rubric_names)})"
+            return f"rubric criterion {_shown(name)} is not asked in this run (asked: {sorted(service.rubric_names)})"
         if value not in ("left", "right", "tie", "cant_tell", "skip"):
-            return f"rubric answer {value!r} for {name!r} is not one of left, right, tie, cant_tell, skip"
+            return f"rubric answer {_shown(value)} for {name!r} is not one of left, right, tie, cant_tell, skip"
     note = body.get("note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE:
         return f"note must be text of at most {MAX_NOTE} characters"
     seconds = body.get("seconds")
     if seconds is not None:
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not 0 <= seconds <= 86400:
-            return f"seconds must be a number of seconds between 0 and 86400, got {seconds!r}"
+            return f"seconds must be a number of seconds between 0 and 86400, got {_shown(seconds)}"
         if answer != "skip" and seconds < service.config.min_watch_s:
             return f"answered after {seconds:.2f} s; watch the pair for at least {service.config.min_watch_s} s"
     elif answer != "skip" and service.config.min_watch_s > 0:

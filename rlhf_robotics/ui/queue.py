@@ -7,6 +7,10 @@ asks for more answers. Gold questions (:mod:`rlhf_robotics.ui.gold`) and mirrore
 earlier pairs are mixed in at configured rates, unannounced. Answers become :class:`Judgment` rows in the store;
 assignments, sessions and annotator tokens live in the app's own SQLite file, so the core store's schema stays
 the trainer's.
+
+That file holds no secret in the clear: tokens, session ids and CSRF values are kept as SHA-256 hashes. A session
+is bound to the token that created it (or to ``"none"`` for a loopback sign-in without a token): re-keying an
+annotator revokes their sessions, and a server that requires tokens refuses token-less sessions.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import bisect
 import fcntl
 import hashlib
+import hmac
 import math
 import random
 import secrets
@@ -37,7 +42,13 @@ ANSWERS = ("left", "right", "tie", "cant_tell", "skip")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS annotators (name TEXT PRIMARY KEY, token_sha256 TEXT UNIQUE NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, annotator TEXT NOT NULL, csrf TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_sha256 TEXT PRIMARY KEY,
+    annotator TEXT NOT NULL,
+    csrf_sha256 TEXT NOT NULL,
+    token_sha256 TEXT NOT NULL,
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS assignments (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     query_id INTEGER NOT NULL,
@@ -110,13 +121,25 @@ class Assignment:
     """The undo row that a re-answer replaces (an edit), if this assignment was reopened by undo."""
 
 
-@dataclass
+NO_TOKEN = "none"
+"""``Session.token_sha256`` of a session opened on loopback without a token (refused where tokens are required)."""
+
+
+@dataclass(frozen=True)
 class Session:
-    """A browser session: who it is and the token its posts must echo (CSRF)."""
+    """A browser session: who it is, the CSRF value its posts must echo and the token that opened it.
+
+    Only hashes of ``id`` and ``csrf`` reach the database; the raw id lives in the browser's cookie and the CSRF
+    value is derived from it (:func:`csrf_for`), so a page reload can show it again without storing it.
+    """
 
     id: str
+    """The raw session id (the cookie's value)."""
     annotator: str
     csrf: str
+    """The value posts must send in ``X-CSRF-Token``."""
+    token_sha256: str
+    """SHA-256 of the annotator token that opened the session, or :data:`NO_TOKEN`."""
 
 
 def judgment_annotator(name: str) -> str:
@@ -125,7 +148,21 @@ def judgment_annotator(name: str) -> str:
 
 
 def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
+    # surrogatepass: a header or cookie value is arbitrary text; hashing it must never raise.
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def csrf_for(session_id: str) -> str:
+    """The CSRF value of a session: an HMAC of the fixed label ``csrf`` keyed by the raw session id.
+
+    Someone who can read neither the cookie (``HttpOnly``) nor the page cannot compute it, and the database, which
+    holds only hashes, cannot give it away.
+    """
+    return hmac.new(session_id.encode("utf-8", "surrogatepass"), b"csrf", hashlib.sha256).hexdigest()
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
 
 
 @dataclass
@@ -169,7 +206,7 @@ class LabelQueue:
         self._db = sqlite3.connect(str(app_db), check_same_thread=False, timeout=30.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        _create_schema(self._db)
         self.queries: dict[int, _QueryState] = {}
         self._text: set[int] = set()  # queries comparing two text items (served without clips)
         self._order: list[tuple[float, int]] = []  # (-priority, id) of ordinary queries still needing answers
@@ -181,7 +218,6 @@ class LabelQueue:
         self._open: dict[str, list[Assignment]] = {}
         self._done: dict[str, list[Assignment]] = {}
         self._repeated: set[tuple[str, int]] = set()
-        self.sessions: dict[str, Session] = {}
         with self._lock:
             self._sync()
             self._load()
@@ -216,8 +252,6 @@ class LabelQueue:
                 self._sync()
 
     def _load(self) -> None:
-        for sid, annotator, csrf in self._db.execute("SELECT id, annotator, csrf FROM sessions"):
-            self.sessions[sid] = Session(sid, annotator, csrf)
         rows = self._db.execute(
             "SELECT id, query_id, annotator, kind, shown_left, issued, expires, state, judgment_id, supersedes "
             "FROM assignments ORDER BY id"
@@ -304,7 +338,8 @@ class LabelQueue:
 
     # -- sessions and tokens ---------------------------------------------------------------------------
     def add_annotator(self, name: str) -> str:
-        """Create (or re-key) an annotator and return a fresh token for them (see :func:`add_annotator`)."""
+        """Create (or re-key, revoking their sessions) an annotator and return a fresh token for them (see
+        :func:`add_annotator`)."""
         with self._lock:
             return _add_annotator(self._db, name)
 
@@ -314,13 +349,57 @@ class LabelQueue:
             row = self._db.execute("SELECT name FROM annotators WHERE token_sha256=?", (_sha256(token),)).fetchone()
         return row[0] if row else None
 
-    def new_session(self, annotator: str) -> Session:
+    def new_session(self, annotator: str, token: str | None = None) -> Session:
+        """Open a session for ``annotator``, bound to ``token`` (None: a loopback sign-in without one).
+
+        Raises:
+            ValueError: for a bad name, or a token that is not ``annotator``'s.
+        """
         check_name(annotator)
-        s = Session(secrets.token_urlsafe(24), annotator, secrets.token_urlsafe(24))
+        token_sha256 = NO_TOKEN if token is None else _sha256(token)
+        sid = secrets.token_urlsafe(32)
+        s = Session(sid, annotator, csrf_for(sid), token_sha256)
         with self._lock:
-            self._db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (s.id, s.annotator, s.csrf, time.time()))
-            self.sessions[s.id] = s
+            if token is not None and self.annotator_for_token(token) != annotator:
+                raise ValueError(f"the token given is not {annotator!r}'s; use the link `rlhf-robotics label token` printed")
+            self._db.execute(
+                "INSERT INTO sessions (id_sha256, annotator, csrf_sha256, token_sha256, created) VALUES (?, ?, ?, ?, ?)",
+                (_sha256(sid), annotator, _sha256(s.csrf), token_sha256, time.time()),
+            )
         return s
+
+    def session(self, session_id: str, allow_tokenless: bool) -> Session | None:
+        """The live session whose raw id is ``session_id``, or None.
+
+        A session is live while the token that opened it is still its annotator's (a re-key ends it); one opened
+        without a token is live only when ``allow_tokenless`` (the app does not require tokens). Read from the
+        database on every call, so a re-key by ``rlhf-robotics label token`` in another process takes effect at
+        once.
+        """
+        if not session_id:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT s.id_sha256, s.annotator, s.csrf_sha256, s.token_sha256, a.token_sha256 FROM sessions s "
+                "LEFT JOIN annotators a ON a.name = s.annotator WHERE s.id_sha256=?",
+                (_sha256(session_id),),
+            ).fetchone()
+        if row is None:
+            return None
+        id_sha256, annotator, csrf_sha256, token_sha256, current_token = row
+        csrf = csrf_for(session_id)
+        if not (_same(id_sha256, _sha256(session_id)) and _same(csrf_sha256, _sha256(csrf))):
+            return None
+        if token_sha256 == NO_TOKEN:
+            live = allow_tokenless
+        else:
+            live = current_token is not None and _same(token_sha256, current_token)
+        return Session(session_id, annotator, csrf, token_sha256) if live else None
+
+    @staticmethod
+    def csrf_matches(session: Session, sent: str | None) -> bool:
+        """Whether ``sent`` (the ``X-CSRF-Token`` header) is the session's CSRF value (compared as hashes)."""
+        return sent is not None and _same(_sha256(sent), _sha256(session.csrf))
 
     # -- serving ---------------------------------------------------------------------------------------
     def next(self, annotator: str, n: int = 1) -> list[Assignment]:
@@ -508,25 +587,47 @@ class LabelQueue:
             self._lockfile.close()  # releases the lock
 
 
+def _create_schema(db: sqlite3.Connection) -> None:
+    """Create the app's tables, migrating an older file.
+
+    App databases written before sessions were hashed hold a ``sessions`` table with plaintext ids and CSRF
+    values: it is dropped (with its secrets) and recreated, so everyone signs in again once; annotators, their
+    tokens and all assignments are kept.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+    if columns and "id_sha256" not in columns:
+        db.execute("DROP TABLE sessions")
+    db.executescript(_SCHEMA)
+
+
 def _add_annotator(db: sqlite3.Connection, name: str) -> str:
     check_name(name)
     token = secrets.token_urlsafe(24)
-    db.execute(
-        "INSERT INTO annotators VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET token_sha256=excluded.token_sha256",
-        (name, _sha256(token), time.time()),
-    )
+    db.execute("BEGIN IMMEDIATE")  # one transaction: the new token and the end of the old token's sessions
+    try:
+        db.execute(
+            "INSERT INTO annotators VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET token_sha256=excluded.token_sha256",
+            (name, _sha256(token), time.time()),
+        )
+        db.execute("DELETE FROM sessions WHERE annotator=?", (name,))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
     return token
 
 
 def add_annotator(app_db: str | Path, name: str) -> str:
     """Create (or re-key) annotator ``name`` in the app database and return their new token.
 
-    Only the token's SHA-256 is kept, so the token is shown once. Works while a server runs on the same run.
+    Only the token's SHA-256 is kept, so the token is shown once. Re-keying ends every session of ``name``
+    (token-less loopback ones included): their browsers must open the new link. Works while a server runs on
+    the same run.
     """
     db = sqlite3.connect(str(app_db), timeout=30.0, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(_SCHEMA)
+        _create_schema(db)
         return _add_annotator(db, name)
     finally:
         db.close()

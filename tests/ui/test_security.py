@@ -1,9 +1,13 @@
 """Bad input gets a 4xx with a message and leaves the store unchanged: forged and malformed submits, CSRF,
-tokens, unknown ids, path traversal; clips honour HTTP Range requests (browsers need them to seek)."""
+tokens, unknown ids, path traversal, odd numbers, deep JSON, lone surrogates; sessions end with their token and
+are stored only as hashes; clips honour HTTP Range requests (browsers need them to seek)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,8 @@ from starlette.testclient import TestClient
 
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, create_app
-from rlhf_robotics.ui.queue import LabelQueue
+from rlhf_robotics.ui.app import SESSION_COOKIE
+from rlhf_robotics.ui.queue import LabelQueue, add_annotator
 from rlhf_robotics.ui.rundir import RunPaths
 
 from .test_app import app_client, sign_in, submit
@@ -190,3 +195,159 @@ def test_annotator_names_are_checked(run_dir: Path) -> None:
     with pytest.raises(ValueError, match="annotator name"):
         client.app.state.service.queue.add_annotator("a b")
     assert isinstance(client.app.state.service.queue, LabelQueue)
+
+
+# -- input that used to answer 500 (issue 11) ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("n", "why"),
+    [
+        ("²", "a digit to str.isdigit, not to int"),
+        ("٣", "an Arabic-Indic digit, which int reads as 3"),
+        ("1" * 5000, "over int's 4300-digit limit"),
+        ("0" * 50 + "3", "a number spelled with 51 digits"),
+    ],
+)
+def test_query_numbers_are_ascii_digits_of_bounded_length(run_dir: Path, signed_in, n: str, why: str) -> None:
+    client, _, _ = signed_in
+    response = client.get("/api/next", params={"n": n})
+    assert response.status_code == 400, why
+    assert "ASCII digits" in response.json()["error"] and "between 1 and 20" in response.json()["error"]
+    assert len(response.json()["error"]) < 300, "the message quotes a bounded part of the value"
+
+
+def test_deeply_nested_json_within_the_size_limit_is_refused(run_dir: Path, signed_in) -> None:
+    client, csrf, assignment = signed_in
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    deep = b'{"assignment": %d, "answer": "left", "seconds": 2, "rubric": ' % assignment
+    deep += b"[" * 20000 + b"]" * 20000 + b"}"
+    assert len(deep) < 64 * 1024
+    response = client.post("/api/submit", content=deep, headers=headers)
+    assert response.status_code == 400 and "levels deep" in response.json()["error"]
+    # Brackets inside strings are text, not nesting.
+    text = b'{"assignment": %d, "answer": "left", "seconds": 2, "note": "%s"}' % (assignment, b"[" * 3000)
+    assert client.post("/api/submit", content=text, headers=headers).status_code == 200
+    assert count(run_dir) == 1
+
+
+@pytest.mark.parametrize("field", ["note", "answer", "rubric key", "unknown key"])
+def test_a_lone_surrogate_is_refused_naming_the_field(run_dir: Path, signed_in, field: str) -> None:
+    client, csrf, assignment = signed_in
+    headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    parts = {"note": ('"note": "ok \\ud800"', "body.note"), "answer": ('"note": "", "answer": "\\udfff"', "body.answer"),
+             "rubric key": ('"rubric": {"\\ud83d": "left"}', "body.rubric."),
+             "unknown key": ('"x\\udc00": 1', "body.")}[field]
+    raw = f'{{"assignment": {assignment}, "answer": "left", "seconds": 2, {parts[0]}}}'.encode()
+    response = client.post("/api/submit", content=raw, headers=headers)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error.startswith(parts[1]) and "lone UTF-16 surrogate" in error
+    # A surrogate pair is an ordinary character (an emoji here) and is kept.
+    pair = f'{{"assignment": {assignment}, "answer": "left", "seconds": 2, "note": "\\ud83d\\ude00"}}'.encode()
+    assert client.post("/api/submit", content=pair, headers=headers).status_code == 200
+    assert count(run_dir) == 1
+
+
+def test_a_body_that_is_not_utf8_is_refused(run_dir: Path, signed_in) -> None:
+    client, csrf, assignment = signed_in
+    raw = b'{"assignment": %d, "answer": "left", "seconds": 2, "note": "\xed\xa0\x80"}' % assignment
+    response = client.post("/api/submit", content=raw, headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+    assert response.status_code == 400 and "UTF-8" in response.json()["error"]
+    assert count(run_dir) == 0
+
+
+# -- sessions bound to tokens (issue 11) --------------------------------------------------------------------
+def token_app(root: Path, require_token: bool = True):
+    return create_app(root, AppConfig(require_token=require_token, min_watch_s=0,
+                                      queue=QueueConfig(gold_rate=0, repeat_rate=0)))
+
+
+def test_rekeying_an_annotator_revokes_her_sessions(run_dir: Path) -> None:
+    app = token_app(run_dir)
+    old_token = app.state.service.queue.add_annotator("alice")
+    bob_token = app.state.service.queue.add_annotator("bob")
+    alice, bob = TestClient(app), TestClient(app)
+    assert alice.get(f"/?token={old_token}", follow_redirects=False).status_code == 303
+    assert bob.get(f"/?token={bob_token}", follow_redirects=False).status_code == 303
+    assert alice.get("/api/next").status_code == 200 and alice.get("/").status_code == 200
+    # `rlhf-robotics label token name=alice` does this from another process while the server runs.
+    new_token = add_annotator(RunPaths(run_dir).app_db, "alice")
+    assert alice.get("/api/next").status_code == 401
+    assert alice.get("/").status_code == 401
+    assert alice.get(f"/?token={old_token}").status_code == 401, "the old link is dead too"
+    assert bob.get("/api/next").status_code == 200, "only alice's sessions end"
+    assert alice.get(f"/?token={new_token}", follow_redirects=False).status_code == 303
+    assert alice.get("/api/next").status_code == 200
+    # A re-key through the running server's own queue ends sessions the same way.
+    app.state.service.queue.add_annotator("alice")
+    assert alice.get("/api/next").status_code == 401
+
+
+def test_a_loopback_session_is_refused_once_the_run_is_served_with_tokens(run_dir: Path) -> None:
+    loopback = app_client(run_dir)
+    sign_in(loopback, "alice")
+    cookies = dict(loopback.cookies)
+    assert loopback.get("/api/next").status_code == 200
+    loopback.app.state.service.close()
+    served = TestClient(token_app(run_dir), cookies=cookies)
+    assert served.get("/api/next").status_code == 401
+    assert served.get("/").status_code == 401
+    assert served.get("/api/stats").status_code == 401
+    served.app.state.service.close()
+    # Back on loopback without tokens, the same session works again (it was refused, not deleted).
+    assert TestClient(token_app(run_dir, require_token=False), cookies=cookies).get("/api/next").status_code == 200
+
+
+def test_the_app_database_holds_no_raw_session_id_or_csrf_value(run_dir: Path) -> None:
+    app = token_app(run_dir)
+    token = app.state.service.queue.add_annotator("alice")
+    client = TestClient(app)
+    client.get(f"/?token={token}")
+    csrf = sign_in_csrf(client)
+    session_id = client.cookies[SESSION_COOKIE]
+    pair = client.get("/api/next").json()["assignments"][0]
+    assert submit(client, csrf, pair["id"], "left").status_code == 200
+    app_db = RunPaths(run_dir).app_db
+    files = [p for p in (app_db, Path(f"{app_db}-wal")) if p.exists()]
+    stored = b"".join(p.read_bytes() for p in files)
+    for secret in (session_id, csrf, token):
+        assert secret.encode() not in stored
+    # ... while their hashes are there (so the search above looked in the right place).
+    assert hashlib.sha256(session_id.encode()).hexdigest().encode() in stored
+    assert hashlib.sha256(csrf.encode()).hexdigest().encode() in stored
+
+
+def sign_in_csrf(client: TestClient) -> str:
+    page = client.get("/")
+    assert page.status_code == 200, page.text
+    return json.loads(page.text.split('type="application/json">')[1].split("</script>")[0])["csrf"]
+
+
+def test_the_csrf_value_survives_a_reload_and_belongs_to_one_session(run_dir: Path) -> None:
+    client = app_client(run_dir)
+    csrf = sign_in(client, "ann")
+    assert sign_in_csrf(client) == csrf, "the page shows the same value on every load"
+    other = TestClient(client.app)
+    assert sign_in(other, "ann") != csrf, "each session has its own"
+    pair = client.get("/api/next").json()["assignments"][0]
+    assert submit(client, sign_in_csrf(other), pair["id"], "left").status_code == 403
+    assert count(run_dir) == 0
+
+
+def test_an_old_app_database_with_plaintext_sessions_still_opens(run_dir: Path) -> None:
+    app_db = RunPaths(run_dir).app_db
+    db = sqlite3.connect(app_db)
+    db.executescript(
+        "CREATE TABLE annotators (name TEXT PRIMARY KEY, token_sha256 TEXT UNIQUE NOT NULL, created REAL NOT NULL);"
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, annotator TEXT NOT NULL, csrf TEXT NOT NULL, created REAL NOT NULL);"
+        "INSERT INTO sessions VALUES ('old-raw-session-id', 'ann', 'old-raw-csrf', 0);"
+    )
+    db.commit()
+    db.close()
+    client = TestClient(create_app(run_dir, AppConfig(min_watch_s=0)), cookies={SESSION_COOKIE: "old-raw-session-id"})
+    assert client.get("/api/next").status_code == 401, "people sign in again after the upgrade"
+    csrf = sign_in(client, "ann")
+    pair = client.get("/api/next").json()["assignments"][0]
+    assert submit(client, csrf, pair["id"], "left").status_code == 200
+    client.app.state.service.close()
+    stored = b"".join(p.read_bytes() for p in (app_db, Path(f"{app_db}-wal")) if p.exists())
+    assert b"old-raw-session-id" not in stored and b"old-raw-csrf" not in stored
