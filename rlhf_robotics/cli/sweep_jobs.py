@@ -116,12 +116,12 @@ class RunRecorder(Callback):
             log.info("sweep of %d jobs in %s (progress: rlhf-robotics report %s --watch)", len(jobs), sweep_dir, sweep_dir)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        hc = HydraConfig.get()
-        info = {**git_commit(), "overrides": list(hc.overrides.task), "seed": OmegaConf.select(config, "seed"),
-                "job_num": OmegaConf.select(config, "hydra.job.num", default=None, throw_on_missing=False), "host": socket.gethostname(), "pid": os.getpid(), "started": _now(),
-                "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES}}
+        # A single run writes its run_info.json itself, once every setting is valid (write_run_info): Hydra's
+        # output folder is then the current folder, and nothing may be created before validation.
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            return
         for folder in _run_folders(config):
-            _write_json(folder / "run_info.json", info)
+            write_run_info(folder, OmegaConf.select(config, "seed"))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         hc = HydraConfig.get()
@@ -141,6 +141,17 @@ class RunRecorder(Callback):
             log.info("sweep progress: %s", status_lines(scan_sweep(hc.sweep.dir))[-1])
         except (OSError, ValueError) as err:
             log.debug("no progress line: %s", err)
+
+
+def write_run_info(folder: Path, seed: Any) -> None:
+    """``folder/run_info.json``: commit, overrides, seed, job number, host, pid, start time, thread caps."""
+    hc = HydraConfig.get()
+    _write_json(folder / "run_info.json", {
+        **git_commit(), "overrides": list(hc.overrides.task), "seed": seed,
+        "job_num": hc.job.num if hc.mode == RunMode.MULTIRUN else None,
+        "host": socket.gethostname(), "pid": os.getpid(), "started": _now(),
+        "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+    })
 
 
 def _run_folders(config: DictConfig) -> list[Path]:
