@@ -40,9 +40,9 @@ def to_lm_config(cfg: DictConfig) -> Any:
     a wrong key, type or value raises :class:`ConfigError` naming it."""
     from rlhf_robotics.lm.dpo import DPOConfig
     from rlhf_robotics.lm.grpo import GRPOConfig
+    from rlhf_robotics.lm.model import GPTConfig
     from rlhf_robotics.lm.pipeline import EvalConfig, LMConfig
     from rlhf_robotics.lm.ppo import PPOConfig
-    from rlhf_robotics.lm.model import GPTConfig
     from rlhf_robotics.lm.pretrain import PretrainConfig, model_config
     from rlhf_robotics.lm.reward import RewardConfig
     from rlhf_robotics.lm.sft import SFTConfig
