@@ -14,7 +14,7 @@ CHECKED = [
     "rlhf_robotics/typed_config.py",
     *[f"rlhf_robotics/robotics/{m}.py" for m in (
         "buffer", "config", "evaluation", "loop", "physics", "policy", "reward_wrapper", "schedule", "segments", "summary")],
-    "rlhf_robotics/cli/train.py",
+    "rlhf_robotics/cli",
 ]
 
 
