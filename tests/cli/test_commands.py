@@ -111,6 +111,10 @@ def test_default_run_dir_is_dated_and_computed_only_after_validation() -> None:
 
 def test_a_sweep_without_its_launcher_names_the_extra(tmp_path: Path) -> None:
     assert _needed_plugins(["-m", "+sweep=smoke"]) == ["hydra_plugins.hydra_joblib_launcher"]
+    assert _needed_plugins(["-m", "+sweep=optuna_reward_model"]) == [
+        "hydra_plugins.hydra_optuna_sweeper", "hydra_plugins.hydra_joblib_launcher"]
+    assert _needed_plugins(["-m", "hydra/launcher=ray_local"]) == ["hydra_plugins.hydra_ray_launcher"]
+    assert _needed_plugins(["-m", "seed=0,1"]) == [], "the basic launcher is Hydra's own"
     hide = "sys.modules['hydra_plugins.hydra_joblib_launcher'] = None"
     r = cli("-m", "+sweep=smoke", cwd=tmp_path, prelude=hide)
     assert_usage_error(r, "pip install 'rlhf_robotics[sweep]'")
