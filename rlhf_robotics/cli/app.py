@@ -68,8 +68,7 @@ def require_extra(extra: str, what: str, modules: Iterable[str] | None = None) -
 def conf_dir(package: str = CONF_PACKAGE) -> Path:
     """The folder of the configs on disk: the live ``conf/`` in a checkout (editable install), the installed
     copy in a wheel."""
-    files = resources.files(package)
-    path = Path(str(files if not hasattr(files, "_paths") else files._paths[0]))  # namespace → first folder
+    path = Path(str(resources.files(package)))  # a wheel is installed unzipped: a real folder
     if not path.is_dir():
         raise FileNotFoundError(f"no configs at {path}; reinstall rlhf_robotics (pip install .)")
     return path

@@ -55,7 +55,7 @@ def test_tiny_sweep_on_joblib_goes_past_a_failed_job_and_reports(tmp_path: Path)
     assert r.returncode == 0, r.stderr
     md = (sweep / "report" / "report.md").read_text()
     assert "| `labels.total=10` | 2 | 0 |" in md and "| `labels.total=0` | 0 | 2 |" in md
-    assert md.count("ConfigError: labels: labels.total must be a positive number of comparisons, got 0") == 2, md
+    assert md.count("ConfigError: labels.total must be a positive number of comparisons, got 0") == 2, md
     assert (sweep / "report" / "learning_curves.png").stat().st_size > 1000
     assert (sweep / "report" / "final_return.png").stat().st_size > 1000
     r = _cli("report", str(sweep), "watch=0.1", cwd=tmp_path, timeout=120)
