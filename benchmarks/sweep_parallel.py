@@ -90,7 +90,7 @@ def main() -> None:
     if "local" in runs:
         out = RESULTS / "sweep_smoke_report"
         shutil.rmtree(out, ignore_errors=True)
-        r = subprocess.run([sys.executable, "-m", "rlhf_robotics.cli.main", "report", str(work / "local"), "--out", str(out)],
+        r = subprocess.run([sys.executable, "-m", "rlhf_robotics.cli.main", "report", str(work / "local"), f"out={out}"],
                            cwd=ROOT, capture_output=True, text=True)
         result["report"] = {"returncode": r.returncode, "markdown": str((out / "report.md").relative_to(ROOT)),
                             "figures": [str(p.relative_to(ROOT)) for p in sorted(out.glob("*.png"))]}

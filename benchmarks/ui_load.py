@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
 
 from rlhf_robotics.preference.records import Query  # noqa: E402
+from rlhf_robotics.preference.rundir import RunPaths, register_clip, write_status  # noqa: E402
 from rlhf_robotics.preference.store import PreferenceStore  # noqa: E402
-from rlhf_robotics.ui.rundir import RunPaths, register_clip, write_status  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -98,4 +98,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], prefix: str = "") -> T:
     except ConfigError:
         raise
     except (ValueError, TypeError) as err:
-        raise ConfigError(f"{prefix or 'config'}: {err}") from None
+        message = str(err)
+        if prefix and not message.startswith(prefix):
+            message = f"{prefix}: {message}"  # messages that name their key keep it as the first word
+        raise ConfigError(message) from None

@@ -1,9 +1,77 @@
-"""``rlhf-robotics gallery``: a short clip of every suite task and a contact sheet under ``videos/gallery/``."""
+"""``rlhf-robotics gallery [key=value ...]``: a short clip of every suite task and a contact sheet under
+``videos/gallery/`` (a Hydra app over ``conf/gallery.yaml``)."""
 
 from __future__ import annotations
 
-from rlhf_robotics.robotics.gallery import main as gallery_main
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from omegaconf import DictConfig, OmegaConf
+
+from rlhf_robotics.cli.app import App, run_app
+from rlhf_robotics.typed_config import ConfigError, from_mapping
+
+
+@dataclass
+class GallerySettings:
+    """``conf/gallery.yaml``."""
+
+    out: str = "videos/gallery"
+    """Output folder."""
+    seconds: float = 2.0
+    """Simulated seconds per clip."""
+    size: int = 256
+    """Frame width and height in pixels (even)."""
+    preset: Literal["fast", "pretty"] = "fast"
+    """Render preset."""
+    fps: float = 30.0
+    """Clip frame rate."""
+    codec: Literal["mp4", "webm"] = "mp4"
+    """Video container."""
+    seed: int = 0
+    """Seed of every task's reset and random actions."""
+    frames_per_row: int = 5
+    """Frames per task on the contact sheet."""
+
+    def __post_init__(self) -> None:
+        if not self.seconds > 0:
+            raise ValueError(f"seconds={self.seconds}: must be > 0")
+        if self.size < 2 or self.size % 2:
+            raise ValueError(f"size={self.size}: must be an even number of pixels >= 2 (video encoders need it)")
+        if not self.fps > 0:
+            raise ValueError(f"fps={self.fps}: must be > 0")
+        if self.frames_per_row < 1:
+            raise ValueError(f"frames_per_row={self.frames_per_row}: must be >= 1")
+
+
+def gallery_task(cfg: DictConfig) -> None:
+    data = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(data, dict)
+    s = from_mapping(GallerySettings, {str(k): v for k, v in data.items()})
+    from rlhf_robotics.robotics.gallery import GalleryConfig, build_gallery
+    from rlhf_robotics.robotics.rendering import RenderConfig
+
+    out = Path(s.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={s.out!r}: is a file; give a folder")
+    render = RenderConfig(preset=s.preset, width=s.size, height=s.size, fps=s.fps, codec=s.codec)
+    summary = build_gallery(GalleryConfig(out=out, seconds=s.seconds, seed=s.seed, render=render,
+                                          frames_per_row=s.frames_per_row))
+    for entry in summary["tasks"]:
+        print(f"{entry['env_id']:<42} {out / entry['clip']}")
+    print(f"contact sheet: {out / 'contact_sheet.png'}")
+
+
+APP = App(
+    command="gallery",
+    config_name="gallery",
+    task=gallery_task,
+    summary="a short clip of every suite task and one contact sheet (seeded random actions)",
+    usage="rlhf-robotics gallery                                   # videos/gallery/\n"
+          "rlhf-robotics gallery out=/tmp/g seconds=0.5 size=128 preset=pretty",
+)
 
 
 def main(argv: list[str]) -> int:
-    return gallery_main(argv)
+    return run_app(APP, argv)

@@ -1,9 +1,10 @@
 """``rlhf-robotics``: the console script.
 
-``rlhf-robotics [hydra overrides]`` runs a preference-learning experiment (the default subcommand,
-``train``). Other subcommands are the first argument: ``rlhf-robotics <name> [args]``. Each subcommand is a
-module under ``rlhf_robotics.cli`` with a ``main(argv: list[str]) -> int | None`` function, imported only when
-it is used.
+``rlhf-robotics [overrides]`` runs a preference-learning experiment (the default subcommand, ``train``); any
+other subcommand is the first argument: ``rlhf-robotics <command> [overrides]``. Every subcommand is a Hydra
+app (:mod:`rlhf_robotics.cli.app`): the same ``key=value`` overrides, ``--help``, ``--cfg job``, exit code 2
+with a message for a usage error. Each lives in a module under ``rlhf_robotics.cli`` with a
+``main(argv: list[str]) -> int`` function, imported only when it is used.
 """
 
 from __future__ import annotations
@@ -11,25 +12,30 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUBCOMMANDS: dict[str, str] = {
-    "train": "rlhf_robotics.cli.train",
-    "lm": "rlhf_robotics.cli.lm",
-    "label": "rlhf_robotics.cli.label",
-    "report": "rlhf_robotics.cli.report",
-    "gallery": "rlhf_robotics.cli.gallery",
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("rlhf_robotics.cli.train", "run a preference-learning experiment (the default)"),
+    "lm": ("rlhf_robotics.cli.lm", "the LM track: pipeline, one stage, table, export"),
+    "label": ("rlhf_robotics.cli.label", "the labelling app over a run; token, export, stats"),
+    "report": ("rlhf_robotics.cli.report", "aggregate a sweep into tables and figures"),
+    "gallery": ("rlhf_robotics.cli.gallery", "a short clip of every suite task and a contact sheet"),
 }
-"""Subcommand name → module that defines ``main(argv)``. Add a line to add a command."""
+"""Subcommand name → (module defining ``main(argv)``, one-line summary). Add a line to add a command."""
+
+
+def commands_text() -> str:
+    """The subcommands with their summaries, for every help page."""
+    width = max(map(len, SUBCOMMANDS))
+    lines = [f"  rlhf-robotics {name:<{width}}  {summary}" for name, (_, summary) in SUBCOMMANDS.items()]
+    return "Commands (`rlhf-robotics <command> --help` for each):\n" + "\n".join(lines)
 
 
 def entry(argv: list[str] | None = None) -> int:
+    """Run the subcommand named by ``argv[0]`` (``train`` when it names none); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    name = argv[0] if argv and argv[0] in SUBCOMMANDS else "train"
+    name = "train"
     if argv and argv[0] in SUBCOMMANDS:
-        argv = argv[1:]
-    elif argv and argv[0] in ("-h", "--help-commands"):
-        print("subcommands: " + ", ".join(SUBCOMMANDS) + " (default: train, which takes Hydra overrides)")
-        return 0
-    module = importlib.import_module(SUBCOMMANDS[name])
+        name, argv = argv[0], argv[1:]
+    module = importlib.import_module(SUBCOMMANDS[name][0])
     return int(module.main(argv) or 0)
 
 

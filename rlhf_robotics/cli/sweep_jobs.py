@@ -5,7 +5,7 @@ failures, and one status line per finished job.
 
 - ``on_multirun_start`` (in the launching process) caps BLAS/OpenMP threads for the jobs it starts, so parallel
   jobs do not oversubscribe the cores, and writes ``<sweep dir>/sweep.json``: commit, command-line overrides and
-  the planned job list (for the basic sweeper), which ``rlhf-robotics report --watch`` uses to show pending jobs;
+  the planned job list (for the basic sweeper), which ``rlhf-robotics report <dir> watch=10`` uses to show pending jobs;
 - ``on_job_start`` (in the worker) writes ``run_info.json`` beside ``.hydra/``: commit, overrides, seed, host, pid;
 - ``on_job_end`` logs ``job N done|failed`` and the sweep's progress.
 
@@ -102,8 +102,8 @@ class RunRecorder(Callback):
         sweep_dir = Path(str(OmegaConf.select(config, "hydra.sweep.dir")))
         try:
             jobs = planned_jobs(config)
-        except Exception as err:  # a plan is a convenience for --watch; never stop a sweep over it
-            log.warning("could not list the sweep's jobs in advance (%s); --watch will not show pending jobs", err)
+        except Exception as err:  # a plan is a convenience for watch=; never stop a sweep over it
+            log.warning("could not list the sweep's jobs in advance (%s); report watch= will not show pending jobs", err)
             jobs = None
         _write_json(sweep_dir / "sweep.json", {
             **git_commit(), "started": _now(), "host": socket.gethostname(), "argv": sys.argv[1:],
@@ -113,15 +113,15 @@ class RunRecorder(Callback):
             "jobs": jobs,
         })
         if jobs is not None:
-            log.info("sweep of %d jobs in %s (progress: rlhf-robotics report %s --watch)", len(jobs), sweep_dir, sweep_dir)
+            log.info("sweep of %d jobs in %s (progress: rlhf-robotics report %s watch=10)", len(jobs), sweep_dir, sweep_dir)
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        hc = HydraConfig.get()
-        info = {**git_commit(), "overrides": list(hc.overrides.task), "seed": OmegaConf.select(config, "seed"),
-                "job_num": OmegaConf.select(config, "hydra.job.num", default=None, throw_on_missing=False), "host": socket.gethostname(), "pid": os.getpid(), "started": _now(),
-                "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES}}
+        # A single run writes its run_info.json itself, once every setting is valid (write_run_info): Hydra's
+        # output folder is then the current folder, and nothing may be created before validation.
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            return
         for folder in _run_folders(config):
-            _write_json(folder / "run_info.json", info)
+            write_run_info(folder, OmegaConf.select(config, "seed"))
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         hc = HydraConfig.get()
@@ -141,6 +141,17 @@ class RunRecorder(Callback):
             log.info("sweep progress: %s", status_lines(scan_sweep(hc.sweep.dir))[-1])
         except (OSError, ValueError) as err:
             log.debug("no progress line: %s", err)
+
+
+def write_run_info(folder: Path, seed: Any) -> None:
+    """``folder/run_info.json``: commit, overrides, seed, job number, host, pid, start time, thread caps."""
+    hc = HydraConfig.get()
+    _write_json(folder / "run_info.json", {
+        **git_commit(), "overrides": list(hc.overrides.task), "seed": seed,
+        "job_num": hc.job.num if hc.mode == RunMode.MULTIRUN else None,
+        "host": socket.gethostname(), "pid": os.getpid(), "started": _now(),
+        "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES},
+    })
 
 
 def _run_folders(config: DictConfig) -> list[Path]:

@@ -15,6 +15,24 @@ from rlhf_robotics.preference.trainer import RewardTrainerConfig
 from rlhf_robotics.typed_config import from_mapping
 
 
+def check_range(
+    key: str, value: float, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+    lt: float | None = None, why: str = "",
+) -> None:
+    """Raise ``ValueError("key=value: must be ...")`` unless ``value`` lies in the given bounds.
+
+    Every numeric knob is checked here, when the config is built, so a bad value stops the command before any
+    folder or file is created (issue 11: ``ppo.batch_size=0`` used to die in an SB3 assertion mid-run).
+    """
+    bad = (ge is not None and not value >= ge) or (gt is not None and not value > gt) or (
+        le is not None and not value <= le) or (lt is not None and not value < lt) or value != value
+    if bad:
+        parts = [f">= {ge}" if ge is not None else "", f"> {gt}" if gt is not None else "",
+                 f"<= {le}" if le is not None else "", f"< {lt}" if lt is not None else ""]
+        allowed = " and ".join(p for p in parts if p)
+        raise ValueError(f"{key}={value!r}: must be {allowed}{f' ({why})' if why else ''}")
+
+
 @dataclass
 class EnvConfig:
     """Which task, how many copies, and how segments are cut."""
@@ -37,6 +55,15 @@ class EnvConfig:
     """Lower bound on steps per segment derived from seconds (the paper's 15–60 steps)."""
     max_segment_steps: int = 60
     """Upper bound on steps per segment derived from seconds."""
+
+    def __post_init__(self) -> None:
+        check_range("env.n_envs", self.n_envs, ge=1)
+        check_range("env.segment_seconds", self.segment_seconds, gt=0)
+        if self.segment_steps is not None:
+            check_range("env.segment_steps", self.segment_steps, ge=2, why="a segment needs at least two steps")
+        check_range("env.min_segment_steps", self.min_segment_steps, ge=2, why="a segment needs at least two steps")
+        check_range("env.max_segment_steps", self.max_segment_steps, ge=self.min_segment_steps,
+                    why="env.min_segment_steps")
 
 
 @dataclass
@@ -74,6 +101,10 @@ class LabelsConfig:
             raise ValueError(f"labels.rounds must be >= 1, got {self.rounds}")
         if self.source not in ("teacher", "human"):
             raise ValueError(f"labels.source must be 'teacher' or 'human', got {self.source!r}")
+        check_range("labels.schedule_timescale", self.schedule_timescale, gt=0)
+        check_range("labels.initial_steps", self.initial_steps, ge=1)
+        check_range("labels.buffer_steps", self.buffer_steps, ge=1)
+        check_range("labels.human_timeout_s", self.human_timeout_s, gt=0)
         if self.human_min_initial < 1 or self.render_workers < 1:
             raise ValueError(
                 f"labels.human_min_initial and labels.render_workers must be >= 1, got {self.human_min_initial} "
@@ -115,6 +146,7 @@ class SelectionSettings:
 
     def __post_init__(self) -> None:
         check_selector(self.name)
+        check_range("selection.oversampling", self.oversampling, ge=1, why="candidates per query kept")
 
 
 @dataclass
@@ -144,6 +176,17 @@ class RewardModelConfig:
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
             raise ValueError(f"reward_model.ensemble_size must be >= 1, got {self.ensemble_size}")
+        check_range("reward_model.refit_epochs", self.refit_epochs, ge=1)
+        for i, width in enumerate(self.mlp.hidden_sizes):
+            check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
+        check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)
+        t = self.trainer
+        check_range("reward_model.trainer.lr", t.lr, gt=0)
+        check_range("reward_model.trainer.weight_decay", t.weight_decay, ge=0)
+        check_range("reward_model.trainer.patience", t.patience, ge=1)
+        check_range("reward_model.trainer.margin", t.margin, ge=0)
+        check_range("reward_model.trainer.noise", t.noise, ge=0, le=1)
+        check_range("reward_model.trainer.label_smoothing", t.label_smoothing, ge=0, lt=1)
         if self.input_statistics not in ("per_round", "initial"):
             raise ValueError(
                 f"reward_model.input_statistics={self.input_statistics!r}; expected per_round or initial"
@@ -184,6 +227,18 @@ class PPOConfig:
     normalize_reward: bool = True
     """``VecNormalize`` returns (applied to whichever reward the policy sees)."""
 
+    def __post_init__(self) -> None:
+        check_range("ppo.n_steps", self.n_steps, ge=1)
+        check_range("ppo.batch_size", self.batch_size, ge=2, why="SB3 normalises advantages over each minibatch")
+        check_range("ppo.n_epochs", self.n_epochs, ge=1)
+        check_range("ppo.learning_rate", self.learning_rate, gt=0)
+        check_range("ppo.gamma", self.gamma, ge=0, le=1)
+        check_range("ppo.gae_lambda", self.gae_lambda, ge=0, le=1)
+        check_range("ppo.clip_range", self.clip_range, gt=0)
+        check_range("ppo.ent_coef", self.ent_coef, ge=0)
+        for i, width in enumerate(self.net_arch):
+            check_range(f"ppo.net_arch[{i}]", width, ge=1)
+
 
 @dataclass
 class ExperimentConfig:
@@ -217,6 +272,12 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         if self.total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {self.total_steps}")
+        check_range("seed", self.seed, ge=0, le=2**32 - 1, why="numpy seeds")
+        check_range("eval_episodes", self.eval_episodes, ge=1)
+        check_range("torch_threads", self.torch_threads, ge=1)
+        rollout = self.ppo.n_steps * self.env.n_envs
+        check_range("ppo.n_steps", self.ppo.n_steps, ge=2 / self.env.n_envs,
+                    why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
 

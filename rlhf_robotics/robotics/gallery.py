@@ -1,5 +1,5 @@
 """The task gallery: a short clip of every suite task and one contact sheet, so a person can see the suite at a
-glance (``rlhf-robotics gallery``).
+glance (``rlhf-robotics gallery``; the command line is parsed in :mod:`rlhf_robotics.cli.gallery`).
 
 Each clip is a seeded random-action rollout rendered from its stored MuJoCo states through the same path as
 labelling clips. Output: ``<out>/<Task>-v0.mp4``, ``<out>/contact_sheet.png`` and ``<out>/gallery.json``.
@@ -11,7 +11,6 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,22 +105,3 @@ def build_gallery(config: GalleryConfig) -> dict[str, Any]:
                                   "seed": config.seed}
     (config.out / "gallery.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
-
-
-def main(argv: list[str]) -> int:
-    """``rlhf-robotics gallery [--out DIR] [--seconds S] [--size PX] [--preset fast|pretty] [--fps F] [--seed N]``."""
-    parser = argparse.ArgumentParser(prog="rlhf-robotics gallery", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=GalleryConfig.out, help="output folder (default: %(default)s)")
-    parser.add_argument("--seconds", type=float, default=GalleryConfig.seconds, help="seconds per clip")
-    parser.add_argument("--size", type=int, default=256, help="frame width and height in pixels (even)")
-    parser.add_argument("--preset", choices=["fast", "pretty"], default="fast")
-    parser.add_argument("--fps", type=float, default=30.0, help="clip frame rate")
-    parser.add_argument("--codec", choices=["mp4", "webm"], default="mp4")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    render = RenderConfig(preset=args.preset, width=args.size, height=args.size, fps=args.fps, codec=args.codec)
-    summary = build_gallery(GalleryConfig(out=args.out, seconds=args.seconds, seed=args.seed, render=render))
-    for entry in summary["tasks"]:
-        print(f"{entry['env_id']:<42} {args.out / entry['clip']}")
-    print(f"contact sheet: {args.out / 'contact_sheet.png'}")
-    return 0

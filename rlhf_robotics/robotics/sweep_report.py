@@ -248,7 +248,7 @@ def build_report(jobs: list[Job], sweep_dir: str | Path, rng: np.random.Generato
     if compare is not None:
         missing = [c for c in compare if c not in values]
         if missing:
-            raise ValueError(f"--compare: no setting {missing[0]!r} in this sweep; settings are: {', '.join(order)}")
+            raise ValueError(f"compare: no setting {missing[0]!r} in this sweep; settings are: {', '.join(order)}")
         pairs = [compare]
     else:
         measured = [s for s in order if np.isfinite(values[s][metric]).any()]

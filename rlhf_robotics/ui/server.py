@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -36,7 +37,14 @@ def effective_config(host: str, config: AppConfig | None) -> AppConfig:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (port 0 = a free one)."""
+    """A listening socket on ``host:port`` (port 0 = a free one).
+
+    Raises:
+        ValueError: the port is out of range, or the address cannot be bound (busy, unknown host); the message
+            names the address and the fix.
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port={port!r}: expected a TCP port from 1 to 65535, or 0 for a free one")
     family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
     # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (with proto 0 it does not, and
     # Nagle + delayed ACK add 40 ms to every response sent as headers then body).
@@ -44,9 +52,12 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
-    except OSError as err:
+    except (OSError, OverflowError) as err:
         sock.close()
-        raise ValueError(f"cannot listen on {host}:{port} ({err}); pick another port, or port=0 for a free one") from None
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ValueError(
+            f"cannot listen on {host}:{port} ({reason}); pick another port (port=0 for a free one) or host"
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
@@ -93,14 +104,18 @@ def serve_in_background(
     ``status.json``, and reads judgments by cursor; the app picks up new queries and clips on every request.
 
     Args:
-        run_dir: the run directory (see :mod:`rlhf_robotics.ui.rundir`).
+        run_dir: the run directory (see :mod:`rlhf_robotics.preference.rundir`).
         host: address to bind; anything but loopback turns annotator tokens on.
         port: TCP port, 0 for a free one (read it back from ``.port`` / ``.url``).
         config: app settings.
     """
     config = effective_config(host, config)
-    app = create_app(run_dir, config)
-    sock = bind(host, port)
+    sock = bind(host, port)  # first: a busy port must leave the run directory as it was
+    try:
+        app = create_app(run_dir, config)
+    except BaseException:
+        sock.close()
+        raise
     bound_port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="label-server", daemon=True)
@@ -113,9 +128,25 @@ def serve_in_background(
     return LabelServer(_url(host, bound_port), host, bound_port, app, server, thread)
 
 
-def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, config: AppConfig | None = None) -> None:
-    """Serve in the foreground until interrupted (Ctrl-C)."""
+def serve(
+    run_dir: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    config: AppConfig | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in the foreground until interrupted (Ctrl-C).
+
+    The port is bound before anything is written to ``run_dir``, so a busy port leaves it as it was.
+    ``on_ready`` is called with the URL actually bound (``port=0`` picks a free port) before serving.
+    """
     config = effective_config(host, config)
-    app = create_app(run_dir, config)
     sock = bind(host, port)
+    try:
+        app = create_app(run_dir, config)
+    except BaseException:
+        sock.close()
+        raise
+    if on_ready is not None:
+        on_ready(_url(host, sock.getsockname()[1]))
     uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="on")).run(sockets=[sock])

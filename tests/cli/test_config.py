@@ -12,7 +12,7 @@ from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.typed_config import ConfigError
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
-GROUP_OPTIONS = [(g.name, p.stem) for g in Path(CONF_DIR).iterdir() if g.is_dir() and g.name not in ("experiment", "sweep", "lm")
+GROUP_OPTIONS = [(g.name, p.stem) for g in Path(CONF_DIR).iterdir() if g.is_dir() and g.name not in ("experiment", "sweep", "lm", "label", "__pycache__")
                  for p in g.glob("*.yaml")]
 
 

@@ -190,12 +190,12 @@ def test_grpo_changes_parameters_and_raises_its_reward(hf_sft: CausalLM) -> None
 def test_cli_pipeline_runs_a_local_model(hf_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from rlhf_robotics.cli.main import entry
 
-    assert entry(["lm", "pipeline", "experiment=smoke", f"run_dir={tmp_path}", f"model.hf_path={hf_dir}",
+    assert entry(["lm", "pipeline", "+experiment=smoke", f"run_dir={tmp_path}", f"model.hf_path={hf_dir}",
                   "stages=[pretrain,sft,reward,ppo,dpo,grpo,best_of_n]"]) == 0
     out = capsys.readouterr().out
     for stage in ("pretrain", "sft", "ppo", "dpo", "grpo", "best_of_n"):
         assert stage in out
     assert load_lm(tmp_path / "grpo")[1]["model"]["hf_path"] == str(hf_dir.resolve())
     assert entry(["lm", "pretrain", f"run_dir={tmp_path / 'other'}", f"model.hf_path={tmp_path / 'no_model'}",
-                  "experiment=smoke"]) == 1
+                  "+experiment=smoke"]) == 2
     assert "no causal LM at" in capsys.readouterr().err

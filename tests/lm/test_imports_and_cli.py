@@ -28,7 +28,7 @@ def test_lm_imports_nothing_from_other_tracks_or_hydra() -> None:
 def test_every_experiment_composes(experiment: str) -> None:
     from rlhf_robotics.cli.lm import compose, to_lm_config
 
-    config = to_lm_config(compose([f"experiment={experiment}"]))
+    config = to_lm_config(compose([f"+experiment={experiment}"]))
     assert config.stages
 
 
@@ -54,7 +54,7 @@ def test_group_options_compose(group: str, option: str, read: Callable[[Any], An
 def test_cli_pipeline_smoke_prints_the_table(tmp_path, capsys) -> None:
     from rlhf_robotics.cli.main import entry
 
-    assert entry(["lm", "pipeline", "experiment=smoke", f"run_dir={tmp_path}", "threads=1"]) == 0
+    assert entry(["lm", "pipeline", "+experiment=smoke", f"run_dir={tmp_path}", "threads=1"]) == 0
     out = capsys.readouterr().out
     for stage in ("pretrain", "sft", "ppo", "dpo", "grpo", "rloo", "best_of_n"):
         assert stage in out
@@ -66,5 +66,5 @@ def test_cli_pipeline_smoke_prints_the_table(tmp_path, capsys) -> None:
 def test_cli_stage_without_parent_fails_clearly(tmp_path, capsys) -> None:
     from rlhf_robotics.cli.main import entry
 
-    assert entry(["lm", "dpo", f"run_dir={tmp_path}"]) == 1
+    assert entry(["lm", "dpo", f"run_dir={tmp_path}"]) == 2
     assert "rlhf-robotics lm sft" in capsys.readouterr().err

@@ -222,7 +222,7 @@ def test_gallery_command_writes_a_clip_per_task_and_a_contact_sheet(tmp_path: Pa
     from rlhf_robotics.cli.main import entry
 
     out = tmp_path / "gallery"
-    assert entry(["gallery", "--out", str(out), "--seconds", "0.2", "--size", "32", "--fps", "20"]) == 0
+    assert entry(["gallery", f"out={out}", "seconds=0.2", "size=32", "fps=20"]) == 0
     summary = json.loads((out / "gallery.json").read_text())
     assert [t["env_id"] for t in summary["tasks"]] == list(TASK_IDS)
     for task in summary["tasks"]:

@@ -51,14 +51,14 @@ def test_tiny_sweep_on_joblib_goes_past_a_failed_job_and_reports(tmp_path: Path)
     _check_jobs(sweep, {**{n: "done" for n in done}, **{n: "failed" for n in failed}})
     assert "sweep progress: 2 done, 2 failed of 4 jobs" in log
 
-    r = _cli("report", str(sweep), "--reps", "300", cwd=tmp_path, timeout=120)
+    r = _cli("report", str(sweep), "reps=300", cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr
     md = (sweep / "report" / "report.md").read_text()
     assert "| `labels.total=10` | 2 | 0 |" in md and "| `labels.total=0` | 0 | 2 |" in md
-    assert md.count("ConfigError: labels: labels.total must be a positive number of comparisons, got 0") == 2, md
+    assert md.count("ConfigError: labels.total must be a positive number of comparisons, got 0") == 2, md
     assert (sweep / "report" / "learning_curves.png").stat().st_size > 1000
     assert (sweep / "report" / "final_return.png").stat().st_size > 1000
-    r = _cli("report", str(sweep), "--watch", "0.1", cwd=tmp_path, timeout=120)
+    r = _cli("report", str(sweep), "watch=0.1", cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and "2 done, 2 failed of 4 jobs" in r.stdout
 
 
@@ -73,7 +73,7 @@ def test_tiny_sweep_on_a_local_ray_instance(tmp_path: Path) -> None:
     _check_jobs(sweep, {"0": "done", "1": "done"})
     infos = [json.loads((sweep / n / "run_info.json").read_text()) for n in ("0", "1")]
     assert infos[0]["pid"] != os.getpid()  # ran in Ray workers, not the driver
-    r = _cli("report", str(sweep), "--reps", "200", cwd=tmp_path, timeout=120)
+    r = _cli("report", str(sweep), "reps=200", cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and "| `all` | 2 | 0 |" in r.stdout, r.stdout + r.stderr
 
 

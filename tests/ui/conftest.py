@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from rlhf_robotics.preference.records import Query
+from rlhf_robotics.preference.rundir import RunPaths, register_clip, write_status
 from rlhf_robotics.preference.store import PreferenceStore
-from rlhf_robotics.ui.rundir import RunPaths, register_clip, write_status
 
 
 def pytest_configure(config: pytest.Config) -> None:

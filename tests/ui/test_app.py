@@ -10,9 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from rlhf_robotics.preference.records import current_judgments
+from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, create_app, write_status
-from rlhf_robotics.ui.rundir import RunPaths
 
 from .conftest import build_run
 

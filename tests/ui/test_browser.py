@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from rlhf_robotics.preference.records import current_judgments
+from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, LabelServer, QueueConfig, serve_in_background
-from rlhf_robotics.ui.rundir import RunPaths
 
 from .conftest import build_run, make_clip
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from rlhf_robotics.cli.main import entry
+from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, serve_in_background
-from rlhf_robotics.ui.rundir import RunPaths
 from rlhf_robotics.ui.server import is_loopback
 
 from .conftest import build_run
@@ -60,15 +60,18 @@ def test_export_trl_format_for_text_pairs(tmp_path: Path) -> None:
     assert set(rows[0]) >= {"prompt", "chosen", "rejected"}
 
 
-def test_export_errors_name_the_fix(run_dir: Path, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="format=store"):
-        entry(["label", "export", f"run={run_dir}", f"out={tmp_path / 'x.jsonl'}", "format=trl"])
-    with pytest.raises(SystemExit, match="not one of store, trl, datasets"):
-        entry(["label", "export", f"run={run_dir}", f"out={tmp_path / 'x.jsonl'}", "format=csv"])
-    with pytest.raises(SystemExit, match="unknown argument 'colour'"):
-        entry(["label", "export", f"run={run_dir}", "colour=red"])
-    with pytest.raises(SystemExit, match="missing out="):
-        entry(["label", "export", f"run={run_dir}"])
+def test_export_errors_name_the_fix(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cases = [
+        (["format=trl"], "format=store"),
+        (["format=csv"], "format='csv': allowed values are 'store', 'trl', 'datasets'"),
+        (["colour=red"], "Could not override 'colour'"),
+    ]
+    for extra, message in cases:
+        assert entry(["label", "export", f"run={run_dir}", f"out={tmp_path / 'x.jsonl'}", *extra]) == 2
+        assert message in capsys.readouterr().err
+    assert entry(["label", "export", f"run={run_dir}"]) == 2
+    assert "out=...: missing" in capsys.readouterr().err
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 def test_token_command_and_stats(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,10 +138,11 @@ def test_reader_follows_the_cursor_while_the_server_runs(tmp_path: Path) -> None
     assert not server.thread.is_alive()
 
 
-def test_serve_arguments_are_checked(run_dir: Path) -> None:
-    with pytest.raises(SystemExit, match="overlap must be >= 1"):
-        entry(["label", f"run={run_dir}", "overlap=0"])
-    with pytest.raises(SystemExit, match="not key=value"):
-        entry(["label", str(run_dir)])
-    with pytest.raises(SystemExit, match="expected true or false"):
-        entry(["label", f"run={run_dir}", "require_token=maybe"])
+def test_serve_arguments_are_checked(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for args, message in [
+        ([f"run={run_dir}", "overlap=0"], "overlap must be >= 1"),
+        ([str(run_dir)], f"Error parsing override {str(run_dir)!r}"),  # not key=value
+        ([f"run={run_dir}", "require_token=maybe"], "require_token='maybe': expected true or false"),
+    ]:
+        assert entry(["label", *args]) == 2
+        assert message in capsys.readouterr().err

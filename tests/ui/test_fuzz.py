@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.ui import AppConfig, QueueConfig, create_app
 from rlhf_robotics.ui.app import SESSION_COOKIE
-from rlhf_robotics.ui.rundir import RunPaths
 
 from .conftest import build_run
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui import AppConfig, QueueConfig, create_app
 from rlhf_robotics.ui.app import SESSION_COOKIE
 from rlhf_robotics.ui.queue import LabelQueue, add_annotator
-from rlhf_robotics.ui.rundir import RunPaths
 
 from .test_app import app_client, sign_in, submit
 
