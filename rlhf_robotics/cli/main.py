@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rlhf_robotics.cli.train", "run a preference-learning experiment (the default)"),
     "lm": ("rlhf_robotics.cli.lm", "the LM track: pipeline, one stage, table, export"),
     "label": ("rlhf_robotics.cli.label", "the labelling app over a run; token, export, stats"),
+    "eval": ("rlhf_robotics.cli.evaluate", "evaluate a run's saved policy on the true objective, with a video"),
     "report": ("rlhf_robotics.cli.report", "aggregate a sweep into tables and figures"),
     "gallery": ("rlhf_robotics.cli.gallery", "a short clip of every suite task and a contact sheet"),
 }

@@ -88,13 +88,18 @@ def app_config(ui: Any, seed: int) -> Any:
 def train(cfg: DictConfig) -> float:
     """Run one experiment; returns its normalised score (for sweepers that optimise it)."""
     from rlhf_robotics.robotics.config import load_config
-    from rlhf_robotics.robotics.loop import RunDirError, holds_run, run_experiment
+    from rlhf_robotics.robotics.loop import RunDirError, finished_summary, holds_run, run_experiment
     from rlhf_robotics.robotics.summary import summary_table
 
     resume = cfg.get("resume")
     if resume:
         if not (Path(resume) / "config.json").exists():
             raise ConfigError(f"resume={resume!r}: no run there (no config.json); give the run directory to continue")
+        done = finished_summary(resume)
+        if done is not None:  # say so and change nothing: no log file, no run_info.json, no server
+            print(f"{resume} already finished; nothing to resume. Its summary: {Path(resume) / 'summary.json'}")
+            print(summary_table(done))
+            return float(done.normalized_score) if done.normalized_score is not None else float("nan")
         config = load_config(resume)
         log.info("resuming %s from its last checkpoint (its own config.json; other overrides are ignored)", resume)
     else:

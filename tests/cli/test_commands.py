@@ -4,6 +4,7 @@ read-only commands create no files; help pages name the subcommands; missing ext
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import socket
@@ -190,7 +191,8 @@ def test_read_only_commands_create_no_files(run: Path, tmp_path: Path) -> None:
     r = cli("label", "stats", f"run={run}", cwd=run)
     assert r.returncode == 0 and '"judgments": 1' in r.stdout, r.stderr
     assert snapshot(run) == before, "export and stats wrote nothing in the run (cwd) but out="
-    assert len(out.read_text().splitlines()) == 4  # a header, two queries and one judgment
+    kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
+    assert kinds == ["meta", *["item"] * 4, "query", "query", "judgment"]  # the two pairs' four texts are items
     assert_usage_error(cli("label", "stats", f"run={tmp_path / 'nothing'}", cwd=tmp_path), "no such folder")
     (tmp_path / "empty").mkdir()
     assert_usage_error(cli("label", "stats", f"run={tmp_path / 'empty'}", cwd=tmp_path), "holds no preferences.sqlite")
