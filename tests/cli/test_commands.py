@@ -242,3 +242,23 @@ def test_config_groups_lists_options_and_leaves_out_other_commands_roots() -> No
     assert groups["selection"] == ["disagreement", "entropy", "logit_variance", "uniform"]
     assert "hydra/launcher" not in groups and not any(g.split("/")[0] in ("lm", "label") for g in groups)
     assert "labels" in groups
+
+
+def test_label_import_round_trips_an_export_and_refuses_a_run_with_labels(run: Path, tmp_path: Path) -> None:
+    from rlhf_robotics.cli.main import entry
+
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    assert entry(["label", "export", f"run={run}", f"out={first}"]) == 0
+    assert entry(["label", "import", f"run={tmp_path / 'copy'}", f"file={first}"]) == 0
+    assert entry(["label", "export", f"run={tmp_path / 'copy'}", f"out={second}"]) == 0
+    strip = [{k: v for k, v in json.loads(line).items() if k != "created"} for line in first.read_text().splitlines()]
+    again = [{k: v for k, v in json.loads(line).items() if k != "created"} for line in second.read_text().splitlines()]
+    assert again == strip and len(again) == 8  # same items, queries (ids kept) and judgment
+
+    before = snapshot(run)
+    r = cli("label", "import", f"run={run}", f"file={first}", cwd=tmp_path)
+    assert_usage_error(r, "already holds labels")
+    assert snapshot(run) == before
+    assert_usage_error(cli("label", "import", f"run={tmp_path / 'new'}", f"file={tmp_path / 'none.jsonl'}", cwd=tmp_path),
+                       "no such file")
+    assert not (tmp_path / "new").exists()
