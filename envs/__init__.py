@@ -15,16 +15,11 @@ episode verifier ``is_success``. ``physics_rubric(env_id)`` is the task's named 
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 
-if "DISPLAY" not in os.environ:  # headless: MuJoCo picks its GL backend at import, and only EGL works here
-    os.environ.setdefault("MUJOCO_GL", "egl")
-
-from dataclasses import dataclass  # noqa: E402
-
-import gymnasium as gym  # noqa: E402
-from rlhf_robotics.envs.christiano import ChristianoStyle, make_christiano  # noqa: E402
-from rlhf_robotics.envs.rubrics import TermSum, physics_rubric, segment_items, step_scores  # noqa: E402
+import gymnasium as gym
+from rlhf_robotics.envs.christiano import ChristianoStyle, make_christiano
+from rlhf_robotics.envs.rubrics import TermSum, physics_rubric, segment_items, step_scores
 
 NAMESPACE = "rlhf_robotics"
 

@@ -3,7 +3,6 @@ against a perfect oracle, learned-vs-true reward correlation, the learning-curve
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,7 +137,6 @@ def record_video(
 ) -> Path:
     """An mp4 of one deterministic episode (at most ``max_steps`` steps), rendered from the recorded MuJoCo
     states with the suite's clip renderer and its fast preset, in real time."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
     from rlhf_robotics.robotics.rendering import RenderConfig, clip_fps, encode, render_frames
 
     env = make_env()  # must report qpos/qvel in info (PhysicsStateInfo)

@@ -7,10 +7,6 @@ labelling clips. Output: ``<out>/<Task>-v0.mp4``, ``<out>/contact_sheet.png`` an
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("MUJOCO_GL", "egl")
-
 import json
 from dataclasses import dataclass
 from pathlib import Path

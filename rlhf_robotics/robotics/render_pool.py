@@ -12,7 +12,6 @@ for their lifetime. When a clip is done, its worker appends ``{"item", "file"}``
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
@@ -26,7 +25,6 @@ from rlhf_robotics.robotics.segments import Segments, SegmentStore
 
 
 def _init_worker() -> None:
-    os.environ.setdefault("MUJOCO_GL", "egl")
     try:
         import torch
 

@@ -3,7 +3,8 @@ policy. Owns the quality presets, content-addressed clip names, H.264 mp4 / VP9 
 side-by-side pair composite; finished clips are recorded in the clip index of
 :mod:`rlhf_robotics.preference.rundir` (``index.jsonl``, one locked definition for the loop and the app).
 
-Rendering is headless: ``MUJOCO_GL=egl`` is set (unless already set) before MuJoCo is imported. Renderers are
+Rendering is headless where there is no display: importing :mod:`rlhf_robotics` sets ``MUJOCO_GL=egl`` before
+MuJoCo loads (see the package docstring). Renderers are
 kept per process and reused; the background pool of worker processes is in ``render_pool.py``.
 
 Typical use::
@@ -14,12 +15,9 @@ Typical use::
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("MUJOCO_GL", "egl")  # must precede the first `import mujoco` in the process
-
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
