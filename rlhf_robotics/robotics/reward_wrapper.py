@@ -34,7 +34,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         venv: the vector env: a ``DummyVecEnv`` of MuJoCo tasks, or any vector env whose sub-envs put
             ``qpos``/``qvel`` in ``info`` (``PhysicsStateInfo``).
         reward_fn: the learned reward; ``None`` gives reward 0 until :meth:`set_reward_fn` is called.
-        buffer: where transitions are recorded (``None`` = don't record).
+        buffer: where transitions are recorded (``None`` = don't record; then any vector env works, MuJoCo or
+            not, since no physics state is needed).
     """
 
     def __init__(self, venv: VecEnv, reward_fn: RewardFn | None = None, buffer: TransitionBuffer | None = None) -> None:
@@ -67,7 +68,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
     def reset(self) -> VecEnvObs:
         obs = self.venv.reset()
         self._obs = np.asarray(obs, dtype=np.float32).copy()
-        self._qpos, self._qvel = self._states(self.venv.reset_infos)
+        if self.buffer is not None:
+            self._qpos, self._qvel = self._states(self.venv.reset_infos)
         self._learned_return[:] = 0
         return obs
 
@@ -83,7 +85,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._learned_return += learned
         if self.buffer is not None and self._qpos is not None and self._qvel is not None:
             self.buffer.add(self._obs, self._actions, true_reward, self._qpos, self._qvel, infos, dones)
-        qpos, qvel = self._states(infos)
+        qpos, qvel = self._states(infos) if self.buffer is not None else (None, None)
         for i, info in enumerate(infos):
             info["true_reward"] = float(true_reward[i])
             info["learned_reward"] = float(learned[i])
@@ -91,7 +93,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
                 if "episode" in info:
                     info["episode"]["r_learned"] = float(self._learned_return[i])
                 self._learned_return[i] = 0.0
-                if self._sims is None:  # the obs returned for a finished env is already the next episode's first one
+                if self._sims is None and qpos is not None and qvel is not None:
+                    # the obs returned for a finished env is already the next episode's first one
                     qpos[i], qvel[i] = self.venv.reset_infos[i]["qpos"], self.venv.reset_infos[i]["qvel"]
         self._obs = np.asarray(obs, dtype=np.float32).copy()
         self._qpos, self._qvel = qpos, qvel
