@@ -66,12 +66,15 @@ def test_eval_bad_input_exits_2_with_the_fix(finished_run: Path, capsys: pytest.
     assert message in err and "Traceback" not in err
 
 
-def test_resuming_a_finished_run_says_so_and_changes_nothing(finished_run: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(tmp_path)
+def test_resuming_a_finished_run_says_so_and_changes_nothing(finished_run: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
     before = _snapshot(finished_run)
-    assert entry([f"resume={finished_run}"]) == 0
-    assert "already finished" in capsys.readouterr().out
+    # a fresh process: the train command configures logging (Hydra's job_logging) for the whole interpreter
+    r = subprocess.run([sys.executable, "-m", "rlhf_robotics.cli.main", f"resume={finished_run}"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "already finished" in r.stdout
     assert _snapshot(finished_run) == before
     assert list(tmp_path.iterdir()) == []  # no runs/<date>/<time>, no log file
