@@ -66,6 +66,12 @@ def experiment_config(cfg: DictConfig) -> Any:
         check_env_id(config.env.id)
     except ValueError as err:
         raise ConfigError(f"env.id: {err}") from None
+    from rlhf_robotics.robotics.loop import validate_experiment
+
+    try:
+        validate_experiment(config)  # e.g. algo=sac on a task with discrete actions
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     return config
 
 

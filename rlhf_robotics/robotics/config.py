@@ -241,6 +241,54 @@ class PPOConfig:
 
 
 @dataclass
+class OffPolicyConfig:
+    """SB3 SAC / TD3 settings (``algo=sac|td3``), shared by the learned-reward agent and the true-reward baseline.
+
+    The defaults are SB3's own. After every reward-model update the whole replay buffer is relabelled with the new
+    reward (PEBBLE, Lee et al. 2021), so the critic never learns from a reward model that no longer exists.
+    """
+
+    learning_rate: float = 3e-4
+    """Adam learning rate of actor and critic."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in transitions."""
+    learning_starts: int = 100
+    """Env steps collected before the first gradient step."""
+    batch_size: int = 256
+    """Minibatch size."""
+    tau: float = 0.005
+    """Polyak coefficient of the target networks."""
+    gamma: float = 0.99
+    """Discount."""
+    train_freq: int = 1
+    """Env steps (per env) between updates."""
+    gradient_steps: int = 1
+    """Gradient steps per update."""
+    net_arch: list[int] = field(default_factory=lambda: [256, 256])
+    """Hidden sizes of the actor and critic networks."""
+    action_noise: float = 0.1
+    """TD3's Gaussian exploration noise (std, in units of the action range's half-width); SAC ignores it."""
+    normalize_obs: bool = False
+    """``VecNormalize`` observations (the replay buffer keeps the raw ones, which the reward model sees)."""
+    relabel: bool = True
+    """Relabel every stored transition after each reward-model update (``false``: stored rewards keep the value
+    they got when collected; the ablation PEBBLE argues against)."""
+
+    def __post_init__(self) -> None:
+        check_range("off_policy.learning_rate", self.learning_rate, gt=0)
+        check_range("off_policy.buffer_size", self.buffer_size, ge=1)
+        check_range("off_policy.learning_starts", self.learning_starts, ge=0)
+        check_range("off_policy.batch_size", self.batch_size, ge=1)
+        check_range("off_policy.tau", self.tau, gt=0, le=1)
+        check_range("off_policy.gamma", self.gamma, ge=0, le=1)
+        check_range("off_policy.train_freq", self.train_freq, ge=1)
+        check_range("off_policy.gradient_steps", self.gradient_steps, ge=1)
+        check_range("off_policy.action_noise", self.action_noise, ge=0)
+        for i, width in enumerate(self.net_arch):
+            check_range(f"off_policy.net_arch[{i}]", width, ge=1)
+
+
+@dataclass
 class ExperimentConfig:
     """One preference-learning run."""
 
@@ -250,6 +298,10 @@ class ExperimentConfig:
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    algo: Literal["ppo", "sac", "td3"] = "ppo"
+    """The SB3 algorithm of the policy and of the true-reward baseline: ``ppo`` (settings in ``ppo``), ``sac`` or
+    ``td3`` (settings in ``off_policy``; the replay buffer is relabelled after every reward-model update)."""
+    off_policy: OffPolicyConfig = field(default_factory=OffPolicyConfig)
     total_steps: int = 200_000
     """Policy env steps (the same for the true-reward baseline)."""
     seed: int = 0
@@ -275,6 +327,8 @@ class ExperimentConfig:
         check_range("seed", self.seed, ge=0, le=2**32 - 1, why="numpy seeds")
         check_range("eval_episodes", self.eval_episodes, ge=1)
         check_range("torch_threads", self.torch_threads, ge=1)
+        if self.algo not in ("ppo", "sac", "td3"):
+            raise ValueError(f"algo={self.algo!r}: expected one of ppo, sac, td3")
         rollout = self.ppo.n_steps * self.env.n_envs
         check_range("ppo.n_steps", self.ppo.n_steps, ge=2 / self.env.n_envs,
                     why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")

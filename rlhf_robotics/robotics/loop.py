@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure as configure_logger
 from stable_baselines3.common.vec_env import VecNormalize
 
@@ -62,24 +62,30 @@ from rlhf_robotics.robotics.evaluation import (
     record_video,
 )
 from rlhf_robotics.robotics.physics import (
+    check_env_id,
     env_factory,
     episode_limit,
+    make_env,
     rubric_step_scores,
     scalar_info_keys,
     step_seconds,
     suite_rubric,
 )
 from rlhf_robotics.robotics.policy import (
+    ALGORITHMS,
     CurveCallback,
     PhaseTimer,
     TimedReward,
-    make_ppo,
+    check_algorithm_fits,
+    is_off_policy,
+    make_agent,
     make_vec_env,
-    normalize,
+    normalize_for,
     obs_rms,
     progress_bar,
     resolve_device,
 )
+from rlhf_robotics.robotics.relabel import relabel_replay_buffer
 from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
 from rlhf_robotics.robotics.schedule import label_schedule, segment_length
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
@@ -144,12 +150,15 @@ class PreferenceLoop:
         capacity = max(config.labels.buffer_steps // e.n_envs, self.segment_steps * 2)
         self.buffer = TransitionBuffer(e.n_envs, capacity, obs_dim, act_dim, nq, nv, scalar_info_keys(probe_step))
         self.reward_env = LearnedRewardVecEnv(self.base_venv, None, self.buffer)
-        self.venv = normalize(self.reward_env, config.ppo)
-        self.policy = make_ppo(config.ppo, self.venv, config.seed, self.device)
+        self.venv = normalize_for(config, self.reward_env)
+        self.policy: BaseAlgorithm = make_agent(config, self.venv, config.seed, self.device)
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
                                             config.reward_model.mlp, seed=config.seed)
         self.metrics_path = self.run_dir / "metrics.jsonl"
+        # learning-curve points: one per PPO rollout; one per 1,000 steps of an off-policy agent (whose "rollout"
+        # is a single step)
+        self._curve_interval = 1000 if is_off_policy(config) else 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
         if self.rubric is not None:  # the labelling app asks people about each criterion
             write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
@@ -315,7 +324,17 @@ class PreferenceLoop:
         ensemble.cpu()
         ensemble.fit_normalisation(sample)
         self.ensemble = ensemble
-        self.reward_env.set_reward_fn(TimedReward(StackedStepReward(ensemble), self.timer))
+        reward = StackedStepReward(ensemble)
+        self.reward_env.set_reward_fn(TimedReward(reward, self.timer))
+        self.relabel(reward)
+
+    def relabel(self, reward: StackedStepReward) -> None:
+        """Off-policy agents: give every transition in the replay buffer the newly installed reward (PEBBLE)."""
+        buffer = getattr(self.policy, "replay_buffer", None)
+        if buffer is None or not self.config.off_policy.relabel:
+            return
+        with self.timer("relabel"):
+            relabel_replay_buffer(buffer, reward, self.venv.action_space)
 
     def fit_reward(self) -> RewardTrainerMetrics | None:
         """Refit the ensemble on every judgment so far and install it in the wrapper."""
@@ -356,8 +375,10 @@ class PreferenceLoop:
         return self._executor.submit(work)
 
     def learn(self, steps: int) -> None:
-        with self.timer("policy_learn"), progress_bar(steps, f"round {self.round} PPO", self.progress) as bar:
-            self.policy.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar), progress_bar=False)
+        desc = f"round {self.round} {self.config.algo.upper()}"
+        with self.timer("policy_learn"), progress_bar(steps, desc, self.progress) as bar:
+            self.policy.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar, self._curve_interval),
+                              progress_bar=False)
 
     # -- checkpoints ---------------------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -393,7 +414,9 @@ class PreferenceLoop:
             return False
         d = self.run_dir / "checkpoints" / json.loads(latest.read_text())["dir"]
         state = json.loads((d / "state.json").read_text())
-        self.policy = PPO.load(d / "policy.zip", env=self.venv, device=self.device)
+        # the replay buffer of an off-policy agent is not checkpointed (it can hold a million transitions); a resumed
+        # SAC/TD3 run refills it from the restored policy's steps (refill_buffer) and keeps learning
+        self.policy = ALGORITHMS[self.config.algo].load(d / "policy.zip", env=self.venv, device=self.device)
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.policy.num_timesteps = state["num_timesteps"]
         self.ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True))
@@ -594,14 +617,14 @@ class PreferenceLoop:
         return acc, pearson(step_pred, rew), pearson(pred, true)
 
     def train_baseline(self, ev_seed: int) -> tuple[ReturnStats, list[tuple[int, float]]]:
-        """PPO with the same settings on the true reward for the same number of steps."""
+        """The same algorithm with the same settings on the true reward for the same number of steps."""
         c = self.config
-        venv = normalize(make_vec_env(c, c.seed), c.ppo)
-        model = make_ppo(c.ppo, venv, c.seed, self.device)
+        venv = normalize_for(c, make_vec_env(c, c.seed))
+        model = make_agent(c, venv, c.seed, self.device)
         model.set_logger(configure_logger(str(self.run_dir / "tb_baseline"), ["tensorboard"]))
         curve: list[dict[str, float]] = []
-        with progress_bar(c.total_steps, "baseline PPO (true reward)", self.progress) as bar:
-            model.learn(c.total_steps, callback=CurveCallback(curve, bar))
+        with progress_bar(c.total_steps, f"baseline {c.algo.upper()} (true reward)", self.progress) as bar:
+            model.learn(c.total_steps, callback=CurveCallback(curve, bar, self._curve_interval))
         stats = evaluate_true_return(model, self.make_env, c.eval_episodes, ev_seed, obs_rms(venv))
         venv.close()
         return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
@@ -650,6 +673,18 @@ class RunDirError(ValueError):
     """The run directory cannot be used as asked (it holds a run, or holds none to resume)."""
 
 
+def validate_experiment(config: ExperimentConfig) -> None:
+    """Checks that need the task itself (its id, its action space against ``algo``); a ``ValueError`` names the
+    setting. Run before anything is created."""
+    check_env_id(config.env.id)
+    if is_off_policy(config):
+        env = make_env(config.env.id, config.env.kwargs, config.env.christiano)
+        try:
+            check_algorithm_fits(config, env.action_space)
+        finally:
+            env.close()
+
+
 def run_experiment(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Summary:
     """Run (or with ``resume=True`` continue) one experiment; returns its :class:`Summary`.
 
@@ -666,6 +701,8 @@ def run_experiment(config: ExperimentConfig, resume: bool = False, progress: boo
     if resume and (done := finished_summary(run_dir)) is not None:
         log.info("%s already finished; nothing to resume (its summary: %s)", run_dir, run_dir / "summary.json")
         return done
+    if not resume:
+        validate_experiment(config)
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))

@@ -12,9 +12,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
+from gymnasium import spaces
+from stable_baselines3 import PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
@@ -62,10 +65,13 @@ class CurveCallback(BaseCallback):
     """Records (env steps, mean true return, mean learned return) of recent episodes after each rollout, logs
     them under ``policy/…`` for TensorBoard, and advances a progress bar."""
 
-    def __init__(self, curve: list[dict[str, float]], progress: Any = None) -> None:
+    def __init__(self, curve: list[dict[str, float]], progress: Any = None, min_interval: int = 0) -> None:
         super().__init__()
         self.curve, self.progress = curve, progress
         self._last = 0
+        self.min_interval = min_interval
+        """Env steps between recorded points (an off-policy rollout is one step; PPO's is a whole rollout)."""
+        self._recorded = -min_interval
 
     def _on_training_start(self) -> None:
         # ``learn(reset_num_timesteps=False)`` continues the step count: the bar counts this call's steps only
@@ -79,8 +85,9 @@ class CurveCallback(BaseCallback):
 
     def _on_rollout_end(self) -> None:
         episodes = list(self.model.ep_info_buffer or [])[-20:]
-        if not episodes:
+        if not episodes or self.num_timesteps - self._recorded < self.min_interval:
             return
+        self._recorded = self.num_timesteps
         row = {"step": float(self.num_timesteps), "policy/return_true": float(np.mean([e["r"] for e in episodes]))}
         learned = [e["r_learned"] for e in episodes if "r_learned" in e]
         if learned:
@@ -113,6 +120,51 @@ def make_ppo(ppo: PPOConfig, venv: VecEnv, seed: int, device: str) -> PPO:
         ent_coef=ppo.ent_coef, seed=seed, device=device, verbose=0,
         policy_kwargs=dict(log_std_init=ppo.log_std_init, net_arch=dict(pi=list(ppo.net_arch), vf=list(ppo.net_arch))),
     )
+
+
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "sac": SAC, "td3": TD3}
+"""``algo`` → SB3 class (``load`` of a checkpoint goes through it)."""
+
+
+def is_off_policy(config: ExperimentConfig) -> bool:
+    return config.algo in ("sac", "td3")
+
+
+def check_algorithm_fits(config: ExperimentConfig, action_space: spaces.Space) -> None:
+    """Raise a ``ValueError`` naming ``algo`` and the task when the algorithm cannot act in ``action_space``."""
+    if is_off_policy(config) and not isinstance(action_space, spaces.Box):
+        raise ValueError(
+            f"algo={config.algo} needs a continuous (Box) action space, but {config.env.id} has "
+            f"{type(action_space).__name__}; use algo=ppo for discrete actions"
+        )
+
+
+def make_agent(config: ExperimentConfig, venv: VecEnv, seed: int, device: str) -> BaseAlgorithm:
+    """The ``config.algo`` agent on ``venv``: PPO from ``config.ppo``, SAC/TD3 from ``config.off_policy``."""
+    if config.algo == "ppo":
+        return make_ppo(config.ppo, venv, seed, device)
+    check_algorithm_fits(config, venv.action_space)
+    o = config.off_policy
+    kwargs: dict[str, Any] = dict(
+        learning_rate=o.learning_rate, buffer_size=o.buffer_size, learning_starts=o.learning_starts,
+        batch_size=o.batch_size, tau=o.tau, gamma=o.gamma, train_freq=o.train_freq, gradient_steps=o.gradient_steps,
+        seed=seed, device=device, verbose=0, policy_kwargs=dict(net_arch=list(o.net_arch)),
+    )
+    if config.algo == "td3":
+        n = int(np.prod(venv.action_space.shape))  # type: ignore[arg-type]
+        kwargs["action_noise"] = NormalActionNoise(np.zeros(n), o.action_noise * np.ones(n))
+        return TD3("MlpPolicy", venv, **kwargs)
+    return SAC("MlpPolicy", venv, **kwargs)
+
+
+def normalize_for(config: ExperimentConfig, venv: VecEnv) -> VecEnv:
+    """``VecNormalize`` as the algorithm's settings ask: PPO's obs and return normalisation, or (off-policy)
+    observations only — the learned reward is already scaled to std 1 and the buffer must hold raw rewards."""
+    if config.algo == "ppo":
+        return normalize(venv, config.ppo)
+    if config.off_policy.normalize_obs:
+        return VecNormalize(venv, norm_obs=True, norm_reward=False, gamma=config.off_policy.gamma)
+    return venv
 
 
 def normalize(venv: VecEnv, ppo: PPOConfig) -> VecEnv:

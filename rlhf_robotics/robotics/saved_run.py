@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from rlhf_robotics.preference.ensemble import (
@@ -29,6 +29,7 @@ from rlhf_robotics.preference.ensemble import (
 from rlhf_robotics.robotics.config import ExperimentConfig, load_config
 from rlhf_robotics.robotics.evaluation import ReturnStats, evaluate_true_return, record_video
 from rlhf_robotics.robotics.physics import env_factory
+from rlhf_robotics.robotics.policy import ALGORITHMS
 
 
 def checkpoint_dir(run_dir: str | Path, round: int | None = None) -> Path:
@@ -80,9 +81,11 @@ def load_obs_rms(run_dir: str | Path, round: int | None = None) -> RunningMeanSt
     return rms
 
 
-def load_policy(run_dir: str | Path, round: int | None = None, device: str = "cpu") -> PPO:
-    """The run's PPO policy (last round by default); apply :func:`load_obs_rms` to observations before it."""
-    return PPO.load(checkpoint_dir(run_dir, round) / "policy.zip", device=device)
+def load_policy(run_dir: str | Path, round: int | None = None, device: str = "cpu") -> BaseAlgorithm:
+    """The run's policy (its ``algo``: PPO, SAC or TD3; last round by default); apply :func:`load_obs_rms` to
+    observations before it."""
+    algo = load_config(run_dir).algo
+    return ALGORITHMS[algo].load(checkpoint_dir(run_dir, round) / "policy.zip", device=device)
 
 
 @dataclass
