@@ -289,6 +289,31 @@ class OffPolicyConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """PEBBLE's unsupervised pre-training (Lee et al. 2021): before the first labels an off-policy agent explores on
+    a state-entropy reward (distance to the ``k``-th nearest stored state over its running std), then its critic is
+    reset and the replay buffer relabelled with the first learned reward. Counts toward ``total_steps``."""
+
+    steps: int = 0
+    """Env steps of pre-training after ``off_policy.learning_starts`` random seed steps (B-Pref: 9,000 after 1,000;
+    0 = off: the initial policy's rollouts are collected without learning, as in Christiano et al.)."""
+    k: int = 5
+    """Neighbour whose distance is the intrinsic reward (B-Pref: 5)."""
+    chunk_size: int = 500
+    """Stored states per distance computation (bounds memory at batch_size × chunk_size floats)."""
+    reset_critic: bool = True
+    """Re-initialise the critic (and its target and optimiser) after pre-training, as PEBBLE does."""
+    reset_updates: int = 100
+    """Gradient steps on the relabelled buffer right after the reset (B-Pref's ``reset_update``)."""
+
+    def __post_init__(self) -> None:
+        check_range("pretrain.steps", self.steps, ge=0)
+        check_range("pretrain.k", self.k, ge=1)
+        check_range("pretrain.chunk_size", self.chunk_size, ge=1)
+        check_range("pretrain.reset_updates", self.reset_updates, ge=0)
+
+
+@dataclass
 class ExperimentConfig:
     """One preference-learning run."""
 
@@ -302,6 +327,7 @@ class ExperimentConfig:
     """The SB3 algorithm of the policy and of the true-reward baseline: ``ppo`` (settings in ``ppo``), ``sac`` or
     ``td3`` (settings in ``off_policy``; the replay buffer is relabelled after every reward-model update)."""
     off_policy: OffPolicyConfig = field(default_factory=OffPolicyConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     total_steps: int = 200_000
     """Policy env steps (the same for the true-reward baseline)."""
     seed: int = 0
@@ -329,6 +355,18 @@ class ExperimentConfig:
         check_range("torch_threads", self.torch_threads, ge=1)
         if self.algo not in ("ppo", "sac", "td3"):
             raise ValueError(f"algo={self.algo!r}: expected one of ppo, sac, td3")
+        if self.pretrain.steps > 0:
+            if self.algo == "ppo":
+                raise ValueError(
+                    f"pretrain.steps={self.pretrain.steps} needs algo=sac or td3 (got algo=ppo): PEBBLE's state-entropy "
+                    "reward is read from an off-policy replay buffer (method=pebble sets it); set algo=sac or td3, or pretrain.steps=0"
+                )
+            before_labels = self.pretrain.steps + self.off_policy.learning_starts
+            if before_labels >= self.total_steps:
+                raise ValueError(
+                    f"pretrain.steps + off_policy.learning_starts = {before_labels} leaves no steps of total_steps="
+                    f"{self.total_steps} for learning from labels; raise total_steps or lower pretrain.steps"
+                )
         rollout = self.ppo.n_steps * self.env.n_envs
         check_range("ppo.n_steps", self.ppo.n_steps, ge=2 / self.env.n_envs,
                     why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")

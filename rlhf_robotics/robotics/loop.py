@@ -61,6 +61,7 @@ from rlhf_robotics.robotics.evaluation import (
     plot_learning_curves,
     record_video,
 )
+from rlhf_robotics.robotics.exploration import reset_critic
 from rlhf_robotics.robotics.physics import (
     check_env_id,
     env_factory,
@@ -151,7 +152,9 @@ class PreferenceLoop:
         self.buffer = TransitionBuffer(e.n_envs, capacity, obs_dim, act_dim, nq, nv, scalar_info_keys(probe_step))
         self.reward_env = LearnedRewardVecEnv(self.base_venv, None, self.buffer)
         self.venv = normalize_for(config, self.reward_env)
-        self.policy: BaseAlgorithm = make_agent(config, self.venv, config.seed, self.device)
+        self.pretrain_steps = config.off_policy.learning_starts + config.pretrain.steps if config.pretrain.steps else 0
+        """Env steps before the first labels: PEBBLE's seed steps and state-entropy pre-training (0: none)."""
+        self.policy: BaseAlgorithm = make_agent(config, self.venv, config.seed, self.device, pretrain=self.pretrain_steps > 0)
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
                                             config.reward_model.mlp, seed=config.seed)
@@ -374,8 +377,17 @@ class PreferenceLoop:
 
         return self._executor.submit(work)
 
-    def learn(self, steps: int) -> None:
-        desc = f"round {self.round} {self.config.algo.upper()}"
+    def hand_over(self) -> None:
+        """PEBBLE's handover after pre-training: reset the critic (its values estimate the exploration reward) and
+        take ``pretrain.reset_updates`` gradient steps on the relabelled buffer."""
+        with self.timer("policy_learn"):
+            reset_critic(self.policy)
+            if self.config.pretrain.reset_updates:
+                self.policy.train(gradient_steps=self.config.pretrain.reset_updates,  # type: ignore[attr-defined]
+                                  batch_size=self.config.off_policy.batch_size)
+
+    def learn(self, steps: int, desc: str | None = None) -> None:
+        desc = desc or f"round {self.round} {self.config.algo.upper()}"
         with self.timer("policy_learn"), progress_bar(steps, desc, self.progress) as bar:
             self.policy.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar, self._curve_interval),
                               progress_bar=False)
@@ -417,6 +429,8 @@ class PreferenceLoop:
         # the replay buffer of an off-policy agent is not checkpointed (it can hold a million transitions); a resumed
         # SAC/TD3 run refills it from the restored policy's steps (refill_buffer) and keeps learning
         self.policy = ALGORITHMS[self.config.algo].load(d / "policy.zip", env=self.venv, device=self.device)
+        if hasattr(getattr(self.policy, "replay_buffer", None), "intrinsic"):
+            self.policy.replay_buffer.intrinsic = False  # type: ignore[attr-defined]  # pre-training ended before any checkpoint
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.policy.num_timesteps = state["num_timesteps"]
         self.ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True))
@@ -448,22 +462,32 @@ class PreferenceLoop:
         if resumed:
             self._status("waiting_for_policy", f"resumed after round {self.round}: refilling the transition buffer")
             self.refill_buffer()
-        steps_per_round = [c.total_steps // c.labels.rounds + (1 if r < c.total_steps % c.labels.rounds else 0)
+        budget = c.total_steps - self.pretrain_steps  # pre-training counts toward the run's env steps
+        steps_per_round = [budget // c.labels.rounds + (1 if r < budget % c.labels.rounds else 0)
                            for r in range(c.labels.rounds)]
         if not resumed:
             with self.timer("evaluation"):
                 self.initial_return = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, c.seed + 10_000,
                                                            obs_rms(self.venv))
-            self._status("waiting_for_policy", "collecting segments from the initial policy")
-            with self.timer("policy_learn"):
-                self.collect_initial()
-            self.round = 0
-            if self.clip_pool is not None:
-                asked = self.ask(max(self.labels_due(0) - self.store.count_queries(), 0), "uniform")
-                self.wait_for_people()
-                self._end_round(asked, self.fit_reward())
+            if self.pretrain_steps:
+                self._status("waiting_for_policy", "unsupervised pre-training on state entropy (PEBBLE)")
+                self.learn(self.pretrain_steps, "pre-training (state entropy)")
+                self.policy.replay_buffer.intrinsic = False  # type: ignore[attr-defined]  # from now on: learned rewards
             else:
-                self._round_labels(selector="uniform")  # nothing learned yet: every pair is equally informative
+                self._status("waiting_for_policy", "collecting segments from the initial policy")
+                with self.timer("policy_learn"):
+                    self.collect_initial()
+            self.round = 0
+            # nothing learned yet: every pair is equally informative
+            asked = self.ask(max(self.labels_due(0) - self.store.count_queries(), 0), "uniform")
+            if self.clip_pool is not None:
+                self.wait_for_people()
+            else:
+                self._status("waiting_for_policy", "round 0: fitting the reward model")
+            metrics = self.fit_reward()  # installs the reward and (off-policy) relabels the replay buffer
+            if self.pretrain_steps and c.pretrain.reset_critic:
+                self.hand_over()
+            self._end_round(asked, metrics)
         for r in range(self.round + 1, c.labels.rounds + 1):
             self.round = r
             if c.reward_model.async_training:

@@ -139,8 +139,9 @@ def check_algorithm_fits(config: ExperimentConfig, action_space: spaces.Space) -
         )
 
 
-def make_agent(config: ExperimentConfig, venv: VecEnv, seed: int, device: str) -> BaseAlgorithm:
-    """The ``config.algo`` agent on ``venv``: PPO from ``config.ppo``, SAC/TD3 from ``config.off_policy``."""
+def make_agent(config: ExperimentConfig, venv: VecEnv, seed: int, device: str, pretrain: bool = False) -> BaseAlgorithm:
+    """The ``config.algo`` agent on ``venv``: PPO from ``config.ppo``, SAC/TD3 from ``config.off_policy``; with
+    ``pretrain``, its replay buffer serves PEBBLE's state-entropy reward until switched off."""
     if config.algo == "ppo":
         return make_ppo(config.ppo, venv, seed, device)
     check_algorithm_fits(config, venv.action_space)
@@ -150,6 +151,11 @@ def make_agent(config: ExperimentConfig, venv: VecEnv, seed: int, device: str) -
         batch_size=o.batch_size, tau=o.tau, gamma=o.gamma, train_freq=o.train_freq, gradient_steps=o.gradient_steps,
         seed=seed, device=device, verbose=0, policy_kwargs=dict(net_arch=list(o.net_arch)),
     )
+    if pretrain:
+        from rlhf_robotics.robotics.exploration import StateEntropyReplayBuffer
+
+        kwargs["replay_buffer_class"] = StateEntropyReplayBuffer
+        kwargs["replay_buffer_kwargs"] = dict(k=config.pretrain.k, chunk_size=config.pretrain.chunk_size)
     if config.algo == "td3":
         n = int(np.prod(venv.action_space.shape))  # type: ignore[arg-type]
         kwargs["action_noise"] = NormalActionNoise(np.zeros(n), o.action_noise * np.ones(n))

@@ -78,3 +78,18 @@ def test_cli_refuses_to_overwrite_an_existing_run(tmp_path: Path) -> None:
     r = _cli("+experiment=smoke", f"run_dir={run}", cwd=tmp_path)
     assert r.returncode != 0 and "already holds a run" in r.stderr
     assert (run / "preferences.sqlite").read_bytes() == b"precious"
+
+
+def test_method_presets_give_the_papers_schedules() -> None:
+    from rlhf_robotics.robotics.schedule import label_schedule
+
+    pebble = _compose(["method=pebble", "labels.total=1000", "total_steps=500000"])
+    assert (pebble.algo, pebble.pretrain.steps, pebble.pretrain.k, pebble.off_policy.learning_starts) == ("sac", 9000, 5, 1000)
+    assert pebble.off_policy.relabel and pebble.pretrain.reset_critic and pebble.pretrain.reset_updates == 100
+    labels = pebble.labels
+    assert label_schedule(1000, labels.initial_fraction, labels.rounds, 490_000, labels.schedule_timescale) == [100] * 10
+    ablation = _compose(["method=sac_relabel"])
+    assert (ablation.algo, ablation.pretrain.steps, ablation.off_policy.relabel) == ("sac", 0, True)
+    assert _compose(["method=christiano", "run_dir=r"]) == _compose(["run_dir=r"])  # the defaults, named
+    with pytest.raises(ConfigError, match="needs algo=sac or td3"):
+        _compose(["method=pebble", "algo=ppo"])

@@ -92,3 +92,32 @@ def test_bad_algorithm_stops_before_any_work(tmp_path: Path, args: list[str], me
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pebble_pretrains_on_state_entropy_then_hands_over_within_the_step_budget(tmp_path: Path) -> None:
+    from rlhf_robotics.robotics.config import PretrainConfig
+    from rlhf_robotics.robotics.exploration import StateEntropyReplayBuffer
+
+    config = replace(tiny_off_policy(tmp_path / "run"), total_steps=600,
+                     pretrain=PretrainConfig(steps=150, k=3, reset_updates=10))
+    loop = _run_loop(config)
+    try:
+        buffer = loop.policy.replay_buffer  # type: ignore[attr-defined]
+        assert isinstance(buffer, StateEntropyReplayBuffer) and not buffer.intrinsic
+        assert buffer.stats.count > 100  # the critic was trained on state-entropy rewards during pre-training
+        assert loop.policy.num_timesteps == 600  # 50 seed + 150 pre-training + the rounds' steps = total_steps
+        stored, model = _stored_vs_model(loop)  # handed over: every stored reward is the learned one
+        np.testing.assert_allclose(stored, model, rtol=1e-5, atol=1e-5)
+        rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+        assert rows[0]["round"] == 0 and rows[0]["step"] == 200  # the first labels came after pre-training
+    finally:
+        loop.close()
+
+
+def test_pretraining_needs_an_off_policy_agent_and_room_in_the_budget(tmp_path: Path) -> None:
+    from rlhf_robotics.robotics.config import PretrainConfig
+
+    with pytest.raises(ValueError, match="pretrain.steps=100 needs algo=sac or td3"):
+        replace(tiny_off_policy(tmp_path), algo="ppo", pretrain=PretrainConfig(steps=100))
+    with pytest.raises(ValueError, match="leaves no steps of total_steps=400"):
+        replace(tiny_off_policy(tmp_path), pretrain=PretrainConfig(steps=350))
