@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 from rlhf_robotics.envs.christiano import ChristianoStyle, make_christiano
+from rlhf_robotics.envs.dmc import DMC_TASKS, dmc_id, register_dmc
+from rlhf_robotics.envs.metaworld_tasks import MW_TASKS, mw_id, register_metaworld
 from rlhf_robotics.envs.rubrics import TermSum, physics_rubric, segment_items, step_scores
 
 NAMESPACE = "rlhf_robotics"
@@ -69,8 +71,11 @@ def register_tasks() -> None:
 
 
 register_tasks()
+register_dmc()  # DeepMind Control Suite ids; dm-control (the 'suites' extra) is imported only when one is made
+register_metaworld()  # Meta-World v3 ids; metaworld (the 'suites' extra) likewise
 
 __all__ = [
     "NAMESPACE", "TASKS", "TASK_IDS", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
-    "physics_rubric", "step_scores", "segment_items", "TermSum",
+    "physics_rubric", "step_scores", "segment_items", "TermSum", "DMC_TASKS", "dmc_id", "register_dmc",
+    "MW_TASKS", "mw_id", "register_metaworld",
 ]

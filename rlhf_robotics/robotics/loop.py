@@ -701,12 +701,14 @@ def validate_experiment(config: ExperimentConfig) -> None:
     """Checks that need the task itself (its id, its action space against ``algo``); a ``ValueError`` names the
     setting. Run before anything is created."""
     check_env_id(config.env.id)
-    if is_off_policy(config):
+    try:
         env = make_env(config.env.id, config.env.kwargs, config.env.christiano)
-        try:
-            check_algorithm_fits(config, env.action_space)
-        finally:
-            env.close()
+    except ImportError as err:  # a task from an extra that is not installed (the DMC and Meta-World tasks)
+        raise ValueError(f"env.id={config.env.id}: {err}") from None
+    try:
+        check_algorithm_fits(config, env.action_space)
+    finally:
+        env.close()
 
 
 def run_experiment(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Summary:

@@ -25,7 +25,6 @@ from typing import Any, Literal
 import imageio_ffmpeg
 import mujoco
 import numpy as np
-from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
 from rlhf_robotics.preference.rundir import CLIP_INDEX, add_clip, read_clip_index
 from rlhf_robotics.robotics.segments import Segments
@@ -130,8 +129,8 @@ class SceneRenderer:
         import rlhf_robotics.envs  # noqa: F401  (registers the suite's tasks)
 
         self.env_id = env_id
-        env = gym.make(env_id).unwrapped  # only for its model and camera; never rendered
-        if not isinstance(env, MujocoEnv):
+        env: Any = gym.make(env_id).unwrapped  # only for its model and camera; never rendered
+        if not isinstance(getattr(env, "model", None), mujoco.MjModel):  # Gymnasium's MujocoEnv, our DMC adapter
             raise TypeError(f"{env_id} is not a MuJoCo environment ({type(env).__name__}); clips need a MuJoCo model")
         self._env = env
         self.model: mujoco.MjModel = self._env.model

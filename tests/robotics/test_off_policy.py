@@ -121,3 +121,18 @@ def test_pretraining_needs_an_off_policy_agent_and_room_in_the_budget(tmp_path: 
         replace(tiny_off_policy(tmp_path), algo="ppo", pretrain=PretrainConfig(steps=100))
     with pytest.raises(ValueError, match="leaves no steps of total_steps=400"):
         replace(tiny_off_policy(tmp_path), pretrain=PretrainConfig(steps=350))
+
+
+def test_external_suite_tasks_without_their_extra_or_misspelt_stop_before_any_work(tmp_path: Path) -> None:
+    from rlhf_robotics.robotics.physics import check_env_id
+
+    with pytest.raises(ValueError, match="Did you mean rlhf_robotics/dmc-walker-walk-v0"):
+        check_env_id("rlhf_robotics/dmc-walker-wlak-v0")
+    with pytest.raises(ValueError, match="Did you mean rlhf_robotics/mw-button-press-v3"):
+        check_env_id("rlhf_robotics/mw-buton-press-v3")
+    for env in ("dmc_walker_walk", "mw_button_press"):
+        r = subprocess.run([sys.executable, "-m", "rlhf_robotics.cli.main", f"env={env}", "algo=sac"], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=120, env={**os.environ, "MUJOCO_GL": "egl"})
+        assert r.returncode == 2, r.stderr
+        assert "pip install 'rlhf_robotics[suites]'" in r.stderr and "Traceback" not in r.stderr
+        assert list(tmp_path.iterdir()) == []

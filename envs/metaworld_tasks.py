@@ -1,0 +1,52 @@
+"""Meta-World v3 manipulation tasks (Yu et al. 2019) as the preference-based RL papers use them (PEBBLE, SURF,
+RUNE, QPA: button-press, sweep-into, drawer-open, door-open, window-open, hammer).
+
+Registered as ``rlhf_robotics/mw-<task>-v3`` (e.g. ``rlhf_robotics/mw-button-press-v3``); making one needs the
+``suites`` extra (``pip install 'rlhf_robotics[suites]'``: metaworld 3.1.1, which pins MuJoCo 3.3.0). Each is
+Meta-World's single-task ``MT1`` environment: a Sawyer arm, 39-dim observations, 4-dim actions in ``[-1, 1]``,
+500-step episodes, a new object and goal placement from the task's 50 variations at every reset (as B-Pref does),
+``info["success"]`` the task's own success check. ``unwrapped`` is Gymnasium's ``MujocoEnv``, so steps are
+recorded with their MuJoCo state and clips re-render from it.
+
+Known limit of re-rendering: Meta-World places the object and goal of each episode by moving bodies in the model,
+which a stored ``qpos``/``qvel`` does not carry; a clip re-rendered from stored states shows the arm and the
+objects' joints exactly, but fixed bodies (the button box, the drawer's cabinet, the door's frame) at the model's
+default placement.
+
+Version history: v3 — Meta-World's own v3 tasks, first registered here (issue 12).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+
+MW_TASKS: tuple[str, ...] = ("button-press", "sweep-into", "drawer-open", "door-open", "window-open", "hammer")
+"""Meta-World task names (without ``-v3``) registered by :func:`register_metaworld`."""
+
+MAX_EPISODE_STEPS = 500
+
+
+def mw_id(task: str) -> str:
+    return f"rlhf_robotics/mw-{task}-v3"
+
+
+def make_metaworld(task: str, **kwargs: Any) -> gym.Env:
+    """Meta-World's ``MT1`` environment of ``task`` (``button-press``, ...)."""
+    try:
+        import metaworld  # noqa: F401  (registers Meta-World/MT1)
+    except ImportError as err:
+        raise ImportError(
+            f"{mw_id(task)} needs Meta-World: pip install 'rlhf_robotics[suites]' (metaworld 3.1.1 with MuJoCo 3.3.0) "
+            f"— {err}"
+        ) from None
+    return gym.make("Meta-World/MT1", env_name=f"{task}-v3", **kwargs)
+
+
+def register_metaworld() -> None:
+    """Register every task of :data:`MW_TASKS` (idempotent); metaworld is imported only when one is made."""
+    for task in MW_TASKS:
+        if mw_id(task) not in gym.registry:
+            gym.register(id=mw_id(task), entry_point="rlhf_robotics.envs.metaworld_tasks:make_metaworld",
+                         kwargs={"task": task}, max_episode_steps=MAX_EPISODE_STEPS, disable_env_checker=True)
