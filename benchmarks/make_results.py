@@ -381,8 +381,29 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def relabel_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/relabel_rate.py``: how fast an off-policy replay buffer is relabelled after a refit."""
+    return [
+        "## Relabelling a replay buffer after a reward-model update (SAC/TD3, PEBBLE)",
+        "",
+        f"`{str(data.get('command', 'benchmarks/relabel_rate.py')).strip()}`: {data['transitions']:,} transitions "
+        f"({data['obs_dim']}-dim observations, {data['act_dim']}-dim actions; a buffer that has wrapped), the loop's "
+        f"default {data['ensemble']['members']}-member reward ensemble, {data['torch_threads']} torch thread(s), "
+        f"median of {data['repeats']}; commit {str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, "
+        f"{data.get('date', '?')}.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| seconds per million transitions (goal ≤ 2) | {data['seconds_per_million_transitions']:.2f} |",
+        f"| transitions relabelled per second | {data['transitions_relabelled_per_second']:,.0f} |",
+        f"| wall-time ratio, relabelling / the reward function alone on pre-built features | "
+        f"{data['relabel_over_reward_fn_only_wall_time_ratio']:.2f} |",
+    ]
+
+
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
-           before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+           before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
+           relabel: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -402,6 +423,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += ["## Overhead: our loop against plain PPO at equal steps", ""]
         for oh in overheads:
             lines += overhead_section(oh) + [""]
+    if relabel:
+        lines += relabel_section(relabel) + [""]
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -443,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
                      "or benchmarks/overhead.py first")
     screens = [(p.stem.removeprefix("screen_"), d) for p in sorted((HERE / "results").glob("screen_*.json"))
                if (d := _load(p)) is not None] if args.screens else []
-    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens))
+    relabel = _load(HERE / "results" / "relabel_rate.json")
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel))
     print(f"wrote {args.out}")
     return 0
 

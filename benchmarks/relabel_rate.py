@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     relabel, floor = float(np.median(relabel_s)), float(np.median(floor_s))
     result = {
         "benchmark": "relabel_rate",
-        "command": "benchmarks/relabel_rate.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(["benchmarks/relabel_rate.py", *(argv if argv is not None else sys.argv[1:])]),
         "transitions": args.transitions,
         "obs_dim": OBS_DIM,
         "act_dim": ACT_DIM,

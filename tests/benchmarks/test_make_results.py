@@ -126,3 +126,14 @@ def test_missing_inputs_are_named(make_results: ModuleType, tmp_path: Path) -> N
                            "--out", str(tmp_path / "R.md")])
     only_overhead = make_results.render(None, [fake_overhead()])
     assert "## Overhead" in only_overhead and "## Label efficiency" not in only_overhead
+
+
+def test_relabel_rate_gets_its_section(make_results: ModuleType) -> None:
+    data = {"command": "benchmarks/relabel_rate.py", "transitions": 1_000_000, "obs_dim": 17, "act_dim": 6,
+            "ensemble": {"members": 3}, "torch_threads": 1, "repeats": 5, "seconds_per_million_transitions": 1.3034,
+            "transitions_relabelled_per_second": 767_200.4, "relabel_over_reward_fn_only_wall_time_ratio": 1.062,
+            "commit": "57ece3cabc", "machine": {"cpu": "some CPU"}, "date": "2026-12-01"}
+    text = make_results.render(None, [], None, [], data)
+    assert "| seconds per million transitions (goal ≤ 2) | 1.30 |" in text
+    assert "| transitions relabelled per second | 767,200 |" in text and "| 1.06 |" in text
+    assert "Relabelling" not in make_results.render(None, [], None, [], None)
