@@ -112,6 +112,12 @@ def test_pebble_pretrains_on_state_entropy_then_hands_over_within_the_step_budge
         assert rows[0]["round"] == 0 and rows[0]["step"] == 200  # the first labels came after pre-training
     finally:
         loop.close()
+    resumed = PreferenceLoop(config, progress=False)  # a resume loads a fresh SAC whose buffer starts intrinsic
+    try:
+        assert resumed.load_checkpoint()
+        assert not resumed.policy.replay_buffer.intrinsic  # type: ignore[attr-defined]  # learned rewards only
+    finally:
+        resumed.close()
 
 
 def test_pretraining_needs_an_off_policy_agent_and_room_in_the_budget(tmp_path: Path) -> None:

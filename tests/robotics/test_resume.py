@@ -41,10 +41,15 @@ print(json.dumps({"labels_used": summary.labels_used}))
 """
 
 
-def config(run_dir: Path) -> ExperimentConfig:
+def config(run_dir: Path, algo: str = "ppo") -> ExperimentConfig:
     from rlhf_robotics.preference.trainer import RewardTrainerConfig
+    from rlhf_robotics.robotics.config import OffPolicyConfig, PretrainConfig
 
+    off_policy = OffPolicyConfig(buffer_size=4000, learning_starts=50, batch_size=32, net_arch=[32, 32])
     return ExperimentConfig(
+        algo=algo,  # type: ignore[arg-type]
+        off_policy=off_policy,
+        pretrain=PretrainConfig(steps=200, reset_updates=5) if algo == "sac" else PretrainConfig(),
         env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=5),
         labels=LabelsConfig(total=24, rounds=3, initial_steps=200, buffer_steps=400),
         ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2),
@@ -66,12 +71,12 @@ def _status_message(run_dir: Path) -> str:
         return ""
 
 
-def _driver(run_dir: Path, mode: str) -> subprocess.Popen:
+def _driver(run_dir: Path, mode: str, algo: str = "ppo") -> subprocess.Popen:
     """A process running (``fresh``) or resuming the run; no MUJOCO_GL and no display, as on a headless server."""
     config_dir = run_dir.parent / "config"
     if not config_dir.exists():
         config_dir.mkdir()
-        (config_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config(run_dir))))
+        (config_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config(run_dir, algo))))
     env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY")}
     return subprocess.Popen([sys.executable, "-c", DRIVER, str(config_dir), mode], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -151,3 +156,19 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path: Path) -> None:
     assert load_obs_rms(tmp_path / "run") is not None  # the default PPO settings normalise observations
     ev = evaluate_run(tmp_path / "run", episodes=1, seed=c.seed + 10_000, video=False)
     assert ev.policy_return_true == first.policy_return_true  # same policy, statistics and seed as the final evaluation
+
+
+@pytest.mark.slow
+def test_sigkill_of_a_pebble_run_mid_round_resumes_keeping_every_judgment(tmp_path: Path) -> None:
+    """SAC with PEBBLE's pre-training, killed while fitting round 2's reward: the resumed run (the replay buffer is
+    not checkpointed) keeps every judgment and ends with a summary."""
+    run_dir = tmp_path / "run"
+    _kill_when(run_dir, _driver(run_dir, "fresh", "sac"), "round 2: fitting the reward model")
+    assert PHASES["round 2: fitting the reward model"](run_dir)
+    before = _judgments(run_dir)
+    proc = _driver(run_dir, "resume", "sac")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    assert _judgments(run_dir)[: len(before)] == before
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["labels_used"] == 24 and summary["baseline_return_true"] is not None
