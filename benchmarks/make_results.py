@@ -401,9 +401,45 @@ def relabel_section(data: dict[str, Any]) -> list[str]:
     ]
 
 
+OFFPOLICY_GOALS = {"pebble_1000_oracle": 0.9, "pebble_100_oracle": 0.7}
+"""Issue 12, on walker_walk: PEBBLE >= 0.9 of true-reward SAC at 1,000 labels and >= 0.7 at 100."""
+
+
+def offpolicy_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/offpolicy_dmc.py``: PEBBLE, SAC with relabelling and our PPO loop against true-reward SAC."""
+    runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for r in data.get("runs", []):
+        runs[(r["task"], r["arm"])][int(r["seed"])] = r
+    steps = sorted({int(r["steps"]) for r in data.get("runs", [])})
+    lines = [
+        "## Off-policy preference learning on the DeepMind Control Suite (PEBBLE)",
+        "",
+        f"`benchmarks/offpolicy_dmc.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; "
+        f"{', '.join(f'{s:,}' for s in steps) or '?'} env steps per run; commit {str(data.get('commit', '?'))[:7]}, "
+        f"{data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). True return over 10 episodes; IQM over "
+        "seeds [95 % bootstrap CI]; fraction and wall-time ratio against SAC on the true reward with the same seed and steps.",
+        "",
+    ]
+    for task in data.get("tasks", {}):
+        sac = runs.get((task, "sac"), {})
+        lines += [f"### {task}", "", "| arm | seeds | true return | fraction of true-reward SAC | wall time / SAC's (median) |",
+                  "|---|---|---|---|---|"]
+        for arm in data.get("arms", {}):
+            cell = runs.get((task, arm), {})
+            fractions = [cell[s]["return_true"] / sac[s]["return_true"] for s in cell if s in sac and sac[s]["return_true"] > 0]
+            ratios = [cell[s]["wall_seconds"] / sac[s]["wall_seconds"] for s in cell if s in sac]
+            goal = f" (goal ≥ {OFFPOLICY_GOALS[arm]})" if task == "walker_walk" and arm in OFFPOLICY_GOALS else ""
+            fraction = "1 (the reference)" if arm == "sac" else fmt(ci(fractions), fraction=True)
+            ratio = median(ratios)
+            lines.append(f"| {arm} | {len(cell)} | {fmt(ci([r['return_true'] for r in cell.values()]))} | {fraction}{goal} | "
+                         f"{f'{ratio:.2f}' if math.isfinite(ratio) else '–'} |")
+        lines.append("")
+    return lines
+
+
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
-           relabel: dict[str, Any] | None = None) -> str:
+           relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -425,6 +461,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
             lines += overhead_section(oh) + [""]
     if relabel:
         lines += relabel_section(relabel) + [""]
+    if offpolicy:
+        lines += offpolicy_section(offpolicy)
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -467,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     screens = [(p.stem.removeprefix("screen_"), d) for p in sorted((HERE / "results").glob("screen_*.json"))
                if (d := _load(p)) is not None] if args.screens else []
     relabel = _load(HERE / "results" / "relabel_rate.json")
-    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel))
+    offpolicy = _load(HERE / "results" / "offpolicy_dmc.json")
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy))
     print(f"wrote {args.out}")
     return 0
 

@@ -137,3 +137,18 @@ def test_relabel_rate_gets_its_section(make_results: ModuleType) -> None:
     assert "| seconds per million transitions (goal ≤ 2) | 1.30 |" in text
     assert "| transitions relabelled per second | 767,200 |" in text and "| 1.06 |" in text
     assert "Relabelling" not in make_results.render(None, [], None, [], None)
+
+
+def test_offpolicy_section_pairs_each_arm_with_true_reward_sac_by_seed(make_results: ModuleType) -> None:
+    runs = []
+    for seed, (sac, pebble) in enumerate([(400.0, 380.0), (500.0, 450.0), (300.0, 330.0)]):
+        runs.append({"task": "walker_walk", "arm": "sac", "seed": seed, "steps": 40000, "return_true": sac, "wall_seconds": 100.0})
+        runs.append({"task": "walker_walk", "arm": "pebble_1000_oracle", "seed": seed, "steps": 40000, "return_true": pebble,
+                     "wall_seconds": 110.0 + seed})
+    data = {"runs": runs, "jobs_done": 6, "jobs_in_grid": 36, "tasks": {"walker_walk": "x"},
+            "arms": {"sac": {}, "pebble_1000_oracle": {}, "pebble_100_oracle": {}}}
+    text = make_results.render(None, [], None, [], None, data)
+    row = next(line for line in text.splitlines() if line.startswith("| pebble_1000_oracle"))
+    # fractions 0.95, 0.90, 1.10 → IQM of three = their mean 0.98; wall-time ratios 1.10, 1.11, 1.12 → median 1.11
+    assert "| 3 |" in row and "0.98 [" in row and "(goal ≥ 0.9)" in row and row.endswith("| 1.11 |")
+    assert "| pebble_100_oracle | 0 | – | – (goal ≥ 0.7) | – |" in text
