@@ -39,7 +39,7 @@ from rlhf_robotics.preference.ensemble import (
     build_step_ensemble,
 )
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
-from rlhf_robotics.preference.rundir import RunPaths, write_rubric, write_status
+from rlhf_robotics.preference.rundir import RunPaths, write_instruction, write_rubric, write_status
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
@@ -155,9 +155,11 @@ class PreferenceLoop:
             write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
         self.clip_pool: Any = None
         if config.labels.source == "human":
-            from rlhf_robotics.robotics.render_pool import ClipPool
+            from rlhf_robotics.robotics.render_pool import ClipPool, clip_config
 
-            self.clip_pool = ClipPool(self.paths.clips, workers=config.labels.render_workers)
+            write_instruction(self.run_dir, config.env.instruction)  # shown above every pair in the app
+            self.clip_pool = ClipPool(self.paths.clips, clip_config(config.env, config.labels.min_clip_seconds),
+                                      workers=config.labels.render_workers)
 
     # -- stages --------------------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:

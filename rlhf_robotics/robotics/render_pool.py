@@ -20,8 +20,17 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name
+from rlhf_robotics.robotics.config import EnvConfig
+from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
+
+
+def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:
+    """How the clips shown to people look: the task's frame size and camera (``env.clip_*``, ``env.camera_*``),
+    slowed down to last at least ``min_seconds`` (``labels.min_clip_seconds``)."""
+    return RenderConfig(width=env.clip_width, height=env.clip_height, min_seconds=min_seconds,
+                        camera_distance=env.camera_distance, camera_height=env.camera_height,
+                        camera_elevation=env.camera_elevation)
 
 
 def _init_worker() -> None:
@@ -37,19 +46,26 @@ def _render_job(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str, config: dict[str, Any],
     items: list[str],
 ) -> str:
-    from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, render_clip
+    from rlhf_robotics.robotics.rendering import (
+        RenderConfig,
+        add_to_index,
+        clip_fps,
+        playback_rate,
+        render_clip,
+    )
 
     render = RenderConfig(**config)
     path = render_clip(env_id, qpos, qvel, dt, clips_dir, render)
+    rate = playback_rate(len(qpos), dt, render)
     for item in items:
-        add_to_index(clips_dir, item, path.name, clip_fps(dt, render))
+        add_to_index(clips_dir, item, path.name, clip_fps(dt, render, rate), rate)
     return str(path)
 
 
-def _index_when_done(clips_dir: Path, item: str, fps: float, future: Future[Path]) -> None:
+def _index_when_done(clips_dir: Path, item: str, fps: float, rate: float, future: Future[Path]) -> None:
     """Record another segment id for a clip rendered on behalf of an earlier request."""
     if future.exception() is None:
-        add_to_index(clips_dir, item, future.result().name, fps)
+        add_to_index(clips_dir, item, future.result().name, fps, rate)
 
 
 def _forward_as_path(target: Future[Path], source: Future[str]) -> None:
@@ -101,14 +117,15 @@ class ClipPool:
         for row in range(len(segments)) if rows is None else rows:
             sid = segments.ids[row]
             path = self.clip_path(segments, row)
-            fps = clip_fps(segments.dt, self.config)
+            rate = playback_rate(segments.length, segments.dt, self.config)
+            fps = clip_fps(segments.dt, self.config, rate)
             if path.exists():
-                add_to_index(self.clips_dir, sid, path.name, fps)
+                add_to_index(self.clips_dir, sid, path.name, fps, rate)
                 out[sid] = _done(path)
                 continue
             pending = self._inflight.get(path.name)
             if pending is not None and not pending.done():
-                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps))
+                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps, rate))
                 out[sid] = pending
                 continue
             raw = self._executor.submit(
@@ -128,9 +145,26 @@ class ClipPool:
             out.update(self.request(store.get([sid])))
         return out
 
-    def close(self, wait: bool = True) -> None:
-        """Stop the workers (after the queued clips, unless ``wait`` is False, which drops them)."""
+    def close(self, wait: bool = True, timeout: float = 5.0) -> None:
+        """Stop the workers: after the queued clips, or with ``wait=False`` at once.
+
+        ``wait=False`` drops the queued clips and terminates the worker processes (SIGTERM, then SIGKILL after
+        ``timeout`` seconds), so a run that is stopped leaves none of them behind (issue 16: a run killed with
+        SIGTERM used to orphan its render workers). A clip cut short leaves only a temporary file: clips are
+        written to a temporary name and renamed when complete.
+        """
+        processes = list((self._executor._processes or {}).values())  # private, but the only handle on them
         self._executor.shutdown(wait=wait, cancel_futures=not wait)
+        if wait:
+            return
+        for proc in processes:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in processes:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout)
 
     def __enter__(self) -> ClipPool:
         return self
