@@ -88,16 +88,16 @@ def read_text_setting(key: str, path: str | None, what: str) -> str:
         raise ConfigError(f"{key}={str(path)!r}: cannot be read as UTF-8 text ({err}); save it as UTF-8") from None
 
 
-def study_instruction(ui: Any) -> str | None:
-    """The study's instruction for people from ``ui.instruction`` or ``ui.instruction_file``; None = keep the
-    task's ``env.instruction``."""
+def study_instruction(ui: Any, prefix: str = "ui.") -> str | None:
+    """The study's instruction for people from ``instruction`` or ``instruction_file`` of ``ui`` (keys named with
+    ``prefix`` in errors); None = keep the task's ``env.instruction``."""
     text, path = ui.get("instruction"), ui.get("instruction_file")
     if text is not None and path is not None:
-        raise ConfigError(f"ui.instruction and ui.instruction_file={str(path)!r} are both set; keep one of them")
+        raise ConfigError(f"{prefix}instruction and {prefix}instruction_file={str(path)!r} are both set; keep one of them")
     if path is not None:
-        text = read_text_setting("ui.instruction_file", path, "the instruction for people")
+        text = read_text_setting(f"{prefix}instruction_file", path, "the instruction for people")
         if not text.strip():
-            raise ConfigError(f"ui.instruction_file={str(path)!r}: the file is empty; write the instruction in it")
+            raise ConfigError(f"{prefix}instruction_file={str(path)!r}: the file is empty; write the instruction in it")
     return None if text is None else str(text)
 
 
