@@ -118,6 +118,7 @@ def app_config(ui: Any, seed: int) -> Any:
         if not isinstance(ui.port, int) or not 0 <= ui.port <= 65535:
             raise ValueError(f"port={ui.port!r}: expected a TCP port from 1 to 65535, or 0 for a free one")
         return AppConfig(require_token=ui.require_token, min_watch_s=ui.min_watch_s, briefing=briefing,
+                         trusted_hosts=tuple(ui.trusted_hosts) if ui.get("trusted_hosts") is not None else None,
                          forwarded_allow_ips=ui.get("forwarded_allow_ips"), ssl_keyfile=ui.get("ssl_keyfile"),
                          ssl_certfile=ui.get("ssl_certfile"),
                          queue=QueueConfig(overlap=ui.overlap, gold_rate=ui.gold_rate, repeat_rate=ui.repeat_rate,
