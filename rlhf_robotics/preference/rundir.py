@@ -161,13 +161,18 @@ def read_instruction(run_dir: str | Path) -> str:
 
 
 # -- clip index --------------------------------------------------------------------------------------------
-def add_clip(clips_dir: str | Path, item: str, file: str, fps: float | None = None, rate: float = 1.0) -> bool:
+def add_clip(
+    clips_dir: str | Path, item: str, file: str, fps: float | None = None, rate: float = 1.0,
+    scored: tuple[float, float] | None = None,
+) -> bool:
     """Append ``{"item", "file", "fps"}`` to ``clips_dir/index.jsonl`` unless that very line is there already.
 
     Safe across threads and processes: read-check-append runs under an exclusive ``flock`` on the index, so
     render workers and the loop may register clips at the same time. ``fps`` (the clip's frame rate, used by
     the app to step frames) is left out when None; ``rate`` (simulated seconds per second of video) is written
-    only when the clip is slowed down (< 1), and the app states it on the page.
+    only when the clip is slowed down (< 1), and the app states it on the page; ``scored`` = (start, end) in
+    seconds of video is the part the reward model scores when the clip shows context around it (the app marks
+    it on the timeline).
 
     Returns:
         Whether a line was added.
@@ -184,6 +189,8 @@ def add_clip(clips_dir: str | Path, item: str, file: str, fps: float | None = No
         row["fps"] = round(float(fps), 6)
     if rate != 1.0:
         row["rate"] = round(float(rate), 6)
+    if scored is not None:
+        row["scored"] = [round(float(scored[0]), 6), round(float(scored[1]), 6)]
     line = json.dumps(row)
     with open(path, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -229,13 +236,15 @@ class ClipIndex:
         self.clips: dict[str, tuple[str, float | None]] = {}
         self.rates: dict[str, float] = {}
         """Item id → playback rate of its clip, for slowed-down clips only."""
+        self.scored: dict[str, tuple[float, float]] = {}
+        """Item id → (start, end) seconds of its clip that the reward model scores, for clips with context."""
         self._offset = 0
 
     @classmethod
     def at(cls, index_file: str | Path) -> ClipIndex:
         """A follower of an index file anywhere (a clip folder outside a run directory)."""
         index = cls.__new__(cls)
-        index.path, index.clips, index.rates, index._offset = Path(index_file), {}, {}, 0
+        index.path, index.clips, index.rates, index.scored, index._offset = Path(index_file), {}, {}, {}, 0
         return index
 
     def refresh(self) -> int:
@@ -262,6 +271,12 @@ class ClipIndex:
                     self.rates[str(row["item"])] = float(rate)
                 else:
                     self.rates.pop(str(row["item"]), None)
+                scored = row.get("scored")
+                if (isinstance(scored, list) and len(scored) == 2 and all(isinstance(x, (int, float)) for x in scored)
+                        and 0 <= scored[0] < scored[1]):
+                    self.scored[str(row["item"])] = (float(scored[0]), float(scored[1]))
+                else:
+                    self.scored.pop(str(row["item"]), None)
                 new += 1
         self._offset += end
         return new

@@ -117,6 +117,10 @@ class LabelsConfig:
     """With people labelling: the shortest clip shown, in seconds as played. A shorter segment (Hopper's 60
     steps last 0.48 s) is played slowed down until it lasts this long, and the page states the rate
     (Christiano et al. 2017 showed clips of 1-2 s)."""
+    clip_context_seconds: float = 1.0
+    """With people labelling: most seconds of the segment's own episode shown before and after it (each side) to
+    reach ``min_clip_seconds`` at real time; the app marks the scored part on the timeline. What context cannot
+    make up is made up by slowing down (0 = slow down only)."""
 
     def __post_init__(self) -> None:
         if self.total < 1:
@@ -133,6 +137,8 @@ class LabelsConfig:
         check_range("labels.human_timeout_s", self.human_timeout_s, gt=0)
         check_range("labels.min_clip_seconds", self.min_clip_seconds, gt=0,
                     why="seconds a clip shown to people lasts at least; about 1.5 is readable")
+        check_range("labels.clip_context_seconds", self.clip_context_seconds, ge=0,
+                    why="seconds of context per side; 0 slows short clips down instead")
         if self.human_min_initial < 1 or self.render_workers < 1:
             raise ValueError(
                 f"labels.human_min_initial and labels.render_workers must be >= 1, got {self.human_min_initial} "

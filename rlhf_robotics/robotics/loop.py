@@ -215,7 +215,11 @@ class PreferenceLoop:
             ]
             query_ids = self.store.add_queries(queries)
         if self.clip_pool is not None:  # people answer in the labelling app, once the clips exist
-            self.clip_pool.request(segs)
+            from rlhf_robotics.robotics.clip_context import clip_context
+
+            lab = self.config.labels  # clips at least min_clip_seconds long: context around the segment, or slowed
+            self.clip_pool.request(segs, context=clip_context(self.buffer, segs, lab.min_clip_seconds,
+                                                              lab.clip_context_seconds))
             self._status("rendering", f"rendering {len(segs)} clips for round {self.round}")
         else:
             self._status("labelling", f"round {self.round}: the teacher answers {len(query_ids)} queries")

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from rlhf_robotics.robotics.clip_context import ClipContext
 from rlhf_robotics.robotics.config import EnvConfig
 from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
@@ -44,7 +45,7 @@ def _init_worker() -> None:
 
 def _render_job(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str, config: dict[str, Any],
-    items: list[str],
+    items: list[str], scored: tuple[int, int] | None = None,
 ) -> str:
     from rlhf_robotics.robotics.rendering import (
         RenderConfig,
@@ -58,14 +59,20 @@ def _render_job(
     path = render_clip(env_id, qpos, qvel, dt, clips_dir, render)
     rate = playback_rate(len(qpos), dt, render)
     for item in items:
-        add_to_index(clips_dir, item, path.name, clip_fps(dt, render, rate), rate)
+        add_to_index(clips_dir, item, path.name, clip_fps(dt, render, rate), rate, _seconds(scored, dt, rate))
     return str(path)
 
 
-def _index_when_done(clips_dir: Path, item: str, fps: float, rate: float, future: Future[Path]) -> None:
+def _seconds(scored: tuple[int, int] | None, dt: float, rate: float) -> tuple[float, float] | None:
+    """Steps (start, end) of a clip as seconds of video."""
+    return None if scored is None else (scored[0] * dt / rate, scored[1] * dt / rate)
+
+
+def _index_when_done(clips_dir: Path, item: str, fps: float, rate: float, scored: tuple[float, float] | None,
+                     future: Future[Path]) -> None:
     """Record another segment id for a clip rendered on behalf of an earlier request."""
     if future.exception() is None:
-        add_to_index(clips_dir, item, future.result().name, fps, rate)
+        add_to_index(clips_dir, item, future.result().name, fps, rate, scored)
 
 
 def _forward_as_path(target: Future[Path], source: Future[str]) -> None:
@@ -102,35 +109,46 @@ class ClipPool:
         self._executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
         self._inflight: dict[str, Future[Path]] = {}
 
-    def clip_path(self, segments: Segments, row: int) -> Path:
+    def clip_path(self, segments: Segments, row: int, context: ClipContext | None = None) -> Path:
         """Where segment ``row``'s clip is (or will be), whether or not it has been rendered."""
-        return self.clips_dir / clip_name(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, self.config)
+        qpos, qvel = (segments.qpos, segments.qvel) if context is None else (context.qpos, context.qvel)
+        return self.clips_dir / clip_name(segments.env_id, qpos[row], qvel[row], segments.dt, self.config)
 
-    def request(self, segments: Segments, rows: Sequence[int] | None = None) -> dict[str, Future[Path]]:
+    def request(
+        self, segments: Segments, rows: Sequence[int] | None = None, context: ClipContext | None = None
+    ) -> dict[str, Future[Path]]:
         """Queue the clips of ``rows`` (default: all) of a batch; returns segment id → future of its clip path.
 
-        A clip already on disk is a finished future (its index line is ensured); one already queued is shared.
+        With ``context`` (:func:`~rlhf_robotics.robotics.clip_context.episode_context` of the same batch) a clip
+        shows the steps around its segment too, and its index line marks the scored part. A clip already on
+        disk is a finished future (its index line is ensured); one already queued is shared.
         """
+        if context is not None and len(context.qpos) != len(segments):
+            raise ValueError(f"context holds {len(context.qpos)} clips for a batch of {len(segments)} segments; "
+                             "make it from the same batch")
         if not segments.env_id:
             raise ValueError("segments.env_id is empty; the renderer needs the Gymnasium id to load the model")
         out: dict[str, Future[Path]] = {}
         for row in range(len(segments)) if rows is None else rows:
             sid = segments.ids[row]
-            path = self.clip_path(segments, row)
-            rate = playback_rate(segments.length, segments.dt, self.config)
+            path = self.clip_path(segments, row, context)
+            qpos, qvel = (segments.qpos, segments.qvel) if context is None else (context.qpos, context.qvel)
+            steps = (None if context is None else (context.before, context.before + segments.length))
+            rate = playback_rate(len(qpos[row]), segments.dt, self.config)
             fps = clip_fps(segments.dt, self.config, rate)
+            scored = _seconds(steps, segments.dt, rate)
             if path.exists():
-                add_to_index(self.clips_dir, sid, path.name, fps, rate)
+                add_to_index(self.clips_dir, sid, path.name, fps, rate, scored)
                 out[sid] = _done(path)
                 continue
             pending = self._inflight.get(path.name)
             if pending is not None and not pending.done():
-                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps, rate))
+                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps, rate, scored))
                 out[sid] = pending
                 continue
             raw = self._executor.submit(
-                _render_job, segments.env_id, np.asarray(segments.qpos[row]), np.asarray(segments.qvel[row]),
-                float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid],
+                _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
+                float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,
             )
             future: Future[Path] = Future()
             raw.add_done_callback(partial(_forward_as_path, future))

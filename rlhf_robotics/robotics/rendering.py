@@ -328,14 +328,17 @@ def render_clip(
 # Segments, the clip index and pairs.
 
 
-def add_to_index(clips_dir: str | Path, item: str, file: str, fps: float | None = None, rate: float = 1.0) -> bool:
+def add_to_index(
+    clips_dir: str | Path, item: str, file: str, fps: float | None = None, rate: float = 1.0,
+    scored: tuple[float, float] | None = None,
+) -> bool:
     """Record clip ``file`` of segment ``item`` in ``clips_dir/index.jsonl`` unless that line is there already.
 
     The core's :func:`~rlhf_robotics.preference.rundir.add_clip`: an exclusive ``flock`` around read-check-append,
     so render workers and the app's writers never interleave. ``rate`` < 1 records a slowed-down clip (the app
-    states it). Returns whether a line was added.
+    states it); ``scored`` marks the scored part of a clip with context. Returns whether a line was added.
     """
-    return add_clip(clips_dir, item, file, fps, rate)
+    return add_clip(clips_dir, item, file, fps, rate, scored)
 
 
 def read_index(clips_dir: str | Path) -> dict[str, str]:

@@ -177,6 +177,10 @@ class LabelService:
                                "left": {"src": f"clips/{left[0]}"}, "right": {"src": f"clips/{right[0]}"}}
         if rates != {1.0}:
             out["rate"] = min(rates)  # simulated seconds per second of video: the page says it is slowed down
+        for side, item in (("left", order[0]), ("right", order[1])):
+            scored = self.queue.clips.scored.get(item)
+            if scored is not None:  # the clip shows context around the segment: the page marks the scored part
+                out[side]["scored"] = list(scored)
         if a.kind == "practice":
             out["practice"] = True  # announced: practice pairs teach, their answer is shown after the choice
         return out

@@ -73,41 +73,49 @@ def test_practice_pairs_show_the_answer_and_never_reach_the_store(browser: Any, 
     assert len(rows) == 1 and rows[0].judgment.query_id not in practised, "only the counted answer is a judgment"
 
 
-@pytest.mark.render
-def test_a_hopper_clip_lasts_at_least_the_minimum_duration(browser: Any, tmp_path: Path) -> None:
-    from rlhf_robotics.robotics.config import EnvConfig, LabelsConfig
-    from rlhf_robotics.robotics.render_pool import clip_config
-    from rlhf_robotics.robotics.rendering import render_segment
-    from rlhf_robotics.robotics.segments import Segments
+HOPPER = {"clip_width": 320, "clip_height": 320, "camera_distance": 2.5, "camera_height": 0.8,
+          "camera_elevation": -10}
+"""conf/env/hopper.yaml's clip settings."""
 
-    # Hopper's segments as the loop cuts them: 60 steps of 8 ms = 0.48 s, far too short to judge at real time.
+
+def hopper_run(root: Path, context: bool) -> float:
+    """A run directory with one Hopper pair whose clips are rendered as the loop renders them for people (with
+    the episode's context around each 60-step segment, or slowed down); returns the minimum duration."""
+    from rlhf_robotics.robotics.buffer import TransitionBuffer
+    from rlhf_robotics.robotics.clip_context import clip_context
+    from rlhf_robotics.robotics.config import EnvConfig, LabelsConfig
+    from rlhf_robotics.robotics.render_pool import ClipPool, clip_config
+
     env = gym.make("Hopper-v5", terminate_when_unhealthy=False)
-    qpos, qvel = [], []
-    for seed in (0, 1):
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-        for _ in range(60):
-            env.step(env.action_space.sample())
-            qpos.append(env.unwrapped.data.qpos.copy())  # type: ignore[attr-defined]
-            qvel.append(env.unwrapped.data.qvel.copy())  # type: ignore[attr-defined]
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    buf = TransitionBuffer(1, capacity=400, obs_dim=1, act_dim=1, nq=6, nv=6, term_keys=[])
+    for _ in range(400):
+        data = env.unwrapped.data  # type: ignore[attr-defined]
+        buf.add(np.zeros((1, 1)), np.zeros((1, 1)), np.zeros(1), data.qpos[None].copy(), data.qvel[None].copy(),
+                [{}], np.array([False]))
+        env.step(env.action_space.sample())
     dt = float(env.unwrapped.dt)  # type: ignore[attr-defined]
     env.close()
-    n, nq, nv = 2, len(qpos[0]), len(qvel[0])
-    segs = Segments(ids=["hop-0", "hop-1"], obs=np.zeros((n, 60, 1), np.float32), act=np.zeros((n, 60, 1), np.float32),
-                    reward=np.zeros((n, 60), np.float32), qpos=np.array(qpos).reshape(n, 60, nq),
-                    qvel=np.array(qvel).reshape(n, 60, nv), env_id="Hopper-v5", dt=dt)
-    hopper = EnvConfig(id="Hopper-v5", clip_width=320, clip_height=320, camera_distance=2.5, camera_height=0.8,
-                       camera_elevation=-10)  # conf/env/hopper.yaml's settings
-    minimum = LabelsConfig().min_clip_seconds
-    root = tmp_path / "run"
+    # Hopper's segments as the loop cuts them: 60 steps of 8 ms = 0.48 s, far too short to judge at real time.
+    segs = buf.sample_segments(2, 60, np.random.default_rng(0), "hop", "Hopper-v5", dt)
+    labels = LabelsConfig(clip_context_seconds=1.0 if context else 0.0)
     paths = RunPaths(root)
-    paths.clips.mkdir(parents=True)
-    render = clip_config(hopper, minimum)
-    for row in range(n):
-        render_segment(segs, row, paths.clips, render)  # registers the clip with its rate in clips/index.jsonl
+    with ClipPool(paths.clips, clip_config(EnvConfig(id="Hopper-v5", **HOPPER), labels.min_clip_seconds), 1) as pool:
+        ctx = clip_context(buf, segs, labels.min_clip_seconds, labels.clip_context_seconds)
+        for future in pool.request(segs, context=ctx).values():
+            future.result(timeout=300)
     with PreferenceStore(paths.store) as store:
-        store.add_queries([Query("hop-0", "hop-1", selector="uniform")])
+        store.add_queries([Query(segs.ids[0], segs.ids[1], selector="uniform")])
     write_status(root, "labelling", "round 0")
+    return labels.min_clip_seconds
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("context", [True, False], ids=["context", "slowed"])
+def test_a_hopper_clip_lasts_at_least_the_minimum_duration(browser: Any, tmp_path: Path, context: bool) -> None:
+    root = tmp_path / "run"
+    minimum = hopper_run(root, context)
     with serve_in_background(root, config=AppConfig(min_watch_s=0, queue=QueueConfig(gold_rate=0, repeat_rate=0))) as server:
         page = browser.new_page()
         page.goto(f"{server.url}?annotator=ann")
@@ -120,6 +128,13 @@ def test_a_hopper_clip_lasts_at_least_the_minimum_duration(browser: Any, tmp_pat
         for video in played:
             assert video["duration"] / video["rate"] >= minimum - 1e-3, f"{video} plays shorter than {minimum} s"
             assert (video["w"], video["h"]) == (320, 320)
-        assert page.is_visible("#slowed") and "0.32× real time" in page.inner_text("#slowed")
+        if context:  # real time, with the scored 0.48 s marked on the timeline
+            assert page.is_hidden("#slowed") and page.is_visible("#scored")
+            assert page.evaluate("document.body.dataset.scored") == "0.512,0.992"
+            assert "judge the highlighted part: 0.51–0.99 s" in page.inner_text("#scored")
+            assert "linear-gradient" in page.evaluate("document.querySelector('#scrub').style.background")
+        else:
+            assert page.is_visible("#slowed") and "0.32× real time" in page.inner_text("#slowed")
+            assert page.is_hidden("#scored")
         page.screenshot(path=str(tmp_path / "hopper_pair.png"))
         page.close()

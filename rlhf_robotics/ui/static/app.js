@@ -126,6 +126,7 @@
     $("slowed").hidden = !data.rate;
     $("slowed").textContent = data.rate ? `slowed down: ${data.rate.toFixed(2)}× real time` : "";
     document.body.dataset.rate = String(data.rate || 1);
+    markScored(data);
     $("prompt").hidden = data.kind !== "text";
     $("prompt").textContent = data.prompt || "";
     $("controls").hidden = data.kind !== "video";
@@ -137,6 +138,7 @@
     await Promise.all([whenReady(media.left), whenReady(media.right)]);
     if (app.current !== null && app.current.data.id !== data.id) return;  // replaced meanwhile (undo)
     seek(0);
+    shadeScored();
     app.shownAt = performance.now();
     if (app.pressedAt !== null) {
       app.timings.push(app.shownAt - app.pressedAt);
@@ -207,6 +209,24 @@
     app.rate = rate;
     $("speed").value = String(rate);
     for (const v of videos()) v.playbackRate = rate;
+  }
+
+  // A clip with context around the judged segment: shade the scored part on the timeline (once the
+  // duration is known) and say so next to it.
+  function markScored(data) {
+    const scored = data.kind === "video" && data.left && data.left.scored;
+    app.scored = scored || null;
+    $("scored").hidden = !scored;
+    $("scored").textContent = scored ? `judge the highlighted part: ${scored[0].toFixed(2)}–${scored[1].toFixed(2)} s` : "";
+    document.body.dataset.scored = scored ? scored.join(",") : "";
+    $("scrub").style.background = "";
+  }
+
+  function shadeScored() {
+    const d = duration();
+    if (!app.scored || !d) return;
+    const a = (100 * app.scored[0]) / d, b = (100 * Math.min(app.scored[1], d)) / d;
+    $("scrub").style.background = `linear-gradient(to right, #ddd ${a}%, #f2b632 ${a}%, #f2b632 ${b}%, #ddd ${b}%)`;
   }
 
   function drawTime(t) {
