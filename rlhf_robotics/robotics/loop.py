@@ -153,11 +153,11 @@ class PreferenceLoop:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
         if self.rubric is not None:  # the labelling app asks people about each criterion
             write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
+        write_instruction(self.run_dir, config.env.instruction)  # the labelling app shows it above every pair
         self.clip_pool: Any = None
         if config.labels.source == "human":
             from rlhf_robotics.robotics.render_pool import ClipPool, clip_config
 
-            write_instruction(self.run_dir, config.env.instruction)  # shown above every pair in the app
             self.clip_pool = ClipPool(self.paths.clips, clip_config(config.env, config.labels.min_clip_seconds),
                                       workers=config.labels.render_workers)
 

@@ -73,6 +73,8 @@ def test_a_stopped_human_run_leaves_no_process_behind(tmp_path: Path, signum: in
             assert proc.poll() is None, f"the run ended early: {proc.communicate()[1][-2000:]}"
             assert time.monotonic() < deadline, "the run never started waiting for people"
             time.sleep(0.2)
+        instruction = (run / "instruction.txt").read_text(encoding="utf-8")
+        assert instruction.startswith("The pole on the cart should stay balanced upright"), "env.instruction, for the app"
         descendants = children_of({proc.pid})
         assert descendants, "the run has render worker processes while it waits for people"
         proc.send_signal(signum)
