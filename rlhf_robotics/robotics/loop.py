@@ -155,6 +155,8 @@ class PreferenceLoop:
             write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
         write_instruction(self.run_dir, config.env.instruction)  # the labelling app shows it above every pair
         self.clip_pool: Any = None
+        self.finished = False
+        """Set when run() completes; a run cut short terminates its clip renders on close()."""
         if config.labels.source == "human":
             from rlhf_robotics.robotics.render_pool import ClipPool, clip_config
 
@@ -466,6 +468,7 @@ class PreferenceLoop:
                 self._round_labels(selector=c.selection.name)
         summary = self.finish()
         self._status("done", "finished")
+        self.finished = True
         return summary
 
     def _round_labels(self, selector: str) -> None:
@@ -614,8 +617,8 @@ class PreferenceLoop:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        if self.clip_pool is not None:
-            self.clip_pool.close(wait=False)
+        if self.clip_pool is not None:  # a run cut short (an error, SIGTERM, Ctrl-C) also ends the running renders
+            self.clip_pool.close(wait=False, terminate=not self.finished)
         self.venv.close()
         self.store.close()
 

@@ -11,8 +11,11 @@ for their lifetime. When a clip is done, its worker appends ``{"item", "file"}``
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -34,7 +37,24 @@ def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:
                         camera_elevation=env.camera_elevation)
 
 
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside keep ignoring SIGINT (an ignored signal stays ignored across exec, and Python then
+    installs no KeyboardInterrupt handler). Ctrl-C reaches the whole process group: the workers leave it to the
+    run, which terminates them in order (:meth:`ClipPool.close`), instead of each dying with a traceback of its
+    own, even while they are still starting. Only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also for workers started outside the main thread
     try:
         import torch
 
@@ -71,12 +91,15 @@ def _seconds(scored: tuple[int, int] | None, dt: float, rate: float) -> tuple[fl
 def _index_when_done(clips_dir: Path, item: str, fps: float, rate: float, scored: tuple[float, float] | None,
                      future: Future[Path]) -> None:
     """Record another segment id for a clip rendered on behalf of an earlier request."""
-    if future.exception() is None:
+    if not future.cancelled() and future.exception() is None:
         add_to_index(clips_dir, item, future.result().name, fps, rate, scored)
 
 
 def _forward_as_path(target: Future[Path], source: Future[str]) -> None:
     """Complete ``target`` with the worker's result (a path string) or its exception."""
+    if source.cancelled():  # dropped by close(): nobody waits for it
+        target.cancel()
+        return
     error = source.exception()
     if error is not None:
         target.set_exception(error)
@@ -146,10 +169,11 @@ class ClipPool:
                 pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps, rate, scored))
                 out[sid] = pending
                 continue
-            raw = self._executor.submit(
-                _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
-                float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,
-            )
+            with _children_ignore_sigint():  # a submit may start the worker processes
+                raw = self._executor.submit(
+                    _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
+                    float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,
+                )
             future: Future[Path] = Future()
             raw.add_done_callback(partial(_forward_as_path, future))
             self._inflight[path.name] = future
@@ -163,17 +187,18 @@ class ClipPool:
             out.update(self.request(store.get([sid])))
         return out
 
-    def close(self, wait: bool = True, timeout: float = 5.0) -> None:
-        """Stop the workers: after the queued clips, or with ``wait=False`` at once.
+    def close(self, wait: bool = True, terminate: bool = False, timeout: float = 5.0) -> None:
+        """Stop the workers: after the queued clips, or with ``wait=False`` after the clips being rendered (the
+        queued ones are dropped; the workers exit when their clip is done).
 
-        ``wait=False`` drops the queued clips and terminates the worker processes (SIGTERM, then SIGKILL after
-        ``timeout`` seconds), so a run that is stopped leaves none of them behind (issue 16: a run killed with
+        ``terminate=True`` also ends the clips being rendered: the worker processes get SIGTERM, then SIGKILL after
+        ``timeout`` seconds, so a run that is stopped leaves none of them behind (issue 16: a run killed with
         SIGTERM used to orphan its render workers). A clip cut short leaves only a temporary file: clips are
         written to a temporary name and renamed when complete.
         """
         processes = list((self._executor._processes or {}).values())  # private, but the only handle on them
-        self._executor.shutdown(wait=wait, cancel_futures=not wait)
-        if wait:
+        self._executor.shutdown(wait=wait and not terminate, cancel_futures=not wait or terminate)
+        if not terminate:
             return
         for proc in processes:
             if proc.is_alive():

@@ -77,7 +77,10 @@ def test_a_stopped_human_run_leaves_no_process_behind(tmp_path: Path, signum: in
         assert instruction.startswith("The pole on the cart should stay balanced upright"), "env.instruction, for the app"
         descendants = children_of({proc.pid})
         assert descendants, "the run has render worker processes while it waits for people"
-        proc.send_signal(signum)
+        if signum == signal.SIGINT:
+            os.killpg(proc.pid, signum)  # Ctrl-C in a terminal: the whole process group, render workers included
+        else:
+            proc.send_signal(signum)  # `kill <pid>`: the run's main process only
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -86,10 +89,42 @@ def test_a_stopped_human_run_leaves_no_process_behind(tmp_path: Path, signum: in
     name = signal.Signals(signum).name
     assert proc.returncode == 128 + signum, stderr[-2000:]
     assert f"stopped by {name}" in stderr and f"resume={run}" in stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
     deadline = time.monotonic() + 15  # workers exit within the pool's terminate/join timeouts
     while time.monotonic() < deadline and any(alive(pid) for pid in descendants):
         time.sleep(0.2)
     left = sorted(pid for pid in descendants if alive(pid))
     assert not left, f"processes of the run still running after {name}: {left}"
     assert not (run / "summary.json").exists()
+
+
+@pytest.mark.render
+def test_closing_the_clip_pool_with_terminate_ends_a_render_in_progress(tmp_path: Path) -> None:
+    import numpy as np
+
+    from rlhf_robotics.robotics.render_pool import ClipPool
+    from rlhf_robotics.robotics.rendering import RenderConfig
+    from rlhf_robotics.robotics.segments import Segments
+
+    before = children_of({os.getpid()})
+    steps = 3000  # 24 s of Hopper at one frame per step: far longer than the test waits
+    qpos = np.tile(np.array([0.0, 1.25, 0, 0, 0, 0]), (1, steps, 1))
+    segs = Segments(ids=["long"], obs=np.zeros((1, steps, 1), np.float32), act=np.zeros((1, steps, 1), np.float32),
+                    reward=np.zeros((1, steps), np.float32), qpos=qpos, qvel=np.zeros((1, steps, 6)),
+                    env_id="Hopper-v5", dt=0.008)
+    pool = ClipPool(tmp_path, RenderConfig(width=64, height=64, fps=None), workers=1)
+    (future,) = pool.request(segs).values()
+    # the spawned workers (not the resource tracker, which lives as long as this interpreter)
+    workers = {pid for pid in children_of({os.getpid()}) - before
+               if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()}
+    assert workers, "the pool started a worker process"
+    time.sleep(3)  # let it start rendering
+    assert not future.done()
+    start = time.monotonic()
+    pool.close(wait=False, terminate=True)
+    assert time.monotonic() - start < 15
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in workers), "terminate ends the render in progress"
+    assert not list(tmp_path.glob("*.mp4")), "no clip is registered half-written"
