@@ -52,6 +52,23 @@ class ServeConfig:
     """Share of served pairs that repeat an earlier one mirrored."""
     seed: int = 0
     """Seed of the queue's choices."""
+    instruction: str | None = None
+    """What to judge, shown above the clips; None = the run's ``instruction.txt`` (the task's ``env.instruction``)."""
+    instruction_file: str | None = None
+    """A UTF-8 text file holding the instruction instead."""
+    briefing_file: str | None = None
+    """A briefing/consent page (markdown or plain text) each annotator agrees to before the first pair."""
+    practice_pairs: int = 0
+    """Gold pairs each annotator answers first, with feedback; kept out of the preference store."""
+    trusted_hosts: list[str] | None = None
+    """Host names the app answers to, e.g. ``[labels.example.org]`` behind a proxy; None = loopback names without
+    tokens, any with tokens."""
+    forwarded_allow_ips: str | None = None
+    """Proxies whose ``X-Forwarded-*`` headers are trusted (None: uvicorn's default, 127.0.0.1)."""
+    ssl_keyfile: str | None = None
+    """PEM key: serve HTTPS directly (with ``ssl_certfile``)."""
+    ssl_certfile: str | None = None
+    """PEM certificate for ``ssl_keyfile``."""
 
 
 @dataclass
@@ -66,6 +83,9 @@ class TokenConfig:
     """Host of the printed link."""
     port: int = 8000
     """Port of the printed link."""
+    url: str | None = None
+    """The study's public address (``https://labels.example.org/`` behind a proxy): the link printed is this
+    one with ``?token=...``, instead of ``http://host:port/``."""
 
 
 @dataclass
@@ -134,14 +154,25 @@ def serve_task(cfg: DictConfig) -> None:
     run = _run_dir(c.run, "label")
     _check_port(c.port)
     require_extra("ui", "rlhf-robotics label (the web app)")
+    from rlhf_robotics.cli.train import read_text_setting, study_instruction
     from rlhf_robotics.ui.app import AppConfig
     from rlhf_robotics.ui.queue import QueueConfig
     from rlhf_robotics.ui.server import serve
 
+    instruction = study_instruction(OmegaConf.create({"instruction": c.instruction,
+                                                      "instruction_file": c.instruction_file}), prefix="")
+    briefing = read_text_setting("briefing_file", c.briefing_file, "the briefing shown before the first pair")
+    for key in ("ssl_keyfile", "ssl_certfile"):
+        if getattr(c, key) is not None and not Path(getattr(c, key)).is_file():
+            raise ConfigError(f"{key}={getattr(c, key)!r}: no such file; give a PEM file, or leave it unset")
     try:
         queue = QueueConfig(overlap=c.overlap, lease_s=c.lease_s, gold_rate=c.gold_rate, repeat_rate=c.repeat_rate,
-                            seed=c.seed)
-        app = AppConfig(queue=queue, min_watch_s=c.min_watch_s, require_token=c.require_token, prefetch=c.prefetch)
+                            practice_pairs=c.practice_pairs, seed=c.seed)
+        app = AppConfig(queue=queue, min_watch_s=c.min_watch_s, require_token=c.require_token, prefetch=c.prefetch,
+                        instruction=instruction, briefing=briefing,
+                        trusted_hosts=tuple(c.trusted_hosts) if c.trusted_hosts is not None else None,
+                        forwarded_allow_ips=c.forwarded_allow_ips, ssl_keyfile=c.ssl_keyfile,
+                        ssl_certfile=c.ssl_certfile)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     ready = False
@@ -171,7 +202,8 @@ def token_task(cfg: DictConfig) -> None:
         token = add_annotator(RunPaths(run).app_db, c.name)
     except ValueError as err:
         raise ConfigError(f"name={c.name!r}: {err}") from None
-    print(f"http://{c.host}:{c.port}/?token={token}")
+    base = c.url if c.url is not None else f"http://{c.host}:{c.port}/"
+    print(f"{base if base.endswith('/') else base + '/'}?token={token}")
 
 
 def export_task(cfg: DictConfig) -> None:

@@ -7,10 +7,14 @@ then ``run_dir`` (default ``runs/<date>/<time>``; a sweep job's own folder) rece
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as _dt
 import json
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,20 +79,101 @@ def experiment_config(cfg: DictConfig) -> Any:
     return config
 
 
+def read_text_setting(key: str, path: str | None, what: str) -> str:
+    """The text of the file a ``key`` setting names (``""`` for None), or a :class:`ConfigError` naming the key,
+    the value and the fix."""
+    if path is None:
+        return ""
+    file = Path(str(path)).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"{key}={str(path)!r}: no such file (looked at {file.resolve()}); give the path of a "
+                          f"UTF-8 text file with {what}, or leave {key} unset")
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{key}={str(path)!r}: cannot be read as UTF-8 text ({err}); save it as UTF-8") from None
+
+
+def study_instruction(ui: Any, prefix: str = "ui.") -> str | None:
+    """The study's instruction for people from ``instruction`` or ``instruction_file`` of ``ui`` (keys named with
+    ``prefix`` in errors); None = keep the task's ``env.instruction``."""
+    text, path = ui.get("instruction"), ui.get("instruction_file")
+    if text is not None and path is not None:
+        raise ConfigError(f"{prefix}instruction and {prefix}instruction_file={str(path)!r} are both set; keep one of them")
+    if path is not None:
+        text = read_text_setting(f"{prefix}instruction_file", path, "the instruction for people")
+        if not text.strip():
+            raise ConfigError(f"{prefix}instruction_file={str(path)!r}: the file is empty; write the instruction in it")
+    return None if text is None else str(text)
+
+
 def app_config(ui: Any, seed: int) -> Any:
     """The labelling app's typed settings from the ``ui`` group (``labels.source=human``), validated."""
     require_extra("ui", "labels.source=human (the labelling app)")
     from rlhf_robotics.ui.app import AppConfig
     from rlhf_robotics.ui.queue import QueueConfig
 
+    briefing = read_text_setting("ui.briefing_file", ui.get("briefing_file"), "the briefing shown before the first pair")
+    for key in ("ssl_keyfile", "ssl_certfile"):
+        if ui.get(key) is not None and not Path(str(ui.get(key))).is_file():
+            raise ConfigError(f"ui.{key}={str(ui.get(key))!r}: no such file; give a PEM file (see README, "
+                              "'Remote annotators'), or leave it unset")
+    if (ui.get("ssl_keyfile") is None) != (ui.get("ssl_certfile") is None):
+        raise ConfigError("ui.ssl_keyfile and ui.ssl_certfile go together; set both (TLS) or neither")
     try:
         if not isinstance(ui.port, int) or not 0 <= ui.port <= 65535:
             raise ValueError(f"port={ui.port!r}: expected a TCP port from 1 to 65535, or 0 for a free one")
-        return AppConfig(require_token=ui.require_token, min_watch_s=ui.min_watch_s,
+        return AppConfig(require_token=ui.require_token, min_watch_s=ui.min_watch_s, briefing=briefing,
+                         trusted_hosts=tuple(ui.trusted_hosts) if ui.get("trusted_hosts") is not None else None,
+                         forwarded_allow_ips=ui.get("forwarded_allow_ips"), ssl_keyfile=ui.get("ssl_keyfile"),
+                         ssl_certfile=ui.get("ssl_certfile"),
                          queue=QueueConfig(overlap=ui.overlap, gold_rate=ui.gold_rate, repeat_rate=ui.repeat_rate,
-                                           seed=seed))
+                                           practice_pairs=ui.get("practice_pairs", 0), seed=seed))
     except ValueError as err:
         raise ConfigError(f"ui.{err}") from None
+
+
+class Stopped(BaseException):
+    """SIGTERM or SIGINT arrived: unwind (closing the clip pool and the server on the way) and exit.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so no ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn SIGTERM (``kill``, job schedulers) and SIGINT (Ctrl-C) into :class:`Stopped` in the main thread.
+
+    Python's default for SIGTERM ends the process at once, without ``finally`` blocks, which left the clip
+    render workers running, orphaned (issue 16). A second signal during the clean-up is ignored, so the
+    clean-up (a few seconds at most) finishes. Only installed in the main thread (signals arrive there).
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {s: signal.getsignal(s) for s in signals}
+    stopping = False
+
+    def handler(signum: int, frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise Stopped(signum)
+
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s in signals:
+            signal.signal(s, previous[s])
 
 
 def train(cfg: DictConfig) -> float:
@@ -110,6 +195,9 @@ def train(cfg: DictConfig) -> float:
         log.info("resuming %s from its last checkpoint (its own config.json; other overrides are ignored)", resume)
     else:
         config = experiment_config(cfg)
+        instruction = study_instruction(cfg.ui)
+        if instruction is not None:
+            config = dataclasses.replace(config, env=dataclasses.replace(config.env, instruction=instruction))
         if holds_run(Path(config.run_dir)):
             raise RunDirError(
                 f"{config.run_dir} already holds a run; continue it with resume={config.run_dir}, or choose another "
@@ -126,18 +214,28 @@ def train(cfg: DictConfig) -> float:
     logging.getLogger().addHandler(handler)
     server = None
     try:
-        if app is not None:
-            from rlhf_robotics.ui.server import serve_in_background
-
+        with stop_on_signals():
             try:
-                server = serve_in_background(config.run_dir, host=cfg.ui.host, port=cfg.ui.port, config=app)
-            except ValueError as err:
-                raise UsageError(f"ui: {err}") from None
-            print(f"labelling app: {server.url}  (answers are used as they arrive)", flush=True)
-        summary = run_experiment(config, resume=bool(resume), progress=not cfg.get("quiet", False))
+                if app is not None:
+                    from rlhf_robotics.ui.server import serve_in_background
+
+                    try:
+                        server = serve_in_background(config.run_dir, host=cfg.ui.host, port=cfg.ui.port, config=app)
+                    except ValueError as err:
+                        raise UsageError(f"ui: {err}") from None
+                    print(f"labelling app: {server.url}  (answers are used as they arrive)", flush=True)
+                summary = run_experiment(config, resume=bool(resume), progress=not cfg.get("quiet", False))
+            finally:  # inside stop_on_signals: a signal during the clean-up cannot cut it short
+                if server is not None:
+                    server.stop()
+    except Stopped as stop:
+        # run_experiment's own clean-up has run: the clip pool's workers are terminated, the store is closed.
+        log.warning("stopped by %s", stop)
+        print(f"error: stopped by {stop}; the clip workers and the labelling app are shut down. Nothing saved is "
+              f"lost: continue the run with `rlhf-robotics resume={config.run_dir}` (from its last finished round)",
+              file=sys.stderr, flush=True)
+        sys.exit(128 + stop.signum)
     finally:
-        if server is not None:
-            server.stop()
         logging.getLogger().removeHandler(handler)
         handler.close()
     print(summary_table(summary))

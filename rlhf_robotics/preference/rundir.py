@@ -11,6 +11,7 @@ Both tracks write it and the labelling app reads it; nothing else spells these f
 - ``status.json`` — ``{"state", "message", "round", "time"}`` written atomically by the loop, shown by the app
   when its queue is empty;
 - ``rubric.json`` (optional) — ``[{"name": ..., "question": ...}, ...]``, the per-criterion questions;
+- ``instruction.txt`` (optional) — what a good episode looks like, for people: shown above every pair;
 - ``labelling.sqlite`` — the app's own state (annotators, sessions, assignments), never read by the trainer.
 """
 
@@ -34,6 +35,7 @@ CLIPS_DIR = "clips"
 CLIP_INDEX = "index.jsonl"
 STATUS_FILE = "status.json"
 RUBRIC_FILE = "rubric.json"
+INSTRUCTION_FILE = "instruction.txt"
 
 CLIP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(mp4|webm)$")
 """Clip file names the app serves: one path component, no leading dot, mp4 or webm."""
@@ -82,6 +84,11 @@ class RunPaths:
     @property
     def rubric(self) -> Path:
         return self.root / RUBRIC_FILE
+
+    @property
+    def instruction(self) -> Path:
+        """The instruction for people (plain text)."""
+        return self.root / INSTRUCTION_FILE
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -135,13 +142,37 @@ def read_rubric(run_dir: str | Path) -> list[dict[str, str]]:
     return [{"name": c["name"], "question": str(c.get("question") or c["name"])} for c in data]
 
 
+# -- instruction -------------------------------------------------------------------------------------------
+def write_instruction(run_dir: str | Path, text: str) -> None:
+    """Write ``instruction.txt`` (what a good episode looks like); an empty text removes it."""
+    path = RunPaths(Path(run_dir)).instruction
+    if text.strip():
+        _atomic_write(path, text.strip() + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def read_instruction(run_dir: str | Path) -> str:
+    """The instruction for people from ``instruction.txt`` (``""`` when there is none)."""
+    try:
+        return RunPaths(Path(run_dir)).instruction.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
 # -- clip index --------------------------------------------------------------------------------------------
-def add_clip(clips_dir: str | Path, item: str, file: str, fps: float | None = None) -> bool:
+def add_clip(
+    clips_dir: str | Path, item: str, file: str, fps: float | None = None, rate: float = 1.0,
+    scored: tuple[float, float] | None = None,
+) -> bool:
     """Append ``{"item", "file", "fps"}`` to ``clips_dir/index.jsonl`` unless that very line is there already.
 
     Safe across threads and processes: read-check-append runs under an exclusive ``flock`` on the index, so
     render workers and the loop may register clips at the same time. ``fps`` (the clip's frame rate, used by
-    the app to step frames) is left out when None.
+    the app to step frames) is left out when None; ``rate`` (simulated seconds per second of video) is written
+    only when the clip is slowed down (< 1), and the app states it on the page; ``scored`` = (start, end) in
+    seconds of video is the part the reward model scores when the clip shows context around it (the app marks
+    it on the timeline).
 
     Returns:
         Whether a line was added.
@@ -156,6 +187,10 @@ def add_clip(clips_dir: str | Path, item: str, file: str, fps: float | None = No
     row: dict[str, Any] = {"item": str(item), "file": file}
     if fps is not None:
         row["fps"] = round(float(fps), 6)
+    if rate != 1.0:
+        row["rate"] = round(float(rate), 6)
+    if scored is not None:
+        row["scored"] = [round(float(scored[0]), 6), round(float(scored[1]), 6)]
     line = json.dumps(row)
     with open(path, "a+", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
@@ -199,13 +234,17 @@ class ClipIndex:
     def __init__(self, run_dir: str | Path) -> None:
         self.path = RunPaths(Path(run_dir)).clip_index
         self.clips: dict[str, tuple[str, float | None]] = {}
+        self.rates: dict[str, float] = {}
+        """Item id → playback rate of its clip, for slowed-down clips only."""
+        self.scored: dict[str, tuple[float, float]] = {}
+        """Item id → (start, end) seconds of its clip that the reward model scores, for clips with context."""
         self._offset = 0
 
     @classmethod
     def at(cls, index_file: str | Path) -> ClipIndex:
         """A follower of an index file anywhere (a clip folder outside a run directory)."""
         index = cls.__new__(cls)
-        index.path, index.clips, index._offset = Path(index_file), {}, 0
+        index.path, index.clips, index.rates, index.scored, index._offset = Path(index_file), {}, {}, {}, 0
         return index
 
     def refresh(self) -> int:
@@ -227,9 +266,24 @@ class ClipIndex:
             if CLIP_NAME.match(file):
                 fps = row.get("fps")
                 self.clips[str(row["item"])] = (file, float(fps) if isinstance(fps, (int, float)) else None)
+                rate = row.get("rate")
+                if isinstance(rate, (int, float)) and 0 < rate < 1:
+                    self.rates[str(row["item"])] = float(rate)
+                else:
+                    self.rates.pop(str(row["item"]), None)
+                scored = row.get("scored")
+                if (isinstance(scored, list) and len(scored) == 2 and all(isinstance(x, (int, float)) for x in scored)
+                        and 0 <= scored[0] < scored[1]):
+                    self.scored[str(row["item"])] = (float(scored[0]), float(scored[1]))
+                else:
+                    self.scored.pop(str(row["item"]), None)
                 new += 1
         self._offset += end
         return new
 
     def get(self, item: str) -> tuple[str, float | None] | None:
         return self.clips.get(item)
+
+    def rate(self, item: str) -> float:
+        """Playback rate of ``item``'s clip: 1 for real time, less for a slowed-down one."""
+        return self.rates.get(item, 1.0)

@@ -55,6 +55,20 @@ class EnvConfig:
     """Lower bound on steps per segment derived from seconds (the paper's 15–60 steps)."""
     max_segment_steps: int = 60
     """Upper bound on steps per segment derived from seconds."""
+    instruction: str = ""
+    """What a good episode looks like, in a sentence or two for people judging clips (shown above the pair in
+    the labelling app; a study overrides it with ``ui.instruction`` or ``ui.instruction_file``)."""
+    clip_width: int = 320
+    """Width in pixels of the clips rendered for people (even)."""
+    clip_height: int = 320
+    """Height in pixels of the clips rendered for people (even; a tall robot gets a tall frame)."""
+    camera_distance: float | None = None
+    """Camera distance for the clips shown to people (None: the task's own ``default_camera_config``); smaller
+    makes the robot fill more of the frame."""
+    camera_height: float | None = None
+    """Height of the point the camera looks at in clips for people (None: the task's own)."""
+    camera_elevation: float | None = None
+    """Camera elevation in degrees for clips for people, negative looking down (None: the task's own)."""
 
     def __post_init__(self) -> None:
         check_range("env.n_envs", self.n_envs, ge=1)
@@ -64,6 +78,14 @@ class EnvConfig:
         check_range("env.min_segment_steps", self.min_segment_steps, ge=2, why="a segment needs at least two steps")
         check_range("env.max_segment_steps", self.max_segment_steps, ge=self.min_segment_steps,
                     why="env.min_segment_steps")
+        for key, value in (("env.clip_width", self.clip_width), ("env.clip_height", self.clip_height)):
+            check_range(key, value, ge=16, why="pixels")
+            if value % 2:
+                raise ValueError(f"{key}={value}: must be an even number of pixels (H.264 needs it); try {value + 1}")
+        if self.camera_distance is not None:
+            check_range("env.camera_distance", self.camera_distance, gt=0, why="metres from the tracked body")
+        if self.camera_elevation is not None:
+            check_range("env.camera_elevation", self.camera_elevation, ge=-90, le=90, why="degrees")
 
 
 @dataclass
@@ -91,6 +113,14 @@ class LabelsConfig:
     """With people labelling: the longest wait for those first answers, in seconds."""
     render_workers: int = 1
     """With people labelling: background processes rendering the clips of asked pairs."""
+    min_clip_seconds: float = 1.5
+    """With people labelling: the shortest clip shown, in seconds as played. A shorter segment (Hopper's 60
+    steps last 0.48 s) is played slowed down until it lasts this long, and the page states the rate
+    (Christiano et al. 2017 showed clips of 1-2 s)."""
+    clip_context_seconds: float = 1.0
+    """With people labelling: most seconds of the segment's own episode shown before and after it (each side) to
+    reach ``min_clip_seconds`` at real time; the app marks the scored part on the timeline. What context cannot
+    make up is made up by slowing down (0 = slow down only)."""
 
     def __post_init__(self) -> None:
         if self.total < 1:
@@ -105,6 +135,10 @@ class LabelsConfig:
         check_range("labels.initial_steps", self.initial_steps, ge=1)
         check_range("labels.buffer_steps", self.buffer_steps, ge=1)
         check_range("labels.human_timeout_s", self.human_timeout_s, gt=0)
+        check_range("labels.min_clip_seconds", self.min_clip_seconds, gt=0,
+                    why="seconds a clip shown to people lasts at least; about 1.5 is readable")
+        check_range("labels.clip_context_seconds", self.clip_context_seconds, ge=0,
+                    why="seconds of context per side; 0 slows short clips down instead")
         if self.human_min_initial < 1 or self.render_workers < 1:
             raise ValueError(
                 f"labels.human_min_initial and labels.render_workers must be >= 1, got {self.human_min_initial} "

@@ -39,7 +39,7 @@ from rlhf_robotics.preference.ensemble import (
     build_step_ensemble,
 )
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
-from rlhf_robotics.preference.rundir import RunPaths, write_rubric, write_status
+from rlhf_robotics.preference.rundir import RunPaths, write_instruction, write_rubric, write_status
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
@@ -165,11 +165,15 @@ class PreferenceLoop:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
         if self.rubric is not None:  # the labelling app asks people about each criterion
             write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
+        write_instruction(self.run_dir, config.env.instruction)  # the labelling app shows it above every pair
         self.clip_pool: Any = None
+        self.finished = False
+        """Set when run() completes; a run cut short terminates its clip renders on close()."""
         if config.labels.source == "human":
-            from rlhf_robotics.robotics.render_pool import ClipPool
+            from rlhf_robotics.robotics.render_pool import ClipPool, clip_config
 
-            self.clip_pool = ClipPool(self.paths.clips, workers=config.labels.render_workers)
+            self.clip_pool = ClipPool(self.paths.clips, clip_config(config.env, config.labels.min_clip_seconds),
+                                      workers=config.labels.render_workers)
 
     # -- stages --------------------------------------------------------------------------------------------
     def _status(self, state: str, message: str) -> None:
@@ -225,7 +229,11 @@ class PreferenceLoop:
             ]
             query_ids = self.store.add_queries(queries)
         if self.clip_pool is not None:  # people answer in the labelling app, once the clips exist
-            self.clip_pool.request(segs)
+            from rlhf_robotics.robotics.clip_context import clip_context
+
+            lab = self.config.labels  # clips at least min_clip_seconds long: context around the segment, or slowed
+            self.clip_pool.request(segs, context=clip_context(self.buffer, segs, lab.min_clip_seconds,
+                                                              lab.clip_context_seconds))
             self._status("rendering", f"rendering {len(segs)} clips for round {self.round}")
         else:
             self._status("labelling", f"round {self.round}: the teacher answers {len(query_ids)} queries")
@@ -507,6 +515,7 @@ class PreferenceLoop:
                 self._round_labels(selector=c.selection.name)
         summary = self.finish()
         self._status("done", "finished")
+        self.finished = True
         return summary
 
     def _round_labels(self, selector: str) -> None:
@@ -655,8 +664,8 @@ class PreferenceLoop:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        if self.clip_pool is not None:
-            self.clip_pool.close(wait=False)
+        if self.clip_pool is not None:  # a run cut short (an error, SIGTERM, Ctrl-C) also ends the running renders
+            self.clip_pool.close(wait=False, terminate=not self.finished)
         self.venv.close()
         self.store.close()
 

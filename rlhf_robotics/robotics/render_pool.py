@@ -11,8 +11,11 @@ for their lifetime. When a clip is done, its worker appends ``{"item", "file"}``
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -20,11 +23,38 @@ from typing import Any
 
 import numpy as np
 
-from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name
+from rlhf_robotics.robotics.clip_context import ClipContext
+from rlhf_robotics.robotics.config import EnvConfig
+from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
 
 
+def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:
+    """How the clips shown to people look: the task's frame size and camera (``env.clip_*``, ``env.camera_*``),
+    slowed down to last at least ``min_seconds`` (``labels.min_clip_seconds``)."""
+    return RenderConfig(width=env.clip_width, height=env.clip_height, min_seconds=min_seconds,
+                        camera_distance=env.camera_distance, camera_height=env.camera_height,
+                        camera_elevation=env.camera_elevation)
+
+
+@contextlib.contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside keep ignoring SIGINT (an ignored signal stays ignored across exec, and Python then
+    installs no KeyboardInterrupt handler). Ctrl-C reaches the whole process group: the workers leave it to the
+    run, which terminates them in order (:meth:`ClipPool.close`), instead of each dying with a traceback of its
+    own, even while they are still starting. Only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # also for workers started outside the main thread
     try:
         import torch
 
@@ -35,25 +65,41 @@ def _init_worker() -> None:
 
 def _render_job(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str, config: dict[str, Any],
-    items: list[str],
+    items: list[str], scored: tuple[int, int] | None = None,
 ) -> str:
-    from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, render_clip
+    from rlhf_robotics.robotics.rendering import (
+        RenderConfig,
+        add_to_index,
+        clip_fps,
+        playback_rate,
+        render_clip,
+    )
 
     render = RenderConfig(**config)
     path = render_clip(env_id, qpos, qvel, dt, clips_dir, render)
+    rate = playback_rate(len(qpos), dt, render)
     for item in items:
-        add_to_index(clips_dir, item, path.name, clip_fps(dt, render))
+        add_to_index(clips_dir, item, path.name, clip_fps(dt, render, rate), rate, _seconds(scored, dt, rate))
     return str(path)
 
 
-def _index_when_done(clips_dir: Path, item: str, fps: float, future: Future[Path]) -> None:
+def _seconds(scored: tuple[int, int] | None, dt: float, rate: float) -> tuple[float, float] | None:
+    """Steps (start, end) of a clip as seconds of video."""
+    return None if scored is None else (scored[0] * dt / rate, scored[1] * dt / rate)
+
+
+def _index_when_done(clips_dir: Path, item: str, fps: float, rate: float, scored: tuple[float, float] | None,
+                     future: Future[Path]) -> None:
     """Record another segment id for a clip rendered on behalf of an earlier request."""
-    if future.exception() is None:
-        add_to_index(clips_dir, item, future.result().name, fps)
+    if not future.cancelled() and future.exception() is None:
+        add_to_index(clips_dir, item, future.result().name, fps, rate, scored)
 
 
 def _forward_as_path(target: Future[Path], source: Future[str]) -> None:
     """Complete ``target`` with the worker's result (a path string) or its exception."""
+    if source.cancelled():  # dropped by close(): nobody waits for it
+        target.cancel()
+        return
     error = source.exception()
     if error is not None:
         target.set_exception(error)
@@ -86,35 +132,48 @@ class ClipPool:
         self._executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
         self._inflight: dict[str, Future[Path]] = {}
 
-    def clip_path(self, segments: Segments, row: int) -> Path:
+    def clip_path(self, segments: Segments, row: int, context: ClipContext | None = None) -> Path:
         """Where segment ``row``'s clip is (or will be), whether or not it has been rendered."""
-        return self.clips_dir / clip_name(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, self.config)
+        qpos, qvel = (segments.qpos, segments.qvel) if context is None else (context.qpos, context.qvel)
+        return self.clips_dir / clip_name(segments.env_id, qpos[row], qvel[row], segments.dt, self.config)
 
-    def request(self, segments: Segments, rows: Sequence[int] | None = None) -> dict[str, Future[Path]]:
+    def request(
+        self, segments: Segments, rows: Sequence[int] | None = None, context: ClipContext | None = None
+    ) -> dict[str, Future[Path]]:
         """Queue the clips of ``rows`` (default: all) of a batch; returns segment id → future of its clip path.
 
-        A clip already on disk is a finished future (its index line is ensured); one already queued is shared.
+        With ``context`` (:func:`~rlhf_robotics.robotics.clip_context.episode_context` of the same batch) a clip
+        shows the steps around its segment too, and its index line marks the scored part. A clip already on
+        disk is a finished future (its index line is ensured); one already queued is shared.
         """
+        if context is not None and len(context.qpos) != len(segments):
+            raise ValueError(f"context holds {len(context.qpos)} clips for a batch of {len(segments)} segments; "
+                             "make it from the same batch")
         if not segments.env_id:
             raise ValueError("segments.env_id is empty; the renderer needs the Gymnasium id to load the model")
         out: dict[str, Future[Path]] = {}
         for row in range(len(segments)) if rows is None else rows:
             sid = segments.ids[row]
-            path = self.clip_path(segments, row)
-            fps = clip_fps(segments.dt, self.config)
+            path = self.clip_path(segments, row, context)
+            qpos, qvel = (segments.qpos, segments.qvel) if context is None else (context.qpos, context.qvel)
+            steps = (None if context is None else (context.before, context.before + segments.length))
+            rate = playback_rate(len(qpos[row]), segments.dt, self.config)
+            fps = clip_fps(segments.dt, self.config, rate)
+            scored = _seconds(steps, segments.dt, rate)
             if path.exists():
-                add_to_index(self.clips_dir, sid, path.name, fps)
+                add_to_index(self.clips_dir, sid, path.name, fps, rate, scored)
                 out[sid] = _done(path)
                 continue
             pending = self._inflight.get(path.name)
             if pending is not None and not pending.done():
-                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps))
+                pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps, rate, scored))
                 out[sid] = pending
                 continue
-            raw = self._executor.submit(
-                _render_job, segments.env_id, np.asarray(segments.qpos[row]), np.asarray(segments.qvel[row]),
-                float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid],
-            )
+            with _children_ignore_sigint():  # a submit may start the worker processes
+                raw = self._executor.submit(
+                    _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
+                    float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,
+                )
             future: Future[Path] = Future()
             raw.add_done_callback(partial(_forward_as_path, future))
             self._inflight[path.name] = future
@@ -128,9 +187,27 @@ class ClipPool:
             out.update(self.request(store.get([sid])))
         return out
 
-    def close(self, wait: bool = True) -> None:
-        """Stop the workers (after the queued clips, unless ``wait`` is False, which drops them)."""
-        self._executor.shutdown(wait=wait, cancel_futures=not wait)
+    def close(self, wait: bool = True, terminate: bool = False, timeout: float = 5.0) -> None:
+        """Stop the workers: after the queued clips, or with ``wait=False`` after the clips being rendered (the
+        queued ones are dropped; the workers exit when their clip is done).
+
+        ``terminate=True`` also ends the clips being rendered: the worker processes get SIGTERM, then SIGKILL after
+        ``timeout`` seconds, so a run that is stopped leaves none of them behind (issue 16: a run killed with
+        SIGTERM used to orphan its render workers). A clip cut short leaves only a temporary file: clips are
+        written to a temporary name and renamed when complete.
+        """
+        processes = list((self._executor._processes or {}).values())  # private, but the only handle on them
+        self._executor.shutdown(wait=wait and not terminate, cancel_futures=not wait or terminate)
+        if not terminate:
+            return
+        for proc in processes:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in processes:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout)
 
     def __enter__(self) -> ClipPool:
         return self

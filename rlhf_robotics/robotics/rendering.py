@@ -55,6 +55,15 @@ class RenderConfig:
     """Output frames per second, sampled from the segment in real time; None = one frame per step (1/dt)."""
     codec: Codec = "mp4"
     """``mp4`` (H.264, yuv420p, faststart) or ``webm`` (VP9); Chromium plays both."""
+    min_seconds: float | None = None
+    """Shortest clip as played, in seconds: a shorter segment is rendered slowed down (more frames of the same
+    steps) until it lasts this long (see :func:`playback_rate`); None = always real time."""
+    camera_distance: float | None = None
+    """Camera distance replacing the task's ``default_camera_config`` one (smaller: the robot fills the frame)."""
+    camera_height: float | None = None
+    """Height of the point the camera looks at (``lookat[2]``), replacing the task's; None = the task's own."""
+    camera_elevation: float | None = None
+    """Camera elevation in degrees (negative looks down), replacing the task's; None = the task's own."""
 
     def __post_init__(self) -> None:
         if self.preset not in ("fast", "pretty"):
@@ -67,9 +76,35 @@ class RenderConfig:
                 raise ValueError(f"{name} must be an even number of pixels >= 16, got {value}; try {max(16, value + value % 2)}")
         if self.fps is not None and not self.fps > 0:
             raise ValueError(f"fps must be > 0 or None (one frame per step), got {self.fps}")
+        if self.min_seconds is not None and not self.min_seconds > 0:
+            raise ValueError(f"min_seconds must be > 0 or None (real time), got {self.min_seconds}")
+        if self.camera_distance is not None and not self.camera_distance > 0:
+            raise ValueError(f"camera_distance must be > 0 or None (the task's own), got {self.camera_distance}")
+        if self.camera_elevation is not None and not -90 <= self.camera_elevation <= 90:
+            raise ValueError(f"camera_elevation must be in [-90, 90] degrees or None, got {self.camera_elevation}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def hash_fields(self) -> dict[str, Any]:
+        """The fields a clip's name depends on (optional ones left out while unset, so names made before they
+        existed stay valid)."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in _OPTIONAL}
+
+    def camera(self) -> dict[str, Any]:
+        """The camera settings that replace the task's ``default_camera_config`` ones."""
+        out: dict[str, Any] = {}
+        if self.camera_distance is not None:
+            out["distance"] = self.camera_distance
+        if self.camera_elevation is not None:
+            out["elevation"] = self.camera_elevation
+        if self.camera_height is not None:
+            out["lookat_z"] = self.camera_height
+        return out
+
+
+_OPTIONAL = ("min_seconds", "camera_distance", "camera_height", "camera_elevation")
+"""Fields added after clips were first named: left out of a clip's hash while None."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -123,7 +158,8 @@ def default_camera(model: mujoco.MjModel, config: dict[str, Any] | None) -> mujo
 class SceneRenderer:
     """Renders MuJoCo states of one task at one preset and size. Reuse it: making one costs a GL context."""
 
-    def __init__(self, env_id: str, preset: Preset, width: int, height: int) -> None:
+    def __init__(self, env_id: str, preset: Preset, width: int, height: int,
+                 camera: dict[str, Any] | None = None) -> None:
         import gymnasium as gym
 
         import rlhf_robotics.envs  # noqa: F401  (registers the suite's tasks)
@@ -139,7 +175,13 @@ class SceneRenderer:
         apply_preset_to_model(self.model, preset, width, height)
         self.renderer = mujoco.Renderer(self.model, height=height, width=width)
         apply_preset_to_scene(self.renderer.scene, preset)
-        cam_config = getattr(getattr(self._env, "mujoco_renderer", None), "default_cam_config", None)
+        cam_config = dict(getattr(getattr(self._env, "mujoco_renderer", None), "default_cam_config", None) or {})
+        camera = dict(camera or {})
+        if "lookat_z" in camera:
+            lookat = np.array(cam_config.get("lookat", np.zeros(3)), dtype=np.float64)
+            lookat[2] = camera.pop("lookat_z")
+            cam_config["lookat"] = lookat
+        cam_config.update(camera)
         self.camera = default_camera(self.model, cam_config)
         self.width, self.height = width, height
 
@@ -172,7 +214,7 @@ class SceneRenderer:
         self._env.close()
 
 
-_RENDERERS: dict[tuple[str, str, int, int], SceneRenderer] = {}
+_RENDERERS: dict[tuple[Any, ...], SceneRenderer] = {}
 
 
 def get_renderer(env_id: str, config: RenderConfig) -> SceneRenderer:
@@ -181,9 +223,9 @@ def get_renderer(env_id: str, config: RenderConfig) -> SceneRenderer:
     Renderers stay open for the life of the process: closing one GL context while another lives has been seen
     to blank the survivor's frames (PEERS.md), so they are only closed together by ``close_renderers``.
     """
-    key = (env_id, config.preset, config.width, config.height)
+    key = (env_id, config.preset, config.width, config.height, tuple(sorted(config.camera().items())))
     if key not in _RENDERERS:
-        _RENDERERS[key] = SceneRenderer(env_id, config.preset, config.width, config.height)
+        _RENDERERS[key] = SceneRenderer(env_id, config.preset, config.width, config.height, config.camera())
     return _RENDERERS[key]
 
 
@@ -209,15 +251,23 @@ def frame_steps(num_steps: int, dt: float, fps: float | None) -> np.ndarray:
     return np.minimum(np.floor(np.arange(n_frames) / (fps * dt) + 1e-9).astype(np.int64), num_steps - 1)
 
 
-def clip_fps(dt: float, config: RenderConfig) -> float:
-    """Playback rate of a clip: ``config.fps``, or real time (1/dt) when it is None."""
-    return float(config.fps) if config.fps is not None else 1.0 / dt
+def playback_rate(num_steps: int, dt: float, config: RenderConfig) -> float:
+    """Simulated seconds per second of video: 1 (real time), or less when ``num_steps`` steps of ``dt`` last
+    under ``config.min_seconds`` (Hopper: 60 steps of 8 ms = 0.48 s → 0.32 for a 1.5 s clip)."""
+    if config.min_seconds is None or dt <= 0:
+        return 1.0
+    return min(1.0, num_steps * dt / config.min_seconds)
+
+
+def clip_fps(dt: float, config: RenderConfig, rate: float = 1.0) -> float:
+    """Frame rate of a clip: ``config.fps``, or one frame per step (``rate``/dt) when it is None."""
+    return float(config.fps) if config.fps is not None else rate / dt
 
 
 def clip_name(env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig) -> str:
     """Content address of a clip: hash of what it shows and how (so nothing is rendered twice)."""
     h = hashlib.sha256()
-    meta = {"v": RENDER_VERSION, "env": env_id, "dt": float(dt), **config.to_dict()}
+    meta = {"v": RENDER_VERSION, "env": env_id, "dt": float(dt), **config.hash_fields()}
     h.update(json.dumps(meta, sort_keys=True).encode())
     for arr in (qpos, qvel):
         a = np.ascontiguousarray(arr, dtype=np.float64)
@@ -255,8 +305,9 @@ def encode(frames: np.ndarray, path: str | Path, fps: float, codec: Codec = "mp4
 def render_frames(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig = RenderConfig()
 ) -> np.ndarray:
-    """The frames of a clip: ``(F, H, W, 3)`` uint8, sampled in real time at ``config.fps``."""
-    steps = frame_steps(len(qpos), dt, config.fps)
+    """The frames of a clip: ``(F, H, W, 3)`` uint8, sampled at ``config.fps`` in real time, or slowed down to
+    :func:`playback_rate` (each step then lasts ``dt / rate`` seconds of video)."""
+    steps = frame_steps(len(qpos), dt / playback_rate(len(qpos), dt, config), config.fps)
     return get_renderer(env_id, config).frames(qpos, qvel, steps)
 
 
@@ -268,7 +319,7 @@ def render_clip(
     path = Path(clips_dir) / clip_name(env_id, qpos, qvel, dt, config)
     if not path.exists():
         frames = render_frames(env_id, qpos, qvel, dt, config)
-        encode(frames, path, clip_fps(dt, config), config.codec)
+        encode(frames, path, clip_fps(dt, config, playback_rate(len(qpos), dt, config)), config.codec)
     return path
 
 
@@ -276,13 +327,17 @@ def render_clip(
 # Segments, the clip index and pairs.
 
 
-def add_to_index(clips_dir: str | Path, item: str, file: str, fps: float | None = None) -> bool:
+def add_to_index(
+    clips_dir: str | Path, item: str, file: str, fps: float | None = None, rate: float = 1.0,
+    scored: tuple[float, float] | None = None,
+) -> bool:
     """Record clip ``file`` of segment ``item`` in ``clips_dir/index.jsonl`` unless that line is there already.
 
     The core's :func:`~rlhf_robotics.preference.rundir.add_clip`: an exclusive ``flock`` around read-check-append,
-    so render workers and the app's writers never interleave. Returns whether a line was added.
+    so render workers and the app's writers never interleave. ``rate`` < 1 records a slowed-down clip (the app
+    states it); ``scored`` marks the scored part of a clip with context. Returns whether a line was added.
     """
-    return add_clip(clips_dir, item, file, fps)
+    return add_clip(clips_dir, item, file, fps, rate, scored)
 
 
 def read_index(clips_dir: str | Path) -> dict[str, str]:
@@ -304,7 +359,8 @@ def render_segment(
     _check_row(segments, row)
     path = render_clip(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, clips_dir, config)
     if index:
-        add_to_index(clips_dir, segments.ids[row], path.name, clip_fps(segments.dt, config))
+        rate = playback_rate(segments.length, segments.dt, config)
+        add_to_index(clips_dir, segments.ids[row], path.name, clip_fps(segments.dt, config, rate), rate)
     return path
 
 

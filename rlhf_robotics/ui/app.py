@@ -4,10 +4,12 @@ Routes:
 
 ====================  ======  ==============================================================================
 ``/``                 GET     the pair page (``?token=`` signs in where tokens are required, ``?annotator=`` on
-                              loopback)
+                              loopback), with the run's instruction above the clips; the briefing first, if any
+``/api/agree``        POST    record that the annotator read the briefing and agreed (before the first pair)
 ``/dashboard``        GET     progress, labels per hour, gold accuracy, self-consistency, position bias, agreement
 ``/api/next?n=3``     GET     the annotator's next pairs (leased; sides already randomised)
-``/api/submit``       POST    ``{"assignment", "answer": left|right|tie|cant_tell|skip, "rubric", "note", "seconds"}``
+``/api/submit``       POST    ``{"assignment", "answer": left|right|tie|cant_tell|skip, "rubric", "note", "seconds"}``;
+                              a practice pair's answer comes back with ``{"practice": {"correct", "expected"}}``
 ``/api/undo``         POST    supersede the latest answer and reopen its pair
 ``/api/status``       GET     the loop's ``status.json`` and queue counts
 ``/api/stats``        GET     the dashboard's numbers as JSON
@@ -25,11 +27,20 @@ Bad input never gets a 5xx: every refusal is a 4xx JSON ``{"error": ...}`` (an H
 problem. Numbers in query strings are ASCII digits of bounded length; JSON bodies are UTF-8, at most
 :data:`MAX_BODY` bytes and :data:`MAX_DEPTH` levels deep, and hold no lone UTF-16 surrogate (``"\\ud800"``), which
 no store can keep as text.
+
+A study (issue 16): the instruction (``instruction.txt`` in the run directory, written by the loop from the task's
+``env.instruction``; :attr:`AppConfig.instruction` overrides it) is shown above every pair; an optional briefing
+(:attr:`AppConfig.briefing`, markdown or plain text rendered as escaped text) comes before the first pair, and
+``/api/next`` serves nothing until the annotator has agreed to it; the first :attr:`QueueConfig.practice_pairs`
+pairs are gold pairs answered for practice, with the right answer shown after the choice, and kept in the app's
+own database only (never as judgments in the preference store).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import html
 import json
 import math
 import re
@@ -48,10 +59,25 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from rlhf_robotics.preference.rundir import CLIP_NAME, ClipIndex, RunPaths, read_rubric, read_status
+from rlhf_robotics.preference.rundir import (
+    CLIP_NAME,
+    ClipIndex,
+    RunPaths,
+    read_instruction,
+    read_rubric,
+    read_status,
+)
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui.quality import quality_report
-from rlhf_robotics.ui.queue import Assignment, LabelQueue, QueueConfig, QueueError, Session, check_name
+from rlhf_robotics.ui.queue import (
+    Assignment,
+    LabelQueue,
+    PracticeResult,
+    QueueConfig,
+    QueueError,
+    Session,
+    check_name,
+)
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "rlhf_label_session"
@@ -79,7 +105,19 @@ class AppConfig:
     trusted_hosts: tuple[str, ...] | None = None
     """Host headers accepted; None = loopback names only without tokens (stops DNS rebinding), any with tokens."""
     queue: QueueConfig = field(default_factory=QueueConfig)
-    """Leases, overlap, gold and repeats."""
+    """Leases, overlap, gold, repeats and practice pairs."""
+    instruction: str | None = None
+    """What a good episode looks like, shown above the clips; None = the run's ``instruction.txt``."""
+    briefing: str = ""
+    """Briefing / consent text (markdown or plain text) shown before the first pair with an "I agree" button;
+    empty = none."""
+    forwarded_allow_ips: str | None = None
+    """Addresses of reverse proxies whose ``X-Forwarded-For``/``-Proto`` headers uvicorn trusts (comma-separated,
+    ``*`` for any); None = uvicorn's default, ``127.0.0.1`` (a proxy on this machine)."""
+    ssl_keyfile: str | None = None
+    """PEM private key: uvicorn serves HTTPS itself (with :attr:`ssl_certfile`)."""
+    ssl_certfile: str | None = None
+    """PEM certificate (chain) for :attr:`ssl_keyfile`."""
 
     def __post_init__(self) -> None:
         if self.min_watch_s < 0 or not math.isfinite(self.min_watch_s):
@@ -88,6 +126,8 @@ class AppConfig:
             raise ValueError(f"prefetch must be between 1 and 20 pairs, got {self.prefetch}")
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {self.fps}")
+        if (self.ssl_keyfile is None) != (self.ssl_certfile is None):
+            raise ValueError("ssl_keyfile and ssl_certfile go together; give both (HTTPS) or neither")
 
 
 class LabelService:
@@ -104,6 +144,16 @@ class LabelService:
         self.queue = LabelQueue(self.store, self.paths.app_db, ClipIndex(self.paths.root), config.queue)
         self.rubric = read_rubric(self.paths.root)
         self.rubric_names = {c["name"] for c in self.rubric}
+        self.briefing_sha256 = hashlib.sha256(config.briefing.encode()).hexdigest() if config.briefing.strip() else ""
+
+    def instruction(self) -> str:
+        """The instruction for people: the app's override, else the run's ``instruction.txt`` (read each time:
+        the loop writes it when it starts, possibly after the app)."""
+        return self.config.instruction if self.config.instruction is not None else read_instruction(self.paths.root)
+
+    def needs_briefing(self, annotator: str) -> bool:
+        """Whether ``annotator`` must still read and agree to the briefing (a changed briefing asks again)."""
+        return bool(self.briefing_sha256) and not self.queue.agreed(annotator, self.briefing_sha256)
 
     def close(self) -> None:
         self.queue.close()
@@ -116,13 +166,24 @@ class LabelService:
         texts = self.store.find_items(order)  # the LM track's items (prompt + response)
         if len(texts) == 2:
             left_text, right_text = texts[order[0]], texts[order[1]]
-            return {"id": a.id, "kind": "text", "prompt": left_text.prompt,
+            text = {"id": a.id, "kind": "text", "prompt": left_text.prompt,
                     "left": {"text": left_text.response}, "right": {"text": right_text.response}}
+            return {**text, "practice": True} if a.kind == "practice" else text
         left, right = self.queue.clips.get(order[0]), self.queue.clips.get(order[1])
         assert left is not None and right is not None, "the queue serves only pairs whose clips are ready"
         fps = left[1] or right[1] or self.config.fps
-        return {"id": a.id, "kind": "video", "fps": fps,
-                "left": {"src": f"clips/{left[0]}"}, "right": {"src": f"clips/{right[0]}"}}
+        rates = {self.queue.clips.rate(order[0]), self.queue.clips.rate(order[1])}
+        out: dict[str, Any] = {"id": a.id, "kind": "video", "fps": fps,
+                               "left": {"src": f"clips/{left[0]}"}, "right": {"src": f"clips/{right[0]}"}}
+        if rates != {1.0}:
+            out["rate"] = min(rates)  # simulated seconds per second of video: the page says it is slowed down
+        for side, item in (("left", order[0]), ("right", order[1])):
+            scored = self.queue.clips.scored.get(item)
+            if scored is not None:  # the clip shows context around the segment: the page marks the scored part
+                out[side]["scored"] = list(scored)
+        if a.kind == "practice":
+            out["practice"] = True  # announced: practice pairs teach, their answer is shown after the choice
+        return out
 
     def status(self) -> dict[str, Any]:
         status = read_status(self.paths.root)
@@ -183,7 +244,7 @@ async def page(request: Request) -> Response:
         if name is None:
             return _message_page(request, 401, "Unknown token", "This token is not valid for this run. Ask the run's "
                                  "owner for a new link (`rlhf-robotics label token run=<dir> name=<you>`).")
-        return _signed_in(service.queue.new_session(name, token), "./")
+        return _signed_in(service.queue.new_session(name, token), "./", request.url.scheme == "https")
     who = _auth(request)
     if who is None or who[1] is None:
         if service.config.require_token:
@@ -193,29 +254,76 @@ async def page(request: Request) -> Response:
             name = check_name(request.query_params.get("annotator", "local"))
         except ValueError as err:
             return _message_page(request, 400, "Bad annotator name", str(err))
-        return _signed_in(service.queue.new_session(name), "./")
+        return _signed_in(service.queue.new_session(name), "./", request.url.scheme == "https")
     session = who[1]
     requested = request.query_params.get("annotator")
     if requested is not None and requested != session.annotator and not service.config.require_token:
         try:
-            return _signed_in(service.queue.new_session(check_name(requested)), "./")
+            return _signed_in(service.queue.new_session(check_name(requested)), "./", request.url.scheme == "https")
         except ValueError as err:
             return _message_page(request, 400, "Bad annotator name", str(err))
+    briefing = service.needs_briefing(session.annotator)
     config = {
         "csrf": session.csrf,
         "annotator": session.annotator,
         "minWatch": service.config.min_watch_s,
         "prefetch": service.config.prefetch,
         "rubric": service.rubric,
+        "briefing": briefing,
+        "practicePairs": service.config.queue.practice_pairs,
     }
+    # json.dumps leaves "<" as is: escape it so no text in the config can close the <script> element.
+    config_json = json.dumps(config).replace("<", "\\u003c")
     return request.app.state.templates.TemplateResponse(
-        request, "pair.html", {"config_json": json.dumps(config), "annotator": session.annotator, "rubric": service.rubric}
+        request, "pair.html", {"config_json": config_json, "annotator": session.annotator, "rubric": service.rubric,
+                               "instruction": service.instruction(),
+                               "briefing_html": render_briefing(service.config.briefing) if briefing else ""},
     )
 
 
-def _signed_in(session: Session, to: str) -> Response:
+def render_briefing(text: str) -> str:
+    """A briefing in markdown or plain text as safe HTML: every character escaped, then only structure added
+    (``#`` headings, ``-``/``*`` list items, blank-line paragraphs, ``**bold**``); links and raw HTML stay text."""
+    blocks: list[str] = []
+    items: list[str] = []
+    para: list[str] = []
+
+    def inline(line: str) -> str:
+        return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line.strip()))
+
+    def flush() -> None:
+        if para:
+            blocks.append(f"<p>{' '.join(inline(x) for x in para)}</p>")
+            para.clear()
+        if items:
+            blocks.append("<ul>" + "".join(f"<li>{inline(x)}</li>" for x in items) + "</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        heading = re.match(r"^(#{1,3})\s+(.*)$", stripped)
+        if not stripped:
+            flush()
+        elif heading:
+            flush()
+            level = len(heading.group(1)) + 1  # the page's own title is h1
+            blocks.append(f"<h{level}>{inline(heading.group(2))}</h{level}>")
+        elif re.match(r"^[-*]\s+", stripped):
+            if para:
+                flush()
+            items.append(re.sub(r"^[-*]\s+", "", stripped))
+        else:
+            if items:
+                flush()
+            para.append(stripped)
+    flush()
+    return "\n".join(blocks)
+
+
+def _signed_in(session: Session, to: str, secure: bool = False) -> Response:
     response = RedirectResponse(to, status_code=303)
-    response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="lax", max_age=30 * 86400)
+    # Secure when the browser reached us over HTTPS, directly or through a trusted proxy (X-Forwarded-Proto).
+    response.set_cookie(SESSION_COOKIE, session.id, httponly=True, samesite="lax", max_age=30 * 86400, secure=secure)
     return response
 
 
@@ -240,6 +348,8 @@ async def api_next(request: Request) -> Response:
     n = _query_int(request, "n", 1, "ask for a whole number of pairs between 1 and 20")
     if isinstance(n, JSONResponse):
         return n
+    if service.needs_briefing(who[0]):
+        return _error(409, "read the briefing and agree to it first: open the labelling page, or POST /api/agree")
     try:
         batch = service.queue.next(who[0], n)
     except QueueError as err:
@@ -346,7 +456,25 @@ async def api_submit(request: Request) -> Response:
                                    body.get("note", ""), body.get("seconds"))
     except QueueError as err:
         return _error(err.status, err.message)
+    if isinstance(jid, PracticeResult):
+        a = service.queue.assignments[body["assignment"]]
+        expected = "left" if jid.expected == a.shown_left else "right"
+        return JSONResponse({"judgment": None, "practice": {"correct": jid.correct, "expected": expected}})
     return JSONResponse({"judgment": jid})
+
+
+async def api_agree(request: Request) -> Response:
+    service: LabelService = request.app.state.service
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    bad = _need_csrf(request, who[1])
+    if bad:
+        return bad
+    if not service.briefing_sha256:
+        return _error(404, "this study has no briefing to agree to; fetch pairs from /api/next")
+    service.queue.agree(who[0], service.briefing_sha256)
+    return JSONResponse({"agreed": True})
 
 
 def _check_submit(body: dict[str, Any], service: LabelService) -> str | None:
@@ -473,6 +601,7 @@ def create_app(run_dir: str | Path, config: AppConfig | None = None) -> Starlett
         Route("/api/next", api_next),
         Route("/api/submit", api_submit, methods=["POST"]),
         Route("/api/undo", api_undo, methods=["POST"]),
+        Route("/api/agree", api_agree, methods=["POST"]),
         Route("/api/status", api_status),
         Route("/api/stats", api_stats),
         Route("/clips/{name:path}", clip),

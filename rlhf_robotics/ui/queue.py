@@ -4,7 +4,9 @@ Queries come from the preference store (posted by the running loop with prioriti
 query to one annotator with a randomised side (``shown_left``) until it is answered or the lease expires; two
 annotators never hold the same query unless its overlap (``meta["overlap"]`` or :attr:`QueueConfig.overlap`)
 asks for more answers. Gold questions (:mod:`rlhf_robotics.ui.gold`) and mirrored repeats of an annotator's own
-earlier pairs are mixed in at configured rates, unannounced. Answers become :class:`Judgment` rows in the store;
+earlier pairs are mixed in at configured rates, unannounced. An annotator's first :attr:`QueueConfig.practice_pairs`
+pairs are gold pairs answered for practice: the answer is checked against the gold label and kept in the app's
+own ``practice`` table, never as a judgment in the store. Answers become :class:`Judgment` rows in the store;
 assignments, sessions and annotator tokens live in the app's own SQLite file, so the core store's schema stays
 the trainer's.
 
@@ -35,7 +37,7 @@ from rlhf_robotics.preference.rundir import ClipIndex
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.ui.gold import make_gold_queries
 
-Kind = Literal["normal", "gold", "repeat"]
+Kind = Literal["normal", "gold", "repeat", "practice"]
 Side = Literal["first", "second"]
 ANSWERS = ("left", "right", "tie", "cant_tell", "skip")
 """What the page sends: sides as seen, translated to first/second by the assignment's ``shown_left``."""
@@ -60,6 +62,22 @@ CREATE TABLE IF NOT EXISTS assignments (
     state TEXT NOT NULL,
     judgment_id INTEGER,
     supersedes INTEGER
+);
+CREATE TABLE IF NOT EXISTS practice (
+    assignment_id INTEGER PRIMARY KEY,
+    annotator TEXT NOT NULL,
+    query_id INTEGER NOT NULL,
+    answer TEXT NOT NULL,
+    expected TEXT NOT NULL,
+    correct INTEGER NOT NULL,
+    seconds REAL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS consents (
+    annotator TEXT NOT NULL,
+    briefing_sha256 TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (annotator, briefing_sha256)
 );
 """
 
@@ -89,6 +107,10 @@ class QueueConfig:
     """A gold pair's true returns differ by at least this many standard deviations of item returns."""
     repeat_rate: float = 0.05
     """Chance that a served pair repeats one the annotator answered, sides mirrored (self-consistency)."""
+    practice_pairs: int = 0
+    """Gold pairs each annotator answers first, for practice: the right answer is shown after each choice and
+    the answers stay in the app's database, out of the preference store. Needs true returns (gold); a run
+    without them serves no practice."""
     seed: int = 0
     """Seed of the side, gold and repeat draws."""
 
@@ -100,6 +122,8 @@ class QueueConfig:
         for name in ("gold_rate", "repeat_rate", "gold_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if isinstance(self.practice_pairs, bool) or not isinstance(self.practice_pairs, int) or not 0 <= self.practice_pairs <= 100:
+            raise ValueError(f"practice_pairs must be a whole number of pairs from 0 to 100, got {self.practice_pairs!r}")
         if self.gold_rate + self.repeat_rate > 1.0:
             raise ValueError(f"gold_rate + repeat_rate must be <= 1, got {self.gold_rate} + {self.repeat_rate}")
 
@@ -119,6 +143,16 @@ class Assignment:
     judgment_id: int | None = None
     supersedes: int | None = None
     """The undo row that a re-answer replaces (an edit), if this assignment was reopened by undo."""
+
+
+@dataclass(frozen=True)
+class PracticeResult:
+    """The outcome of a practice answer (nothing reaches the preference store)."""
+
+    correct: bool
+    """Whether the answer named the gold label's side."""
+    expected: Side
+    """The right answer relative to (first, second)."""
 
 
 NO_TOKEN = "none"
@@ -218,6 +252,8 @@ class LabelQueue:
         self._open: dict[str, list[Assignment]] = {}
         self._done: dict[str, list[Assignment]] = {}
         self._repeated: set[tuple[str, int]] = set()
+        self._practised: dict[str, int] = {}  # annotator → practice pairs answered
+        self._agreed: set[tuple[str, str]] | None = None  # (annotator, briefing hash), loaded on first use
         with self._lock:
             self._sync()
             self._load()
@@ -243,10 +279,11 @@ class LabelQueue:
     def _top_up_gold(self) -> None:
         # Only when new ordinary queries arrived: making gold scans the store, and a run without true returns
         # (or with too few items) would otherwise pay for that scan on every request.
-        if self.config.gold_rate <= 0 or self._normal_count == self._gold_checked_at:
+        wanted = self.config.gold_rate > 0 or self.config.practice_pairs > 0
+        if not wanted or self._normal_count == self._gold_checked_at:
             return
         self._gold_checked_at = self._normal_count
-        want = max(5, math.ceil(self.config.gold_fraction * self._normal_count))
+        want = max(5, math.ceil(self.config.gold_fraction * self._normal_count), self.config.practice_pairs)
         if len(self._gold) < want and self._normal_count:
             if make_gold_queries(self.store, want - len(self._gold), self.rng, self.config.gold_min_gap_std):
                 self._sync()
@@ -282,6 +319,8 @@ class LabelQueue:
         qs = self.queries.get(a.query_id)
         if a.state == "open":
             self._open.setdefault(a.annotator, []).append(a)
+        elif a.state == "done" and a.kind == "practice":
+            self._practised[a.annotator] = self._practised.get(a.annotator, 0) + 1  # never undone nor repeated
         elif a.state == "done":
             self._done.setdefault(a.annotator, []).append(a)
         if a.kind == "repeat":
@@ -419,7 +458,8 @@ class LabelQueue:
                 self._write(a)
             while len(out) < n:
                 # ``mine`` is the annotator's open list, which _allocate's new assignment joins.
-                fresh = self._allocate(annotator, now, {o.query_id for o in mine})
+                fresh = self._allocate_practice(annotator, now, {o.query_id for o in mine})
+                fresh = fresh or self._allocate(annotator, now, {o.query_id for o in mine})
                 if fresh is None:
                     break
                 out.append(fresh)
@@ -452,6 +492,16 @@ class LabelQueue:
                 a.state = "released"
                 self._write(a)
                 del qs.holders[who]
+
+    def _allocate_practice(self, annotator: str, now: float, skip: set[int]) -> Assignment | None:
+        """A gold pair for practice while the annotator has had fewer than ``practice_pairs`` (None otherwise, or
+        when no gold pair is left to show them)."""
+        had = self._practised.get(annotator, 0) + sum(a.kind == "practice" for a in self._open.get(annotator, [])
+                                                      if a.state == "open")
+        if had >= self.config.practice_pairs:
+            return None
+        unseen = [q for q in self._gold if q not in skip and annotator not in self.queries[q].holders and self.ready(q)]
+        return self._new(annotator, self.rng.choice(unseen), "practice", now) if unseen else None
 
     def _allocate_gold(self, annotator: str, now: float, skip: set[int]) -> Assignment | None:
         unseen = [q for q in self._gold if q not in skip and annotator not in self.queries[q].holders and self.ready(q)]
@@ -493,8 +543,9 @@ class LabelQueue:
         rubric: Mapping[str, str] | None = None,
         note: str = "",
         seconds: float | None = None,
-    ) -> int:
-        """Store the answer to an open assignment as a judgment; returns the judgment id.
+    ) -> int | PracticeResult:
+        """Store the answer to an open assignment as a judgment; returns the judgment id, or for a practice pair
+        the :class:`PracticeResult` (kept in the app's ``practice`` table only).
 
         Raises:
             QueueError: 404 for someone else's or an unknown assignment, 409 when it was already answered or
@@ -508,6 +559,8 @@ class LabelQueue:
                        "undone": "was undone and reopened as a new assignment"}[a.state]
                 raise QueueError(409, f"assignment {assignment_id} {why}; fetch the next pair from /api/next")
             label = self.to_label(a, answer)
+            if a.kind == "practice":
+                return self._practice_answer(a, label, seconds)
             rubric_labels = {k: self.to_label(a, v) for k, v in (rubric or {}).items()}
             try:
                 judgment = Judgment(
@@ -530,6 +583,47 @@ class LabelQueue:
             self._done.setdefault(annotator, []).append(a)
             self._refresh_order(a.query_id)
             return jid
+
+    def _practice_answer(self, a: Assignment, label: str, seconds: float | None) -> PracticeResult:
+        expected = self.queries[a.query_id].query.gold_label
+        assert expected in ("first", "second"), "practice pairs are gold pairs"
+        result = PracticeResult(label == expected, expected)  # type: ignore[arg-type]
+        self._db.execute(
+            "INSERT INTO practice (assignment_id, annotator, query_id, answer, expected, correct, seconds, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (a.id, a.annotator, a.query_id, label, expected, int(result.correct), seconds, time.time()),
+        )
+        a.state = "done"
+        self._write(a)
+        self._open[a.annotator] = [o for o in self._open.get(a.annotator, []) if o.id != a.id]
+        self._practised[a.annotator] = self._practised.get(a.annotator, 0) + 1
+        return result
+
+    def practice_answers(self, annotator: str | None = None) -> list[dict[str, object]]:
+        """The practice answers kept in the app's database (all, or one annotator's), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT assignment_id, annotator, query_id, answer, expected, correct, seconds, created FROM practice "
+                + ("WHERE annotator=? " if annotator is not None else "") + "ORDER BY assignment_id",
+                (annotator,) if annotator is not None else (),
+            ).fetchall()
+        keys = ("assignment", "annotator", "query_id", "answer", "expected", "correct", "seconds", "created")
+        return [dict(zip(keys, row)) for row in rows]
+
+    # -- briefing --------------------------------------------------------------------------------------
+    def agreed(self, annotator: str, briefing_sha256: str) -> bool:
+        """Whether ``annotator`` agreed to the briefing whose SHA-256 is ``briefing_sha256``."""
+        with self._lock:
+            if self._agreed is None:
+                self._agreed = {(a, b) for a, b in self._db.execute("SELECT annotator, briefing_sha256 FROM consents")}
+            return (annotator, briefing_sha256) in self._agreed
+
+    def agree(self, annotator: str, briefing_sha256: str) -> None:
+        """Record that ``annotator`` read the briefing ``briefing_sha256`` and agreed (with the time)."""
+        with self._lock:
+            self._db.execute("INSERT OR IGNORE INTO consents VALUES (?, ?, ?)", (annotator, briefing_sha256, time.time()))
+            if self._agreed is not None:
+                self._agreed.add((annotator, briefing_sha256))
 
     def undo(self, annotator: str) -> Assignment:
         """Supersede the annotator's latest answer with an undo row and reopen its pair (same sides) first.

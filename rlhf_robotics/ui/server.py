@@ -90,9 +90,19 @@ class LabelServer:
         self.stop()
 
 
-def _url(host: str, port: int) -> str:
+def _url(host: str, port: int, tls: bool = False) -> str:
     shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
-    return f"http://{shown}:{port}/"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/"
+
+
+def uvicorn_config(app: Starlette, config: AppConfig, log_level: str, access_log: bool = True) -> uvicorn.Config:
+    """uvicorn's settings for ``app``: TLS from ``config.ssl_*``, and the ``X-Forwarded-*`` headers of the proxies
+    in ``config.forwarded_allow_ips`` honoured (so a request that reached a TLS proxy has scheme ``https``)."""
+    extra: dict[str, object] = {}
+    if config.forwarded_allow_ips is not None:
+        extra["forwarded_allow_ips"] = config.forwarded_allow_ips
+    return uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on", proxy_headers=True,
+                          ssl_keyfile=config.ssl_keyfile, ssl_certfile=config.ssl_certfile, **extra)  # type: ignore[arg-type]
 
 
 def serve_in_background(
@@ -117,7 +127,7 @@ def serve_in_background(
         sock.close()
         raise
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    server = uvicorn.Server(uvicorn_config(app, config, "warning", access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="label-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -125,7 +135,7 @@ def serve_in_background(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"the labelling server for {run_dir} did not start on {host}:{bound_port}")
         time.sleep(0.01)
-    return LabelServer(_url(host, bound_port), host, bound_port, app, server, thread)
+    return LabelServer(_url(host, bound_port, config.ssl_keyfile is not None), host, bound_port, app, server, thread)
 
 
 def serve(
@@ -148,5 +158,5 @@ def serve(
         sock.close()
         raise
     if on_ready is not None:
-        on_ready(_url(host, sock.getsockname()[1]))
-    uvicorn.Server(uvicorn.Config(app, log_level="info", lifespan="on")).run(sockets=[sock])
+        on_ready(_url(host, sock.getsockname()[1], config.ssl_keyfile is not None))
+    uvicorn.Server(uvicorn_config(app, config, "info")).run(sockets=[sock])

@@ -1,4 +1,5 @@
-// The pair page: two clips on one shared clock, keyboard answers, prefetch, undo.
+// The pair page: two clips on one shared clock, keyboard answers, prefetch, undo; a briefing to agree to
+// before the first pair, and practice pairs whose right answer is shown after the choice.
 //
 // Keys: ← left better, → right better, ↑ tie, ↓ can't tell, s skip, z undo, space play/pause,
 // , and . frame step, [ and ] speed, l loop, f flip, 1 / 2 solo side, v cycle views.
@@ -21,6 +22,7 @@
     fetching: null,
     rate: 1, loop: true, playing: false,
     view: "side", solo: "left",
+    feedback: false,     // a practice answer's feedback is on screen, waiting for "continue"
   };
   window.labelApp = app;
 
@@ -120,6 +122,11 @@
     document.body.dataset.assignment = String(data.id);
     $("status").hidden = true;
     $("pair").hidden = false;
+    $("practice").hidden = !data.practice;
+    $("slowed").hidden = !data.rate;
+    $("slowed").textContent = data.rate ? `slowed down: ${data.rate.toFixed(2)}× real time` : "";
+    document.body.dataset.rate = String(data.rate || 1);
+    markScored(data);
     $("prompt").hidden = data.kind !== "text";
     $("prompt").textContent = data.prompt || "";
     $("controls").hidden = data.kind !== "video";
@@ -131,6 +138,7 @@
     await Promise.all([whenReady(media.left), whenReady(media.right)]);
     if (app.current !== null && app.current.data.id !== data.id) return;  // replaced meanwhile (undo)
     seek(0);
+    shadeScored();
     app.shownAt = performance.now();
     if (app.pressedAt !== null) {
       app.timings.push(app.shownAt - app.pressedAt);
@@ -203,6 +211,24 @@
     for (const v of videos()) v.playbackRate = rate;
   }
 
+  // A clip with context around the judged segment: shade the scored part on the timeline (once the
+  // duration is known) and say so next to it.
+  function markScored(data) {
+    const scored = data.kind === "video" && data.left && data.left.scored;
+    app.scored = scored || null;
+    $("scored").hidden = !scored;
+    $("scored").textContent = scored ? `judge the highlighted part: ${scored[0].toFixed(2)}–${scored[1].toFixed(2)} s` : "";
+    document.body.dataset.scored = scored ? scored.join(",") : "";
+    $("scrub").style.background = "";
+  }
+
+  function shadeScored() {
+    const d = duration();
+    if (!app.scored || !d) return;
+    const a = (100 * app.scored[0]) / d, b = (100 * Math.min(app.scored[1], d)) / d;
+    $("scrub").style.background = `linear-gradient(to right, #ddd ${a}%, #f2b632 ${a}%, #f2b632 ${b}%, #ddd ${b}%)`;
+  }
+
   function drawTime(t) {
     const d = duration();
     $("time").textContent = `${t.toFixed(2)} / ${d.toFixed(2)} s`;
@@ -263,6 +289,7 @@
     }
     flash("");
     const body = { assignment: app.current.data.id, answer: value, rubric: rubricAnswers(), note: $("note").value, seconds };
+    if (app.current.data.practice) { practiceAnswer(body); return; }
     app.submitted += 1;
     app.pressedAt = performance.now();
     app.answered.add(body.assignment);
@@ -271,6 +298,38 @@
       () => { app.acked += 1; document.body.dataset.acked = String(app.acked); },
       (err) => { app.answered.delete(body.assignment); app.errors.push(err.message); flash(`Not saved: ${err.message}`); },
     );
+    showNext();
+  }
+
+  // A practice pair: wait for the server's verdict and show it; the next pair comes on "continue".
+  function practiceAnswer(body) {
+    pause();
+    app.feedback = true;
+    document.body.dataset.ready = "0";
+    app.pending = app.pending.then(() => api("api/submit", body)).then(
+      (data) => {
+        const p = data.practice;
+        const side = p.expected === "left" ? "left" : "right";
+        $("feedback-text").textContent = p.correct
+          ? `Correct: the ${side} clip was the better one.`
+          : `Not quite: the ${side} clip was the better one. Watch it again before you continue.`;
+        $("feedback").className = `feedback ${p.correct ? "correct" : "wrong"}`;
+        $("feedback").hidden = false;
+        document.body.dataset.feedback = p.correct ? "correct" : "wrong";
+        document.body.dataset.practiced = String(Number(document.body.dataset.practiced || 0) + 1);
+        $("continue").focus();
+      },
+      (err) => { app.feedback = false; document.body.dataset.ready = "1"; flash(`Not saved: ${err.message}`); },
+    );
+  }
+
+  function continueAfterFeedback() {
+    if (!app.feedback || $("feedback").hidden) return;
+    app.feedback = false;
+    $("feedback").hidden = true;
+    document.body.dataset.feedback = "";
+    app.answered.add(app.current.data.id);
+    app.current = null;
     showNext();
   }
 
@@ -296,6 +355,7 @@
     button.addEventListener("click", () => answer(button.dataset.answer));
   }
   $("undo").addEventListener("click", undo);
+  $("continue").addEventListener("click", continueAfterFeedback);
   $("play").addEventListener("click", toggle);
   $("back").addEventListener("click", () => step(-1));
   $("fwd").addEventListener("click", () => step(1));
@@ -320,6 +380,7 @@
     const typing = e.target instanceof HTMLTextAreaElement || (e.target instanceof HTMLInputElement && e.target.type === "text");
     if (typing) { if (e.key === "Escape") e.target.blur(); return; }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (app.feedback) { if (e.key === "Enter") { e.preventDefault(); continueAfterFeedback(); } return; }
     const action = KEYS[e.key];
     if (!action) return;
     e.preventDefault();
@@ -338,5 +399,17 @@
   setInterval(() => { if (app.current) refill(); }, 30000);  // /api/next renews the leases this page holds
 
   app.seek = seek; app.play = play; app.pause = pause; app.videos = videos;
-  showNext();
+  if (cfg.briefing) {
+    // Nothing is fetched before the annotator agrees (the server refuses /api/next until then, too).
+    $("agree").addEventListener("click", async () => {
+      try {
+        await api("api/agree", {});
+        $("briefing").hidden = true;
+        document.body.dataset.agreed = "1";
+        showNext();
+      } catch (err) { flash(err.message); }
+    });
+  } else {
+    showNext();
+  }
 })();
