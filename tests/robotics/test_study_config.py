@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from rlhf_robotics.cli.train import CONF_DIR, experiment_config, study_instruction
+from rlhf_robotics.cli.train import CONF_DIR, study_instruction
 from rlhf_robotics.robotics.config import EnvConfig, LabelsConfig
 from rlhf_robotics.robotics.rendering import RenderConfig, playback_rate
 from rlhf_robotics.typed_config import ConfigError
@@ -25,8 +25,8 @@ def composed(*overrides: str):
 
 @pytest.mark.parametrize("env", sorted(p.stem for p in (Path(CONF_DIR) / "env").glob("*.yaml")))
 def test_every_task_tells_people_what_a_good_episode_looks_like(env: str) -> None:
-    config = experiment_config(composed(f"env={env}", "run_dir=unused"))
-    assert len(config.env.instruction) > 40 and config.env.instruction.endswith(".")
+    instruction = str(composed(f"env={env}", "run_dir=unused").env.instruction)  # no env is made (the 'suites' tasks)
+    assert len(instruction) > 40 and instruction.endswith(".")
 
 
 def test_a_study_overrides_the_instruction_from_text_or_a_file(tmp_path: Path) -> None:
