@@ -236,6 +236,14 @@ def _need_csrf(request: Request, session: Session | None) -> JSONResponse | None
     return None
 
 
+def _need_signed_post(request: Request) -> tuple[str, Session | None] | JSONResponse:
+    """A state-changing request: signed in (cookie or bearer token) and, with a cookie, echoing its CSRF token."""
+    who = _need_auth(request)
+    if isinstance(who, JSONResponse):
+        return who
+    return _need_csrf(request, who[1]) or who
+
+
 async def page(request: Request) -> Response:
     service: LabelService = request.app.state.service
     token = request.query_params.get("token")
@@ -439,12 +447,9 @@ async def _json_body(request: Request) -> dict[str, Any] | JSONResponse:
 
 async def api_submit(request: Request) -> Response:
     service: LabelService = request.app.state.service
-    who = _need_auth(request)
+    who = _need_signed_post(request)
     if isinstance(who, JSONResponse):
         return who
-    bad = _need_csrf(request, who[1])
-    if bad:
-        return bad
     body = await _json_body(request)
     if isinstance(body, JSONResponse):
         return body
@@ -465,12 +470,9 @@ async def api_submit(request: Request) -> Response:
 
 async def api_agree(request: Request) -> Response:
     service: LabelService = request.app.state.service
-    who = _need_auth(request)
+    who = _need_signed_post(request)
     if isinstance(who, JSONResponse):
         return who
-    bad = _need_csrf(request, who[1])
-    if bad:
-        return bad
     if not service.briefing_sha256:
         return _error(404, "this study has no briefing to agree to; fetch pairs from /api/next")
     service.queue.agree(who[0], service.briefing_sha256)
@@ -512,12 +514,9 @@ def _check_submit(body: dict[str, Any], service: LabelService) -> str | None:
 
 async def api_undo(request: Request) -> Response:
     service: LabelService = request.app.state.service
-    who = _need_auth(request)
+    who = _need_signed_post(request)
     if isinstance(who, JSONResponse):
         return who
-    bad = _need_csrf(request, who[1])
-    if bad:
-        return bad
     try:
         reopened = service.queue.undo(who[0])
     except QueueError as err:
