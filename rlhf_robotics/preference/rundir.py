@@ -34,6 +34,7 @@ CLIPS_DIR = "clips"
 CLIP_INDEX = "index.jsonl"
 STATUS_FILE = "status.json"
 RUBRIC_FILE = "rubric.json"
+METRICS_FILE = "metrics.jsonl"
 
 CLIP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(mp4|webm)$")
 """Clip file names the app serves: one path component, no leading dot, mp4 or webm."""
@@ -82,6 +83,11 @@ class RunPaths:
     @property
     def rubric(self) -> Path:
         return self.root / RUBRIC_FILE
+
+    @property
+    def metrics(self) -> Path:
+        """One JSON row per label round (``metrics.jsonl``): the loop writes it, the dashboard plots it."""
+        return self.root / METRICS_FILE
 
 
 def _atomic_write(path: Path, text: str) -> None:

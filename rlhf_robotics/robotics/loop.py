@@ -152,7 +152,7 @@ class PreferenceLoop:
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
                                             config.reward_model.mlp, seed=config.seed)
-        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.metrics_path = self.paths.metrics
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
         if self.rubric is not None:  # the labelling app asks people about each criterion
             write_rubric(self.run_dir, [(c.name, c.question) for c in self.rubric.criteria])
