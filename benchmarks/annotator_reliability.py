@@ -102,7 +102,10 @@ def annotate(url: str, name: str, error: float, returns: Returns, rng: random.Ra
             raise RuntimeError(f"{name}: no CSRF token in the page; the sign-in flow changed")
         csrf = match.group(1)
         while not stop.is_set():
-            r = http.get("/api/next", params={"n": 1})
+            try:
+                r = http.get("/api/next", params={"n": 1})
+            except httpx.TransportError:  # the run has ended and taken its server down
+                return
             if r.status_code != 200:
                 time.sleep(0.5)
                 continue
@@ -120,8 +123,11 @@ def annotate(url: str, name: str, error: float, returns: Returns, rng: random.Ra
                 answer = rng.choice([better, worse])
             else:  # B-Pref's mistake teacher: the wrong side with probability ε
                 answer = worse if rng.random() < error else better
-            s = http.post("/api/submit", json={"assignment": pair["id"], "answer": answer, "seconds": 0.0},
-                          headers={"X-CSRF-Token": csrf})
+            try:
+                s = http.post("/api/submit", json={"assignment": pair["id"], "answer": answer, "seconds": 0.0},
+                              headers={"X-CSRF-Token": csrf})
+            except httpx.TransportError:
+                return
             if s.status_code == 200:
                 counts[name] = counts.get(name, 0) + 1
 

@@ -160,10 +160,15 @@ def _finite(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
 
+PACE_BINS_S = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
+"""Bin widths the pace and agreement plots choose from: the narrowest that keeps them within ``max_points``."""
+
+
 def dashboard_series(
     rows: Sequence[StoredJudgment],
     queries: dict[int, Query],
     metrics: Sequence[dict[str, Any]],
+    now: float | None = None,
     max_points: int = 40,
 ) -> dict[str, Any]:
     """What the dashboard plots, JSON-safe (no nan: missing values are None).
@@ -173,14 +178,16 @@ def dashboard_series(
         queries: query id → query (gold answers, for the reliability fit).
         metrics: the run's ``metrics.jsonl`` rows, one per label round (may be empty: the app serves a store
             without a run too).
-        max_points: most time bins for pace and agreement (a long session gets wider bins).
+        now: the clock the time axis ends at (default: the current time; never before the last answer).
+        max_points: most time bins for pace and agreement (a long session gets wider bins, see
+            :data:`PACE_BINS_S`).
 
     Returns:
         ``curve``: per round ``step``, ``round``, ``return_true``, ``return_learned``, ``gold_accuracy`` (the reward
         model's accuracy on gold questions) and ``val_accuracy``; ``pace``: ``bin_s``, bin starts ``t`` (seconds
-        since the first answer) and per annotator answers per minute in each bin; ``agreement``: per bin end,
-        raw agreement and κ over every answer so far; ``reliability``: per annotator the one-coin Dawid–Skene
-        estimate, its decisive and gold answers.
+        since the first answer) and per annotator answers per minute in each bin (the last, still open bin over
+        the time it has run so far); ``agreement``: per bin end, raw agreement and κ over every answer so far;
+        ``reliability``: per annotator the one-coin Dawid–Skene estimate, its decisive and gold answers.
     """
     curve = [
         {"step": m.get("step"), "round": m.get("round"), "return_true": _finite(m.get("policy/return_true")),
@@ -191,24 +198,27 @@ def dashboard_series(
     ]
     current = sorted((r for r in current_judgments(rows) if r.judgment.annotator.startswith("human:")),
                      key=lambda r: r.judgment.created)
-    pace: dict[str, Any] = {"bin_s": 60.0, "t": [], "per_minute": {}}
+    pace: dict[str, Any] = {"bin_s": PACE_BINS_S[0], "t": [], "per_minute": {}}
     agreement: list[dict[str, Any]] = []
     if current:
-        start, end = current[0].judgment.created, current[-1].judgment.created
-        bin_s = 60.0 * max(1, math.ceil((end - start) / 60.0 / max_points))
-        n_bins = int((end - start) // bin_s) + 1
+        start = current[0].judgment.created
+        span = max(time.time() if now is None else now, current[-1].judgment.created) - start
+        bin_s = next((b for b in PACE_BINS_S if span / b <= max_points), PACE_BINS_S[-1])
+        n_bins = max(1, math.ceil(span / bin_s))
+        last_s = max(span - (n_bins - 1) * bin_s, 1.0)  # the open bin has run this long
         counts: dict[str, list[int]] = defaultdict(lambda: [0] * n_bins)
         for r in current:
-            counts[r.judgment.annotator][int((r.judgment.created - start) // bin_s)] += 1
+            counts[r.judgment.annotator][min(int((r.judgment.created - start) // bin_s), n_bins - 1)] += 1
+        widths = [bin_s] * (n_bins - 1) + [last_s]
         pace = {"bin_s": bin_s, "t": [k * bin_s for k in range(n_bins)],
-                "per_minute": {a: [c * 60.0 / bin_s for c in cs] for a, cs in sorted(counts.items())}}
+                "per_minute": {a: [c * 60.0 / w for c, w in zip(cs, widths)] for a, cs in sorted(counts.items())}}
         upto = 0
         for k in range(n_bins):
-            edge = start + (k + 1) * bin_s
-            while upto < len(current) and current[upto].judgment.created < edge:
+            edge = min((k + 1) * bin_s, span)
+            while upto < len(current) and current[upto].judgment.created - start <= edge:
                 upto += 1
             report = agreement_report(current[:upto])
-            agreement.append({"t": (k + 1) * bin_s, "raw": _finite(report.raw), "kappa": _finite(report.kappa),
+            agreement.append({"t": edge, "raw": _finite(report.raw), "kappa": _finite(report.kappa),
                               "shared": report.units})
     fit = fit_reliability(current, queries)
     reliability = [{"annotator": a, "reliability": p, "answers": fit.answers[a], "gold_answers": fit.gold_answers[a]}
