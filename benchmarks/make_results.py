@@ -3,8 +3,9 @@
 Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficiency.py``),
 ``benchmarks/results/label_efficiency_before.json`` (the loop's runs before the last method change, gathered
 by ``label_efficiency.py --collect --work <their folder> --out ...``), ``benchmarks/results/screen_<variant>.json``
-(variants of the loop on held-out seeds, gathered the same way) and ``benchmarks/results/overhead*.json``
-(written by ``overhead.py``); any may be missing. Aggregates over seeds
+(variants of the loop on held-out seeds, gathered the same way), ``benchmarks/results/overhead*.json``
+(written by ``overhead.py``) and ``benchmarks/results/annotator_reliability.json`` (written by
+``annotator_reliability.py``); any may be missing. Aggregates over seeds
 are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
 so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
 rliable's definitions). "Fraction of true-reward PPO" is each seed's return divided by the return of PPO on the
@@ -381,8 +382,45 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
     return out
 
 
+def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
+    """Simulated annotators of mixed quality through the app's HTTP API: reliability model vs equal weights."""
+    table = data.get("fraction_of_true_reward_ppo", {})
+    errors = data.get("annotators_true_error", {})
+    estimates = data.get("estimated_reliability_all_runs", {})
+    lines = [
+        "## Annotators of mixed quality: a reliability model against equal weights",
+        "",
+        "Four simulated annotators label a live `labels.source=human` run through the app's HTTP API (`GET /api/next`, "
+        "`POST /api/submit`): an oracle, B-Pref mistake teachers with ε = 0.1 and 0.3, and a random responder; each pair "
+        "goes to two of them, with 10 % gold questions and 5 % mirrored repeats. Arms: `labels.reliability=none` (every "
+        "label the same) and `dawid_skene` (each label weighted by its annotator's fitted log-odds). Fraction of "
+        "true-reward PPO: (ours − random policy) / (PPO on the true reward − random policy), same task, seed and steps; "
+        "IQM over seeds [95 % bootstrap CI]. Method, budget and why: the docstring of "
+        "`benchmarks/annotator_reliability.py`.",
+        "",
+        *_provenance_lines(data, [data]),
+        f"- Command: `{data.get('command', '')}`; runs: {data.get('runs', 0)}.",
+        "",
+        "| task / arm | seeds | fraction of true-reward PPO, IQM [95 % CI] | by seed | labels used |",
+        "|---|---|---|---|---|",
+    ]
+    for key, row in table.items():
+        lines.append(f"| {key} | {', '.join(map(str, row['seeds']))} | {row['iqm']:.2f} [{row['ci95'][0]:.2f}, "
+                     f"{row['ci95'][1]:.2f}] | {', '.join(f'{x:.2f}' for x in row['fraction_of_true_reward_ppo'])} | "
+                     f"{', '.join(map(str, row['labels_used']))} |")
+    lines += ["", "| annotator | true reliability (1 − ε) | estimated, each run | mean |", "|---|---|---|---|"]
+    for name, eps in errors.items():
+        est = [x for x in estimates.get(name, []) if x is not None]
+        lines.append(f"| {name} | {1 - eps:.2f} | {', '.join(f'{x:.2f}' for x in est)} | "
+                     f"{(sum(est) / len(est)) if est else math.nan:.2f} |")
+    lines += ["", f"The fitted order matches the true order in {data.get('order_recovered_runs', 0)} of "
+                  f"{data.get('runs', 0)} runs. Figure: `benchmarks/results/annotator_reliability.png`."]
+    return lines
+
+
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
-           before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = ()) -> str:
+           before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
+           reliability: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -402,6 +440,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += ["## Overhead: our loop against plain PPO at equal steps", ""]
         for oh in overheads:
             lines += overhead_section(oh) + [""]
+    if reliability:
+        lines += annotator_reliability_section(reliability) + [""]
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -443,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
                      "or benchmarks/overhead.py first")
     screens = [(p.stem.removeprefix("screen_"), d) for p in sorted((HERE / "results").glob("screen_*.json"))
                if (d := _load(p)) is not None] if args.screens else []
-    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens))
+    reliability = _load(HERE / "results" / "annotator_reliability.json")
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, reliability))
     print(f"wrote {args.out}")
     return 0
 
