@@ -127,3 +127,10 @@ def test_plots_render_with_data_in_chromium(tmp_path: Path) -> None:
             browser.close()
     finally:
         server.stop()
+
+
+def test_route_needs_a_sign_in_where_tokens_are_required(tmp_path: Path) -> None:
+    fill_run(tmp_path)
+    client = TestClient(create_app(tmp_path, AppConfig(require_token=True, queue=QueueConfig(gold_rate=0, repeat_rate=0))))
+    r = client.get("/api/dashboard")
+    assert r.status_code == 401 and "not signed in" in r.json()["error"]
