@@ -240,6 +240,7 @@ def report() -> dict[str, Any]:
         "estimated_reliability_all_runs": reliability,
         "estimated_reliability_mean": {a: round(float(np.mean([x for x in v if x is not None])), 3) for a, v in reliability.items() if any(x is not None for x in v)},
         "order_recovered_runs": int(sum(order_recovered)),
+        "runs_provenance": [{k: r.get(k) for k in ("env", "arm", "seed", "commit", "working_tree_dirty", "date")} for r in runs],
         **provenance(),
     }
     (RESULTS / "annotator_reliability.json").write_text(json.dumps(result, indent=2))

@@ -398,7 +398,7 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
         "IQM over seeds [95 % bootstrap CI]. Method, budget and why: the docstring of "
         "`benchmarks/annotator_reliability.py`.",
         "",
-        *_provenance_lines(data, [data]),
+        *_provenance_lines(data, data.get("runs_provenance") or [data]),
         f"- Command: `{data.get('command', '')}`; runs: {data.get('runs', 0)}.",
         "",
         "| task / arm | seeds | fraction of true-reward PPO, IQM [95 % CI] | by seed | labels used |",
@@ -408,6 +408,15 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
         lines.append(f"| {key} | {', '.join(map(str, row['seeds']))} | {row['iqm']:.2f} [{row['ci95'][0]:.2f}, "
                      f"{row['ci95'][1]:.2f}] | {', '.join(f'{x:.2f}' for x in row['fraction_of_true_reward_ppo'])} | "
                      f"{', '.join(map(str, row['labels_used']))} |")
+    envs = sorted({key.split("/")[0] for key in table})
+    gaps = [f"{env}: {table[f'{env}/dawid_skene']['iqm'] - table[f'{env}/equal']['iqm']:+.2f}" for env in envs
+            if f"{env}/dawid_skene" in table and f"{env}/equal" in table]
+    if gaps:
+        overlap = all(table[f"{env}/dawid_skene"]["ci95"][0] <= table[f"{env}/equal"]["ci95"][1]
+                      and table[f"{env}/equal"]["ci95"][0] <= table[f"{env}/dawid_skene"]["ci95"][1]
+                      for env in envs if f"{env}/dawid_skene" in table and f"{env}/equal" in table)
+        lines += ["", f"Reliability model minus equal weights (IQM): {', '.join(gaps)}"
+                      + ("; the intervals overlap, so no difference is shown at this budget." if overlap else ".")]
     lines += ["", "| annotator | true reliability (1 − ε) | estimated, each run | mean |", "|---|---|---|---|"]
     for name, eps in errors.items():
         est = [x for x in estimates.get(name, []) if x is not None]

@@ -26,4 +26,5 @@ def test_section_tables_arms_and_estimates(make_results: ModuleType) -> None:
     assert "| halfcheetah/equal | 0, 1 | 0.60 [0.50, 0.70] | 0.50, 0.70 | 120, 118 |" in text
     assert "| random | 0.50 | 0.50, 0.52, 0.48 | 0.50 |" in text  # a run without an estimate is left out
     assert "matches the true order in 4 of 4 runs" in text
+    assert "Reliability model minus equal weights (IQM): halfcheetah: +0.25." in text  # intervals apart: no caveat
     assert "Annotators of mixed quality" not in make_results.render(None, [], None, [], None)
