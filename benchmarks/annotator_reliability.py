@@ -19,6 +19,10 @@ the table in RESULTS.md.
 
     .venv/bin/python benchmarks/annotator_reliability.py                  # every run still missing, then --report
     .venv/bin/python benchmarks/annotator_reliability.py --report         # aggregate what exists
+    .venv/bin/python benchmarks/annotator_reliability.py --overlap 1      # every pair answered once (…_overlap1.*)
+
+With ``--overlap 1`` each pair has one answer, so a quarter of the training labels are the random responder's
+coin flips with nothing beside them to average them out; the fit then rests on gold questions and repeats alone.
 
 Budget (the defaults): 60,000 env steps and 120 queries per run, 5 label rounds. The machine has 2 cores
 shared with other work, each run renders every asked pair's clips and the 12 runs (+ 6 true-reward PPO
@@ -54,7 +58,8 @@ ENVS = {"halfcheetah": "HalfCheetah-v5", "hopper": "Hopper-v5"}
 ARMS = {"equal": "none", "dawid_skene": "dawid_skene"}
 ANNOTATORS = {"oracle": 0.0, "eps0.1": 0.1, "eps0.3": 0.3, "random": 0.5}
 """Name → probability of answering against the true return (0.5 = Christiano's random responder)."""
-OUT = RESULTS / "annotator_reliability"
+NAME = "annotator_reliability"
+"""Stem of the results: ``<NAME>/`` per run, ``<NAME>.json`` and ``<NAME>.png``; ``--overlap 1`` appends ``_overlap1``."""
 
 
 class Returns:
@@ -132,9 +137,9 @@ def annotate(url: str, name: str, error: float, returns: Returns, rng: random.Ra
                 counts[name] = counts.get(name, 0) + 1
 
 
-def one_run(env: str, arm: str, seed: int, steps: int, labels: int) -> dict[str, Any]:
+def one_run(env: str, arm: str, seed: int, steps: int, labels: int, overlap: int, name: str) -> dict[str, Any]:
     """Run one ``labels.source=human`` experiment with the four annotators; returns its record."""
-    run = WORK / "annotator_reliability" / f"{env}_{arm}_s{seed}"
+    run = WORK / name / f"{env}_{arm}_s{seed}"
     if run.exists():
         import shutil
 
@@ -142,7 +147,7 @@ def one_run(env: str, arm: str, seed: int, steps: int, labels: int) -> dict[str,
     command = [sys.executable, "-m", "rlhf_robotics.cli.main", f"env={env}", f"run_dir={run}", f"seed={seed}",
                "labels.source=human", f"labels.total={labels}", "labels.rounds=5", "labels.human_min_initial=10",
                f"labels.reliability={ARMS[arm]}", f"total_steps={steps}", f"baseline={str(arm == 'equal').lower()}",
-               "video=false", "eval_episodes=5", "ui.port=0", "ui.min_watch_s=0", "ui.overlap=2", "ui.gold_rate=0.1",
+               "video=false", "eval_episodes=5", "ui.port=0", "ui.min_watch_s=0", f"ui.overlap={overlap}", "ui.gold_rate=0.1",
                "ui.repeat_rate=0.05", "quiet=true"]
     t0 = time.time()
     proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "MUJOCO_GL": "egl"}, stdout=subprocess.PIPE,
@@ -186,6 +191,7 @@ def one_run(env: str, arm: str, seed: int, steps: int, labels: int) -> dict[str,
     metrics = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     return {
         "env": env, "env_id": ENVS[env], "arm": arm, "seed": seed, "total_steps": steps, "labels_total": labels,
+        "overlap": overlap,
         "command": " ".join(command[2:]),
         "wall_seconds": round(time.time() - t0, 1),
         "return_true_learned_reward_policy": summary["policy_return_true"]["mean"],
@@ -203,12 +209,12 @@ def one_run(env: str, arm: str, seed: int, steps: int, labels: int) -> dict[str,
     }
 
 
-def report() -> dict[str, Any]:
+def report(name: str = NAME) -> dict[str, Any]:
     """Aggregate every per-run file: fraction of true-reward PPO per arm, reliability against true noise."""
     from rlhf_robotics.robotics.evaluation import normalized_score
     from rlhf_robotics.robotics.sweep_stats import bootstrap_ci, iqm
 
-    runs = [json.loads(p.read_text()) for p in sorted(OUT.glob("*.json"))]
+    runs = [json.loads(p.read_text()) for p in sorted((RESULTS / name).glob("*.json"))]
     reference = {(r["env"], r["seed"]): r["return_true_ppo_true_reward"] for r in runs if r["arm"] == "equal"}
     rng = np.random.default_rng(0)
     table: dict[str, Any] = {}
@@ -233,7 +239,8 @@ def report() -> dict[str, Any]:
     ]
     result = {
         "benchmark": "annotator_reliability",
-        "command": "python benchmarks/annotator_reliability.py",
+        "command": "python benchmarks/annotator_reliability.py" + ("" if name == NAME else f" --overlap {name.removeprefix(NAME + '_overlap')}"),
+        "overlap": sorted({r.get("overlap", 2) for r in runs}),
         "annotators_true_error": ANNOTATORS,
         "runs": len(runs),
         "fraction_of_true_reward_ppo": table,
@@ -243,12 +250,12 @@ def report() -> dict[str, Any]:
         "runs_provenance": [{k: r.get(k) for k in ("env", "arm", "seed", "commit", "working_tree_dirty", "date")} for r in runs],
         **provenance(),
     }
-    (RESULTS / "annotator_reliability.json").write_text(json.dumps(result, indent=2))
-    _figure(runs, table)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    _figure(runs, table, RESULTS / f"{name}.png")
     return result
 
 
-def _figure(runs: list[dict[str, Any]], table: dict[str, Any]) -> None:
+def _figure(runs: list[dict[str, Any]], table: dict[str, Any], out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -271,7 +278,7 @@ def _figure(runs: list[dict[str, Any]], table: dict[str, Any]) -> None:
     ax2.set_ylabel("estimated reliability (Dawid–Skene)")
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(RESULTS / "annotator_reliability.png", dpi=110)
+    fig.savefig(out, dpi=110)
 
 
 def main() -> None:
@@ -281,14 +288,17 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=60_000)
     parser.add_argument("--labels", type=int, default=120)
+    parser.add_argument("--overlap", type=int, default=2, help="annotators per pair (ui.overlap); 1 = every pair answered once")
     parser.add_argument("--one", nargs=3, metavar=("ENV", "ARM", "SEED"), help="run just this one (in this process)")
     parser.add_argument("--report", action="store_true", help="only aggregate the per-run files")
     args = parser.parse_args()
-    OUT.mkdir(parents=True, exist_ok=True)
+    name = NAME if args.overlap == 2 else f"{NAME}_overlap{args.overlap}"
+    out = RESULTS / name
+    out.mkdir(parents=True, exist_ok=True)
     if args.one:
         env, arm, seed = args.one[0], args.one[1], int(args.one[2])
-        record = one_run(env, arm, seed, args.steps, args.labels)
-        (OUT / f"{env}_{arm}_s{seed}.json").write_text(json.dumps(record, indent=2))
+        record = one_run(env, arm, seed, args.steps, args.labels, args.overlap, name)
+        (out / f"{env}_{arm}_s{seed}.json").write_text(json.dumps(record, indent=2))
         print(json.dumps({k: record[k] for k in ("env", "arm", "seed", "return_true_learned_reward_policy",
                                                   "labels_used", "estimated_reliability", "wall_seconds")}), flush=True)
         return
@@ -296,11 +306,11 @@ def main() -> None:
         for seed in args.seeds:  # whole seeds first, so a stopped benchmark leaves complete pairs of arms
             for env in args.envs:
                 for arm in args.arms:
-                    if (OUT / f"{env}_{arm}_s{seed}.json").exists():
+                    if (out / f"{env}_{arm}_s{seed}.json").exists():
                         continue
                     subprocess.run([sys.executable, __file__, "--one", env, arm, str(seed), "--steps", str(args.steps),
-                                    "--labels", str(args.labels)], check=True)
-    print(json.dumps(report(), indent=2))
+                                    "--labels", str(args.labels), "--overlap", str(args.overlap)], check=True)
+    print(json.dumps(report(name), indent=2))
 
 
 if __name__ == "__main__":
