@@ -387,12 +387,15 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     table = data.get("fraction_of_true_reward_ppo", {})
     errors = data.get("annotators_true_error", {})
     estimates = data.get("estimated_reliability_all_runs", {})
+    overlap = (data.get("overlap") or [2])[0]
     lines = [
-        "## Annotators of mixed quality: a reliability model against equal weights",
+        f"## Annotators of mixed quality: a reliability model against equal weights ({overlap} answer"
+        f"{'s' if overlap > 1 else ''} per pair)",
         "",
         "Four simulated annotators label a live `labels.source=human` run through the app's HTTP API (`GET /api/next`, "
         "`POST /api/submit`): an oracle, B-Pref mistake teachers with ε = 0.1 and 0.3, and a random responder; each pair "
-        "goes to two of them, with 10 % gold questions and 5 % mirrored repeats. Arms: `labels.reliability=none` (every "
+        f"goes to {'two of them' if overlap == 2 else 'one of them' if overlap == 1 else f'{overlap} of them'}, with "
+        "10 % gold questions and 5 % mirrored repeats. Arms: `labels.reliability=none` (every "
         "label the same) and `dawid_skene` (each label weighted by its annotator's fitted log-odds). Fraction of "
         "true-reward PPO: (ours − random policy) / (PPO on the true reward − random policy), same task, seed and steps; "
         "IQM over seeds [95 % bootstrap CI]. Method, budget and why: the docstring of "
@@ -429,7 +432,7 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
 
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
-           reliability: dict[str, Any] | None = None) -> str:
+           reliability: Sequence[dict[str, Any]] = ()) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -449,8 +452,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += ["## Overhead: our loop against plain PPO at equal steps", ""]
         for oh in overheads:
             lines += overhead_section(oh) + [""]
-    if reliability:
-        lines += annotator_reliability_section(reliability) + [""]
+    for data in reliability:
+        lines += annotator_reliability_section(data) + [""]
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -492,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
                      "or benchmarks/overhead.py first")
     screens = [(p.stem.removeprefix("screen_"), d) for p in sorted((HERE / "results").glob("screen_*.json"))
                if (d := _load(p)) is not None] if args.screens else []
-    reliability = _load(HERE / "results" / "annotator_reliability.json")
+    reliability = [d for p in sorted((HERE / "results").glob("annotator_reliability*.json")) if (d := _load(p)) is not None]
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, reliability))
     print(f"wrote {args.out}")
     return 0

@@ -20,11 +20,13 @@ FAKE = {
 
 
 def test_section_tables_arms_and_estimates(make_results: ModuleType) -> None:
-    text = make_results.render(None, [], None, [], FAKE)
-    assert "## Annotators of mixed quality: a reliability model against equal weights" in text
+    text = make_results.render(None, [], None, [], [FAKE, {**FAKE, "overlap": [1]}])
+    assert "## Annotators of mixed quality: a reliability model against equal weights (2 answers per pair)" in text
+    assert "## Annotators of mixed quality: a reliability model against equal weights (1 answer per pair)" in text
+    assert "each pair goes to one of them" in text
     assert "| halfcheetah/dawid_skene | 0, 1 | 0.85 [0.80, 0.90] | 0.80, 0.90 | 120, 120 |" in text
     assert "| halfcheetah/equal | 0, 1 | 0.60 [0.50, 0.70] | 0.50, 0.70 | 120, 118 |" in text
     assert "| random | 0.50 | 0.50, 0.52, 0.48 | 0.50 |" in text  # a run without an estimate is left out
     assert "matches the true order in 4 of 4 runs" in text
     assert "Reliability model minus equal weights (IQM): halfcheetah: +0.25." in text  # intervals apart: no caveat
-    assert "Annotators of mixed quality" not in make_results.render(None, [], None, [], None)
+    assert "Annotators of mixed quality" not in make_results.render(None, [], None, [])
