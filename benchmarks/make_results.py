@@ -387,14 +387,14 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     table = data.get("fraction_of_true_reward_ppo", {})
     errors = data.get("annotators_true_error", {})
     estimates = data.get("estimated_reliability_all_runs", {})
-    overlap = (data.get("overlap") or [2])[0]
+    per_pair = (data.get("overlap") or [2])[0]
     lines = [
-        f"## Annotators of mixed quality: a reliability model against equal weights ({overlap} answer"
-        f"{'s' if overlap > 1 else ''} per pair)",
+        f"## Annotators of mixed quality: a reliability model against equal weights ({per_pair} answer"
+        f"{'s' if per_pair > 1 else ''} per pair)",
         "",
         "Four simulated annotators label a live `labels.source=human` run through the app's HTTP API (`GET /api/next`, "
         "`POST /api/submit`): an oracle, B-Pref mistake teachers with ε = 0.1 and 0.3, and a random responder; each pair "
-        f"goes to {'two of them' if overlap == 2 else 'one of them' if overlap == 1 else f'{overlap} of them'}, with "
+        f"goes to {'two of them' if per_pair == 2 else 'one of them' if per_pair == 1 else f'{per_pair} of them'}, with "
         "10 % gold questions and 5 % mirrored repeats. Arms: `labels.reliability=none` (every "
         "label the same) and `dawid_skene` (each label weighted by its annotator's fitted log-odds). Fraction of "
         "true-reward PPO: (ours − random policy) / (PPO on the true reward − random policy), same task, seed and steps; "
@@ -426,7 +426,8 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
         lines.append(f"| {name} | {1 - eps:.2f} | {', '.join(f'{x:.2f}' for x in est)} | "
                      f"{(sum(est) / len(est)) if est else math.nan:.2f} |")
     lines += ["", f"The fitted order matches the true order in {data.get('order_recovered_runs', 0)} of "
-                  f"{data.get('runs', 0)} runs. Figure: `benchmarks/results/annotator_reliability.png`."]
+                  f"{data.get('runs', 0)} runs. Figure: `benchmarks/results/annotator_reliability"
+                  f"{'' if per_pair == 2 else f'_overlap{per_pair}'}.png`."]
     return lines
 
 

@@ -24,6 +24,8 @@ def test_section_tables_arms_and_estimates(make_results: ModuleType) -> None:
     assert "## Annotators of mixed quality: a reliability model against equal weights (2 answers per pair)" in text
     assert "## Annotators of mixed quality: a reliability model against equal weights (1 answer per pair)" in text
     assert "each pair goes to one of them" in text
+    assert "Figure: `benchmarks/results/annotator_reliability.png`" in text
+    assert "Figure: `benchmarks/results/annotator_reliability_overlap1.png`" in text
     assert "| halfcheetah/dawid_skene | 0, 1 | 0.85 [0.80, 0.90] | 0.80, 0.90 | 120, 120 |" in text
     assert "| halfcheetah/equal | 0, 1 | 0.60 [0.50, 0.70] | 0.50, 0.70 | 120, 118 |" in text
     assert "| random | 0.50 | 0.50, 0.52, 0.48 | 0.50 |" in text  # a run without an estimate is left out
