@@ -3,8 +3,9 @@
 Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficiency.py``),
 ``benchmarks/results/label_efficiency_before.json`` (the loop's runs before the last method change, gathered
 by ``label_efficiency.py --collect --work <their folder> --out ...``), ``benchmarks/results/screen_<variant>.json``
-(variants of the loop on held-out seeds, gathered the same way) and ``benchmarks/results/overhead*.json``
-(written by ``overhead.py``); any may be missing. Aggregates over seeds
+(variants of the loop on held-out seeds, gathered the same way), ``benchmarks/results/overhead*.json``
+(written by ``overhead.py``) and ``benchmarks/results/annotator_reliability.json`` (written by
+``annotator_reliability.py``); any may be missing. Aggregates over seeds
 are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
 so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
 rliable's definitions). "Fraction of true-reward PPO" is each seed's return divided by the return of PPO on the
@@ -434,12 +435,59 @@ def offpolicy_section(data: dict[str, Any]) -> list[str]:
             lines.append(f"| {arm} | {len(cell)} | {fmt(ci([r['return_true'] for r in cell.values()]))} | {fraction}{goal} | "
                          f"{f'{ratio:.2f}' if math.isfinite(ratio) else '–'} |")
         lines.append("")
+def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
+    """Simulated annotators of mixed quality through the app's HTTP API: reliability model vs equal weights."""
+    table = data.get("fraction_of_true_reward_ppo", {})
+    errors = data.get("annotators_true_error", {})
+    estimates = data.get("estimated_reliability_all_runs", {})
+    per_pair = (data.get("overlap") or [2])[0]
+    lines = [
+        f"## Annotators of mixed quality: a reliability model against equal weights ({per_pair} answer"
+        f"{'s' if per_pair > 1 else ''} per pair)",
+        "",
+        "Four simulated annotators label a live `labels.source=human` run through the app's HTTP API (`GET /api/next`, "
+        "`POST /api/submit`): an oracle, B-Pref mistake teachers with ε = 0.1 and 0.3, and a random responder; each pair "
+        f"goes to {'two of them' if per_pair == 2 else 'one of them' if per_pair == 1 else f'{per_pair} of them'}, with "
+        "10 % gold questions and 5 % mirrored repeats. Arms: `labels.reliability=none` (every "
+        "label the same) and `dawid_skene` (each label weighted by its annotator's fitted log-odds). Fraction of "
+        "true-reward PPO: (ours − random policy) / (PPO on the true reward − random policy), same task, seed and steps; "
+        "IQM over seeds [95 % bootstrap CI]. Method, budget and why: the docstring of "
+        "`benchmarks/annotator_reliability.py`.",
+        "",
+        *_provenance_lines(data, data.get("runs_provenance") or [data]),
+        f"- Command: `{data.get('command', '')}`; runs: {data.get('runs', 0)}.",
+        "",
+        "| task / arm | seeds | fraction of true-reward PPO, IQM [95 % CI] | by seed | labels used |",
+        "|---|---|---|---|---|",
+    ]
+    for key, row in table.items():
+        lines.append(f"| {key} | {', '.join(map(str, row['seeds']))} | {row['iqm']:.2f} [{row['ci95'][0]:.2f}, "
+                     f"{row['ci95'][1]:.2f}] | {', '.join(f'{x:.2f}' for x in row['fraction_of_true_reward_ppo'])} | "
+                     f"{', '.join(map(str, row['labels_used']))} |")
+    envs = sorted({key.split("/")[0] for key in table})
+    gaps = [f"{env}: {table[f'{env}/dawid_skene']['iqm'] - table[f'{env}/equal']['iqm']:+.2f}" for env in envs
+            if f"{env}/dawid_skene" in table and f"{env}/equal" in table]
+    if gaps:
+        overlap = all(table[f"{env}/dawid_skene"]["ci95"][0] <= table[f"{env}/equal"]["ci95"][1]
+                      and table[f"{env}/equal"]["ci95"][0] <= table[f"{env}/dawid_skene"]["ci95"][1]
+                      for env in envs if f"{env}/dawid_skene" in table and f"{env}/equal" in table)
+        lines += ["", f"Reliability model minus equal weights (IQM): {', '.join(gaps)}"
+                      + ("; the intervals overlap, so no difference is shown at this budget." if overlap else ".")]
+    lines += ["", "| annotator | true reliability (1 − ε) | estimated, each run | mean |", "|---|---|---|---|"]
+    for name, eps in errors.items():
+        est = [x for x in estimates.get(name, []) if x is not None]
+        lines.append(f"| {name} | {1 - eps:.2f} | {', '.join(f'{x:.2f}' for x in est)} | "
+                     f"{(sum(est) / len(est)) if est else math.nan:.2f} |")
+    lines += ["", f"The fitted order matches the true order in {data.get('order_recovered_runs', 0)} of "
+                  f"{data.get('runs', 0)} runs. Figure: `benchmarks/results/annotator_reliability"
+                  f"{'' if per_pair == 2 else f'_overlap{per_pair}'}.png`."]
     return lines
 
 
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
-           relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None) -> str:
+           relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
+           reliability: Sequence[dict[str, Any]] = ()) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -463,6 +511,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += relabel_section(relabel) + [""]
     if offpolicy:
         lines += offpolicy_section(offpolicy)
+    for data in reliability:
+        lines += annotator_reliability_section(data) + [""]
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -506,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
                if (d := _load(p)) is not None] if args.screens else []
     relabel = _load(HERE / "results" / "relabel_rate.json")
     offpolicy = _load(HERE / "results" / "offpolicy_dmc.json")
-    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy))
+    reliability = [d for p in sorted((HERE / "results").glob("annotator_reliability*.json")) if (d := _load(p)) is not None]
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability))
     print(f"wrote {args.out}")
     return 0
 

@@ -204,6 +204,13 @@ def train(cfg: DictConfig) -> float:
                 "run_dir"
             )
     app = app_config(cfg.ui, config.seed) if config.labels.source == "human" else None
+    if app is not None:
+        from rlhf_robotics.robotics.config import check_reliability_anchors
+
+        try:
+            check_reliability_anchors(config.labels.reliability, app.queue.gold_rate, app.queue.repeat_rate)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
     # Everything is valid: from here on the run may create files.
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

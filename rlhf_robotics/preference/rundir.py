@@ -36,6 +36,7 @@ CLIP_INDEX = "index.jsonl"
 STATUS_FILE = "status.json"
 RUBRIC_FILE = "rubric.json"
 INSTRUCTION_FILE = "instruction.txt"
+METRICS_FILE = "metrics.jsonl"
 
 CLIP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(mp4|webm)$")
 """Clip file names the app serves: one path component, no leading dot, mp4 or webm."""
@@ -89,6 +90,9 @@ class RunPaths:
     def instruction(self) -> Path:
         """The instruction for people (plain text)."""
         return self.root / INSTRUCTION_FILE
+    def metrics(self) -> Path:
+        """One JSON row per label round (``metrics.jsonl``): the loop writes it, the dashboard plots it."""
+        return self.root / METRICS_FILE
 
 
 def _atomic_write(path: Path, text: str) -> None:

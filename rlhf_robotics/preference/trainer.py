@@ -32,11 +32,17 @@ class PairDataset:
     """``(P,)`` long indices into ``items``."""
     target: torch.Tensor
     """``(P,)`` float targets in [0, 1]."""
+    weight: torch.Tensor | None = None
+    """Optional ``(P,)`` non-negative loss weight per comparison (e.g. its annotators' reliability,
+    :mod:`rlhf_robotics.preference.reliability`); None = every comparison counts the same (the unweighted mean)."""
 
     def __post_init__(self) -> None:
         p = len(self.target)
         if len(self.first) != p or len(self.second) != p:
             raise ValueError(f"first, second and target must have the same length, got {len(self.first)}, {len(self.second)}, {p}")
+        if self.weight is not None and (len(self.weight) != p or (p and bool((self.weight < 0).any()))):
+            raise ValueError(f"weight must be None or {p} non-negative numbers (one per comparison), got shape "
+                             f"{tuple(self.weight.shape)}")
         if p and (self.target.min() < 0 or self.target.max() > 1):
             raise ValueError("targets must lie in [0, 1] (1 = first preferred, 0 = second, 0.5 = tie)")
 
@@ -152,13 +158,15 @@ def train_ensemble(
     ensemble.to(device)
     items = data.items.to(device)
     first, second, target = data.first.to(device), data.second.to(device), data.target.to(device).float()
+    weight = data.weight.to(device).float() if data.weight is not None else None
     train_idx, val_idx = split_validation(len(data), config.val_fraction, rng)
 
     def loss_of(member: int, idx: torch.Tensor) -> torch.Tensor:
         s1 = ensemble.member_score(member, items[first[idx]])
         s2 = ensemble.member_score(member, items[second[idx]])
         return bradley_terry_loss(s1, s2, target[idx], margin=config.margin, noise=config.noise,
-                                  label_smoothing=config.label_smoothing)
+                                  label_smoothing=config.label_smoothing,
+                                  weight=None if weight is None else weight[idx])
 
     torch_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     val_t = torch.as_tensor(val_idx, device=device, dtype=torch.long)

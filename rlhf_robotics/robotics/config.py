@@ -121,6 +121,11 @@ class LabelsConfig:
     """With people labelling: most seconds of the segment's own episode shown before and after it (each side) to
     reach ``min_clip_seconds`` at real time; the app marks the scored part on the timeline. What context cannot
     make up is made up by slowing down (0 = slow down only)."""
+    reliability: Literal["none", "dawid_skene"] = "none"
+    """How much each label counts in the reward model's loss: ``none`` = every label the same; ``dawid_skene`` =
+    each annotator's reliability is fitted from the answers (anchored by the app's gold questions and mirrored
+    repeats, so ``ui.gold_rate`` or ``ui.repeat_rate`` must be > 0) and weights their labels by its log-odds
+    (:mod:`rlhf_robotics.preference.reliability`). People only (``labels.source=human``)."""
 
     def __post_init__(self) -> None:
         if self.total < 1:
@@ -139,6 +144,14 @@ class LabelsConfig:
                     why="seconds a clip shown to people lasts at least; about 1.5 is readable")
         check_range("labels.clip_context_seconds", self.clip_context_seconds, ge=0,
                     why="seconds of context per side; 0 slows short clips down instead")
+        if self.reliability not in ("none", "dawid_skene"):
+            raise ValueError(f"labels.reliability={self.reliability!r}: expected none or dawid_skene")
+        if self.reliability != "none" and self.source != "human":
+            raise ValueError(
+                f"labels.reliability={self.reliability!r} with labels.source={self.source!r}: a reliability model "
+                "tells people apart by their answers to the app's gold questions and repeats, which a synthetic "
+                "teacher never gets; set labels.source=human, or labels.reliability=none"
+            )
         if self.human_min_initial < 1 or self.render_workers < 1:
             raise ValueError(
                 f"labels.human_min_initial and labels.render_workers must be >= 1, got {self.human_min_initial} "
@@ -406,6 +419,21 @@ class ExperimentConfig:
                     why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+
+
+def check_reliability_anchors(reliability: str, gold_rate: float, repeat_rate: float) -> None:
+    """Refuse a reliability model that would have nothing to anchor it: with no gold questions and no repeats,
+    one answer per query says nothing about who is right, and every annotator would keep the prior.
+
+    Raises:
+        ValueError: naming ``labels.reliability``, the two rates and the fix.
+    """
+    if reliability != "none" and gold_rate <= 0 and repeat_rate <= 0:
+        raise ValueError(
+            f"labels.reliability={reliability!r} with ui.gold_rate={gold_rate} and ui.repeat_rate={repeat_rate}: "
+            "the reliability model is anchored by gold questions and mirrored repeats, and none are served; set "
+            "ui.gold_rate (e.g. 0.1) or ui.repeat_rate (e.g. 0.05) above 0, or labels.reliability=none"
+        )
 
 
 def load_config(run_dir: str | Path) -> ExperimentConfig:

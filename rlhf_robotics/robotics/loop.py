@@ -39,6 +39,7 @@ from rlhf_robotics.preference.ensemble import (
     build_step_ensemble,
 )
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
+from rlhf_robotics.preference.reliability import ReliabilityFit, training_targets
 from rlhf_robotics.preference.rundir import RunPaths, write_instruction, write_rubric, write_status
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
@@ -136,6 +137,8 @@ class PreferenceLoop:
         self.segments = SegmentStore(self.paths.segments)
         self.features: dict[str, np.ndarray] = {}
         self.judgment_rows: list[StoredJudgment] = []
+        self.reliability: ReliabilityFit | None = None
+        """The last fitted annotator model (labels.reliability=dawid_skene), logged with each round."""
         self.cursor = 0
         self.curve: list[dict[str, float]] = []
         self.initial_return: ReturnStats | None = None
@@ -158,7 +161,7 @@ class PreferenceLoop:
         self.policy.set_logger(configure_logger(str(self.run_dir / "tb"), ["tensorboard"]))
         self.ensemble = build_step_ensemble(obs_dim + act_dim, config.reward_model.ensemble_size,
                                             config.reward_model.mlp, seed=config.seed)
-        self.metrics_path = self.run_dir / "metrics.jsonl"
+        self.metrics_path = self.paths.metrics
         # learning-curve points: one per PPO rollout; one per 1,000 steps of an off-policy agent (whose "rollout"
         # is a single step)
         self._curve_interval = 1000 if is_off_policy(config) else 0
@@ -305,8 +308,9 @@ class PreferenceLoop:
         if new:
             self.judgment_rows += new
             self.cursor = new[-1].id
-        targets = aggregate_targets(self.judgment_rows)
         queries = {sq.id: sq.query for sq in self.store.queries()}
+        # labels.reliability=none: aggregate_targets, no weights (the unweighted loss, as before issue 16)
+        targets, weights, self.reliability = training_targets(self.judgment_rows, queries, self.config.labels.reliability)
         missing = [sid for qid in targets for sid in (queries[qid].first, queries[qid].second) if sid not in self.features]
         if missing:
             got = self.segments.get(missing)
@@ -319,8 +323,26 @@ class PreferenceLoop:
             second.append(ids.setdefault(q.second, len(ids)))
             target.append(t)
         items = np.stack([self.features[sid] for sid in ids]) if ids else np.zeros((0, self.segment_steps, 1), np.float32)
+        weight = None if weights is None else torch.as_tensor([weights[qid] for qid in targets], dtype=torch.float32)
         return PairDataset(torch.as_tensor(items), torch.as_tensor(first, dtype=torch.long),
-                           torch.as_tensor(second, dtype=torch.long), torch.as_tensor(target, dtype=torch.float32))
+                           torch.as_tensor(second, dtype=torch.long), torch.as_tensor(target, dtype=torch.float32),
+                           weight=weight)
+
+    def gold_accuracy(self) -> float | None:
+        """Share of the store's gold questions (people's runs: pairs with a known answer) whose answer the
+        installed reward model gives; None without gold questions."""
+        gold = [sq.query for sq in self.store.queries() if sq.query.gold_label in ("first", "second")]
+        if not gold:
+            return None
+        missing = list({sid for q in gold for sid in (q.first, q.second) if sid not in self.features})
+        if missing:
+            got = self.segments.get(missing)
+            self.features.update(zip(got.ids, got.features()))
+        with torch.no_grad():
+            first = self.ensemble.item_scores(torch.as_tensor(np.stack([self.features[q.first] for q in gold]))).mean(0)
+            second = self.ensemble.item_scores(torch.as_tensor(np.stack([self.features[q.second] for q in gold]))).mean(0)
+        said_first = (first > second).numpy()
+        return float(np.mean([s == (q.gold_label == "first") for s, q in zip(said_first, gold)]))
 
     def _trainer_config(self) -> RewardTrainerConfig:
         rm = self.config.reward_model
@@ -529,6 +551,11 @@ class PreferenceLoop:
             row.update({f"reward_model/{k}": v for k, v in dataclasses.asdict(metrics).items() if not isinstance(v, list)})
         if self.curve:
             row.update({k: v for k, v in self.curve[-1].items() if k != "step"})
+        gold = self.gold_accuracy()
+        if gold is not None:
+            row["reward_model/gold_accuracy"] = gold
+        if self.reliability is not None:
+            row.update({f"reliability/{a}": p for a, p in self.reliability.reliability.items()})
         self.log_metrics(row)
         log.info("%s", round_line(self.round, self.config.labels.rounds, row))
         self.save_checkpoint()

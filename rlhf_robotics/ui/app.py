@@ -6,13 +6,15 @@ Routes:
 ``/``                 GET     the pair page (``?token=`` signs in where tokens are required, ``?annotator=`` on
                               loopback), with the run's instruction above the clips; the briefing first, if any
 ``/api/agree``        POST    record that the annotator read the briefing and agreed (before the first pair)
-``/dashboard``        GET     progress, labels per hour, gold accuracy, self-consistency, position bias, agreement
+``/dashboard``        GET     the run's learning curve, reward-model gold accuracy, pace, agreement and annotator
+                              reliability plotted live; progress, gold accuracy, self-consistency, position bias
 ``/api/next?n=3``     GET     the annotator's next pairs (leased; sides already randomised)
 ``/api/submit``       POST    ``{"assignment", "answer": left|right|tie|cant_tell|skip, "rubric", "note", "seconds"}``;
                               a practice pair's answer comes back with ``{"practice": {"correct", "expected"}}``
 ``/api/undo``         POST    supersede the latest answer and reopen its pair
 ``/api/status``       GET     the loop's ``status.json`` and queue counts
 ``/api/stats``        GET     the dashboard's numbers as JSON
+``/api/dashboard``    GET     the dashboard's plots as JSON: learning curve, gold accuracy, pace, agreement, reliability
 ``/clips/<file>``     GET     a clip from the run's ``clips/`` folder, with HTTP Range support
 ``/static/...``       GET     vendored JS and CSS
 ====================  ======  ==============================================================================
@@ -68,7 +70,7 @@ from rlhf_robotics.preference.rundir import (
     read_status,
 )
 from rlhf_robotics.preference.store import PreferenceStore
-from rlhf_robotics.ui.quality import quality_report
+from rlhf_robotics.ui.quality import dashboard_series, quality_report
 from rlhf_robotics.ui.queue import (
     Assignment,
     LabelQueue,
@@ -550,6 +552,24 @@ async def api_stats(request: Request) -> Response:
     return JSONResponse({"quality": report.to_json(), **service.status()})
 
 
+async def api_dashboard(request: Request) -> Response:
+    """The dashboard's plots: the run's learning curve and the reward model's gold accuracy per round (from
+    ``metrics.jsonl``), answers per minute per annotator, agreement over time, fitted reliability. Read-only."""
+    service: LabelService = request.app.state.service
+    refused = _need_reader(request)
+    if refused:
+        return refused
+    metrics: list[dict[str, Any]] = []
+    if service.paths.metrics.exists():
+        for line in service.paths.metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                metrics.append(json.loads(line))
+            except ValueError:  # the loop may be half-way through appending the last row
+                continue
+    queries = {sq.id: sq.query for sq in service.store.queries()}
+    return JSONResponse(dashboard_series(service.store.judgments(), queries, metrics))
+
+
 async def clip(request: Request) -> Response:
     service: LabelService = request.app.state.service
     if service.config.require_token and _auth(request) is None:
@@ -603,6 +623,7 @@ def create_app(run_dir: str | Path, config: AppConfig | None = None) -> Starlett
         Route("/api/agree", api_agree, methods=["POST"]),
         Route("/api/status", api_status),
         Route("/api/stats", api_stats),
+        Route("/api/dashboard", api_dashboard),
         Route("/clips/{name:path}", clip),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]

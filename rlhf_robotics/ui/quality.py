@@ -1,5 +1,7 @@
 """Label quality for the dashboard: gold accuracy, self-consistency on mirrored repeats, position bias, pace and
-agreement, all computed from the store alone (so they can be recomputed offline from an export).
+agreement, all computed from the store alone (so they can be recomputed offline from an export); and the
+dashboard's time series (:func:`dashboard_series`): the run's learning curve from its ``metrics.jsonl``, answers
+per minute per annotator, agreement over time and each annotator's fitted reliability.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from rlhf_robotics.preference.agreement import agreement_report
 from rlhf_robotics.preference.records import Query, StoredJudgment, current_judgments
+from rlhf_robotics.preference.reliability import fit_reliability
 
 
 @dataclass
@@ -151,3 +154,73 @@ def quality_report(rows: Sequence[StoredJudgment], queries: dict[int, Query], no
         left_rate=_share(*total_left),
         per_annotator=per,
     )
+
+
+def _finite(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
+
+
+PACE_BINS_S = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 21600.0, 86400.0)
+"""Bin widths the pace and agreement plots choose from: the narrowest that keeps them within ``max_points``."""
+
+
+def dashboard_series(
+    rows: Sequence[StoredJudgment],
+    queries: dict[int, Query],
+    metrics: Sequence[dict[str, Any]],
+    now: float | None = None,
+    max_points: int = 40,
+) -> dict[str, Any]:
+    """What the dashboard plots, JSON-safe (no nan: missing values are None).
+
+    Args:
+        rows: the store's judgments.
+        queries: query id → query (gold answers, for the reliability fit).
+        metrics: the run's ``metrics.jsonl`` rows, one per label round (may be empty: the app serves a store
+            without a run too).
+        now: the clock the time axis ends at (default: the current time; never before the last answer).
+        max_points: most time bins for pace and agreement (a long session gets wider bins, see
+            :data:`PACE_BINS_S`).
+
+    Returns:
+        ``curve``: per round ``step``, ``round``, ``return_true``, ``return_learned``, ``gold_accuracy`` (the reward
+        model's accuracy on gold questions) and ``val_accuracy``; ``pace``: ``bin_s``, bin starts ``t`` (seconds
+        since the first answer) and per annotator answers per minute in each bin (the last, still open bin over
+        the time it has run so far); ``agreement``: per bin end, raw agreement and κ over every answer so far;
+        ``reliability``: per annotator the one-coin Dawid–Skene estimate, its decisive and gold answers.
+    """
+    curve = [
+        {"step": m.get("step"), "round": m.get("round"), "return_true": _finite(m.get("policy/return_true")),
+         "return_learned": _finite(m.get("policy/return_learned")),
+         "gold_accuracy": _finite(m.get("reward_model/gold_accuracy")),
+         "val_accuracy": _finite(m.get("reward_model/val_accuracy"))}
+        for m in metrics
+    ]
+    current = sorted((r for r in current_judgments(rows) if r.judgment.annotator.startswith("human:")),
+                     key=lambda r: r.judgment.created)
+    pace: dict[str, Any] = {"bin_s": PACE_BINS_S[0], "t": [], "per_minute": {}}
+    agreement: list[dict[str, Any]] = []
+    if current:
+        start = current[0].judgment.created
+        span = max(time.time() if now is None else now, current[-1].judgment.created) - start
+        bin_s = next((b for b in PACE_BINS_S if span / b <= max_points), PACE_BINS_S[-1])
+        n_bins = max(1, math.ceil(span / bin_s))
+        last_s = max(span - (n_bins - 1) * bin_s, 1.0)  # the open bin has run this long
+        counts: dict[str, list[int]] = defaultdict(lambda: [0] * n_bins)
+        for r in current:
+            counts[r.judgment.annotator][min(int((r.judgment.created - start) // bin_s), n_bins - 1)] += 1
+        widths = [bin_s] * (n_bins - 1) + [last_s]
+        pace = {"bin_s": bin_s, "t": [k * bin_s for k in range(n_bins)],
+                "per_minute": {a: [c * 60.0 / w for c, w in zip(cs, widths)] for a, cs in sorted(counts.items())}}
+        upto = 0
+        for k in range(n_bins):
+            edge = min((k + 1) * bin_s, span)
+            while upto < len(current) and current[upto].judgment.created - start <= edge:
+                upto += 1
+            report = agreement_report(current[:upto])
+            agreement.append({"t": edge, "raw": _finite(report.raw), "kappa": _finite(report.kappa),
+                              "shared": report.units})
+    fit = fit_reliability(current, queries)
+    reliability = [{"annotator": a, "reliability": p, "answers": fit.answers[a], "gold_answers": fit.gold_answers[a]}
+                   for a, p in sorted(fit.reliability.items())]
+    return {"curve": curve, "pace": pace, "agreement": agreement, "reliability": reliability}
