@@ -90,6 +90,8 @@ class RunPaths:
     def instruction(self) -> Path:
         """The instruction for people (plain text)."""
         return self.root / INSTRUCTION_FILE
+
+    @property
     def metrics(self) -> Path:
         """One JSON row per label round (``metrics.jsonl``): the loop writes it, the dashboard plots it."""
         return self.root / METRICS_FILE
