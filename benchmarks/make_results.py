@@ -435,6 +435,9 @@ def offpolicy_section(data: dict[str, Any]) -> list[str]:
             lines.append(f"| {arm} | {len(cell)} | {fmt(ci([r['return_true'] for r in cell.values()]))} | {fraction}{goal} | "
                          f"{f'{ratio:.2f}' if math.isfinite(ratio) else '–'} |")
         lines.append("")
+    return lines
+
+
 def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     """Simulated annotators of mixed quality through the app's HTTP API: reliability model vs equal weights."""
     table = data.get("fraction_of_true_reward_ppo", {})
