@@ -70,6 +70,17 @@ def register_tasks() -> None:
             gym.register(id=task.id, entry_point=task.entry_point, max_episode_steps=task.max_episode_steps)
 
 
+def missing_extra(env_id: str) -> str | None:
+    """The install line for a registered task whose optional dependency is missing, else None."""
+    import importlib.util
+
+    for prefix, module, what in ((f"{NAMESPACE}/dmc-", "dm_control", "dm-control"), (f"{NAMESPACE}/mw-", "metaworld", "Meta-World")):
+        if env_id.startswith(prefix) and importlib.util.find_spec(module) is None:
+            return (f"{env_id} needs {what}: pip install 'rlhf_robotics[suites]' (MuJoCo 3.3.0 with dm-control 1.0.28 "
+                    "and metaworld 3.1.1, in a virtual environment of its own; see README 'Methods')")
+    return None
+
+
 register_tasks()
 register_dmc()  # DeepMind Control Suite ids; dm-control (the 'suites' extra) is imported only when one is made
 register_metaworld()  # Meta-World v3 ids; metaworld (the 'suites' extra) likewise
@@ -77,5 +88,5 @@ register_metaworld()  # Meta-World v3 ids; metaworld (the 'suites' extra) likewi
 __all__ = [
     "NAMESPACE", "TASKS", "TASK_IDS", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
     "physics_rubric", "step_scores", "segment_items", "TermSum", "DMC_TASKS", "dmc_id", "register_dmc",
-    "MW_TASKS", "mw_id", "register_metaworld",
+    "MW_TASKS", "mw_id", "register_metaworld", "missing_extra",
 ]

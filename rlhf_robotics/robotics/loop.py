@@ -68,6 +68,7 @@ from rlhf_robotics.robotics.physics import (
     env_factory,
     episode_limit,
     make_env,
+    missing_extra,
     rubric_step_scores,
     scalar_info_keys,
     step_seconds,
@@ -737,14 +738,15 @@ def validate_experiment(config: ExperimentConfig) -> None:
     """Checks that need the task itself (its id, its action space against ``algo``); a ``ValueError`` names the
     setting. Run before anything is created."""
     check_env_id(config.env.id)
-    try:
+    missing = missing_extra(config.env.id)
+    if missing:  # a task from an extra that is not installed (the DMC and Meta-World tasks)
+        raise ValueError(f"env.id={config.env.id}: {missing}")
+    if is_off_policy(config):  # only then is the env made here (MuJoCo may write MUJOCO_LOG.TXT to the cwd)
         env = make_env(config.env.id, config.env.kwargs, config.env.christiano)
-    except ImportError as err:  # a task from an extra that is not installed (the DMC and Meta-World tasks)
-        raise ValueError(f"env.id={config.env.id}: {err}") from None
-    try:
-        check_algorithm_fits(config, env.action_space)
-    finally:
-        env.close()
+        try:
+            check_algorithm_fits(config, env.action_space)
+        finally:
+            env.close()
 
 
 def run_experiment(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Summary:

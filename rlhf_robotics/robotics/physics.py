@@ -59,6 +59,17 @@ def check_env_id(env_id: str) -> None:
     )
 
 
+def missing_extra(env_id: str) -> str | None:
+    """What to install for a suite task whose optional dependency is missing (the ``suites`` extra's DeepMind
+    Control and Meta-World tasks), or None when ``env_id`` can be made."""
+    _import_suite()
+    try:
+        from rlhf_robotics.envs import missing_extra as suite_missing_extra
+    except ImportError:
+        return None
+    return suite_missing_extra(env_id)
+
+
 def _import_suite() -> None:
     """Register the suite's own tasks (``rlhf_robotics/...``) if the package ships them."""
     try:
