@@ -17,7 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True, help="the app's base URL (as the run prints it)")
-    parser.add_argument("--out", type=Path, default=Path("docs/dashboard.png"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/dashboard.png"))
     parser.add_argument("--min-curve-points", type=int, default=2, help="wait until the learning curve has this many points")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
