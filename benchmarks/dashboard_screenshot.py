@@ -3,7 +3,7 @@
 Point it at a live run's app (e.g. one of ``annotator_reliability.py``'s runs, whose annotators are labelling
 while PPO trains) and it waits until the plots have been drawn with data, then saves the whole page.
 
-    .venv/bin/python benchmarks/dashboard_screenshot.py --url http://127.0.0.1:PORT/ --out docs/dashboard.png
+    .venv/bin/python benchmarks/dashboard_screenshot.py --url http://127.0.0.1:PORT/ --out benchmarks/results/dashboard.png
 """
 
 from __future__ import annotations
