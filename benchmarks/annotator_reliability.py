@@ -8,7 +8,7 @@ hidden true return of the two clips (looked up from the run's store through the 
 pair to two annotators (``ui.overlap=2``). Two arms per task and seed:
 
 - ``equal``: ``labels.reliability=none`` (every label counts the same; this arm also trains PPO on the true
-  reward, the reference of "fraction of true-reward PPO" for both arms of its seed);
+  reward, the reference of the normalised score for both arms of its seed);
 - ``dawid_skene``: ``labels.reliability=dawid_skene`` (each label weighted by its annotator's fitted log-odds).
 
 Every run is one process (``--one``) writing ``benchmarks/results/annotator_reliability/<env>_<arm>_s<seed>.json``;
@@ -210,7 +210,7 @@ def one_run(env: str, arm: str, seed: int, steps: int, labels: int, overlap: int
 
 
 def report(name: str = NAME) -> dict[str, Any]:
-    """Aggregate every per-run file: fraction of true-reward PPO per arm, reliability against true noise."""
+    """Aggregate every per-run file: normalised score per arm, reliability against true noise."""
     from rlhf_robotics.robotics.evaluation import normalized_score
     from rlhf_robotics.robotics.sweep_stats import bootstrap_ci, iqm
 
@@ -221,14 +221,14 @@ def report(name: str = NAME) -> dict[str, Any]:
     for env in ENVS:
         for arm in ARMS:
             mine = [r for r in runs if r["env"] == env and r["arm"] == arm and reference.get((env, r["seed"])) is not None]
-            # (ours − random) / (true-reward PPO − random): the fraction of true-reward PPO's gain over a random
+            # (ours − random) / (true-reward PPO − random): the normalised score, the share of true-reward PPO's gain over a random
             # policy, defined for negative returns too (Hopper's early returns can be below the random policy's)
             scores = np.array([normalized_score(r["return_true_learned_reward_policy"], r["return_true_random_policy"],
                                                 reference[(env, r["seed"])]) for r in mine], dtype=float)
             if len(scores) == 0:
                 continue
             ci = bootstrap_ci(scores, iqm, rng)
-            table[f"{env}/{arm}"] = {"seeds": [r["seed"] for r in mine], "fraction_of_true_reward_ppo": scores.round(3).tolist(),
+            table[f"{env}/{arm}"] = {"seeds": [r["seed"] for r in mine], "normalized_score": scores.round(3).tolist(),
                                      "iqm": round(float(ci.point), 3), "ci95": [round(float(ci.low), 3), round(float(ci.high), 3)],
                                      "labels_used": [r["labels_used"] for r in mine]}
     reliability = {a: [r["estimated_reliability"].get(a) for r in runs] for a in ANNOTATORS}
@@ -243,7 +243,7 @@ def report(name: str = NAME) -> dict[str, Any]:
         "overlap": sorted({r.get("overlap", 2) for r in runs}),
         "annotators_true_error": ANNOTATORS,
         "runs": len(runs),
-        "fraction_of_true_reward_ppo": table,
+        "normalized_score": table,
         "estimated_reliability_all_runs": reliability,
         "estimated_reliability_mean": {a: round(float(np.mean([x for x in v if x is not None])), 3) for a, v in reliability.items() if any(x is not None for x in v)},
         "order_recovered_runs": int(sum(order_recovered)),
@@ -266,9 +266,9 @@ def _figure(runs: list[dict[str, Any]], table: dict[str, Any], out: Path) -> Non
     for i, key in enumerate(labels):
         row = table[key]
         ax1.errorbar([i], [row["iqm"]], yerr=[[row["iqm"] - row["ci95"][0]], [row["ci95"][1] - row["iqm"]]], fmt="o", capsize=4)
-        ax1.scatter([i] * len(row["fraction_of_true_reward_ppo"]), row["fraction_of_true_reward_ppo"], s=10, alpha=0.5)
+        ax1.scatter([i] * len(row["normalized_score"]), row["normalized_score"], s=10, alpha=0.5)
     ax1.set_xticks(range(len(labels)), [k.replace("/", "\n") for k in labels], fontsize=8)
-    ax1.set_ylabel("fraction of true-reward PPO (IQM, 95 % CI)")
+    ax1.set_ylabel("normalised score (IQM, 95 % CI)")
     ax1.axhline(1.0, color="grey", lw=0.5)
     for name, error in ANNOTATORS.items():
         est = [r["estimated_reliability"][name] for r in runs if name in r["estimated_reliability"]]

@@ -440,7 +440,7 @@ def offpolicy_section(data: dict[str, Any]) -> list[str]:
 
 def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     """Simulated annotators of mixed quality through the app's HTTP API: reliability model vs equal weights."""
-    table = data.get("fraction_of_true_reward_ppo", {})
+    table = data.get("normalized_score", {})
     errors = data.get("annotators_true_error", {})
     estimates = data.get("estimated_reliability_all_runs", {})
     per_pair = (data.get("overlap") or [2])[0]
@@ -460,12 +460,12 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
         *_provenance_lines(data, data.get("runs_provenance") or [data]),
         f"- Command: `{data.get('command', '')}`; runs: {data.get('runs', 0)}.",
         "",
-        "| task / arm | seeds | fraction of true-reward PPO, IQM [95 % CI] | by seed | labels used |",
+        "| task / arm | seeds | normalised score (0 = random, 1 = true-reward PPO), IQM [95 % CI] | by seed | labels used |",
         "|---|---|---|---|---|",
     ]
     for key, row in table.items():
         lines.append(f"| {key} | {', '.join(map(str, row['seeds']))} | {row['iqm']:.2f} [{row['ci95'][0]:.2f}, "
-                     f"{row['ci95'][1]:.2f}] | {', '.join(f'{x:.2f}' for x in row['fraction_of_true_reward_ppo'])} | "
+                     f"{row['ci95'][1]:.2f}] | {', '.join(f'{x:.2f}' for x in row['normalized_score'])} | "
                      f"{', '.join(map(str, row['labels_used']))} |")
     envs = sorted({key.split("/")[0] for key in table})
     gaps = [f"{env}: {table[f'{env}/dawid_skene']['iqm'] - table[f'{env}/equal']['iqm']:+.2f}" for env in envs

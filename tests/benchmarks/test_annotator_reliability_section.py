@@ -7,10 +7,10 @@ from types import ModuleType
 FAKE = {
     "benchmark": "annotator_reliability", "command": "python benchmarks/annotator_reliability.py", "runs": 4,
     "annotators_true_error": {"oracle": 0.0, "random": 0.5},
-    "fraction_of_true_reward_ppo": {
-        "halfcheetah/equal": {"seeds": [0, 1], "fraction_of_true_reward_ppo": [0.5, 0.7], "iqm": 0.6, "ci95": [0.5, 0.7],
+    "normalized_score": {
+        "halfcheetah/equal": {"seeds": [0, 1], "normalized_score": [0.5, 0.7], "iqm": 0.6, "ci95": [0.5, 0.7],
                               "labels_used": [120, 118]},
-        "halfcheetah/dawid_skene": {"seeds": [0, 1], "fraction_of_true_reward_ppo": [0.8, 0.9], "iqm": 0.85,
+        "halfcheetah/dawid_skene": {"seeds": [0, 1], "normalized_score": [0.8, 0.9], "iqm": 0.85,
                                     "ci95": [0.8, 0.9], "labels_used": [120, 120]},
     },
     "estimated_reliability_all_runs": {"oracle": [0.98, 0.96, 0.97, 0.99], "random": [0.5, 0.52, None, 0.48]},
