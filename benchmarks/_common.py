@@ -38,3 +38,19 @@ def provenance() -> dict[str, object]:
                     "torch": torch.__version__},
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def app_url(proc: subprocess.Popen[str], log: list[str]) -> str:
+    """The labelling app's address that a ``labels.source=human`` run prints, read from its stdout (each line also
+    goes to ``log``); raises ``SystemExit`` with the log's tail if the run ends first."""
+    import re
+
+    assert proc.stdout is not None
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("the run ended before serving the app:\n" + "".join(log[-40:]))
+        log.append(line)
+        match = re.search(r"labelling app: (http://\S+)", line)
+        if match:
+            return match.group(1).rstrip("/")

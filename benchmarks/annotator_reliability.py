@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, app_url, provenance  # noqa: E402
 
 from rlhf_robotics.preference.records import StoredJudgment  # noqa: E402
 from rlhf_robotics.preference.reliability import fit_reliability  # noqa: E402
@@ -157,15 +157,8 @@ def one_run(env: str, arm: str, seed: int, steps: int, labels: int, overlap: int
     counts: dict[str, int] = {}
     threads: list[threading.Thread] = []
     try:
+        url = app_url(proc, log)
         assert proc.stdout is not None
-        url = None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("the run ended before serving the app:\n" + "".join(log[-40:]))
-            log.append(line)
-            match = re.search(r"labelling app: (http://\S+)", line)
-            url = match.group(1).rstrip("/") if match else None
         returns = Returns(run)
         for k, (name, error) in enumerate(ANNOTATORS.items()):
             t = threading.Thread(target=annotate, args=(url, name, error, returns, random.Random(1000 * seed + k), stop, counts),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, app_url, provenance  # noqa: E402
 
 from rlhf_robotics.preference.rundir import RunPaths  # noqa: E402
 from rlhf_robotics.preference.store import PreferenceStore  # noqa: E402
@@ -63,15 +62,7 @@ def main() -> None:
                             stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
     try:
-        url = None
-        assert proc.stdout is not None
-        while url is None:
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("the run ended before serving the app:\n" + "".join(log[-40:]))
-            log.append(line)
-            match = re.search(r"labelling app: (http://\S+)", line)
-            url = match.group(1).rstrip("/") if match else None
+        url = app_url(proc, log)
         store = PreferenceStore(RunPaths(run).store)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

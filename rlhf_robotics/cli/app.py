@@ -65,6 +65,16 @@ def require_extra(extra: str, what: str, modules: Iterable[str] | None = None) -
             )
 
 
+def typed(cls: type[Any], cfg: DictConfig) -> Any:
+    """The typed settings ``cls`` of a composed config, checked at the edge (an unknown key or a bad value raises
+    :class:`~rlhf_robotics.typed_config.ConfigError` naming it)."""
+    from rlhf_robotics.typed_config import from_mapping
+
+    data = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(data, dict)
+    return from_mapping(cls, {str(k): v for k, v in data.items()})
+
+
 def conf_dir(package: str = CONF_PACKAGE) -> Path:
     """The folder of the configs on disk: the live ``conf/`` in a checkout (editable install), the installed
     copy in a wheel."""

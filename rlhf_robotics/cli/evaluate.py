@@ -7,10 +7,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from rlhf_robotics.cli.app import App, run_app
-from rlhf_robotics.typed_config import ConfigError, from_mapping
+from rlhf_robotics.cli.app import App, run_app, typed
+from rlhf_robotics.typed_config import ConfigError
 
 
 @dataclass
@@ -38,9 +38,7 @@ class EvalSettings:
 
 
 def eval_task(cfg: DictConfig) -> None:
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
-    s = from_mapping(EvalSettings, {str(k): v for k, v in data.items()})
+    s = typed(EvalSettings, cfg)
     if s.run is None:
         raise ConfigError("run=...: missing; give the run directory, e.g. rlhf-robotics eval run=runs/<date>/<time>")
     if not (Path(s.run) / "config.json").is_file():

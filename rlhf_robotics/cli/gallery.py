@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from rlhf_robotics.cli.app import App, run_app
-from rlhf_robotics.typed_config import ConfigError, from_mapping
+from rlhf_robotics.cli.app import App, run_app, typed
+from rlhf_robotics.typed_config import ConfigError
 
 
 @dataclass
@@ -46,9 +46,7 @@ class GallerySettings:
 
 
 def gallery_task(cfg: DictConfig) -> None:
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
-    s = from_mapping(GallerySettings, {str(k): v for k, v in data.items()})
+    s = typed(GallerySettings, cfg)
     from rlhf_robotics.robotics.gallery import GalleryConfig, build_gallery
     from rlhf_robotics.robotics.rendering import RenderConfig
 

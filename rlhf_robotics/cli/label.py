@@ -17,13 +17,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from omegaconf import DictConfig, OmegaConf
 
-from rlhf_robotics.cli.app import App, UsageError, require_extra, run_app
+from rlhf_robotics.cli.app import App, UsageError, require_extra, run_app, typed
 from rlhf_robotics.preference.rundir import RunPaths
-from rlhf_robotics.typed_config import ConfigError, from_mapping
+from rlhf_robotics.typed_config import ConfigError
 
 
 @dataclass
@@ -120,12 +120,6 @@ class StatsConfig:
     """The run directory (holding ``preferences.sqlite``)."""
 
 
-def _typed(cls: type[Any], cfg: DictConfig) -> Any:
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
-    return from_mapping(cls, {str(k): v for k, v in data.items()})
-
-
 def _run_dir(run: str | None, command: str) -> Path:
     if run is None:
         raise ConfigError(f"run=...: missing; give the run directory, e.g. rlhf-robotics {command} run=runs/<date>/<time>")
@@ -150,7 +144,7 @@ def _check_port(port: int) -> None:
 
 
 def serve_task(cfg: DictConfig) -> None:
-    c: ServeConfig = _typed(ServeConfig, cfg)
+    c: ServeConfig = typed(ServeConfig, cfg)
     run = _run_dir(c.run, "label")
     _check_port(c.port)
     require_extra("ui", "rlhf-robotics label (the web app)")
@@ -191,7 +185,7 @@ def serve_task(cfg: DictConfig) -> None:
 
 
 def token_task(cfg: DictConfig) -> None:
-    c: TokenConfig = _typed(TokenConfig, cfg)
+    c: TokenConfig = typed(TokenConfig, cfg)
     run = _run_dir(c.run, "label token")
     if not c.name:
         raise ConfigError("name=...: missing; give the annotator's name, e.g. name=alice")
@@ -207,7 +201,7 @@ def token_task(cfg: DictConfig) -> None:
 
 
 def export_task(cfg: DictConfig) -> None:
-    c: ExportConfig = _typed(ExportConfig, cfg)
+    c: ExportConfig = typed(ExportConfig, cfg)
     store_path = _store(_run_dir(c.run, "label export"))
     if not c.out:
         raise ConfigError("out=...: missing; give the JSONL file to write, e.g. out=labels.jsonl")
@@ -230,7 +224,7 @@ def export_task(cfg: DictConfig) -> None:
 
 
 def import_task(cfg: DictConfig) -> None:
-    c: ImportConfig = _typed(ImportConfig, cfg)
+    c: ImportConfig = typed(ImportConfig, cfg)
     if c.run is None:
         raise ConfigError("run=...: missing; give the run directory to load the labels into (a new one)")
     if c.file is None:
@@ -260,7 +254,7 @@ def import_task(cfg: DictConfig) -> None:
 
 
 def stats_task(cfg: DictConfig) -> None:
-    c: StatsConfig = _typed(StatsConfig, cfg)
+    c: StatsConfig = typed(StatsConfig, cfg)
     store_path = _store(_run_dir(c.run, "label stats"))
     from rlhf_robotics.preference.store import PreferenceStore
     from rlhf_robotics.ui.quality import quality_report

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from rlhf_robotics.cli.app import App, UsageError, run_app
-from rlhf_robotics.typed_config import ConfigError, from_mapping
+from rlhf_robotics.cli.app import App, UsageError, run_app, typed
+from rlhf_robotics.typed_config import ConfigError
 
 
 @dataclass
@@ -56,9 +56,7 @@ class ReportSettings:
 def report_task(cfg: DictConfig) -> None:
     from rlhf_robotics.robotics.sweep_report import build_report, scan_sweep, status_lines, write_report
 
-    data = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(data, dict)
-    s = from_mapping(ReportSettings, {str(k): v for k, v in data.items()})
+    s = typed(ReportSettings, cfg)
     if s.dir is None:
         raise ConfigError("dir=...: missing; give the sweep directory, e.g. rlhf-robotics report multirun/<date>/<time>")
     try:

@@ -97,7 +97,8 @@ class RunPaths:
         return self.root / METRICS_FILE
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees it half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -118,7 +119,7 @@ def write_status(run_dir: str | Path, state: str, message: str = "", round: int 
     if state not in STATES:
         raise ValueError(f"status state {state!r} is not one of {', '.join(STATES)}")
     row = {"state": state, "message": message, "round": round, "time": time.time()}
-    _atomic_write(RunPaths(Path(run_dir)).status, json.dumps(row))
+    atomic_write(RunPaths(Path(run_dir)).status, json.dumps(row))
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
@@ -134,7 +135,7 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
 def write_rubric(run_dir: str | Path, questions: Sequence[tuple[str, str]]) -> None:
     """Write ``rubric.json`` from ``(criterion name, question)`` pairs (an empty question asks by name)."""
     rows = [{"name": name, "question": question or name} for name, question in questions]
-    _atomic_write(RunPaths(Path(run_dir)).rubric, json.dumps(rows, indent=1))
+    atomic_write(RunPaths(Path(run_dir)).rubric, json.dumps(rows, indent=1))
 
 
 def read_rubric(run_dir: str | Path) -> list[dict[str, str]]:
@@ -153,7 +154,7 @@ def write_instruction(run_dir: str | Path, text: str) -> None:
     """Write ``instruction.txt`` (what a good episode looks like); an empty text removes it."""
     path = RunPaths(Path(run_dir)).instruction
     if text.strip():
-        _atomic_write(path, text.strip() + "\n")
+        atomic_write(path, text.strip() + "\n")
     else:
         path.unlink(missing_ok=True)
 

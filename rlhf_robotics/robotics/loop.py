@@ -21,6 +21,7 @@ import shutil
 import sqlite3
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -40,7 +41,13 @@ from rlhf_robotics.preference.ensemble import (
 )
 from rlhf_robotics.preference.records import Judgment, Query, StoredJudgment, aggregate_targets
 from rlhf_robotics.preference.reliability import ReliabilityFit, training_targets
-from rlhf_robotics.preference.rundir import RunPaths, write_instruction, write_rubric, write_status
+from rlhf_robotics.preference.rundir import (
+    RunPaths,
+    atomic_write,
+    write_instruction,
+    write_rubric,
+    write_status,
+)
 from rlhf_robotics.preference.selection import candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
@@ -312,10 +319,7 @@ class PreferenceLoop:
         queries = {sq.id: sq.query for sq in self.store.queries()}
         # labels.reliability=none: aggregate_targets, no weights (the unweighted loss, as before issue 16)
         targets, weights, self.reliability = training_targets(self.judgment_rows, queries, self.config.labels.reliability)
-        missing = [sid for qid in targets for sid in (queries[qid].first, queries[qid].second) if sid not in self.features]
-        if missing:
-            got = self.segments.get(missing)
-            self.features.update(zip(got.ids, got.features()))
+        self._load_features(sid for qid in targets for sid in (queries[qid].first, queries[qid].second))
         ids: dict[str, int] = {}
         first, second, target = [], [], []
         for qid, t in targets.items():
@@ -329,16 +333,20 @@ class PreferenceLoop:
                            torch.as_tensor(second, dtype=torch.long), torch.as_tensor(target, dtype=torch.float32),
                            weight=weight)
 
+    def _load_features(self, segment_ids: Iterable[str]) -> None:
+        """Make sure ``self.features`` holds these segments' step features, reading the missing ones from disk."""
+        missing = list(dict.fromkeys(sid for sid in segment_ids if sid not in self.features))
+        if missing:
+            got = self.segments.get(missing)
+            self.features.update(zip(got.ids, got.features()))
+
     def gold_accuracy(self) -> float | None:
         """Share of the store's gold questions (people's runs: pairs with a known answer) whose answer the
         installed reward model gives; None without gold questions."""
         gold = [sq.query for sq in self.store.queries() if sq.query.gold_label in ("first", "second")]
         if not gold:
             return None
-        missing = list({sid for q in gold for sid in (q.first, q.second) if sid not in self.features})
-        if missing:
-            got = self.segments.get(missing)
-            self.features.update(zip(got.ids, got.features()))
+        self._load_features(sid for q in gold for sid in (q.first, q.second))
         with torch.no_grad():
             first = self.ensemble.item_scores(torch.as_tensor(np.stack([self.features[q.first] for q in gold]))).mean(0)
             second = self.ensemble.item_scores(torch.as_tensor(np.stack([self.features[q.second] for q in gold]))).mean(0)
@@ -567,11 +575,7 @@ class PreferenceLoop:
         return json.loads(path.read_text()) if path.exists() else {}
 
     def _save_final_state(self, state: dict[str, Any]) -> None:
-        path = self.run_dir / "checkpoints" / "final.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(state, default=float))
-        tmp.replace(path)
+        atomic_write(self.run_dir / "checkpoints" / "final.json", json.dumps(state, default=float))
 
     def finish(self) -> Summary:
         """Evaluate, train the baseline, plot and record the video, then write ``summary.json``.
@@ -644,9 +648,8 @@ class PreferenceLoop:
             "policy/return_true_final": ours.mean, "random/return_true": rand.mean,
             "baseline/return_true": baseline.mean if baseline else None,
             "reward_model/accuracy_vs_oracle": acc}.items() if v is not None})
-        tmp = self.run_dir / "summary.json.tmp"  # written last, atomically: its presence means the run is finished
-        tmp.write_text(json.dumps(summary.to_json(), indent=2, default=float))
-        tmp.replace(self.run_dir / "summary.json")
+        # written last, atomically: its presence means the run is finished
+        atomic_write(self.run_dir / "summary.json", json.dumps(summary.to_json(), indent=2, default=float))
         return summary
 
     def record_policy_video(self, seed: int) -> dict[str, str]:
