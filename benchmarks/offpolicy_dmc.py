@@ -4,17 +4,20 @@ SAC on the true reward and our PPO loop, at equal env steps.
 The grid: tasks ``walker_walk`` and ``cheetah_run`` (``rlhf_robotics/dmc-*-v0``), seeds 0–2, arms
 
 - ``sac``: SB3 SAC on the true reward (the reference: "fraction of true-reward SAC");
-- ``pebble_1000_oracle``, ``pebble_100_oracle``, ``pebble_1000_mistake``: ``method=pebble`` (B-Pref's schedule:
-  1,000 seed steps, 9,000 steps of state-entropy pre-training, critic reset, queries at equal intervals) with the
-  perfect oracle or the mistake teacher (ε = 0.1);
+- ``pebble_1000_oracle``, ``pebble_100_oracle``, ``pebble_1000_mistake``: ``method=pebble`` (B-Pref's schedule
+  scaled to the budget: 1,000 seed steps, then state-entropy pre-training until a quarter of the run — 9,000 steps at
+  40,000 as B-Pref's walker, 4,000 at 20,000 — critic reset, queries at equal intervals) with the perfect oracle or
+  the mistake teacher (ε = 0.1);
 - ``sac_relabel_1000_oracle``: ``method=sac_relabel`` (relabelled buffer, no pre-training);
 - ``ppo_loop_1000_oracle``: our PPO loop (Christiano's schedule) with the same labels and steps.
 
 Every arm uses SB3's default SAC (256×256 networks; B-Pref's 1024×2 networks are not a preset yet) and segments of
-50 steps, as B-Pref. Step budget: 40,000 env steps per run (``--steps``). Why: SB3 SAC runs about 84 env steps/s on
-one core here, so one SAC-based run takes ≈ 8–9 min; the 30 SAC-based jobs (5 arms × 2 tasks × 3 seeds) plus 6
-PPO-loop jobs take ≈ 2.5 h on 2 cores running 2 jobs at a time. PEBBLE's paper reports 500,000 steps; at 40,000 the
-pre-training is a quarter of the run, so these figures compare the methods early in learning, not converged.
+50 steps, as B-Pref. Step budget: 20,000 env steps per run (``--steps``). Why: SB3 SAC runs about 84 env steps/s on
+one idle core here and about 56 with two jobs side by side (measured: a 12,000-step PEBBLE run took 214 s of learning),
+so one SAC-based run takes ≈ 6 min; the 30 SAC-based jobs (5 arms × 2 tasks × 3 seeds) plus 6 PPO-loop jobs take
+≈ 1.6 h on 2 cores running 2 jobs at a time, which fits one working session. 40,000 steps (the first plan) would take
+≈ 3.5 h. PEBBLE's paper reports 500,000 steps; at 20,000 the figures compare the methods early in learning, not
+converged.
 
 Each job is one process in the ``suites`` virtual environment (``benchmarks/.work/suites-venv``, created on first
 use: torch 2.13.0, then ``-e .[suites]``, which pins MuJoCo 3.3.0 for dm-control) that writes
@@ -47,7 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
 
-DEFAULT_STEPS = 40_000
+DEFAULT_STEPS = 20_000
 TASKS: dict[str, str] = {"walker_walk": "rlhf_robotics/dmc-walker-walk-v0", "cheetah_run": "rlhf_robotics/dmc-cheetah-run-v0"}
 ARMS: dict[str, dict[str, Any]] = {
     "sac": {"method": None},
@@ -58,6 +61,13 @@ ARMS: dict[str, dict[str, Any]] = {
     "ppo_loop_1000_oracle": {"method": "christiano", "labels": 1000, "teacher": "oracle"},
 }
 SEEDS = (0, 1, 2)
+SEED_STEPS = 1000
+
+
+def pretrain_steps(steps: int) -> int:
+    """PEBBLE's unsupervised steps: seed steps plus pre-training fill a quarter of the run (B-Pref's walker: 1,000 +
+    9,000 of 40,000 before its 500,000-step run's first query)."""
+    return max(0, steps // 4 - SEED_STEPS)
 SUITES_VENV = WORK / "suites-venv"
 
 
@@ -73,7 +83,7 @@ class Job:
 
 
 def plan(seeds: Sequence[int] = SEEDS) -> list[Job]:
-    return [Job(arm, task, seed) for seed in seeds for task in TASKS for arm in ARMS]
+    return [Job(arm, task, seed) for task in TASKS for seed in seeds for arm in ARMS]  # walker_walk first
 
 
 def select(jobs: Sequence[Job], only: Sequence[str]) -> list[Job]:
@@ -108,8 +118,8 @@ def experiment_config(job: Job, steps: int, run_dir: Path) -> Any:
         return ExperimentConfig(labels=LabelsConfig(total=arm["labels"]), **common)  # type: ignore[arg-type]
     equal_rounds = LabelsConfig(total=arm["labels"], initial_fraction=0.1, rounds=9, schedule_timescale=1e9)
     if arm["method"] == "pebble":
-        return ExperimentConfig(labels=equal_rounds, algo="sac", off_policy=OffPolicyConfig(learning_starts=1000),
-                                pretrain=PretrainConfig(steps=9000), **common)  # type: ignore[arg-type]
+        return ExperimentConfig(labels=equal_rounds, algo="sac", off_policy=OffPolicyConfig(learning_starts=SEED_STEPS),
+                                pretrain=PretrainConfig(steps=pretrain_steps(steps)), **common)  # type: ignore[arg-type]
     return ExperimentConfig(labels=equal_rounds, algo="sac", **common)  # type: ignore[arg-type]
 
 
