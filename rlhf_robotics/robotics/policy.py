@@ -22,7 +22,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
 from rlhf_robotics.robotics.config import ExperimentConfig, PPOConfig
-from rlhf_robotics.robotics.physics import make_env
+from rlhf_robotics.robotics.physics import check_env_id, make_env, missing_extra
 
 
 def resolve_device(device: str) -> str:
@@ -181,3 +181,17 @@ def normalize(venv: VecEnv, ppo: PPOConfig) -> VecEnv:
 
 def obs_rms(venv: VecEnv) -> RunningMeanStd | None:
     return venv.obs_rms if isinstance(venv, VecNormalize) and venv.norm_obs else None  # type: ignore[return-value]
+
+
+def validate_experiment(config: ExperimentConfig) -> None:
+    """Checks that need the task itself (its id, its action space against ``algo``); a ``ValueError`` names the
+    setting. Run before anything is created."""
+    check_env_id(config.env.id)
+    if missing := missing_extra(config.env.id):  # a task from an extra that is not installed (DMC, Meta-World)
+        raise ValueError(f"env.id={config.env.id}: {missing}")
+    if is_off_policy(config):  # only then is the env made here (MuJoCo may write MUJOCO_LOG.TXT to the cwd)
+        env = make_env(config.env.id, config.env.kwargs, config.env.christiano)
+        try:
+            check_algorithm_fits(config, env.action_space)
+        finally:
+            env.close()

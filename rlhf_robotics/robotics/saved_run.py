@@ -11,6 +11,7 @@ format, for SB3 and rl-zoo tools).
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,13 @@ from rlhf_robotics.preference.ensemble import (
     StackedStepReward,
     build_step_ensemble,
 )
+from rlhf_robotics.preference.rundir import RunPaths
+from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.robotics.config import ExperimentConfig, load_config
 from rlhf_robotics.robotics.evaluation import ReturnStats, evaluate_true_return, record_video
 from rlhf_robotics.robotics.physics import env_factory
 from rlhf_robotics.robotics.policy import ALGORITHMS
+from rlhf_robotics.robotics.summary import Summary
 
 
 def checkpoint_dir(run_dir: str | Path, round: int | None = None) -> Path:
@@ -131,3 +135,26 @@ def evaluate_run(
         out.parent.mkdir(parents=True, exist_ok=True)
         path = str(record_video(policy, make_env, e.id, out, rms, seed))
     return RunEvaluation(str(run_dir), int(state["round"]), episodes, seed, ours, rand, path)
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used as asked (it holds a run, or holds none to resume)."""
+
+
+def finished_summary(run_dir: str | Path) -> Summary | None:
+    """The summary of a finished run in ``run_dir`` (``summary.json`` is written last), else None."""
+    path = Path(run_dir) / "summary.json"
+    return Summary.from_json(json.loads(path.read_text())) if path.is_file() else None
+
+
+def holds_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run or any preference data (a labelling app may create an empty store first)."""
+    if (run_dir / "config.json").exists():
+        return True
+    if not RunPaths(run_dir).store.exists():
+        return False
+    try:
+        with PreferenceStore(RunPaths(run_dir).store) as s:
+            return s.count_queries() > 0 or s.count_judgments() > 0
+    except (sqlite3.DatabaseError, ValueError):
+        return True  # not a store this code can read: never touch it

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,3 +169,32 @@ class SegmentStore:
             raise KeyError(f"unknown segment ids {missing[:3]} in {self.root}")
         parts = [self.load_batch(self._index[i][0]).take([self._index[i][1]]) for i in ids]
         return Segments.concatenate(parts)
+
+
+class SegmentFeatures:
+    """Step features (``obs ⊕ action`` per step) of stored segments, kept in memory once read or saved.
+
+    The query stage saves each asked batch through it; the reward fitter reads the labelled segments' features."""
+
+    def __init__(self, store: SegmentStore) -> None:
+        self.store = store
+        self._features: dict[str, np.ndarray] = {}
+
+    def save(self, batch: str, segments: Segments, features: np.ndarray) -> None:
+        self.store.save(batch, segments)
+        self._features.update(zip(segments.ids, features))
+
+    def __getitem__(self, segment_id: str) -> np.ndarray:
+        return self._features[segment_id]
+
+    def load(self, segment_ids: Iterable[str]) -> None:
+        """Read the features of these segments that are not in memory yet (one read per batch)."""
+        missing = list(dict.fromkeys(sid for sid in segment_ids if sid not in self._features))
+        if missing:
+            got = self.store.get(missing)
+            self._features.update(zip(got.ids, got.features()))
+
+    def stack(self, segment_ids: Sequence[str]) -> np.ndarray:
+        """``(len(ids), T, features)`` for these segments, reading any not in memory."""
+        self.load(segment_ids)
+        return np.stack([self._features[sid] for sid in segment_ids])

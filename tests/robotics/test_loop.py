@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from rlhf_robotics.preference.trainer import RewardTrainerConfig
-from rlhf_robotics.robotics import loop as loop_module
 from rlhf_robotics.robotics.config import (
     EnvConfig,
     ExperimentConfig,
@@ -16,7 +17,7 @@ from rlhf_robotics.robotics.config import (
     PPOConfig,
     RewardModelConfig,
 )
-from rlhf_robotics.robotics.loop import run_experiment
+from rlhf_robotics.robotics.loop import build_loop, run_experiment
 from rlhf_robotics.robotics.schedule import label_schedule, segment_length
 
 
@@ -71,23 +72,35 @@ def test_same_seed_same_labels_and_reward_weights(tmp_path: Path) -> None:
     assert [r["round"] for r in rows[:4]] == [0, 1, 2, 3] and "reward_model/val_loss" in rows[0]
 
 
-def test_killed_run_resumes_without_losing_judgments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = tiny(tmp_path / "run")
-    original = loop_module.PreferenceLoop.learn
-    calls = {"n": 0}
+class DiesInSecondLearn:
+    """The run's agent, killed (as by Ctrl-C) when the loop asks it to learn for the second time."""
 
-    def dying_learn(self, steps):
-        calls["n"] += 1
-        if calls["n"] == 2:  # killed during round 2's policy update
+    def __init__(self, agent: Any) -> None:
+        self.agent, self.calls = agent, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.agent, name)
+
+    def learn(self, steps: int, desc: str) -> None:
+        self.calls += 1
+        if self.calls == 2:  # killed during round 2's policy update
             raise KeyboardInterrupt
-        return original(self, steps)
+        self.agent.learn(steps, desc)
 
-    monkeypatch.setattr(loop_module.PreferenceLoop, "learn", dying_learn)
-    with pytest.raises(KeyboardInterrupt):
-        run_experiment(config, progress=False)
+
+def test_killed_run_resumes_without_losing_judgments(tmp_path: Path) -> None:
+    config = tiny(tmp_path / "run")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps(asdict(config)))
+    loop = build_loop(config, progress=False)
+    loop.s.agent = DiesInSecondLearn(loop.s.agent)  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run()
+    finally:
+        loop.close()
     before = _labels(tmp_path / "run")
     assert json.loads((tmp_path / "run" / "checkpoints" / "latest.json").read_text())["round"] == 1
-    monkeypatch.setattr(loop_module.PreferenceLoop, "learn", original)
     summary = run_experiment(config, resume=True, progress=False)
     after = _labels(tmp_path / "run")
     assert after[: len(before)] == before  # nothing lost or rewritten

@@ -22,7 +22,7 @@ from rlhf_robotics.robotics.config import (
     OffPolicyConfig,
     RewardModelConfig,
 )
-from rlhf_robotics.robotics.loop import PreferenceLoop, run_experiment
+from rlhf_robotics.robotics.loop import PreferenceLoop, build_loop, run_experiment
 from rlhf_robotics.robotics.relabel import env_actions
 
 
@@ -38,17 +38,17 @@ def tiny_off_policy(run_dir: Path, algo: str = "sac", **kw) -> ExperimentConfig:
 
 
 def _stored_vs_model(loop: PreferenceLoop) -> tuple[np.ndarray, np.ndarray]:
-    buffer = loop.policy.replay_buffer  # type: ignore[attr-defined]
+    buffer = loop.s.agent.model.replay_buffer  # type: ignore[attr-defined]
     n = buffer.buffer_size if buffer.full else buffer.pos
     obs = buffer.observations[:n].reshape(n * buffer.n_envs, -1)
-    act = env_actions(buffer.actions[:n].reshape(n * buffer.n_envs, -1), loop.venv.action_space)
-    model = StackedStepReward(loop.ensemble)(np.concatenate([obs, act], axis=1))
+    act = env_actions(buffer.actions[:n].reshape(n * buffer.n_envs, -1), loop.s.collector.venv.action_space)
+    model = StackedStepReward(loop.s.fitter.ensemble)(np.concatenate([obs, act], axis=1))
     return buffer.rewards[:n].reshape(-1), model
 
 
 def _run_loop(config: ExperimentConfig) -> PreferenceLoop:
     Path(config.run_dir).mkdir(parents=True)
-    loop = PreferenceLoop(config, progress=False)
+    loop = build_loop(config, progress=False)
     loop.run()
     return loop
 
@@ -59,7 +59,7 @@ def test_sac_replay_buffer_holds_the_final_reward_model_after_the_run(tmp_path: 
         stored, model = _stored_vs_model(loop)
         assert len(stored) >= 400  # every transition PPO-style collection and SAC learning put there
         np.testing.assert_allclose(stored, model, rtol=1e-5, atol=1e-5)
-        assert loop.timer.seconds["relabel"] > 0
+        assert loop.s.timer.seconds["relabel"] > 0
         assert json.loads((tmp_path / "run" / "summary.json").read_text())["labels_used"] == 16
     finally:
         loop.close()
@@ -102,20 +102,20 @@ def test_pebble_pretrains_on_state_entropy_then_hands_over_within_the_step_budge
                      pretrain=PretrainConfig(steps=150, k=3, reset_updates=10))
     loop = _run_loop(config)
     try:
-        buffer = loop.policy.replay_buffer  # type: ignore[attr-defined]
+        buffer = loop.s.agent.model.replay_buffer  # type: ignore[attr-defined]
         assert isinstance(buffer, StateEntropyReplayBuffer) and not buffer.intrinsic
         assert buffer.stats.count > 100  # the critic was trained on state-entropy rewards during pre-training
-        assert loop.policy.num_timesteps == 600  # 50 seed + 150 pre-training + the rounds' steps = total_steps
+        assert loop.s.agent.model.num_timesteps == 600  # 50 seed + 150 pre-training + the rounds' steps = total_steps
         stored, model = _stored_vs_model(loop)  # handed over: every stored reward is the learned one
         np.testing.assert_allclose(stored, model, rtol=1e-5, atol=1e-5)
         rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
         assert rows[0]["round"] == 0 and rows[0]["step"] == 200  # the first labels came after pre-training
     finally:
         loop.close()
-    resumed = PreferenceLoop(config, progress=False)  # a resume loads a fresh SAC whose buffer starts intrinsic
+    resumed = build_loop(config, progress=False)  # a resume loads a fresh SAC whose buffer starts intrinsic
     try:
         assert resumed.load_checkpoint()
-        assert not resumed.policy.replay_buffer.intrinsic  # type: ignore[attr-defined]  # learned rewards only
+        assert not resumed.s.agent.model.replay_buffer.intrinsic  # type: ignore[attr-defined]  # learned rewards only
     finally:
         resumed.close()
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import gymnasium as gym
 from stable_baselines3 import PPO
 
-from rlhf_robotics.robotics.loop import round_line
 from rlhf_robotics.robotics.policy import CurveCallback
+from rlhf_robotics.robotics.run_log import round_line
 
 
 class Bar:

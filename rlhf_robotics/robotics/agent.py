@@ -1,0 +1,115 @@
+"""The agent stage: any SB3 algorithm (``algo=ppo|sac|td3``) acting on the loop's env stack.
+
+It learns on the installed learned reward, collects rollouts without learning (the initial policy's, and a resumed
+run's refill), relabels an off-policy replay buffer after each reward update, performs PEBBLE's hand-over, and saves
+and loads itself. The loop never touches the SB3 object directly, so a test can put a small fake in its place.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import configure as configure_logger
+from stable_baselines3.common.vec_env import VecEnv
+
+from rlhf_robotics.robotics.config import ExperimentConfig
+from rlhf_robotics.robotics.exploration import reset_critic
+from rlhf_robotics.robotics.policy import (
+    ALGORITHMS,
+    CurveCallback,
+    PhaseTimer,
+    is_off_policy,
+    make_agent,
+    progress_bar,
+)
+from rlhf_robotics.robotics.relabel import relabel_replay_buffer
+from rlhf_robotics.robotics.reward_wrapper import RewardFn
+
+
+class Agent:
+    """One SB3 algorithm on ``venv`` (the learned-reward env stack), with the loop's timing and learning curve.
+
+    Args:
+        config: the experiment (``algo``, ``ppo``/``off_policy``, ``pretrain``).
+        venv: the env stack the policy acts in (normalisation on top of the learned-reward wrapper).
+        device: where the networks live.
+        timer: the loop's phase timer (``policy_learn``, ``relabel``).
+        log_dir: TensorBoard directory.
+        pretrain: start with PEBBLE's state-entropy replay buffer (off-policy only).
+        progress: show a progress bar while learning.
+    """
+
+    def __init__(self, config: ExperimentConfig, venv: VecEnv, device: str, timer: PhaseTimer, log_dir: Path,
+                 pretrain: bool = False, progress: bool = True) -> None:
+        self.config, self.venv, self.device, self.timer = config, venv, device, timer
+        self.log_dir, self.progress = log_dir, progress
+        self.model: BaseAlgorithm = make_agent(config, venv, config.seed, device, pretrain=pretrain)
+        self.model.set_logger(configure_logger(str(log_dir), ["tensorboard"]))
+        self.curve: list[dict[str, float]] = []
+        """Learning-curve points (env steps, recent true and learned returns)."""
+        # one point per PPO rollout; one per 1,000 steps of an off-policy agent (whose "rollout" is a single step)
+        self.curve_interval = 1000 if is_off_policy(config) else 0
+
+    @property
+    def num_timesteps(self) -> int:
+        return int(self.model.num_timesteps)
+
+    def learn(self, steps: int, desc: str) -> None:
+        """Learn for ``steps`` env steps on the installed reward, continuing the step count."""
+        with self.timer("policy_learn"), progress_bar(steps, desc, self.progress) as bar:
+            self.model.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar, self.curve_interval),
+                             progress_bar=False)
+
+    def collect(self, steps: int) -> None:
+        """Act for ``steps`` env steps (all envs together) without learning; the wrapper records them."""
+        obs = self.venv.reset()
+        for _ in range(math.ceil(steps / self.venv.num_envs)):
+            action, _ = self.model.predict(obs, deterministic=False)  # type: ignore[arg-type]
+            obs, _, _, _ = self.venv.step(action)
+
+    def relabel(self, reward: RewardFn) -> None:
+        """Off-policy agents: give every transition in the replay buffer ``reward`` (PEBBLE); PPO: nothing to do."""
+        buffer = getattr(self.model, "replay_buffer", None)
+        if buffer is None or not self.config.off_policy.relabel:
+            return
+        with self.timer("relabel"):
+            relabel_replay_buffer(buffer, reward, self.venv.action_space)
+
+    def end_pretraining(self) -> None:
+        """From now on the replay buffer serves the learned (relabelled) rewards, not the state-entropy one."""
+        self.model.replay_buffer.intrinsic = False  # type: ignore[attr-defined]
+
+    def hand_over(self) -> None:
+        """PEBBLE's hand-over after pre-training: reset the critic (its values estimate the exploration reward) and
+        take ``pretrain.reset_updates`` gradient steps on the relabelled buffer."""
+        with self.timer("policy_learn"):
+            reset_critic(self.model)
+            if self.config.pretrain.reset_updates:
+                self.model.train(gradient_steps=self.config.pretrain.reset_updates,  # type: ignore[attr-defined]
+                                 batch_size=self.config.off_policy.batch_size)
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Numbers of ``row`` to TensorBoard at the current step."""
+        for key, value in row.items():
+            if isinstance(value, (int, float)) and key not in ("round", "step"):
+                self.model.logger.record(key, value)
+        self.model.logger.dump(self.num_timesteps)
+
+    def save(self, directory: Path) -> None:
+        self.model.save(directory / "policy.zip")
+
+    def load(self, directory: Path, num_timesteps: int, curve: list[dict[str, float]]) -> None:
+        """Replace the agent by the one saved in ``directory``.
+
+        The replay buffer of an off-policy agent is not checkpointed (a million transitions of a 17-dim task are
+        ~0.3 GB per round); a resumed SAC/TD3 run refills it from the restored policy's steps and keeps learning."""
+        self.model = ALGORITHMS[self.config.algo].load(directory / "policy.zip", env=self.venv, device=self.device)
+        if hasattr(getattr(self.model, "replay_buffer", None), "intrinsic"):
+            self.end_pretraining()  # pre-training ended before any checkpoint
+        self.model.set_logger(configure_logger(str(self.log_dir), ["tensorboard"]))
+        self.model.num_timesteps = num_timesteps
+        self.curve = curve
+

@@ -1,0 +1,76 @@
+"""The checkpoint stage: what a run keeps after every round and after every phase of its final report.
+
+``checkpoints/round_NNN/`` holds the policy (SB3's zip), the reward ensemble (state dict + metadata, readable by
+:mod:`rlhf_robotics.robotics.saved_run`), the observation/return normalisation (an npz, and SB3's ``VecNormalize``
+pickle for users of ``VecNormalize.load``) and ``state.json`` (round, step count, every random stream, the
+learning curve, phase times). ``latest.json`` names the last complete round; ``final.json`` collects the final
+report's phases as they end. A resumed run restores all of it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from rlhf_robotics.preference.ensemble import EnsembleMetadata, RewardEnsemble
+from rlhf_robotics.preference.rundir import atomic_write
+from rlhf_robotics.robotics.policy import obs_rms
+
+
+class Checkpointer:
+    """Writes and reads one run's checkpoints under ``<run_dir>/checkpoints``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.root = Path(run_dir) / "checkpoints"
+
+    def save(self, round: int, agent: Any, ensemble: RewardEnsemble, meta: EnsembleMetadata, venv: VecEnv,
+             state: dict[str, Any]) -> Path:
+        """Checkpoint round ``round``: ``agent.save(dir)``, the ensemble, ``venv``'s normalisation and ``state``
+        (anything JSON), then point ``latest.json`` at it."""
+        d = self.root / f"round_{round:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        agent.save(d)
+        torch.save(ensemble.state_dict(), d / "reward_model.pt")
+        (d / "reward_model.json").write_text(json.dumps(asdict(meta)))
+        if isinstance(venv, VecNormalize):
+            rms = obs_rms(venv)
+            np.savez(d / "vecnormalize.npz", obs_mean=rms.mean if rms else 0, obs_var=rms.var if rms else 1,
+                     obs_count=rms.count if rms else 0, ret_mean=venv.ret_rms.mean, ret_var=venv.ret_rms.var,
+                     ret_count=venv.ret_rms.count)
+            venv.save(str(d / "vecnormalize.pkl"))  # SB3's format: VecNormalize.load(path, venv)
+        (d / "state.json").write_text(json.dumps({"round": round, **state}, default=int))
+        (self.root / "latest.json").write_text(json.dumps({"round": round, "dir": d.name}))
+        return d
+
+    def latest(self) -> tuple[Path, dict[str, Any]] | None:
+        """The last complete round's directory and state, or None before the first checkpoint."""
+        latest = self.root / "latest.json"
+        if not latest.exists():
+            return None
+        d = self.root / json.loads(latest.read_text())["dir"]
+        return d, json.loads((d / "state.json").read_text())
+
+    @staticmethod
+    def restore(d: Path, ensemble: RewardEnsemble, venv: VecEnv) -> None:
+        """Load the ensemble's weights and ``venv``'s normalisation statistics from checkpoint ``d``."""
+        ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True))
+        if isinstance(venv, VecNormalize) and (d / "vecnormalize.npz").exists():
+            z = np.load(d / "vecnormalize.npz")
+            rms = obs_rms(venv)
+            if rms is not None:
+                rms.mean, rms.var, rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+            venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+
+    def final_state(self) -> dict[str, Any]:
+        """The final report's finished phases (``final.json``), empty before the first."""
+        path = self.root / "final.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def save_final_state(self, state: dict[str, Any]) -> None:
+        atomic_write(self.root / "final.json", json.dumps(state, default=float))

@@ -1,0 +1,172 @@
+"""The reward-fitting stage: the ensemble, the judgments it learns from, and one refit path.
+
+Judgments are read from the preference store by id cursor (people's labels arrive while the policy trains),
+aggregated (ties and can't-tell kept as soft targets; ``labels.reliability`` may weight annotators) into a
+:class:`PairDataset` over the stored segments' features. A :class:`Refit` trains a copy of the ensemble; the
+synchronous loop runs it at once, the background loop (``reward_model.async_training``) in a worker thread while
+the policy learns on the installed model — the same code either way.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from rlhf_robotics.preference.ensemble import RewardEnsemble, StackedStepReward, build_step_ensemble
+from rlhf_robotics.preference.records import StoredJudgment
+from rlhf_robotics.preference.reliability import ReliabilityFit, training_targets
+from rlhf_robotics.preference.store import PreferenceStore
+from rlhf_robotics.preference.trainer import (
+    PairDataset,
+    RewardTrainerConfig,
+    RewardTrainerMetrics,
+    train_ensemble,
+)
+from rlhf_robotics.robotics.buffer import TransitionBuffer
+from rlhf_robotics.robotics.config import ExperimentConfig
+from rlhf_robotics.robotics.policy import PhaseTimer
+from rlhf_robotics.robotics.segments import SegmentFeatures
+
+Fitted = tuple[RewardEnsemble, RewardTrainerMetrics] | tuple[None, None]
+"""A refit's result: the refitted ensemble and its training metrics, or ``(None, None)`` without judgments."""
+
+
+@dataclass
+class Refit:
+    """One refit, ready to run: a copy of the ensemble with its input statistics set, and the data."""
+
+    ensemble: RewardEnsemble
+    data: PairDataset
+    config: RewardTrainerConfig
+    rng: np.random.Generator
+
+    def run(self) -> tuple[RewardEnsemble, RewardTrainerMetrics]:
+        return self.ensemble, train_ensemble(self.ensemble, self.data, self.config, self.rng)
+
+
+class RewardFitter:
+    """The reward ensemble of one run and how it is refitted.
+
+    Args:
+        config: the experiment (``reward_model``, ``labels.reliability``, ``seed``).
+        store: the preference store the judgments are read from.
+        features: the stored segments' step features.
+        buffer: the collector's transitions (input statistics and normalisation of each fit).
+        rng: the ``reward_model`` random stream.
+        timer: the loop's phase timer.
+    """
+
+    def __init__(self, config: ExperimentConfig, store: PreferenceStore, features: SegmentFeatures,
+                 buffer: TransitionBuffer, rng: np.random.Generator, timer: PhaseTimer, in_dim: int) -> None:
+        rm = config.reward_model
+        self.config, self.store, self.features, self.buffer, self.rng, self.timer = rm, store, features, buffer, rng, timer
+        self.reliability_method = config.labels.reliability
+        self.ensemble = build_step_ensemble(in_dim, rm.ensemble_size, rm.mlp, seed=config.seed)
+        self.judgment_rows: list[StoredJudgment] = []
+        self.reliability: ReliabilityFit | None = None
+        """The last fitted annotator model (labels.reliability=dawid_skene), logged with each round."""
+        self.cursor = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
+
+    def dataset(self) -> PairDataset:
+        """All judged comparisons so far, read from the store by cursor and aggregated."""
+        new = self.store.judgments(after=self.cursor)
+        if new:
+            self.judgment_rows += new
+            self.cursor = new[-1].id
+        queries = {sq.id: sq.query for sq in self.store.queries()}
+        # labels.reliability=none: aggregate_targets, no weights (the unweighted loss, as before issue 16)
+        targets, weights, self.reliability = training_targets(self.judgment_rows, queries, self.reliability_method)
+        ids: dict[str, int] = {}
+        first, second, target = [], [], []
+        for qid, t in targets.items():
+            q = queries[qid]
+            first.append(ids.setdefault(q.first, len(ids)))
+            second.append(ids.setdefault(q.second, len(ids)))
+            target.append(t)
+        items = self.features.stack(list(ids)) if ids else np.zeros((0, 1, 1), np.float32)
+        weight = None if weights is None else torch.as_tensor([weights[qid] for qid in targets], dtype=torch.float32)
+        return PairDataset(torch.as_tensor(items), torch.as_tensor(first, dtype=torch.long),
+                           torch.as_tensor(second, dtype=torch.long), torch.as_tensor(target, dtype=torch.float32),
+                           weight=weight)
+
+    def prepare(self, round: int) -> Refit | None:
+        """A refit of a copy of the ensemble on every judgment so far (round 0: the full epochs, later rounds
+        ``reward_model.refit_epochs``); None while there is no judgment to learn from."""
+        data = self.dataset()
+        if len(data) == 0:
+            return None
+        ensemble = copy.deepcopy(self.ensemble)
+        self._standardise_inputs(ensemble, data, round)
+        trainer = self.config.trainer
+        if round > 0:
+            trainer = dataclasses.replace(trainer, epochs=min(trainer.epochs, self.config.refit_epochs))
+        return Refit(ensemble, data, trainer, self.rng)
+
+    def fit(self, round: int) -> Fitted:
+        """Refit now; ``(None, None)`` without judgments."""
+        refit = self.prepare(round)
+        return refit.run() if refit is not None else (None, None)
+
+    def start(self, round: int) -> Future[Fitted]:
+        """Refit in a background thread; its result is what :meth:`fit` would return."""
+        refit = self.prepare(round)
+
+        def work() -> Fitted:
+            start = time.perf_counter()
+            try:
+                return refit.run() if refit is not None else (None, None)
+            finally:
+                self.timer.seconds["reward_training_background"] += time.perf_counter() - start
+
+        return self._executor.submit(work)
+
+    def _standardise_inputs(self, ensemble: RewardEnsemble, data: PairDataset, round: int) -> None:
+        """Set the members' input statistics before a fit: from the initial policy's steps at round 0, then
+        (``input_statistics=per_round``) from every labelled segment's steps, keeping the function unchanged."""
+        if round == 0:
+            steps, _ = self.buffer.sample_steps(4096, self.rng)
+            for m in ensemble.members:
+                m.set_input_statistics(torch.as_tensor(steps, dtype=torch.float32))  # type: ignore[operator]
+        elif self.config.input_statistics == "per_round" and len(data):
+            steps_t = data.items.reshape(-1, data.items.shape[-1]).float()
+            for m in ensemble.members:
+                m.restandardise(steps_t)  # type: ignore[operator]
+
+    def install(self, ensemble: RewardEnsemble) -> StackedStepReward:
+        """Normalise ``ensemble`` on recent transitions, make it the run's model; returns its step reward."""
+        steps, _ = self.buffer.sample_steps(4096, self.rng)
+        ensemble.cpu()
+        ensemble.fit_normalisation(torch.as_tensor(steps, dtype=torch.float32))
+        self.ensemble = ensemble
+        return StackedStepReward(ensemble)
+
+    def segment_scores(self, features: np.ndarray) -> np.ndarray:
+        """The ensemble's mean predicted return of each segment, ``(N, T, F)`` → ``(N,)``."""
+        with torch.no_grad():
+            return self.ensemble.item_scores(torch.as_tensor(features)).mean(0).numpy()
+
+    def gold_accuracy(self) -> float | None:
+        """Share of the store's gold questions (people's runs: pairs with a known answer) whose answer the
+        installed reward model gives; None without gold questions."""
+        gold = [sq.query for sq in self.store.queries() if sq.query.gold_label in ("first", "second")]
+        if not gold:
+            return None
+        first = self.segment_scores(self.features.stack([q.first for q in gold]))
+        second = self.segment_scores(self.features.stack([q.second for q in gold]))
+        return float(np.mean([s == (q.gold_label == "first") for s, q in zip(first > second, gold)]))
+
+    def catch_up(self, ids: Iterable[str] = ()) -> None:
+        """Read every judgment in the store (a resumed run's, including any newer than its checkpoint)."""
+        self.features.load(ids)
+        self.dataset()
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,318 @@
+"""The loop's stages, each tested with small fakes in place of the others (no SB3 agent, no simulator):
+the order the loop runs them in (synchronous, background refits, PEBBLE's pre-training, a resume), and the reward
+fitter, query asker, teacher labeller and checkpointer on their own."""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from rlhf_robotics.preference.ensemble import build_step_ensemble
+from rlhf_robotics.preference.records import Judgment, Query
+from rlhf_robotics.preference.store import PreferenceStore
+from rlhf_robotics.preference.teachers import Teacher, preset
+from rlhf_robotics.preference.trainer import RewardTrainerConfig
+from rlhf_robotics.robotics.checkpoint import Checkpointer
+from rlhf_robotics.robotics.config import (
+    EnvConfig,
+    ExperimentConfig,
+    LabelsConfig,
+    OffPolicyConfig,
+    PretrainConfig,
+    RewardModelConfig,
+)
+from rlhf_robotics.robotics.labeller import QueryAsker, TeacherLabeller
+from rlhf_robotics.robotics.loop import PreferenceLoop, Stages
+from rlhf_robotics.robotics.policy import PhaseTimer
+from rlhf_robotics.robotics.reward_fit import RewardFitter
+from rlhf_robotics.robotics.run_log import MetricsLog
+from rlhf_robotics.robotics.segments import SegmentFeatures, Segments, SegmentStore
+
+OBS, ACT, T = 3, 1, 4
+
+
+def segments(n: int, rng: np.random.Generator, prefix: str) -> Segments:
+    """``n`` random segments whose true reward is the first observation coordinate (learnable from features)."""
+    obs = rng.normal(size=(n, T, OBS)).astype(np.float32)
+    return Segments(ids=[f"{prefix}-{i}" for i in range(n)], obs=obs, act=rng.normal(size=(n, T, ACT)).astype(np.float32),
+                    reward=obs[..., 0].copy(), qpos=np.zeros((n, T, 1)), qvel=np.zeros((n, T, 1)), env_id="toy", dt=0.1)
+
+
+class FakeBuffer:
+    def __init__(self) -> None:
+        self.data = np.random.default_rng(0).normal(size=(500, OBS + ACT)).astype(np.float32)
+
+    def sample_steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        idx = rng.integers(0, len(self.data), n)
+        return self.data[idx], self.data[idx, 0]
+
+
+class FakeCollector:
+    segment_steps, obs_dim, act_dim, venv, obs_rms = T, OBS, ACT, None, None
+
+    def __init__(self, events: list[tuple]) -> None:
+        self.events, self.buffer = events, FakeBuffer()
+
+    def segments(self, n: int, rng: np.random.Generator, prefix: str) -> Segments:
+        return segments(n, rng, prefix)
+
+    def install(self, reward: Any) -> None:
+        self.events.append(("install",))
+
+    def frozen_statistics(self) -> Any:
+        self.events.append(("frozen_statistics",))
+        return nullcontext()
+
+    def close(self) -> None:
+        pass
+
+
+class FakeAgent:
+    curve_interval = 0
+
+    def __init__(self, events: list[tuple], die_in_learn: int = 0) -> None:
+        self.events, self.num_timesteps, self.curve, self.model = events, 0, [], None
+        self.learns, self.die_in_learn = 0, die_in_learn
+
+    def learn(self, steps: int, desc: str) -> None:
+        self.learns += 1
+        if self.learns == self.die_in_learn:
+            raise KeyboardInterrupt
+        self.events.append(("learn", steps))
+        self.num_timesteps += steps
+        self.curve.append({"step": float(self.num_timesteps), "policy/return_true": 1.0})
+
+    def collect(self, steps: int) -> None:
+        self.events.append(("collect", steps))
+
+    def relabel(self, reward: Any) -> None:
+        self.events.append(("relabel",))
+
+    def end_pretraining(self) -> None:
+        self.events.append(("end_pretraining",))
+
+    def hand_over(self) -> None:
+        self.events.append(("hand_over",))
+
+    def record(self, row: dict[str, Any]) -> None:
+        pass
+
+    def save(self, directory: Path) -> None:
+        (directory / "policy.txt").write_text(str(self.num_timesteps))
+
+    def load(self, directory: Path, num_timesteps: int, curve: list) -> None:
+        self.events.append(("load", directory.name))
+        self.num_timesteps, self.curve = num_timesteps, curve
+
+
+class RecordingFitter(RewardFitter):
+    """The real fitter, noting when it refits."""
+
+    def __init__(self, events: list[tuple], *args: Any) -> None:
+        super().__init__(*args)
+        self.events = events
+
+    def fit(self, round: int) -> Any:
+        self.events.append(("fit", round))
+        return super().fit(round)
+
+    def start(self, round: int) -> Any:
+        self.events.append(("start", round))
+        return super().start(round)
+
+
+class FakeReport:
+    def initial_return(self, agent: Any, collector: Any) -> None:
+        return None
+
+    def write(self, *args: Any) -> str:
+        return "summary"
+
+
+def config(run_dir: Path, **kw: Any) -> ExperimentConfig:
+    return ExperimentConfig(env=EnvConfig(id="InvertedPendulum-v5", n_envs=1, segment_steps=T),
+                            labels=LabelsConfig(total=20, rounds=3, initial_fraction=0.4, schedule_timescale=1e9),
+                            reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=3)),
+                            total_steps=300, seed=0, run_dir=str(run_dir), baseline=False, video=False, **kw)
+
+
+def fake_loop(c: ExperimentConfig, events: list[tuple], die_in_learn: int = 0) -> PreferenceLoop:
+    run_dir = Path(c.run_dir)
+    run_dir.mkdir(exist_ok=True)
+    rng = {k: np.random.default_rng(i) for i, k in enumerate(("segments", "selection", "teacher", "reward_model", "evaluation"))}
+    store, timer = PreferenceStore(run_dir / "preferences.sqlite"), PhaseTimer()
+    features = SegmentFeatures(SegmentStore(run_dir / "segments"))
+    collector = FakeCollector(events)
+    fitter = RecordingFitter(events, c, store, features, collector.buffer, rng["reward_model"], timer, OBS + ACT)
+    labeller = TeacherLabeller(Teacher(preset("oracle"), rng["teacher"], "oracle"), "reward", None, store, features,
+                               str(run_dir), timer)
+    stages = Stages(FakeAgent(events, die_in_learn), collector, QueryAsker(store, features, 2.0, "toy", rng),  # type: ignore[arg-type]
+                    labeller, fitter, Checkpointer(run_dir), FakeReport(), MetricsLog(run_dir / "metrics.jsonl"),  # type: ignore[arg-type]
+                    store, rng, timer)
+    return PreferenceLoop(c, stages)
+
+
+def run(c: ExperimentConfig, die_in_learn: int = 0, resume: bool = False) -> list[tuple]:
+    events: list[tuple] = []
+    loop = fake_loop(c, events, die_in_learn)
+    try:
+        loop.run(resume=resume)
+    finally:
+        loop.close()
+    return events
+
+
+def test_synchronous_rounds_label_then_refit_and_spend_the_whole_budget(tmp_path: Path) -> None:
+    events = run(config(tmp_path))
+    kinds = [e[0] for e in events]
+    # round 0: the initial policy's rollouts, then the first fit; each later round: learn → fit → install; the agent
+    # is told to relabel after each install (PPO's does nothing)
+    assert kinds[:4] == ["collect", "fit", "install", "relabel"]
+    assert kinds[4:] == ["learn", "fit", "install", "relabel"] * 3
+    assert sum(e[1] for e in events if e[0] == "learn") == 300
+    with PreferenceStore(tmp_path / "preferences.sqlite") as s:
+        assert s.count_queries() == 20 and s.count_judgments() == 20
+
+
+def test_background_refits_start_before_the_policy_learns(tmp_path: Path) -> None:
+    c = config(tmp_path)
+    events = run(dataclasses.replace(c, reward_model=dataclasses.replace(c.reward_model, async_training=True)))
+    kinds = [e[0] for e in events]
+    assert kinds[4:] == ["start", "learn", "install", "relabel"] * 3  # the refit runs while the agent learns
+    assert [e[1] for e in events if e[0] == "start"] == [1, 2, 3]
+
+
+def test_pebble_pretrains_then_relabels_and_hands_over_before_the_rounds(tmp_path: Path) -> None:
+    c = config(tmp_path, algo="sac", off_policy=OffPolicyConfig(learning_starts=20), pretrain=PretrainConfig(steps=80))
+    events = run(c)
+    kinds = [e[0] for e in events]
+    assert events[0] == ("learn", 100)  # seed + pre-training steps, before any label
+    assert kinds[1:6] == ["end_pretraining", "fit", "install", "relabel", "hand_over"]
+    assert kinds[6:] == ["learn", "fit", "install", "relabel"] * 3  # relabelled after every refit
+    assert sum(e[1] for e in events if e[0] == "learn") == 300  # pre-training counts toward total_steps
+
+
+def test_a_killed_run_resumes_after_its_last_checkpoint(tmp_path: Path) -> None:
+    c = config(tmp_path)
+    with pytest.raises(KeyboardInterrupt):
+        run(c, die_in_learn=2)  # dies in round 2's learning
+    with PreferenceStore(tmp_path / "preferences.sqlite") as s:
+        asked_before = s.count_queries()
+    events = run(c, resume=True)
+    kinds = [e[0] for e in events]
+    assert events[:2] == [("load", "round_001"), ("install",)]  # the checkpoint's reward model is the reward again
+    assert kinds[2:4] == ["frozen_statistics", "collect"]  # the buffer is refilled without moving the statistics
+    assert kinds[4:] == ["learn", "fit", "install", "relabel"] * 2  # rounds 2 and 3 only
+    with PreferenceStore(tmp_path / "preferences.sqlite") as s:
+        assert asked_before < s.count_queries() == 20
+
+
+# -- the stages on their own ----------------------------------------------------------------------------------
+def _fitter_with_labels(tmp_path: Path, n: int, c: ExperimentConfig | None = None) -> RewardFitter:
+    c = c or config(tmp_path)
+    store, rng = PreferenceStore(tmp_path / "p.sqlite"), np.random.default_rng(0)
+    features = SegmentFeatures(SegmentStore(tmp_path / "segments"))
+    segs = segments(2 * n, rng, "s")
+    features.save("batch", segs, segs.features())
+    ids = store.add_queries([Query(segs.ids[2 * k], segs.ids[2 * k + 1]) for k in range(n)])
+    better = segs.returns()[0::2] > segs.returns()[1::2]
+    store.add_judgments([Judgment(q, "first" if b else "second", "oracle") for q, b in zip(ids, better)])
+    return RewardFitter(c, store, features, FakeBuffer(), np.random.default_rng(1), PhaseTimer(), OBS + ACT)  # type: ignore[arg-type]
+
+
+def test_synchronous_and_background_refits_are_the_same_computation(tmp_path: Path) -> None:
+    a = _fitter_with_labels(tmp_path / "a", 40)
+    b = _fitter_with_labels(tmp_path / "b", 40)
+    ens_a, metrics_a = a.fit(1)
+    ens_b, metrics_b = b.start(1).result()
+    assert ens_a is not None and ens_b is not None and metrics_a == metrics_b
+    for (name, wa), wb in zip(ens_a.state_dict().items(), ens_b.state_dict().values()):
+        assert torch.equal(wa, wb), name
+    assert b.timer.seconds["reward_training_background"] > 0
+    a.close(), b.close()
+
+
+def test_the_fitter_learns_the_labels_and_follows_the_store(tmp_path: Path) -> None:
+    c = config(tmp_path)
+    c = dataclasses.replace(c, reward_model=dataclasses.replace(c.reward_model, trainer=RewardTrainerConfig(epochs=40)))
+    fitter = _fitter_with_labels(tmp_path, 60, c)
+    untouched = [v.clone() for v in fitter.ensemble.state_dict().values()]
+    ensemble, metrics = fitter.fit(0)
+    assert ensemble is not None and metrics is not None and metrics.n_train + metrics.n_val == 60
+    assert all(torch.equal(a, b) for a, b in zip(untouched, fitter.ensemble.state_dict().values()))  # a copy was fitted
+    fitter.install(ensemble)
+    rng = np.random.default_rng(5)
+    fresh = segments(400, rng, "fresh")
+    pred = fitter.segment_scores(fresh.features())
+    true = fresh.returns()
+    assert np.mean((pred[0::2] > pred[1::2]) == (true[0::2] > true[1::2])) > 0.85
+    # judgments that arrive later (people labelling while the policy trains) are read by cursor
+    segs = segments(2, rng, "late")
+    fitter.features.save("late", segs, segs.features())
+    q = fitter.store.add_queries([Query(segs.ids[0], segs.ids[1])])
+    fitter.store.add_judgments([Judgment(q[0], "tie", "person")])
+    assert len(fitter.dataset()) == 61
+    fitter.close()
+
+
+def test_no_judgments_no_refit(tmp_path: Path) -> None:
+    c = config(tmp_path)
+    store = PreferenceStore(tmp_path / "p.sqlite")
+    fitter = RewardFitter(c, store, SegmentFeatures(SegmentStore(tmp_path / "s")), FakeBuffer(), np.random.default_rng(0),  # type: ignore[arg-type]
+                          PhaseTimer(), OBS + ACT)
+    assert fitter.fit(0) == (None, None) and fitter.start(1).result() == (None, None)
+    fitter.close()
+
+
+def test_the_asker_stores_pairs_under_new_names_even_when_a_round_is_redone(tmp_path: Path) -> None:
+    store = PreferenceStore(tmp_path / "p.sqlite")
+    features = SegmentFeatures(SegmentStore(tmp_path / "segments"))
+    rng = {"segments": np.random.default_rng(0), "selection": np.random.default_rng(1)}
+    asker = QueryAsker(store, features, 4.0, "toy", rng)
+    ensemble = build_step_ensemble(OBS + ACT, 3)
+    collector = FakeCollector([])
+    segs, ids = asker.ask(5, "disagreement", 1, collector, ensemble)
+    assert len(ids) == 5 and len(segs) == 10 and store.count_queries() == 5
+    assert all(sq.query.selector == "disagreement" and sq.query.meta["round"] == 1 for sq in store.queries())
+    (tmp_path / "segments" / "round_001_000005.npz").write_bytes(b"left by a killed process")
+    segs2, _ = asker.ask(2, "uniform", 1, collector, ensemble)
+    assert segs2.ids[0].startswith("r001-q000005-1-")  # never overwrites a stored batch
+    np.testing.assert_array_equal(features.stack(segs.ids[:2]), segs.features()[:2])
+
+
+def test_the_teacher_answers_what_a_killed_run_left_unanswered(tmp_path: Path) -> None:
+    store = PreferenceStore(tmp_path / "p.sqlite")
+    features = SegmentFeatures(SegmentStore(tmp_path / "segments"))
+    segs = segments(6, np.random.default_rng(0), "s")
+    features.save("b", segs, segs.features())
+    ids = store.add_queries([Query(segs.ids[2 * k], segs.ids[2 * k + 1]) for k in range(3)])
+    labeller = TeacherLabeller(Teacher(preset("oracle"), np.random.default_rng(0), "oracle"), "reward", None, store,
+                               features, str(tmp_path), PhaseTimer())
+    labeller.deliver(segs.take([0, 1]), ids[:1], 0)
+    assert labeller.answer_pending() == 2 and labeller.answer_pending() == 0
+    returns = segs.returns()
+    want = ["first" if returns[2 * k] > returns[2 * k + 1] else "second" for k in range(3)]
+    assert [row.judgment.label for row in store.judgments()] == want
+
+
+def test_checkpoints_restore_the_reward_model_and_name_the_last_round(tmp_path: Path) -> None:
+    from rlhf_robotics.preference.ensemble import EnsembleMetadata, MLPConfig
+
+    ckpt, ensemble = Checkpointer(tmp_path), build_step_ensemble(OBS + ACT, 2, seed=3)
+    agent = FakeAgent([])
+    assert ckpt.latest() is None
+    for r in (0, 1):
+        ckpt.save(r, agent, ensemble, EnsembleMetadata(OBS + ACT, 2, MLPConfig()), None, {"num_timesteps": 10 * r})  # type: ignore[arg-type]
+    d, state = ckpt.latest()  # type: ignore[misc]
+    assert d.name == "round_001" and state == {"round": 1, "num_timesteps": 10}
+    other = build_step_ensemble(OBS + ACT, 2, seed=4)
+    ckpt.restore(d, other, None)  # type: ignore[arg-type]
+    assert all(torch.equal(a, b) for a, b in zip(ensemble.state_dict().values(), other.state_dict().values()))
+    ckpt.save_final_state({"evaluation": {"x": 1.0}})
+    assert ckpt.final_state() == {"evaluation": {"x": 1.0}}
