@@ -85,6 +85,18 @@ class StepRewardMLP(nn.Module):
         self.input_mean.copy_(mean)
         self.input_std.copy_(std)
 
+    @property
+    def encoder_width(self) -> int:
+        """Width of :meth:`encode`'s output (the last hidden layer; the input width without hidden layers)."""
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
+        return last.in_features
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The state-action encoder: every layer but the last on standardised inputs, ``(..., D) → (..., H)``
+        (REED's self-predictive features, :mod:`rlhf_robotics.preference.self_predictive`)."""
+        return self.net[:-1]((x - self.input_mean) / self.input_std)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.input_mean) / self.input_std).squeeze(-1)
 
