@@ -86,6 +86,6 @@ def test_oversampling_factor() -> None:
 
 
 def test_unknown_selector_raises_naming_it() -> None:
-    assert set(SELECTORS) == {"uniform", "disagreement", "entropy", "logit_variance"}
+    assert set(SELECTORS) == {"uniform", "disagreement", "entropy", "logit_variance", "kcenter_disagreement"}
     with pytest.raises(ValueError, match="'variance'"):
         select(LOGITS, 1, "variance", np.random.default_rng(0))
