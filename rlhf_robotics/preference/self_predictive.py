@@ -11,7 +11,6 @@ output for the next step's features (its observation and action), so no new inpu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -82,15 +81,14 @@ class SelfPredictive:
         members = _members(ensemble)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.heads = nn.ModuleList(SelfPredictiveHead(m.encoder_width, config.latent_dim) for m in members)
+            self.heads = [SelfPredictiveHead(m.encoder_width, config.latent_dim) for m in members]
 
     @torch.no_grad()
     def loss(self, ensemble: RewardEnsemble, transitions: torch.Tensor) -> float:
         """Mean over members of the self-predictive loss on ``transitions`` ``(N, T, D)``."""
         x, x_next = consecutive_steps(transitions)
-        heads = self.heads.to(x.device)
-        return float(sum(self_predictive_loss(m, h, x, x_next) for m, h in zip(_members(ensemble), heads))
-                     / ensemble.size)
+        losses = [self_predictive_loss(m, h.to(x.device), x, x_next) for m, h in zip(_members(ensemble), self.heads)]
+        return float(torch.stack(losses).mean())
 
     def train(self, ensemble: RewardEnsemble, transitions: torch.Tensor, gen: torch.Generator) -> SelfPredictiveMetrics:
         """Train each member's encoder (and its head) on ``transitions`` ``(N, T, D)`` for ``config.epochs``.
@@ -101,7 +99,8 @@ class SelfPredictive:
         before = self.loss(ensemble, transitions)
         for member, head in zip(_members(ensemble), self.heads):
             head.to(x.device)
-            params = [p for layer in member.net[:-1] for p in layer.parameters()] + list(head.parameters())
+            encoder = member.net[:-1]
+            params = list(encoder.parameters()) + list(head.parameters())
             opt = torch.optim.Adam(params, lr=self.config.lr)
             member.eval()  # dropout off: it would draw from torch's global generator
             for _ in range(self.config.epochs):
@@ -113,4 +112,4 @@ class SelfPredictive:
                     loss.backward()
                     opt.step()
         after = self.loss(ensemble, transitions)
-        return SelfPredictiveMetrics(loss_before=before, loss_after=after if math.isfinite(after) else math.nan)
+        return SelfPredictiveMetrics(loss_before=before, loss_after=after)
