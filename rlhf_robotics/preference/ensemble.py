@@ -226,10 +226,25 @@ class StackedStepReward:
                     r, col = r + block.shape[0], col + block.shape[1]
             b = np.concatenate(bs)
             if k == len(linears[0]) - 1:  # E outputs -> one normalised mean
+                scale = ensemble.scale.cpu().double().numpy()
+                # kept per member too, for the ensemble's spread (RUNE's bonus, :meth:`member_rewards`)
+                self._members_last = ((w / scale[None, :]).astype(np.float32), ((b - shift) / scale).astype(np.float32))
                 b = np.array([b @ c - shift @ c])
                 w = w @ c[:, None]
             weights.append((w.astype(np.float32), b.astype(np.float32)))
         self._weights = weights
+
+    def member_rewards(self, x: np.ndarray) -> np.ndarray:
+        """``(N, D)`` step features → ``(E, N)`` each member's normalised reward (as
+        :meth:`RewardEnsemble.normalised_outputs`), e.g. for RUNE's std-over-members bonus
+        (:func:`rlhf_robotics.preference.intrinsic.rune_bonus`)."""
+        h = np.asarray(x, dtype=np.float32)
+        for k, (w, b) in enumerate(self._weights[:-1]):
+            h = h @ w
+            h += b
+            h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
+        w_members, b_members = self._members_last
+        return (h @ w_members + b_members).T
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(N, D)`` step features → ``(N,)`` normalised ensemble reward."""

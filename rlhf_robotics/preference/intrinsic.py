@@ -4,10 +4,15 @@ toward what the reward ensemble disagrees on, less and less as training goes on.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
 import torch
 
 from rlhf_robotics.preference.ensemble import RewardEnsemble
 from rlhf_robotics.preference.techniques import RUNEConfig
+
+ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
 
 
 def rune_beta(beta0: float, decay: float, step: int) -> float:
@@ -15,8 +20,12 @@ def rune_beta(beta0: float, decay: float, step: int) -> float:
     return beta0 * (1.0 - decay) ** step
 
 
-def rune_bonus(member_rewards: torch.Tensor, beta: float) -> torch.Tensor:
-    """β · std over members (population std) of per-member rewards ``(E, ...)`` → ``(...)``."""
+def rune_bonus(member_rewards: ArrayT, beta: float) -> ArrayT:
+    """β · std over members (population std) of per-member rewards ``(E, ...)`` → ``(...)``; a torch tensor or a
+    NumPy array (e.g. :meth:`~rlhf_robotics.preference.ensemble.StackedStepReward.member_rewards` on the RL hot
+    path) in, the same kind out."""
+    if isinstance(member_rewards, np.ndarray):
+        return beta * member_rewards.std(axis=0)  # type: ignore[return-value]
     return beta * member_rewards.std(0, unbiased=False)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import torch
+
 
 def check_value(
     key: str, value: float, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
@@ -166,3 +168,29 @@ class TechniquesConfig:
         check_value(f"{prefix}.reed.batch_size", e.batch_size, ge=1)
         check_value(f"{prefix}.reed.lr", e.lr, gt=0)
         check_value(f"{prefix}.reed.latent_dim", e.latent_dim, ge=1)
+
+
+def check_technique_data(tech: TechniquesConfig, items: torch.Tensor, unlabelled: torch.Tensor | None,
+                         transitions: torch.Tensor | None) -> None:
+    """Refuse, before any work, a technique that lacks the data it needs or cannot apply to these ``items``.
+
+    Raises:
+        ValueError: naming the setting and what to pass or change.
+    """
+    if tech.crop_steps:
+        if items.dim() != 3:
+            raise ValueError(f"techniques.crop_steps={tech.crop_steps} crops segments (N, T, D); these items have "
+                             f"shape {tuple(items.shape)}; set techniques.crop_steps=0")
+        if tech.crop_steps >= items.shape[1]:
+            raise ValueError(f"techniques.crop_steps={tech.crop_steps}: must be < the segment length "
+                             f"{items.shape[1]} (a crop keeps at least one step)")
+    if tech.surf.enabled:
+        if unlabelled is None or len(unlabelled) == 0:
+            raise ValueError("techniques.surf.enabled=true needs unlabelled segments: pass unlabelled=(U, T, D) to "
+                             "train_ensemble, or set techniques.surf.enabled=false")
+        if unlabelled.shape[1:] != items.shape[1:]:
+            raise ValueError(f"unlabelled items have shape {tuple(unlabelled.shape[1:])} per item, the labelled "
+                             f"ones {tuple(items.shape[1:])}; they must match")
+    if tech.reed.enabled and (transitions is None or len(transitions) == 0):
+        raise ValueError("techniques.reed.enabled=true needs transitions: pass transitions=(N, T, D) runs of "
+                         "consecutive steps to train_ensemble, or set techniques.reed.enabled=false")

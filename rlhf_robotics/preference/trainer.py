@@ -20,7 +20,7 @@ from rlhf_robotics.preference.losses import bradley_terry_loss
 from rlhf_robotics.preference.robust import TrustFilter, label_losses
 from rlhf_robotics.preference.self_predictive import SelfPredictive, SelfPredictiveMetrics
 from rlhf_robotics.preference.semi_supervised import pseudo_label_loss
-from rlhf_robotics.preference.techniques import TechniquesConfig
+from rlhf_robotics.preference.techniques import TechniquesConfig, check_technique_data
 
 
 @dataclass
@@ -136,7 +136,8 @@ class RewardTrainerMetrics:
     flipped_fraction: float = math.nan
     """RIME: mean over members of the share of training labels flipped in the last epoch (nan with RIME off)."""
     pseudo_labelled_fraction: float = math.nan
-    """SURF: share of the unlabelled pairs drawn in the last epoch that were confident enough (nan with SURF off)."""
+    """SURF: share of the unlabelled pairs drawn during the fit that were confident enough to pseudo-label (nan
+    with SURF off)."""
     self_predictive: SelfPredictiveMetrics | None = None
     """REED: the encoder's self-predictive loss before and after pre-training (None with REED off)."""
 
@@ -196,7 +197,7 @@ def train_ensemble(
         raise ValueError("no comparisons with a training target yet (ties count; cant_tell and skip do not)")
     tech = techniques or TechniquesConfig()
     tech.validate()
-    _check_technique_data(tech, data, unlabelled, transitions)
+    check_technique_data(tech, data.items, unlabelled, transitions)
     if tech.trainer_is_default:
         unlabelled = transitions = None
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device)
@@ -212,7 +213,7 @@ def train_ensemble(
         reed_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         reed_metrics = self_predictive.train(ensemble, transitions.to(device).float(), reed_gen)
     unl = unlabelled.to(device).float() if tech.surf.enabled and unlabelled is not None else None
-    surf_counts = [0, 0]  # pseudo-labelled, drawn (last epoch of the last member)
+    surf_counts = [0, 0]  # unlabelled pairs confident enough to pseudo-label, and drawn, over the whole fit
 
     def logits_of(member: int, idx: torch.Tensor, window: tuple[int, int] | None = None) -> torch.Tensor:
         """Member's logit s₁ − s₂ of pairs ``idx`` (on one temporal crop ``(offset, length)`` when given)."""
@@ -223,12 +224,11 @@ def train_ensemble(
 
     def loss_of(member: int, idx: torch.Tensor, targets: torch.Tensor | None = None,
                 window: tuple[int, int] | None = None) -> torch.Tensor:
-        if window is None:
-            s1 = ensemble.member_score(member, items[first[idx]])
-            s2 = ensemble.member_score(member, items[second[idx]])
-        else:
-            s1 = ensemble.member_score(member, temporal_crop(items[first[idx]], *window))
-            s2 = ensemble.member_score(member, temporal_crop(items[second[idx]], *window))
+        """Bradley–Terry loss of pairs ``idx`` against ``targets`` (RIME's flipped ones) or the labels."""
+        a, b = items[first[idx]], items[second[idx]]
+        if window is not None:
+            a, b = temporal_crop(a, *window), temporal_crop(b, *window)
+        s1, s2 = ensemble.member_score(member, a), ensemble.member_score(member, b)
         return bradley_terry_loss(s1, s2, (target if targets is None else targets)[idx], margin=config.margin,
                                   noise=config.noise, label_smoothing=config.label_smoothing,
                                   weight=None if weight is None else weight[idx])
@@ -388,24 +388,3 @@ class _MemberResult:
     stopped: bool
     trusted: float
     flipped: float
-
-
-def _check_technique_data(tech: TechniquesConfig, data: PairDataset, unlabelled: torch.Tensor | None,
-                          transitions: torch.Tensor | None) -> None:
-    """Refuse, before any work, a technique that lacks the data it needs or cannot apply to these items."""
-    if tech.crop_steps:
-        if data.items.dim() != 3:
-            raise ValueError(f"techniques.crop_steps={tech.crop_steps} crops segments (N, T, D); these items have "
-                             f"shape {tuple(data.items.shape)}; set techniques.crop_steps=0")
-        if tech.crop_steps >= data.items.shape[1]:
-            raise ValueError(f"techniques.crop_steps={tech.crop_steps}: must be < the segment length "
-                             f"{data.items.shape[1]} (a crop keeps at least one step)")
-    if tech.surf.enabled and (unlabelled is None or len(unlabelled) == 0):
-        raise ValueError("techniques.surf.enabled=true needs unlabelled segments: pass unlabelled=(U, T, D) to "
-                         "train_ensemble, or set techniques.surf.enabled=false")
-    if tech.surf.enabled and unlabelled is not None and unlabelled.shape[1:] != data.items.shape[1:]:
-        raise ValueError(f"unlabelled items have shape {tuple(unlabelled.shape[1:])} per item, the labelled ones "
-                         f"{tuple(data.items.shape[1:])}; they must match")
-    if tech.reed.enabled and (transitions is None or len(transitions) == 0):
-        raise ValueError("techniques.reed.enabled=true needs transitions: pass transitions=(N, T, D) runs of "
-                         "consecutive steps to train_ensemble, or set techniques.reed.enabled=false")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rlhf_robotics.preference.augment import crop_window, temporal_crop
-from rlhf_robotics.preference.ensemble import MLPConfig
+from rlhf_robotics.preference.ensemble import MLPConfig, StackedStepReward
 from rlhf_robotics.preference.intrinsic import ensemble_bonus, rune_beta, rune_bonus
 from rlhf_robotics.preference.robust import TrustFilter, label_losses, rime_beta, trust_bound
 from rlhf_robotics.preference.self_predictive import SelfPredictive, consecutive_steps
@@ -270,3 +270,16 @@ def test_bad_settings_stop_before_any_work(techniques: TechniquesConfig, message
         train_ensemble(ensemble, data, RewardTrainerConfig(device="cpu"), np.random.default_rng(0),
                        techniques=techniques)
     assert all(torch.equal(v, ensemble.state_dict()[k]) for k, v in before.items())
+
+
+def test_stacked_member_rewards_match_the_ensemble_for_the_hot_path() -> None:
+    ensemble = new_ensemble(size=3, mlp=MLPConfig(hidden_sizes=(8, 8)))
+    x = torch.randn(50, D)
+    ensemble.fit_normalisation(x)
+    stacked = StackedStepReward(ensemble)
+    members = stacked.member_rewards(x.numpy())
+    np.testing.assert_allclose(members, ensemble.normalised_outputs(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(members.mean(0) / float(ensemble.output_scale), stacked(x.numpy()), rtol=1e-4, atol=1e-5)
+    on = RUNEConfig(enabled=True, beta0=0.2, decay=0.01)
+    np.testing.assert_allclose(rune_bonus(members, rune_beta(on.beta0, on.decay, 5)),
+                               ensemble_bonus(ensemble, x, on, step=5).numpy(), rtol=1e-4, atol=1e-6)
