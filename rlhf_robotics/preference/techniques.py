@@ -5,6 +5,16 @@ The maths lives beside each technique (:mod:`~rlhf_robotics.preference.augment`,
 :mod:`~rlhf_robotics.preference.semi_supervised`, :mod:`~rlhf_robotics.preference.robust`,
 :mod:`~rlhf_robotics.preference.intrinsic`, :mod:`~rlhf_robotics.preference.self_predictive`); this module only
 holds the typed settings and checks them (:meth:`TechniquesConfig.validate`) before any work starts.
+
+How a loop uses them (it only passes settings and data through)::
+
+    tech = config.reward_model.techniques
+    metrics = train_ensemble(ensemble, data, trainer_config, rng, techniques=tech,
+                             unlabelled=recent_segments,   # (U, T, D) unlabelled segments, SURF draws pairs
+                             transitions=all_segments,     # (N, T, D) consecutive steps, REED pre-trains on them
+                             self_predictive=reed_heads)   # optional: REED's heads kept between rounds
+    # REED between fits: reed_heads = SelfPredictive(ensemble, tech.reed, seed); reed_heads.train(ensemble, x, gen)
+    # RUNE in the reward wrapper: stacked(x) + rune_bonus(stacked.member_rewards(x), rune_beta(β₀, ρ, step))
 """
 
 from __future__ import annotations

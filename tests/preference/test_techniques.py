@@ -283,3 +283,23 @@ def test_stacked_member_rewards_match_the_ensemble_for_the_hot_path() -> None:
     on = RUNEConfig(enabled=True, beta0=0.2, decay=0.01)
     np.testing.assert_allclose(rune_bonus(members, rune_beta(on.beta0, on.decay, 5)),
                                ensemble_bonus(ensemble, x, on, step=5).numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_every_technique_on_is_still_deterministic(workers: int) -> None:
+    """Crops, pseudo-label pairs, RIME's filter and REED's minibatches draw only from the trainer's ``rng``."""
+    data, _ = linear_pairs(3, n_items=60, n_pairs=120)
+    unlabelled = linear_dynamics(2, n=30)
+    everything = TechniquesConfig(stop_accuracy=0.99, crop_steps=2, surf=SURFConfig(enabled=True, threshold=0.9),
+                                  rime=RIMEConfig(enabled=True, warmup_epochs=1), reed=REEDConfig(enabled=True, epochs=1))
+    config = RewardTrainerConfig(epochs=4, batch_size=32, workers=workers, device="cpu")
+    states = []
+    for seed in (7, 7, 8):
+        torch.manual_seed(seed * 31 + len(states))  # the global generator differs every time; it must not matter
+        ensemble = new_ensemble(items=data.items)
+        metrics = train_ensemble(ensemble, data, config, np.random.default_rng(seed), techniques=everything,
+                                 unlabelled=unlabelled, transitions=unlabelled)
+        states.append(ensemble.state_dict())
+        assert 0 < metrics.trusted_fraction <= 1 and not math.isnan(metrics.pseudo_labelled_fraction)
+    assert all(torch.equal(v, states[1][k]) for k, v in states[0].items())
+    assert not all(torch.equal(v, states[2][k]) for k, v in states[0].items())
