@@ -71,3 +71,16 @@ def test_cli_stops_before_any_work_on_a_bad_threshold(tmp_path: Path) -> None:
     assert r.returncode != 0
     assert "reward_model.techniques.surf.threshold=1.5: must be > 0.5 and < 1" in r.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_saved_settings_read_back_unchanged() -> None:
+    """A run's config.json (dataclasses.asdict) with techniques set is read back by load_config's converter."""
+    import dataclasses
+    import json
+
+    from rlhf_robotics.typed_config import from_mapping
+
+    config = _compose(["reward_model.techniques.stop_accuracy=0.97", "reward_model.techniques.rime.enabled=true",
+                       "selection.recent_steps=5000"])
+    raw = json.loads(json.dumps(dataclasses.asdict(config)))
+    assert from_mapping(ExperimentConfig, raw) == config
