@@ -302,12 +302,13 @@ def train_ensemble(
                     sure = t != 0.5
                     correct += int(((logits[sure] > 0) == (t[sure] > 0.5)).sum())
                     decisive += int(sure.sum())
-                if unl is not None:
+                labelled_loss = loss
+                if unl is not None:  # the pseudo-label term trains, but the reported loss stays the labels' own
                     loss = loss + pseudo_loss(e, math.ceil(tech.surf.ratio * len(mb)), gen, window)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * len(mb)
+                total += labelled_loss.item() * len(mb)
                 count += len(mb)
             train_loss = total / max(count, 1)
             stopped = tech.stop_accuracy is not None and decisive > 0 and correct / decisive >= tech.stop_accuracy
