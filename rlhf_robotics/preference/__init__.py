@@ -17,6 +17,13 @@ from rlhf_robotics.preference.rubric import Criterion, Rubric
 from rlhf_robotics.preference.selection import SELECTORS, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import PRESETS, Teacher, TeacherConfig, build_teacher
+from rlhf_robotics.preference.techniques import (
+    REEDConfig,
+    RIMEConfig,
+    RUNEConfig,
+    SURFConfig,
+    TechniquesConfig,
+)
 from rlhf_robotics.preference.trainer import (
     PairDataset,
     RewardTrainerConfig,
@@ -35,15 +42,20 @@ __all__ = [
     "MLPConfig",
     "PairDataset",
     "PreferenceStore",
+    "REEDConfig",
+    "RIMEConfig",
+    "RUNEConfig",
     "Query",
     "RewardEnsemble",
     "RewardTrainerConfig",
     "RewardTrainerMetrics",
     "Rubric",
+    "SURFConfig",
     "StepRewardMLP",
     "StoredJudgment",
     "Teacher",
     "TeacherConfig",
+    "TechniquesConfig",
     "aggregate_targets",
     "bradley_terry_loss",
     "build_step_ensemble",

@@ -85,6 +85,18 @@ class StepRewardMLP(nn.Module):
         self.input_mean.copy_(mean)
         self.input_std.copy_(std)
 
+    @property
+    def encoder_width(self) -> int:
+        """Width of :meth:`encode`'s output (the last hidden layer; the input width without hidden layers)."""
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
+        return last.in_features
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The state-action encoder: every layer but the last on standardised inputs, ``(..., D) → (..., H)``
+        (REED's self-predictive features, :mod:`rlhf_robotics.preference.self_predictive`)."""
+        return self.net[:-1]((x - self.input_mean) / self.input_std)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.input_mean) / self.input_std).squeeze(-1)
 
@@ -214,10 +226,25 @@ class StackedStepReward:
                     r, col = r + block.shape[0], col + block.shape[1]
             b = np.concatenate(bs)
             if k == len(linears[0]) - 1:  # E outputs -> one normalised mean
+                scale = ensemble.scale.cpu().double().numpy()
+                # kept per member too, for the ensemble's spread (RUNE's bonus, :meth:`member_rewards`)
+                self._members_last = ((w / scale[None, :]).astype(np.float32), ((b - shift) / scale).astype(np.float32))
                 b = np.array([b @ c - shift @ c])
                 w = w @ c[:, None]
             weights.append((w.astype(np.float32), b.astype(np.float32)))
         self._weights = weights
+
+    def member_rewards(self, x: np.ndarray) -> np.ndarray:
+        """``(N, D)`` step features → ``(E, N)`` each member's normalised reward (as
+        :meth:`RewardEnsemble.normalised_outputs`), e.g. for RUNE's std-over-members bonus
+        (:func:`rlhf_robotics.preference.intrinsic.rune_bonus`)."""
+        h = np.asarray(x, dtype=np.float32)
+        for k, (w, b) in enumerate(self._weights[:-1]):
+            h = h @ w
+            h += b
+            h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
+        w_members, b_members = self._members_last
+        return (h @ w_members + b_members).T
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(N, D)`` step features → ``(N,)`` normalised ensemble reward."""

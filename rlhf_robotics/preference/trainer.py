@@ -1,5 +1,6 @@
 """Training a reward ensemble on comparisons: bootstrap per member, a shared validation split, early stopping
-and Christiano's adaptive L2 (keep validation loss between 1.1× and 1.5× training loss).
+and Christiano's adaptive L2 (keep validation loss between 1.1× and 1.5× training loss), plus the label-efficiency
+techniques of issue 13 (:class:`~rlhf_robotics.preference.techniques.TechniquesConfig`), each off by default.
 """
 
 from __future__ import annotations
@@ -13,8 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from rlhf_robotics.preference.augment import crop_window, temporal_crop
 from rlhf_robotics.preference.ensemble import RewardEnsemble
 from rlhf_robotics.preference.losses import bradley_terry_loss
+from rlhf_robotics.preference.robust import TrustFilter, label_losses
+from rlhf_robotics.preference.self_predictive import SelfPredictive, SelfPredictiveMetrics
+from rlhf_robotics.preference.semi_supervised import pseudo_label_loss
+from rlhf_robotics.preference.techniques import TechniquesConfig, check_technique_data
 
 
 @dataclass
@@ -123,6 +129,17 @@ class RewardTrainerMetrics:
     """Epochs each member ran."""
     weight_decay: list[float] = field(default_factory=list)
     """Final L2 coefficient per member."""
+    stopped_by_accuracy: list[bool] = field(default_factory=list)
+    """Per member: whether B-Pref's accuracy stop ended its fit (all False with the stop off)."""
+    trusted_fraction: float = math.nan
+    """RIME: mean over members of the share of training labels trusted in the last epoch (nan with RIME off)."""
+    flipped_fraction: float = math.nan
+    """RIME: mean over members of the share of training labels flipped in the last epoch (nan with RIME off)."""
+    pseudo_labelled_fraction: float = math.nan
+    """SURF: share of the unlabelled pairs drawn during the fit that were confident enough to pseudo-label (nan
+    with SURF off)."""
+    self_predictive: SelfPredictiveMetrics | None = None
+    """REED: the encoder's self-predictive loss before and after pre-training (None with REED off)."""
 
 
 def _accuracy(scores_first: torch.Tensor, scores_second: torch.Tensor, target: torch.Tensor) -> float:
@@ -146,27 +163,90 @@ def train_ensemble(
     data: PairDataset,
     config: RewardTrainerConfig,
     rng: np.random.Generator,
+    *,
+    techniques: TechniquesConfig | None = None,
+    unlabelled: torch.Tensor | None = None,
+    transitions: torch.Tensor | None = None,
+    self_predictive: SelfPredictive | None = None,
 ) -> RewardTrainerMetrics:
     """Fit every member of ``ensemble`` to ``data`` in place, warm-starting from its current weights.
 
-    Randomness (split, bootstrap, minibatch order, dropout) comes only from ``rng``, so the same seed gives the
-    same weights.
+    Randomness (split, bootstrap, minibatch order, dropout, crops, pseudo-label pairs) comes only from ``rng``, so
+    the same seed gives the same weights. With ``techniques`` None or all off, the result is the trainer's from
+    before issue 13, bit for bit (``unlabelled`` and ``transitions`` are then ignored).
+
+    Args:
+        ensemble: the members to train.
+        data: the labelled comparisons.
+        config: optimisation and regularisation.
+        rng: the only source of randomness.
+        techniques: issue 13's options (B-Pref's stop, SURF's crops and pseudo-labels, RIME, REED); validated
+            here before any work.
+        unlabelled: ``(U, T, D)`` segments with no label (e.g. the recent buffer's), from which SURF draws random
+            pairs to pseudo-label; needed when ``techniques.surf.enabled``.
+        transitions: ``(N, T, D)`` runs of consecutive steps (e.g. every collected segment) for REED's
+            self-predictive pre-training, run before the fit; needed when ``techniques.reed.enabled``.
+        self_predictive: REED's heads to keep training (so the projector and predictor carry over between
+            rounds); None = fresh heads seeded from ``rng``.
+
+    Raises:
+        ValueError: no comparisons; a technique's setting out of range (naming ``techniques.<key>``); a technique
+            without the data it needs.
     """
     if len(data) == 0:
         raise ValueError("no comparisons with a training target yet (ties count; cant_tell and skip do not)")
+    tech = techniques or TechniquesConfig()
+    tech.validate()
+    check_technique_data(tech, data.items, unlabelled, transitions)
+    if tech.trainer_is_default:
+        unlabelled = transitions = None
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if config.device == "auto" else config.device)
     ensemble.to(device)
     items = data.items.to(device)
     first, second, target = data.first.to(device), data.second.to(device), data.target.to(device).float()
     weight = data.weight.to(device).float() if data.weight is not None else None
     train_idx, val_idx = split_validation(len(data), config.val_fraction, rng)
+    reed_metrics = None
+    if tech.reed.enabled and transitions is not None:
+        # REED: the encoder learns the dynamics from every transition before the labels are fitted.
+        self_predictive = self_predictive or SelfPredictive(ensemble, tech.reed, seed=int(rng.integers(2**31)))
+        reed_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        reed_metrics = self_predictive.train(ensemble, transitions.to(device).float(), reed_gen)
+    unl = unlabelled.to(device).float() if tech.surf.enabled and unlabelled is not None else None
+    surf_counts = [0, 0]  # unlabelled pairs confident enough to pseudo-label, and drawn, over the whole fit
 
-    def loss_of(member: int, idx: torch.Tensor) -> torch.Tensor:
-        s1 = ensemble.member_score(member, items[first[idx]])
-        s2 = ensemble.member_score(member, items[second[idx]])
-        return bradley_terry_loss(s1, s2, target[idx], margin=config.margin, noise=config.noise,
-                                  label_smoothing=config.label_smoothing,
+    def logits_of(member: int, idx: torch.Tensor, window: tuple[int, int] | None = None) -> torch.Tensor:
+        """Member's logit s₁ − s₂ of pairs ``idx`` (on one temporal crop ``(offset, length)`` when given)."""
+        a, b = items[first[idx]], items[second[idx]]
+        if window is not None:
+            a, b = temporal_crop(a, *window), temporal_crop(b, *window)
+        return ensemble.member_score(member, a) - ensemble.member_score(member, b)
+
+    def loss_of(member: int, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                window: tuple[int, int] | None = None) -> torch.Tensor:
+        """Bradley–Terry loss of pairs ``idx`` against ``targets`` (RIME's flipped ones) or the labels."""
+        a, b = items[first[idx]], items[second[idx]]
+        if window is not None:
+            a, b = temporal_crop(a, *window), temporal_crop(b, *window)
+        s1, s2 = ensemble.member_score(member, a), ensemble.member_score(member, b)
+        return bradley_terry_loss(s1, s2, (target if targets is None else targets)[idx], margin=config.margin,
+                                  noise=config.noise, label_smoothing=config.label_smoothing,
                                   weight=None if weight is None else weight[idx])
+
+    def pseudo_loss(member: int, n_pairs: int, gen: torch.Generator, window: tuple[int, int] | None) -> torch.Tensor:
+        """SURF: λ · the pseudo-label loss of ``n_pairs`` random unlabelled pairs (labels read uncropped)."""
+        assert unl is not None
+        pairs = torch.randint(len(unl), (n_pairs, 2), generator=gen).to(device)
+        a, b = unl[pairs[:, 0]], unl[pairs[:, 1]]
+        with torch.no_grad():
+            clean = ensemble.member_score(member, a) - ensemble.member_score(member, b)
+        if window is not None:
+            a, b = temporal_crop(a, *window), temporal_crop(b, *window)
+        aug = ensemble.member_score(member, a) - ensemble.member_score(member, b)
+        confident = torch.maximum(torch.sigmoid(clean), torch.sigmoid(-clean)) > tech.surf.threshold
+        surf_counts[0] += int(confident.sum())
+        surf_counts[1] += n_pairs
+        return tech.surf.weight * pseudo_label_loss(aug, clean, tech.surf.threshold)
 
     torch_gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     val_t = torch.as_tensor(val_idx, device=device, dtype=torch.long)
@@ -178,29 +258,64 @@ def train_ensemble(
     # samples from it (the loop's asynchronous refits beside PPO) without disturbing that code's draws.
     uses_dropout = any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in ensemble.modules())
 
-    def fit_member(e: int, idx: np.ndarray, gen: torch.Generator) -> tuple[float, float, int, float]:
-        """Train member ``e`` on pairs ``idx``; keeps its best epoch. (val loss, train loss, epochs, L2)."""
+    def fit_member(e: int, idx: np.ndarray, gen: torch.Generator) -> _MemberResult:
+        """Train member ``e`` on pairs ``idx``; keeps its best epoch."""
         member = ensemble.members[e]
         idx_t = torch.as_tensor(idx, device=device, dtype=torch.long)
         opt = torch.optim.AdamW(member.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         best = (math.inf, copy.deepcopy(member.state_dict()), math.nan)
         stale = 0
         epoch = 0
+        stopped = False
+        trust = TrustFilter(tech.rime) if tech.rime.enabled else None
+        fractions = (math.nan, math.nan)
         member.train()
         for epoch in range(1, config.epochs + 1):  # noqa: B007 (read after the loop: epochs run)
-            order = idx_t[torch.randperm(len(idx_t), generator=gen).to(device)]
+            epoch_targets = None
+            perm = torch.randperm(len(idx_t), generator=gen).to(device)
+            if trust is not None:
+                # RIME: judge every label by the loss the member gives it now; drop the suspect, flip the absurd.
+                with torch.no_grad():
+                    member.eval()
+                    losses = label_losses(logits_of(e, idx_t), target[idx_t])
+                    member.train()
+                trusted, flipped = trust.split(losses)
+                epoch_targets = target.clone()
+                epoch_targets[idx_t[flipped]] = 1.0 - target[idx_t[flipped]]
+                used = trusted | flipped
+                perm = perm[used[perm]]
+                fractions = (float(trusted.float().mean()), float(flipped.float().mean()))
+            order = idx_t[perm]
             total, count = 0.0, 0
+            correct, decisive = 0, 0
             for start in range(0, len(order), config.batch_size):
                 mb = order[start : start + config.batch_size]
-                loss = loss_of(e, mb)
+                window = crop_window(items.shape[1], tech.crop_steps, gen) if tech.crop_steps else None
+                if tech.stop_accuracy is None:
+                    loss = loss_of(e, mb, epoch_targets, window)
+                else:  # B-Pref's stop counts the epoch's minibatch accuracy, as its trainer does
+                    t = (target if epoch_targets is None else epoch_targets)[mb]
+                    logits = logits_of(e, mb, window)
+                    loss = bradley_terry_loss(logits, torch.zeros_like(logits), t, margin=config.margin,
+                                              noise=config.noise, label_smoothing=config.label_smoothing,
+                                              weight=None if weight is None else weight[mb])
+                    sure = t != 0.5
+                    correct += int(((logits[sure] > 0) == (t[sure] > 0.5)).sum())
+                    decisive += int(sure.sum())
+                labelled_loss = loss
+                if unl is not None:  # the pseudo-label term trains, but the reported loss stays the labels' own
+                    loss = loss + pseudo_loss(e, math.ceil(tech.surf.ratio * len(mb)), gen, window)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += loss.item() * len(mb)
+                total += labelled_loss.item() * len(mb)
                 count += len(mb)
             train_loss = total / max(count, 1)
+            stopped = tech.stop_accuracy is not None and decisive > 0 and correct / decisive >= tech.stop_accuracy
             if len(val_t) == 0:
                 best = (train_loss, copy.deepcopy(member.state_dict()), train_loss)
+                if stopped:
+                    break
                 continue
             member.eval()
             with torch.no_grad():
@@ -218,13 +333,14 @@ def train_ensemble(
                         group["weight_decay"] = group["weight_decay"] * 1.5 + 1e-6
                     elif ratio < low:
                         group["weight_decay"] = group["weight_decay"] / 1.5
-            if config.regularisation != "none" and stale >= config.patience:
+            if stopped or (config.regularisation != "none" and stale >= config.patience):
                 break
         member.load_state_dict(best[1])
         member.eval()
-        return (best[0] if len(val_t) else math.nan), best[2], epoch, float(opt.param_groups[0]["weight_decay"])
+        return _MemberResult((best[0] if len(val_t) else math.nan), best[2], epoch,
+                             float(opt.param_groups[0]["weight_decay"]), stopped, *fractions)
 
-    results: list[tuple[float, float, int, float]] = []
+    results: list[_MemberResult] = []
     if config.workers > 1 and not uses_dropout and ensemble.size > 1:
         samples = [rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx
                    for _ in range(ensemble.size)]
@@ -238,7 +354,8 @@ def train_ensemble(
             for e in range(ensemble.size):
                 idx = rng.choice(train_idx, size=len(train_idx), replace=True) if config.bootstrap else train_idx
                 results.append(fit_member(e, idx, torch_gen))
-    val_losses, train_losses, epochs_run, decays = (list(column) for column in zip(*results))
+    val_losses = [r.val_loss for r in results]
+    train_losses = [r.train_loss for r in results]
 
     with torch.no_grad():
         scores = ensemble.item_scores(items).mean(0)  # (N,) ensemble-mean item scores
@@ -251,6 +368,24 @@ def train_ensemble(
         val_loss=float(np.mean(val_losses)) if len(val_t) else math.nan,
         train_accuracy=_accuracy(scores[first[tr]], scores[second[tr]], target[tr]),
         val_accuracy=_accuracy(scores[first[val_t]], scores[second[val_t]], target[val_t]) if len(val_t) else math.nan,
-        epochs=epochs_run,
-        weight_decay=decays,
+        epochs=[r.epochs for r in results],
+        weight_decay=[r.weight_decay for r in results],
+        stopped_by_accuracy=[r.stopped for r in results],
+        trusted_fraction=float(np.mean([r.trusted for r in results])) if tech.rime.enabled else math.nan,
+        flipped_fraction=float(np.mean([r.flipped for r in results])) if tech.rime.enabled else math.nan,
+        pseudo_labelled_fraction=surf_counts[0] / surf_counts[1] if surf_counts[1] else math.nan,
+        self_predictive=reed_metrics,
     )
+
+
+@dataclass
+class _MemberResult:
+    """What fitting one member returned."""
+
+    val_loss: float
+    train_loss: float
+    epochs: int
+    weight_decay: float
+    stopped: bool
+    trusted: float
+    flipped: float

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from rlhf_robotics.preference.ensemble import MLPConfig
 from rlhf_robotics.preference.selection import check_selector
 from rlhf_robotics.preference.teachers import PRESETS
+from rlhf_robotics.preference.techniques import TechniquesConfig
 from rlhf_robotics.preference.trainer import RewardTrainerConfig
 from rlhf_robotics.typed_config import from_mapping
 
@@ -187,13 +188,20 @@ class SelectionSettings:
     """How pairs are chosen."""
 
     name: str = "uniform"
-    """uniform, disagreement, entropy or logit_variance."""
+    """uniform, disagreement, entropy, logit_variance or kcenter_disagreement (B-Pref's: the most disputed half of
+    the candidates, then greedy k-center over their observations for a diverse batch)."""
     oversampling: float = 4.0
     """Candidates drawn per query kept (Christiano: 10); unused by uniform."""
+    recent_steps: int | None = None
+    """QPA (Hu et al. 2024): draw candidate segments only from the most recent this many env steps (over all envs)
+    of the buffer, so queries are about the current policy's behaviour; None = the whole buffer."""
 
     def __post_init__(self) -> None:
-        check_selector(self.name)
+        check_selector(self.name, with_features=True)
         check_range("selection.oversampling", self.oversampling, ge=1, why="candidates per query kept")
+        if self.recent_steps is not None:
+            check_range("selection.recent_steps", self.recent_steps, ge=1,
+                        why="env steps of recent behaviour to draw candidates from; null = the whole buffer")
 
 
 @dataclass
@@ -220,9 +228,18 @@ class RewardModelConfig:
     the GIL, and with the second core busy it measured slower than synchronous refits. Needs
     ``mlp.dropout = 0`` (dropout would draw from the generator PPO samples from)."""
 
+    techniques: TechniquesConfig = field(default_factory=TechniquesConfig)
+    """Issue 13's label-efficiency techniques, each off by default: ``stop_accuracy`` (B-Pref), ``crop_steps`` and
+    ``surf`` (SURF), ``rime`` (RIME), ``rune`` (RUNE), ``reed`` (REED); see
+    :class:`~rlhf_robotics.preference.techniques.TechniquesConfig`."""
+
     def __post_init__(self) -> None:
         if self.ensemble_size < 1:
             raise ValueError(f"reward_model.ensemble_size must be >= 1, got {self.ensemble_size}")
+        self.techniques.validate("reward_model.techniques")
+        if self.techniques.rune.enabled and self.ensemble_size < 2:
+            raise ValueError("reward_model.techniques.rune.enabled=true needs reward_model.ensemble_size >= 2 (the "
+                             f"bonus is the members' disagreement; got {self.ensemble_size})")
         check_range("reward_model.refit_epochs", self.refit_epochs, ge=1)
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)

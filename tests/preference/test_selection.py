@@ -10,9 +10,12 @@ import pytest
 from rlhf_robotics.preference.selection import (
     SELECTORS,
     candidate_count,
+    check_selector,
     disagreement,
     entropy,
+    greedy_kcenter,
     logit_variance,
+    recent_pool,
     select,
 )
 
@@ -86,6 +89,48 @@ def test_oversampling_factor() -> None:
 
 
 def test_unknown_selector_raises_naming_it() -> None:
-    assert set(SELECTORS) == {"uniform", "disagreement", "entropy", "logit_variance"}
+    assert set(SELECTORS) == {"uniform", "disagreement", "entropy", "logit_variance", "kcenter_disagreement"}
     with pytest.raises(ValueError, match="'variance'"):
         select(LOGITS, 1, "variance", np.random.default_rng(0))
+
+
+def test_greedy_kcenter_by_hand() -> None:
+    points = np.array([[0.0], [1.0], [10.0], [11.0], [5.0]])
+    # from point 0: farthest is 11 (index 3); then distances min(|x−0|, |x−11|) = 1, 9→... 10→1, 5→5: index 4
+    assert greedy_kcenter(points, 3).tolist() == [0, 3, 4]
+    # with a labelled centre at 10, the first pick is the farthest from it (0), then 5 (distance 5 to both)
+    assert greedy_kcenter(points, 2, centres=np.array([[10.0]])).tolist() == [0, 4]
+    assert greedy_kcenter(points, 9).tolist() == [0, 3, 4, 1, 2]  # asking for more returns each once
+    assert greedy_kcenter(points, 0).tolist() == []
+
+
+def test_kcenter_disagreement_keeps_disputed_candidates_and_spreads_them() -> None:
+    # Six candidates; members disagree on 0, 1, 2 (the kept half). 0 and 1 lie together, 2 far away: a batch of
+    # two takes the most disputed (1) and the far one (2), not the two most disputed (1 and 0).
+    logits = np.array([[1.0, 3.0, 0.5, 0.0, 0.0, 0.0],
+                       [-1.0, -3.0, -0.5, 0.0, 0.0, 0.0]])
+    features = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [9.0, 9.0], [9.0, 0.0], [0.0, 9.0]])
+    chosen, scores = select(logits, 2, "kcenter_disagreement", np.random.default_rng(0), features=features)
+    assert chosen.tolist() == [1, 2]
+    np.testing.assert_allclose(scores, disagreement(logits))
+    top_two, _ = select(logits, 2, "disagreement", np.random.default_rng(0))
+    assert sorted(top_two.tolist()) == [0, 1]
+    with pytest.raises(ValueError, match="kcenter_disagreement needs features"):
+        select(logits, 2, "kcenter_disagreement", np.random.default_rng(0))
+
+
+def test_feature_selectors_are_refused_where_no_features_exist() -> None:
+    assert check_selector("kcenter_disagreement", with_features=True) == "kcenter_disagreement"
+    with pytest.raises(ValueError, match="needs candidate features"):
+        check_selector("kcenter_disagreement")
+
+
+def test_recent_pool_keeps_segments_from_the_latest_window() -> None:
+    collected_at = np.array([100, 5000, 9000, 9999, 7000])
+    # the last 2999 steps are 7001 … 9999; the last 3000 are 7000 … 9999
+    assert recent_pool(collected_at, 2999).tolist() == [2, 3]
+    assert recent_pool(collected_at, 3000).tolist() == [2, 3, 4]
+    assert recent_pool(collected_at, 10**6).tolist() == [0, 1, 2, 3, 4]
+    assert recent_pool(np.array([]), 10).tolist() == []
+    with pytest.raises(ValueError, match="window=0: must be >= 1"):
+        recent_pool(collected_at, 0)
