@@ -77,13 +77,19 @@ class TransitionBuffer:
         same = ep[: len(ep) - length + 1] == ep[length - 1 :]  # ids grow per env, so equal ends ⇒ one episode
         return np.argwhere(same)
 
-    def sample_segments(self, n: int, length: int, rng: np.random.Generator, id_prefix: str, env_id: str = "", dt: float = 0.0) -> Segments:
-        """Cut ``n`` random windows of ``length`` steps (distinct starts when possible).
+    def sample_segments(self, n: int, length: int, rng: np.random.Generator, id_prefix: str, env_id: str = "",
+                        dt: float = 0.0, recent_steps: int | None = None) -> Segments:
+        """Cut ``n`` random windows of ``length`` steps (distinct starts when possible); with ``recent_steps``,
+        only windows inside the last ``recent_steps`` env steps (all envs together) recorded (QPA's queries from
+        recent behaviour).
 
         Raises:
             ValueError: no episode in the buffer is ``length`` steps long; use a shorter segment or a fixed horizon.
         """
         starts = self.valid_starts(length)
+        if recent_steps is not None:
+            window = max(recent_steps // self.n_envs, length)  # per env, and at least one segment
+            starts = starts[starts[:, 0] >= len(self) // self.n_envs - window]
         if len(starts) == 0:
             raise ValueError(
                 f"no episode in the buffer is {length} steps long, so no segment can be cut; shorten the segment "

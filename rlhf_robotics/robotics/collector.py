@@ -52,9 +52,10 @@ class Collector:
         """Make ``reward`` the reward of every later step."""
         self.reward_env.set_reward_fn(reward)
 
-    def segments(self, n: int, rng: np.random.Generator, id_prefix: str) -> Segments:
-        """``n`` random segments of recent behaviour, with their physics state."""
-        return self.buffer.sample_segments(n, self.segment_steps, rng, id_prefix, self.env_id, self.dt)
+    def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None) -> Segments:
+        """``n`` random segments of the buffer's behaviour (only the last ``recent_steps`` env steps' if given),
+        with their physics state."""
+        return self.buffer.sample_segments(n, self.segment_steps, rng, id_prefix, self.env_id, self.dt, recent_steps)
 
     def steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random recorded steps: ``(features, true rewards)``."""

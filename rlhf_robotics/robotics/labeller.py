@@ -19,7 +19,7 @@ from rlhf_robotics.preference.ensemble import RewardEnsemble
 from rlhf_robotics.preference.records import Judgment, Query, aggregate_targets
 from rlhf_robotics.preference.rubric import Rubric
 from rlhf_robotics.preference.rundir import RunPaths, write_status
-from rlhf_robotics.preference.selection import candidate_count, select
+from rlhf_robotics.preference.selection import FEATURE_SELECTORS, candidate_count, select
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher
 from rlhf_robotics.robotics.buffer import TransitionBuffer
@@ -30,7 +30,7 @@ from rlhf_robotics.robotics.segments import SegmentFeatures, Segments
 
 
 class Sampler(Protocol):
-    def segments(self, n: int, rng: np.random.Generator, id_prefix: str) -> Segments: ...
+    def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None) -> Segments: ...
 
 
 class QueryAsker:
@@ -42,26 +42,33 @@ class QueryAsker:
         oversampling: candidates per asked pair for the active selectors (``selection.oversampling``).
         env_id: stored in every query's metadata.
         rng: ``segments`` (which steps are cut) and ``selection`` (ties and random selectors) streams.
+        recent_steps: candidates only from the last this many env steps (QPA; None = the whole buffer).
     """
 
     def __init__(self, store: PreferenceStore, features: SegmentFeatures, oversampling: float, env_id: str,
-                 rng: dict[str, np.random.Generator]) -> None:
+                 rng: dict[str, np.random.Generator], recent_steps: int | None = None) -> None:
         self.store, self.features, self.oversampling, self.env_id = store, features, oversampling, env_id
-        self.rng = rng
+        self.rng, self.recent_steps = rng, recent_steps
 
     def ask(self, n: int, selector: str, round: int, sampler: Sampler, ensemble: RewardEnsemble) -> tuple[Segments, list[int]]:
         """Store ``n`` pairs chosen by ``selector`` among candidates cut from ``sampler``; returns the pairs'
         segments (consecutive pairs) and their query ids."""
         c = candidate_count(n, self.oversampling, selector)
         batch, prefix = self._batch_names(round)
-        segs = sampler.segments(2 * c, self.rng["segments"], prefix)
+        segs = sampler.segments(2 * c, self.rng["segments"], prefix, self.recent_steps)
         feats = segs.features()
         if selector == "uniform":
             chosen, scores = np.arange(n), np.zeros(c)
         else:
             with torch.no_grad():
                 item = ensemble.item_scores(torch.as_tensor(feats)).numpy()  # (E, 2c); installed ensembles live on the CPU
-            chosen, scores = select(item[:, 0::2] - item[:, 1::2], n, selector, self.rng["selection"])
+            pairs: dict[str, np.ndarray] = {}
+            if selector in FEATURE_SELECTORS:  # k-center: candidates far from each other and from labelled pairs
+                pairs["features"] = _pair_features(feats)
+                labelled = [(sq.query.first, sq.query.second) for sq in self.store.queries()]
+                if labelled:
+                    pairs["centres"] = _pair_features(self.features.stack([sid for pair in labelled for sid in pair]))
+            chosen, scores = select(item[:, 0::2] - item[:, 1::2], n, selector, self.rng["selection"], **pairs)
         keep = np.stack([2 * chosen, 2 * chosen + 1], axis=1).ravel()
         segs = segs.take(keep)
         self.features.save(batch, segs, feats[keep])
@@ -84,6 +91,11 @@ class QueryAsker:
             if not (self.features.store.root / f"{batch}.npz").exists():
                 return batch, prefix
             k += 1
+
+
+def _pair_features(features: np.ndarray) -> np.ndarray:
+    """``(2P, T, D)`` step features of consecutive pairs → ``(P, 2·T·D)``, one row per pair (both segments)."""
+    return features.reshape(len(features) // 2, -1)
 
 
 class Labeller(Protocol):

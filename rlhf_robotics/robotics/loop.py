@@ -38,7 +38,8 @@ from rlhf_robotics.robotics.final_report import FinalReport
 from rlhf_robotics.robotics.labeller import Labeller, PeopleLabeller, QueryAsker, TeacherLabeller
 from rlhf_robotics.robotics.physics import env_factory, episode_limit, step_seconds, suite_rubric
 from rlhf_robotics.robotics.policy import PhaseTimer, TimedReward, resolve_device, validate_experiment
-from rlhf_robotics.robotics.reward_fit import RewardFitter
+from rlhf_robotics.robotics.reward_fit import RewardFitter, RUNEReward
+from rlhf_robotics.robotics.reward_wrapper import RewardFn
 from rlhf_robotics.robotics.run_log import MetricsLog, round_line
 from rlhf_robotics.robotics.saved_run import RunDirError, finished_summary, holds_run
 from rlhf_robotics.robotics.schedule import label_schedule, segment_length
@@ -162,7 +163,10 @@ class PreferenceLoop:
     def install(self, ensemble: RewardEnsemble | None, metrics: RewardTrainerMetrics | None) -> RewardTrainerMetrics | None:
         """Make a refitted ensemble the reward of every later step and (off-policy) of the whole replay buffer."""
         if ensemble is not None:
-            reward = self.s.fitter.install(ensemble)
+            stacked = self.s.fitter.install(ensemble)
+            reward: RewardFn = stacked
+            if (rune := self.config.reward_model.techniques.rune).enabled:  # RUNE: + β_t · the members' disagreement
+                reward = RUNEReward(stacked, rune, lambda: self.s.agent.num_timesteps)
             self.s.collector.install(TimedReward(reward, self.s.timer))
             self.s.agent.relabel(reward)
         return metrics
@@ -232,7 +236,7 @@ def build_loop(config: ExperimentConfig, progress: bool = True) -> PreferenceLoo
     pretrain = bool(config.pretrain.steps)
     agent = Agent(config, collector.venv, device, timer, run_dir / "tb", pretrain=pretrain, progress=progress)
     fitter = RewardFitter(config, store, features, collector.buffer, rng["reward_model"], timer,
-                          collector.obs_dim + collector.act_dim)
+                          collector.obs_dim + collector.act_dim, segment_steps)
     if rubric is not None:  # the labelling app asks people about each criterion
         write_rubric(run_dir, [(c.name, c.question) for c in rubric.criteria])
     write_instruction(run_dir, e.instruction)  # the labelling app shows it above every pair
@@ -240,7 +244,8 @@ def build_loop(config: ExperimentConfig, progress: bool = True) -> PreferenceLoo
                           TeacherLabeller(teacher, config.teacher.judge_on, rubric, store, features, str(run_dir), timer))
     checkpointer, metrics = Checkpointer(run_dir), MetricsLog(paths.metrics)
     report = FinalReport(config, env_factory(e.id, e.kwargs, e.christiano), checkpointer, metrics, timer, device, progress)
-    return PreferenceLoop(config, Stages(agent, collector, QueryAsker(store, features, config.selection.oversampling, e.id, rng),
+    return PreferenceLoop(config, Stages(agent, collector, QueryAsker(store, features, config.selection.oversampling, e.id, rng,
+                                                                     config.selection.recent_steps),
                                          labeller, fitter, checkpointer, report, metrics, store, rng, timer))
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -20,9 +21,12 @@ import numpy as np
 import torch
 
 from rlhf_robotics.preference.ensemble import RewardEnsemble, StackedStepReward, build_step_ensemble
+from rlhf_robotics.preference.intrinsic import rune_beta, rune_bonus
 from rlhf_robotics.preference.records import StoredJudgment
 from rlhf_robotics.preference.reliability import ReliabilityFit, training_targets
+from rlhf_robotics.preference.self_predictive import SelfPredictive
 from rlhf_robotics.preference.store import PreferenceStore
+from rlhf_robotics.preference.techniques import RUNEConfig, TechniquesConfig
 from rlhf_robotics.preference.trainer import (
     PairDataset,
     RewardTrainerConfig,
@@ -40,15 +44,34 @@ Fitted = tuple[RewardEnsemble, RewardTrainerMetrics] | tuple[None, None]
 
 @dataclass
 class Refit:
-    """One refit, ready to run: a copy of the ensemble with its input statistics set, and the data."""
+    """One refit, ready to run: a copy of the ensemble with its input statistics set, and the data (with the
+    label-efficiency techniques: SURF's unlabelled segments, REED's runs of consecutive steps and its heads)."""
 
     ensemble: RewardEnsemble
     data: PairDataset
     config: RewardTrainerConfig
     rng: np.random.Generator
+    techniques: TechniquesConfig
+    unlabelled: torch.Tensor | None = None
+    transitions: torch.Tensor | None = None
+    self_predictive: SelfPredictive | None = None
 
     def run(self) -> tuple[RewardEnsemble, RewardTrainerMetrics]:
-        return self.ensemble, train_ensemble(self.ensemble, self.data, self.config, self.rng)
+        return self.ensemble, train_ensemble(self.ensemble, self.data, self.config, self.rng, techniques=self.techniques,
+                                             unlabelled=self.unlabelled, transitions=self.transitions,
+                                             self_predictive=self.self_predictive)
+
+
+class RUNEReward:
+    """The learned reward plus RUNE's exploration bonus (Liang et al. 2022): β_t times the members' std, with
+    β_t = β₀(1 − ρ)^t at the agent's current env step ``step()``."""
+
+    def __init__(self, reward: StackedStepReward, config: RUNEConfig, step: Callable[[], int]) -> None:
+        self.reward, self.config, self.step = reward, config, step
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        beta = rune_beta(self.config.beta0, self.config.decay, self.step())
+        return self.reward(x) + rune_bonus(self.reward.member_rewards(x), beta).astype(np.float32)
 
 
 class RewardFitter:
@@ -61,10 +84,13 @@ class RewardFitter:
         buffer: the collector's transitions (input statistics and normalisation of each fit).
         rng: the ``reward_model`` random stream.
         timer: the loop's phase timer.
+        in_dim: step features per step (observation ⊕ action).
+        segment_steps: length of the buffer segments SURF and REED draw.
     """
 
     def __init__(self, config: ExperimentConfig, store: PreferenceStore, features: SegmentFeatures,
-                 buffer: TransitionBuffer, rng: np.random.Generator, timer: PhaseTimer, in_dim: int) -> None:
+                 buffer: TransitionBuffer, rng: np.random.Generator, timer: PhaseTimer, in_dim: int,
+                 segment_steps: int = 1) -> None:
         rm = config.reward_model
         self.config, self.store, self.features, self.buffer, self.rng, self.timer = rm, store, features, buffer, rng, timer
         self.reliability_method = config.labels.reliability
@@ -73,6 +99,9 @@ class RewardFitter:
         self.reliability: ReliabilityFit | None = None
         """The last fitted annotator model (labels.reliability=dawid_skene), logged with each round."""
         self.cursor = 0
+        self.seed, self.segment_steps = config.seed, segment_steps
+        self.self_predictive: SelfPredictive | None = None
+        """REED's projector and predictor heads, kept between refits."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
 
     def dataset(self) -> PairDataset:
@@ -108,7 +137,25 @@ class RewardFitter:
         trainer = self.config.trainer
         if round > 0:
             trainer = dataclasses.replace(trainer, epochs=min(trainer.epochs, self.config.refit_epochs))
-        return Refit(ensemble, data, trainer, self.rng)
+        tech, refit = self.config.techniques, Refit(ensemble, data, trainer, self.rng, self.config.techniques)
+        if tech.surf.enabled:  # unlabelled segments of the buffer, μ per labelled pair (two segments a pair)
+            n = min(2 * math.ceil(tech.surf.ratio * len(data)), self.UNLABELLED_MAX)
+            refit.unlabelled = self._buffer_segments(n, "surf")
+        if tech.reed.enabled:  # runs of consecutive steps from the buffer; the heads carry over between rounds
+            refit.transitions = self._buffer_segments(self.TRANSITION_RUNS, "reed")
+            if self.self_predictive is None:
+                self.self_predictive = SelfPredictive(ensemble, tech.reed, seed=self.seed)
+            refit.self_predictive = self.self_predictive
+        return refit
+
+    UNLABELLED_MAX = 4096
+    """At most this many unlabelled segments per refit for SURF's pseudo-labels."""
+    TRANSITION_RUNS = 512
+    """Segment-long runs of consecutive steps per refit for REED's self-predictive pre-training."""
+
+    def _buffer_segments(self, n: int, prefix: str) -> torch.Tensor:
+        segs = self.buffer.sample_segments(n, self.segment_steps, self.rng, prefix)
+        return torch.as_tensor(segs.features())
 
     def fit(self, round: int) -> Fitted:
         """Refit now; ``(None, None)`` without judgments."""

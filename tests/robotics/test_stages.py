@@ -59,7 +59,7 @@ class FakeCollector:
     def __init__(self, events: list[tuple]) -> None:
         self.events, self.buffer = events, FakeBuffer()
 
-    def segments(self, n: int, rng: np.random.Generator, prefix: str) -> Segments:
+    def segments(self, n: int, rng: np.random.Generator, prefix: str, recent_steps: int | None = None) -> Segments:
         return segments(n, rng, prefix)
 
     def install(self, reward: Any) -> None:
