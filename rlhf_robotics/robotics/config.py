@@ -332,6 +332,11 @@ class OffPolicyConfig:
     """Hidden sizes of the actor and critic networks."""
     action_noise: float = 0.1
     """TD3's Gaussian exploration noise (std, in units of the action range's half-width); SAC ignores it."""
+    ent_coef: str = "auto"
+    """SAC's entropy coefficient: ``auto`` (learned, starting at 1), ``auto_<init>`` (learned from ``init``; B-Pref:
+    ``auto_0.1``) or a fixed number as a string; TD3 ignores it."""
+    target_update_interval: int = 1
+    """SAC: gradient steps between target-network updates (B-Pref: 2); TD3 uses its policy delay instead."""
     normalize_obs: bool = False
     """``VecNormalize`` observations (the replay buffer keeps the raw ones, which the reward model sees)."""
     relabel: bool = True
@@ -348,6 +353,15 @@ class OffPolicyConfig:
         check_range("off_policy.train_freq", self.train_freq, ge=1)
         check_range("off_policy.gradient_steps", self.gradient_steps, ge=1)
         check_range("off_policy.action_noise", self.action_noise, ge=0)
+        check_range("off_policy.target_update_interval", self.target_update_interval, ge=1)
+        init = self.ent_coef.removeprefix("auto").removeprefix("_") if self.ent_coef.startswith("auto") else self.ent_coef
+        try:
+            valid = init == "" or float(init) > 0
+        except ValueError:
+            valid = False
+        if not valid:
+            raise ValueError(f"off_policy.ent_coef={self.ent_coef!r}: must be 'auto', 'auto_<initial value > 0>' (e.g. "
+                             "auto_0.1) or a number > 0")
         for i, width in enumerate(self.net_arch):
             check_range(f"off_policy.net_arch[{i}]", width, ge=1)
 

@@ -160,7 +160,8 @@ def make_agent(config: ExperimentConfig, venv: VecEnv, seed: int, device: str, p
         n = int(np.prod(venv.action_space.shape))  # type: ignore[arg-type]
         kwargs["action_noise"] = NormalActionNoise(np.zeros(n), o.action_noise * np.ones(n))
         return TD3("MlpPolicy", venv, **kwargs)
-    return SAC("MlpPolicy", venv, **kwargs)
+    ent_coef: str | float = o.ent_coef if o.ent_coef.startswith("auto") else float(o.ent_coef)
+    return SAC("MlpPolicy", venv, ent_coef=ent_coef, target_update_interval=o.target_update_interval, **kwargs)
 
 
 def normalize_for(config: ExperimentConfig, venv: VecEnv) -> VecEnv:

@@ -99,8 +99,15 @@ def test_method_presets_give_the_papers_schedules() -> None:
     assert pebble.off_policy.relabel and pebble.pretrain.reset_critic and pebble.pretrain.reset_updates == 100
     labels = pebble.labels
     assert label_schedule(1000, labels.initial_fraction, labels.rounds, 490_000, labels.schedule_timescale) == [100] * 10
+    rm = pebble.reward_model  # B-Pref's reward updates: 50 epochs, stopping at 97 % training accuracy
+    assert (rm.trainer.epochs, rm.refit_epochs, rm.techniques.stop_accuracy) == (50, 50, 0.97)
+    bpref = _compose(["method=pebble", "off_policy=bpref"]).off_policy
+    assert (bpref.net_arch, bpref.batch_size, bpref.learning_rate, bpref.ent_coef, bpref.target_update_interval) == (
+        [1024, 1024], 1024, 5e-4, "auto_0.1", 2)
     ablation = _compose(["method=sac_relabel"])
     assert (ablation.algo, ablation.pretrain.steps, ablation.off_policy.relabel) == ("sac", 0, True)
     assert _compose(["method=christiano", "run_dir=r"]) == _compose(["run_dir=r"])  # the defaults, named
     with pytest.raises(ConfigError, match="needs algo=sac or td3"):
         _compose(["method=pebble", "algo=ppo"])
+    with pytest.raises(ConfigError, match="off_policy.ent_coef='auto_x'"):
+        _compose(["off_policy.ent_coef=auto_x"])

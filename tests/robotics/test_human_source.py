@@ -17,7 +17,9 @@ from rlhf_robotics.robotics.config import (
     EnvConfig,
     ExperimentConfig,
     LabelsConfig,
+    OffPolicyConfig,
     PPOConfig,
+    PretrainConfig,
     RewardModelConfig,
 )
 from rlhf_robotics.robotics.loop import run_experiment
@@ -51,15 +53,19 @@ class SimulatedPerson(threading.Thread):
 
 @pytest.mark.slow
 @pytest.mark.render
-def test_loop_consumes_human_answers_as_they_arrive(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["ppo", "pebble"])
+def test_loop_consumes_human_answers_as_they_arrive(tmp_path: Path, method: str) -> None:
     run = tmp_path / "run"
+    agent: dict = dict(ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2), total_steps=256)
+    if method == "pebble":  # SAC: pre-training, then people's first answers, critic reset, relabelled buffer
+        agent = dict(algo="sac", off_policy=OffPolicyConfig(learning_starts=50, batch_size=32, net_arch=[32, 32]),
+                     pretrain=PretrainConfig(steps=100, reset_updates=5), total_steps=400)
     config = ExperimentConfig(
         env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=10),
         labels=LabelsConfig(total=16, rounds=2, initial_steps=200, buffer_steps=400, source="human", human_min_initial=4,
                             human_timeout_s=120),
         reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)),
-        ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2),
-        total_steps=256, run_dir=str(run), baseline=False, eval_episodes=1, video=False,
+        run_dir=str(run), baseline=False, eval_episodes=1, video=False, **agent,
     )
     stop = threading.Event()
     person = SimulatedPerson(run / "preferences.sqlite", stop)
@@ -71,6 +77,8 @@ def test_loop_consumes_human_answers_as_they_arrive(tmp_path: Path) -> None:
         person.join(10)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[0]["round"] == 0 and rows[0]["reward_model/n_train"] + rows[0]["reward_model/n_val"] >= 4
+    if method == "pebble":  # people's first answers came after the 150 steps of seed + pre-training
+        assert rows[0]["step"] >= 150
     assert summary.labels_used == 16
     assert summary.label_counts.get("first", 0) + summary.label_counts.get("second", 0) >= 4
     assert all(row.judgment.annotator == "human:sim" for row in PreferenceStore(run / "preferences.sqlite").judgments())

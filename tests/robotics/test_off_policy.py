@@ -142,3 +142,17 @@ def test_external_suite_tasks_without_their_extra_or_misspelt_stop_before_any_wo
         assert r.returncode == 2, r.stderr
         assert "pip install 'rlhf_robotics[suites]'" in r.stderr and "Traceback" not in r.stderr
         assert list(tmp_path.iterdir()) == []
+
+
+def test_bpref_sac_settings_reach_sb3(tmp_path: Path) -> None:
+    import torch
+
+    from rlhf_robotics.robotics.policy import make_agent, make_vec_env
+
+    c = replace(tiny_off_policy(tmp_path), off_policy=OffPolicyConfig(ent_coef="auto_0.1", target_update_interval=2,
+                                                                      net_arch=[16]))
+    model = make_agent(c, make_vec_env(c, 0), 0, "cpu")
+    assert model.target_update_interval == 2  # type: ignore[attr-defined]
+    assert float(torch.exp(model.log_ent_coef.detach())) == pytest.approx(0.1)  # type: ignore[attr-defined]
+    fixed = make_agent(replace(c, off_policy=OffPolicyConfig(ent_coef="0.05")), make_vec_env(c, 0), 0, "cpu")
+    assert fixed.ent_coef_tensor.item() == pytest.approx(0.05)  # type: ignore[attr-defined]
