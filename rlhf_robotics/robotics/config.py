@@ -48,6 +48,11 @@ class EnvConfig:
     sooner than a segment (the pendulums)."""
     n_envs: int = 4
     """Vector envs (``DummyVecEnv``: faster than subprocesses on 2 cores)."""
+    reference_return: float | None = None
+    """A fixed, published return that scores 1 in the summary's ``score_vs_reference`` (random = 0), so runs read
+    the same whatever this run's own baseline did (e.g. rl-baselines3-zoo's PPO at 1 M steps); None = no such score."""
+    reference_source: str = ""
+    """Where ``reference_return`` comes from."""
     segment_seconds: float = 1.5
     """Simulated length of a judged segment (Christiano et al. 2017: 1.5 s)."""
     segment_steps: int | None = None

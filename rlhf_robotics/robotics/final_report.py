@@ -140,7 +140,9 @@ class FinalReport:
             normalized_score=normalized_score(ours.mean, rand.mean, baseline.mean) if baseline is not None else None,
             reward_model_accuracy_vs_oracle=ev["accuracy"], reward_model_val_accuracy=val_acc,
             reward_correlation_step=ev["correlation_step"], reward_correlation_segment=ev["correlation_segment"],
-            wall_seconds=dict(self.timer.seconds), files=files,
+            wall_seconds=dict(self.timer.seconds), files=files, reference_return=c.env.reference_return,
+            score_vs_reference=(normalized_score(ours.mean, rand.mean, c.env.reference_return)
+                                if c.env.reference_return is not None else None),
         )
         self.metrics.write(round, agent, {k: v for k, v in {
             "policy/return_true_final": ours.mean, "random/return_true": rand.mean,

@@ -38,6 +38,11 @@ class Summary:
     """Per phase: policy_learn (includes reward_inference), reward_training, selection, labelling, checkpoint,
     baseline, evaluation; and loop_total (everything but baseline and evaluation)."""
     files: dict[str, str]
+    reference_return: float | None = None
+    """``env.reference_return``: a fixed published return (e.g. rl-baselines3-zoo's PPO), None if the task has none."""
+    score_vs_reference: float | None = None
+    """(ours − random) / (reference − random): 0 = random, 1 = the fixed reference; unlike ``normalized_score`` it
+    does not move with this run's own baseline (PPO on Hopper ends anywhere from 361 to 1,312 by seed)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,6 +70,8 @@ def summary_table(s: Summary) -> str:
         lines.append(f"  fraction of true-reward PPO     : {s.fraction_of_true_reward_ppo:.3f}")
     if s.normalized_score is not None:
         lines.append(f"  normalised score                : {s.normalized_score:.3f}   (0 = random, 1 = true-reward PPO)")
+    if s.score_vs_reference is not None:
+        lines.append(f"  score vs reference              : {s.score_vs_reference:.3f}   (0 = random, 1 = {s.reference_return:.0f})")
     lines.append(f"  reward model accuracy vs oracle : {s.reward_model_accuracy_vs_oracle:.3f}   "
                  f"step-reward correlation {s.reward_correlation_step:.3f}")
     lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")

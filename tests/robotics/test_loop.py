@@ -206,3 +206,29 @@ def test_rubric_teacher_needs_a_task_with_a_rubric(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="needs a task with a physics rubric; InvertedPendulum-v5 has none"):
         run_experiment(tiny(tmp_path / "run", teacher=TeacherSettings(judge_on="rubric")), progress=False)
+
+
+def test_score_against_a_fixed_reference_return(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    c = tiny(tmp_path / "run")
+    s = run_experiment(replace(c, env=replace(c.env, reference_return=1000.0)), progress=False)
+    rand = s.random_return_true.mean
+    assert s.reference_return == 1000.0
+    assert s.score_vs_reference == pytest.approx((s.policy_return_true.mean - rand) / (1000.0 - rand))
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["score_vs_reference"] == pytest.approx(s.score_vs_reference)
+
+
+def test_published_reference_returns_of_the_gymnasium_tasks() -> None:
+    import yaml  # type: ignore[import-untyped]
+
+    from rlhf_robotics.robotics.config import EnvConfig
+    from rlhf_robotics.robotics.summary import Summary
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "env"
+    refs = {name: yaml.safe_load((conf / f"{name}.yaml").read_text())["reference_return"]
+            for name in ("halfcheetah", "hopper", "swimmer", "ant", "walker2d")}
+    assert refs == {"halfcheetah": 5819.099, "hopper": 2410.435, "swimmer": 281.561, "ant": 1327.158, "walker2d": 3478.798}
+    assert EnvConfig().reference_return is None
+    old = {f: None for f in Summary.__dataclass_fields__ if f not in ("reference_return", "score_vs_reference")}
+    assert Summary.from_json(old).score_vs_reference is None  # summaries written before the field still load
