@@ -232,6 +232,10 @@ class RewardModelConfig:
     round's end. It only pays off with a core to spare: in one Python process the refit competes with PPO for
     the GIL, and with the second core busy it measured slower than synchronous refits. Needs
     ``mlp.dropout = 0`` (dropout would draw from the generator PPO samples from)."""
+    refit_worker: str = "thread"
+    """Where a background refit runs: ``thread`` (in this process, sharing the GIL with the agent) or ``process``
+    (a worker process started once per run, so the second core trains the reward model while the agent steps;
+    same results as ``thread``, bit for bit: the worker hands its random-stream state back)."""
 
     techniques: TechniquesConfig = field(default_factory=TechniquesConfig)
     """Issue 13's label-efficiency techniques, each off by default: ``stop_accuracy`` (B-Pref), ``crop_steps`` and
@@ -246,6 +250,8 @@ class RewardModelConfig:
             raise ValueError("reward_model.techniques.rune.enabled=true needs reward_model.ensemble_size >= 2 (the "
                              f"bonus is the members' disagreement; got {self.ensemble_size})")
         check_range("reward_model.refit_epochs", self.refit_epochs, ge=1)
+        if self.refit_worker not in ("thread", "process"):
+            raise ValueError(f"reward_model.refit_worker={self.refit_worker!r}: choose thread or process")
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
         check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)

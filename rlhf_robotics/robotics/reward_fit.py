@@ -12,10 +12,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,6 +105,7 @@ class RewardFitter:
         self.self_predictive: SelfPredictive | None = None
         """REED's projector and predictor heads, kept between refits."""
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reward-refit")
+        self._process_pool: ProcessPoolExecutor | None = None
 
     def dataset(self) -> PairDataset:
         """All judged comparisons so far, read from the store by cursor and aggregated."""
@@ -162,18 +165,28 @@ class RewardFitter:
         refit = self.prepare(round)
         return refit.run() if refit is not None else (None, None)
 
-    def start(self, round: int) -> Future[Fitted]:
-        """Refit in a background thread; its result is what :meth:`fit` would return."""
+    def start(self, round: int) -> PendingRefit:
+        """Refit in the background (``reward_model.refit_worker``: a thread, or a worker process); its result is
+        what :meth:`fit` would return, and afterwards the random stream is where :meth:`fit` would leave it."""
         refit = self.prepare(round)
+        if refit is None:
+            done: Future[Fitted] = Future()
+            done.set_result((None, None))
+            return PendingRefit(done, self)
+        if self.config.refit_worker == "process":
+            if self._process_pool is None:  # started once per run; spawn: no copy of the agent's threads or state
+                self._process_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                         initializer=torch.set_num_threads, initargs=(1,))
+            return PendingRefit(self._process_pool.submit(_run_in_worker, refit), self)
 
         def work() -> Fitted:
             start = time.perf_counter()
             try:
-                return refit.run() if refit is not None else (None, None)
+                return refit.run()
             finally:
                 self.timer.seconds["reward_training_background"] += time.perf_counter() - start
 
-        return self._executor.submit(work)
+        return PendingRefit(self._executor.submit(work), self)
 
     def _standardise_inputs(self, ensemble: RewardEnsemble, data: PairDataset, round: int) -> None:
         """Set the members' input statistics before a fit: from the initial policy's steps at round 0, then
@@ -217,3 +230,31 @@ class RewardFitter:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._process_pool is not None:
+            self._process_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_in_worker(refit: Refit) -> tuple[RewardEnsemble, RewardTrainerMetrics, dict[str, Any], SelfPredictive | None, float]:
+    """A refit in the worker process; returns what the parent needs to continue as if it had run it itself."""
+    start = time.perf_counter()
+    ensemble, metrics = refit.run()
+    return ensemble, metrics, dict(refit.rng.bit_generator.state), refit.self_predictive, time.perf_counter() - start
+
+
+class PendingRefit:
+    """A background refit; :meth:`result` waits for it (and takes over a worker process's random-stream state and
+    REED heads, so the run continues exactly as after a refit in this process)."""
+
+    def __init__(self, future: Future[Any], fitter: RewardFitter) -> None:
+        self.future, self.fitter = future, fitter
+
+    def result(self) -> Fitted:
+        out = self.future.result()
+        if len(out) == 2:  # a thread's (or no) refit: the run's own objects were updated in place
+            return out  # type: ignore[no-any-return]
+        ensemble, metrics, rng_state, self_predictive, seconds = out
+        self.fitter.rng.bit_generator.state = rng_state
+        if self_predictive is not None:
+            self.fitter.self_predictive = self_predictive
+        self.fitter.timer.seconds["reward_training_background"] += seconds
+        return ensemble, metrics

@@ -29,17 +29,24 @@ def _ppo_async(run_dir: Path) -> ExperimentConfig:
     return replace(c, reward_model=replace(c.reward_model, async_training=True))
 
 
+def _ppo_async_process(run_dir: Path) -> ExperimentConfig:
+    c = tiny(run_dir)
+    return replace(c, reward_model=replace(c.reward_model, async_training=True, refit_worker="process"))
+
+
 def _pebble(run_dir: Path) -> ExperimentConfig:
     return replace(tiny_off_policy(run_dir), pretrain=PretrainConfig(steps=150, reset_updates=5))
 
 
-CASES: dict[str, tuple[Callable[[Path], ExperimentConfig], int]] = {
-    # name: (config, last round)
-    "ppo_loop_tiny": (tiny, 3),
-    "ppo_async_loop_tiny": (_ppo_async, 3),
-    "sac_relabel_loop_tiny": (tiny_off_policy, 2),
-    "pebble_loop_tiny": (_pebble, 2),
-    "td3_loop_tiny": (lambda d: tiny_off_policy(d, algo="td3"), 2),
+CASES: dict[str, tuple[Callable[[Path], ExperimentConfig], int, str]] = {
+    # name: (config, last round, fingerprint file)
+    "ppo_loop_tiny": (tiny, 3, "ppo_loop_tiny"),
+    "ppo_async_loop_tiny": (_ppo_async, 3, "ppo_async_loop_tiny"),
+    # a refit in a worker process is the thread's computation: the same fingerprint
+    "ppo_async_process_loop_tiny": (_ppo_async_process, 3, "ppo_async_loop_tiny"),
+    "sac_relabel_loop_tiny": (tiny_off_policy, 2, "sac_relabel_loop_tiny"),
+    "pebble_loop_tiny": (_pebble, 2, "pebble_loop_tiny"),
+    "td3_loop_tiny": (lambda d: tiny_off_policy(d, algo="td3"), 2, "td3_loop_tiny"),
 }
 
 
@@ -56,10 +63,10 @@ def _fingerprint(run_dir: Path, last_round: int) -> dict:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_fresh_run_matches_the_recorded_fingerprint(tmp_path: Path, name: str) -> None:
-    make, last_round = CASES[name]
+    make, last_round, file = CASES[name]
     run_experiment(make(tmp_path / "run"), progress=False)
     got = _fingerprint(tmp_path / "run", last_round)
-    path = FINGERPRINTS / f"{name}.json"
+    path = FINGERPRINTS / f"{file}.json"
     if os.environ.get("RECORD_FINGERPRINTS") and not path.exists():
         path.write_text(json.dumps({"made_at_commit": os.environ["RECORD_FINGERPRINTS"], "config": name, **got}, indent=1))
     expected = json.loads(path.read_text())

@@ -52,6 +52,9 @@ class FakeBuffer:
         idx = rng.integers(0, len(self.data), n)
         return self.data[idx], self.data[idx, 0]
 
+    def sample_segments(self, n: int, length: int, rng: np.random.Generator, prefix: str, *a: Any) -> Segments:
+        return segments(n, rng, prefix)
+
 
 class FakeCollector:
     segment_steps, obs_dim, act_dim, venv, obs_rms = T, OBS, ACT, None, None
@@ -236,6 +239,25 @@ def test_synchronous_and_background_refits_are_the_same_computation(tmp_path: Pa
         assert torch.equal(wa, wb), name
     assert b.timer.seconds["reward_training_background"] > 0
     a.close(), b.close()
+
+
+def test_a_refit_in_a_worker_process_is_the_threads_computation(tmp_path: Path) -> None:
+    from rlhf_robotics.preference.techniques import REEDConfig, TechniquesConfig
+
+    c = config(tmp_path)
+    c = dataclasses.replace(c, reward_model=dataclasses.replace(
+        c.reward_model, techniques=TechniquesConfig(reed=REEDConfig(enabled=True, epochs=1))))
+    thread = _fitter_with_labels(tmp_path / "t", 30, c)
+    process = _fitter_with_labels(tmp_path / "p", 30, dataclasses.replace(
+        c, reward_model=dataclasses.replace(c.reward_model, refit_worker="process")))
+    for round in (1, 2):  # the second refit continues from the first one's random stream and REED heads
+        (ens_t, m_t), (ens_p, m_p) = thread.start(round).result(), process.start(round).result()
+        assert ens_t is not None and ens_p is not None and repr(m_t) == repr(m_p)  # repr: NaN fields compare equal
+        assert all(torch.equal(a, b) for a, b in zip(ens_t.state_dict().values(), ens_p.state_dict().values()))
+        assert thread.rng.bit_generator.state == process.rng.bit_generator.state
+        thread.install(ens_t), process.install(ens_p)
+    assert process.self_predictive is not None and process.timer.seconds["reward_training_background"] > 0
+    thread.close(), process.close()
 
 
 def test_the_fitter_learns_the_labels_and_follows_the_store(tmp_path: Path) -> None:
