@@ -12,15 +12,19 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from rlhf_robotics.preference.ensemble import EnsembleMetadata, RewardEnsemble
+from rlhf_robotics.preference.ensemble import EnsembleMetadata, MLPConfig, RewardEnsemble
 from rlhf_robotics.preference.rundir import atomic_write
+from rlhf_robotics.robotics.evaluation import ReturnStats
 from rlhf_robotics.robotics.policy import obs_rms
+
+if TYPE_CHECKING:
+    from rlhf_robotics.robotics.loop import Stages
 
 
 class Checkpointer:
@@ -47,6 +51,30 @@ class Checkpointer:
         (d / "state.json").write_text(json.dumps({"round": round, **state}, default=int))
         (self.root / "latest.json").write_text(json.dumps({"round": round, "dir": d.name}))
         return d
+
+    def save_round(self, round: int, stages: Stages, mlp: MLPConfig, initial_return: ReturnStats | None) -> Path:
+        """Checkpoint the loop's ``stages`` after round ``round``: agent, ensemble, normalisation, step count, every
+        random stream, the learning curve, phase times and the initial policy's return."""
+        s = stages
+        meta = EnsembleMetadata(s.collector.obs_dim + s.collector.act_dim, s.fitter.ensemble.size, mlp)
+        return self.save(round, s.agent, s.fitter.ensemble, meta, s.collector.venv, {
+            "num_timesteps": s.agent.num_timesteps, "rng": {k: g.bit_generator.state for k, g in s.rng.items()},
+            "curve": s.agent.curve, "timer": dict(s.timer.seconds),
+            "initial_return": asdict(initial_return) if initial_return else None})
+
+    def load_round(self, stages: Stages) -> tuple[int, ReturnStats | None] | None:
+        """Restore ``stages`` to the last checkpoint; its round and initial return, or None without a checkpoint."""
+        saved = self.latest()
+        if saved is None:
+            return None
+        d, state = saved
+        s = stages
+        s.agent.load(d, state["num_timesteps"], state["curve"])
+        self.restore(d, s.fitter.ensemble, s.collector.venv)
+        for k, st in state["rng"].items():
+            s.rng[k].bit_generator.state = st
+        s.timer.seconds.update(state["timer"])
+        return state["round"], ReturnStats(**state["initial_return"]) if state.get("initial_return") else None
 
     def latest(self) -> tuple[Path, dict[str, Any]] | None:
         """The last complete round's directory and state, or None before the first checkpoint."""

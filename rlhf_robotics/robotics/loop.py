@@ -19,12 +19,11 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from rlhf_robotics.preference.ensemble import EnsembleMetadata, RewardEnsemble, StackedStepReward
+from rlhf_robotics.preference.ensemble import RewardEnsemble, StackedStepReward
 from rlhf_robotics.preference.rundir import RunPaths, write_instruction, write_rubric, write_status
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
@@ -40,7 +39,7 @@ from rlhf_robotics.robotics.physics import env_factory, episode_limit, step_seco
 from rlhf_robotics.robotics.policy import PhaseTimer, TimedReward, resolve_device, validate_experiment
 from rlhf_robotics.robotics.reward_fit import RewardFitter, RUNEReward
 from rlhf_robotics.robotics.reward_wrapper import RewardFn
-from rlhf_robotics.robotics.run_log import MetricsLog, round_line
+from rlhf_robotics.robotics.run_log import MetricsLog, round_line, round_row
 from rlhf_robotics.robotics.saved_run import RunDirError, finished_summary, holds_run
 from rlhf_robotics.robotics.schedule import label_schedule, segment_length
 from rlhf_robotics.robotics.segments import SegmentFeatures, SegmentStore
@@ -163,49 +162,33 @@ class PreferenceLoop:
     def install(self, ensemble: RewardEnsemble | None, metrics: RewardTrainerMetrics | None) -> RewardTrainerMetrics | None:
         """Make a refitted ensemble the reward of every later step and (off-policy) of the whole replay buffer."""
         if ensemble is not None:
-            stacked = self.s.fitter.install(ensemble)
-            reward: RewardFn = stacked
-            if (rune := self.config.reward_model.techniques.rune).enabled:  # RUNE: + β_t · the members' disagreement
-                reward = RUNEReward(stacked, rune, lambda: self.s.agent.num_timesteps)
+            reward = self.reward(self.s.fitter.install(ensemble))
             self.s.collector.install(TimedReward(reward, self.s.timer))
             self.s.agent.relabel(reward)
         return metrics
 
+    def reward(self, stacked: StackedStepReward) -> RewardFn:
+        """The reward the agent sees: the ensemble's, plus RUNE's β_t · the members' disagreement when enabled."""
+        rune = self.config.reward_model.techniques.rune
+        return RUNEReward(stacked, rune, lambda: self.s.agent.num_timesteps) if rune.enabled else stacked
+
     def end_round(self, asked: int, metrics: RewardTrainerMetrics | None) -> None:
         s = self.s
-        row: dict[str, Any] = {"labels/asked": asked, "labels/total": s.store.count_queries()}
-        if metrics is not None:
-            row.update({f"reward_model/{k}": v for k, v in asdict(metrics).items() if not isinstance(v, list)})
-        if s.agent.curve:
-            row.update({k: v for k, v in s.agent.curve[-1].items() if k != "step"})
-        if (gold := s.fitter.gold_accuracy()) is not None:
-            row["reward_model/gold_accuracy"] = gold
-        if s.fitter.reliability is not None:
-            row.update({f"reliability/{a}": p for a, p in s.fitter.reliability.reliability.items()})
+        row = round_row(asked, s.store.count_queries(), metrics, s.agent.curve, s.fitter)
         s.metrics.write(self.round, s.agent, row)
         log.info("%s", round_line(self.round, self.config.labels.rounds, row))
         with s.timer("checkpoint"):
-            meta = EnsembleMetadata(s.collector.obs_dim + s.collector.act_dim, s.fitter.ensemble.size, self.config.reward_model.mlp)
-            s.checkpointer.save(self.round, s.agent, s.fitter.ensemble, meta, s.collector.venv, {
-                "num_timesteps": s.agent.num_timesteps, "rng": {k: g.bit_generator.state for k, g in s.rng.items()},
-                "curve": s.agent.curve, "timer": dict(s.timer.seconds),
-                "initial_return": asdict(self.initial_return) if self.initial_return else None})
+            s.checkpointer.save_round(self.round, s, self.config.reward_model.mlp, self.initial_return)
 
     def load_checkpoint(self) -> bool:
-        """Restore the last completed round; False if there is none."""
-        s, saved = self.s, self.s.checkpointer.latest()
-        if saved is None:
+        """Restore the last completed round (and catch up with every judgment in the store, including any newer
+        than the checkpoint); False if there is none."""
+        restored = self.s.checkpointer.load_round(self.s)
+        if restored is None:
             return False
-        d, state = saved
-        s.agent.load(d, state["num_timesteps"], state["curve"])
-        s.checkpointer.restore(d, s.fitter.ensemble, s.collector.venv)
-        for k, st in state["rng"].items():
-            s.rng[k].bit_generator.state = st
-        self.initial_return = ReturnStats(**state["initial_return"]) if state.get("initial_return") else None
-        s.timer.seconds.update(state["timer"])
-        self.round = state["round"]
-        s.collector.install(TimedReward(StackedStepReward(s.fitter.ensemble), s.timer))
-        s.fitter.dataset()  # catch up with every judgment in the store, including any after the checkpoint
+        self.round, self.initial_return = restored
+        self.s.collector.install(TimedReward(self.reward(StackedStepReward(self.s.fitter.ensemble)), self.s.timer))
+        self.s.fitter.dataset()
         return True
 
     def close(self) -> None:

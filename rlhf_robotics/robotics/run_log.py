@@ -4,6 +4,7 @@ readable line per round in the log."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,21 @@ class MetricsLog:
 
     def rows(self) -> list[dict[str, Any]]:
         return [json.loads(x) for x in self.path.read_text().splitlines()] if self.path.exists() else []
+
+
+def round_row(asked: int, total: int, metrics: Any, curve: list[dict[str, float]], fitter: Any) -> dict[str, Any]:
+    """One round's record: labels asked and in total, the refit's metrics (``reward_model/…``), the policy's latest
+    learning-curve point, the reward model's accuracy on gold questions and each annotator's reliability if known."""
+    row: dict[str, Any] = {"labels/asked": asked, "labels/total": total}
+    if metrics is not None:
+        row.update({f"reward_model/{k}": v for k, v in asdict(metrics).items() if not isinstance(v, list)})
+    if curve:
+        row.update({k: v for k, v in curve[-1].items() if k != "step"})
+    if (gold := fitter.gold_accuracy()) is not None:
+        row["reward_model/gold_accuracy"] = gold
+    if fitter.reliability is not None:
+        row.update({f"reliability/{a}": p for a, p in fitter.reliability.reliability.items()})
+    return row
 
 
 def round_line(round: int, rounds: int, row: dict[str, Any]) -> str:
