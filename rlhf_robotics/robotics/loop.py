@@ -60,8 +60,10 @@ from rlhf_robotics.preference.trainer import (
 from rlhf_robotics.robotics.buffer import TransitionBuffer
 from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.evaluation import (
+    PolicyEvaluation,
     ReturnStats,
-    evaluate_true_return,
+    SuccessRate,
+    evaluate_policy,
     fraction_of_baseline,
     normalized_score,
     pair_accuracy,
@@ -99,7 +101,7 @@ from rlhf_robotics.robotics.relabel import relabel_replay_buffer
 from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv
 from rlhf_robotics.robotics.schedule import label_schedule, segment_length
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
-from rlhf_robotics.robotics.summary import Summary, summary_table  # noqa: F401  (summary_table is re-exported)
+from rlhf_robotics.robotics.summary import Summary, success_metrics, summary_table  # noqa: F401  (summary_table is re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +152,7 @@ class PreferenceLoop:
         self.cursor = 0
         self.curve: list[dict[str, float]] = []
         self.initial_return: ReturnStats | None = None
+        self.initial_success: SuccessRate | None = None
         self.round = 0
 
         self.base_venv = make_vec_env(config, config.seed)
@@ -454,6 +457,7 @@ class PreferenceLoop:
                 "curve": self.curve,
                 "timer": dict(self.timer.seconds),
                 "initial_return": asdict(self.initial_return) if self.initial_return else None,
+                "initial_success": asdict(self.initial_success) if self.initial_success else None,
             }
             (d / "state.json").write_text(json.dumps(state, default=int))
             (self.run_dir / "checkpoints" / "latest.json").write_text(json.dumps({"round": self.round, "dir": d.name}))
@@ -483,6 +487,7 @@ class PreferenceLoop:
             self.rng[k].bit_generator.state = s
         self.curve = state["curve"]
         self.initial_return = ReturnStats(**state["initial_return"]) if state.get("initial_return") else None
+        self.initial_success = SuccessRate(**state["initial_success"]) if state.get("initial_success") else None
         self.timer.seconds.update(state["timer"])
         self.round = state["round"]
         self.reward_env.set_reward_fn(TimedReward(StackedStepReward(self.ensemble), self.timer))
@@ -506,8 +511,8 @@ class PreferenceLoop:
                            for r in range(c.labels.rounds)]
         if not resumed:
             with self.timer("evaluation"):
-                self.initial_return = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, c.seed + 10_000,
-                                                           obs_rms(self.venv))
+                initial = evaluate_policy(self.policy, self.make_env, c.eval_episodes, c.seed + 10_000, obs_rms(self.venv))
+                self.initial_return, self.initial_success = initial.returns, initial.success
             if self.pretrain_steps:
                 self._status("waiting_for_policy", "unsupervised pre-training on state entropy (PEBBLE)")
                 self.learn(self.pretrain_steps, "pre-training (state entropy)")
@@ -591,27 +596,31 @@ class PreferenceLoop:
         if "evaluation" not in state:
             self._status("waiting_for_policy", "training is over: final evaluation of the policy")
             with self.timer("evaluation"):
-                ours = evaluate_true_return(self.policy, self.make_env, c.eval_episodes, ev_seed, obs_rms(self.venv))
-                rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
+                ours_ev = evaluate_policy(self.policy, self.make_env, c.eval_episodes, ev_seed, obs_rms(self.venv))
+                rand_ev = evaluate_policy(None, self.make_env, c.eval_episodes, ev_seed)
                 acc, corr_step, corr_seg = self.reward_quality()
-            state["evaluation"] = {"policy": asdict(ours), "random": asdict(rand), "accuracy": acc,
-                                   "correlation_step": corr_step, "correlation_segment": corr_seg}
+            state["evaluation"] = {"policy": asdict(ours_ev.returns), "random": asdict(rand_ev.returns), "accuracy": acc,
+                                   "correlation_step": corr_step, "correlation_segment": corr_seg,
+                                   "policy_success": asdict(ours_ev.success), "random_success": asdict(rand_ev.success)}
             state["timer"] = dict(self.timer.seconds)
             self._save_final_state(state)
         ev = state["evaluation"]
         ours, rand = ReturnStats(**ev["policy"]), ReturnStats(**ev["random"])
+        ours_success, rand_success = (SuccessRate(**ev[k]) if k in ev else None for k in ("policy_success", "random_success"))
         acc, corr_step, corr_seg = ev["accuracy"], ev["correlation_step"], ev["correlation_segment"]
         baseline: ReturnStats | None = None
+        baseline_success: SuccessRate | None = None
         baseline_curve: list[tuple[int, float]] = []
         if c.baseline:
             if "baseline" not in state:
                 self._status("waiting_for_policy", "training is over: baseline PPO on the true reward")
                 with self.timer("baseline"):
                     stats, curve = self.train_baseline(ev_seed)
-                state["baseline"] = {"stats": asdict(stats), "curve": curve}
+                state["baseline"] = {"stats": asdict(stats.returns), "curve": curve, "success": asdict(stats.success)}
                 state["timer"] = dict(self.timer.seconds)
                 self._save_final_state(state)
             baseline = ReturnStats(**state["baseline"]["stats"])
+            baseline_success = SuccessRate(**state["baseline"]["success"]) if "success" in state["baseline"] else None
             baseline_curve = [(int(step), float(ret)) for step, ret in state["baseline"]["curve"]]
         frac = fraction_of_baseline(ours.mean, baseline.mean) if baseline is not None else None
         norm = normalized_score(ours.mean, rand.mean, baseline.mean) if baseline is not None else None
@@ -642,12 +651,13 @@ class PreferenceLoop:
             random_return_true=rand, baseline_return_true=baseline,
             fraction_of_true_reward_ppo=frac, normalized_score=norm, reward_model_accuracy_vs_oracle=acc,
             reward_model_val_accuracy=val_acc, reward_correlation_step=corr_step, reward_correlation_segment=corr_seg,
-            wall_seconds=dict(self.timer.seconds), files=files,
+            wall_seconds=dict(self.timer.seconds), files=files, policy_success=ours_success,
+            initial_policy_success=self.initial_success, random_success=rand_success, baseline_success=baseline_success,
         )
-        self.log_metrics({k: v for k, v in {
+        self.log_metrics({**{k: v for k, v in {
             "policy/return_true_final": ours.mean, "random/return_true": rand.mean,
             "baseline/return_true": baseline.mean if baseline else None,
-            "reward_model/accuracy_vs_oracle": acc}.items() if v is not None})
+            "reward_model/accuracy_vs_oracle": acc}.items() if v is not None}, **success_metrics(summary)})
         # written last, atomically: its presence means the run is finished
         atomic_write(self.run_dir / "summary.json", json.dumps(summary.to_json(), indent=2, default=float))
         return summary
@@ -680,7 +690,7 @@ class PreferenceLoop:
         step_pred = StackedStepReward(self.ensemble)(feats)
         return acc, pearson(step_pred, rew), pearson(pred, true)
 
-    def train_baseline(self, ev_seed: int) -> tuple[ReturnStats, list[tuple[int, float]]]:
+    def train_baseline(self, ev_seed: int) -> tuple[PolicyEvaluation, list[tuple[int, float]]]:
         """The same algorithm with the same settings on the true reward for the same number of steps."""
         c = self.config
         venv = normalize_for(c, make_vec_env(c, c.seed))
@@ -689,7 +699,7 @@ class PreferenceLoop:
         curve: list[dict[str, float]] = []
         with progress_bar(c.total_steps, f"baseline {c.algo.upper()} (true reward)", self.progress) as bar:
             model.learn(c.total_steps, callback=CurveCallback(curve, bar, self._curve_interval))
-        stats = evaluate_true_return(model, self.make_env, c.eval_episodes, ev_seed, obs_rms(venv))
+        stats = evaluate_policy(model, self.make_env, c.eval_episodes, ev_seed, obs_rms(venv))
         venv.close()
         return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
 
