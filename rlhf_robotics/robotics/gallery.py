@@ -82,18 +82,24 @@ def rollout_states(env_id: str, seconds: float, seed: int, act: Act | None = Non
     return np.array(qpos), np.array(qvel), dt, ret, success
 
 
-def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, per_row: int) -> Path:
-    """One strip per task of ``per_row`` evenly spaced frames, titled with the task id."""
+def contact_sheet(rows: list[tuple[str, np.ndarray | list[np.ndarray]]], path: Path, per_row: int) -> Path:
+    """One titled strip per row of ``per_row`` evenly spaced frames of its clip ``(T, H, W, 3)``; a row given
+    several clips (a learned policy and a random one) shows ``per_row`` frames of each, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    strips = []
-    for _, frames in rows:
+    def strip(frames: np.ndarray) -> np.ndarray:
         picks = np.linspace(0, len(frames) - 1, per_row).round().astype(int)
         gap = np.full((frames.shape[1], 4, 3), 255, dtype=np.uint8)
-        strips.append(np.concatenate([x for k in picks for x in (frames[k], gap)][:-1], axis=1))
+        return np.concatenate([x for k in picks for x in (frames[k], gap)][:-1], axis=1)
+
+    strips = []
+    for _, clips in rows:
+        parts = [strip(c) for c in (clips if isinstance(clips, list) else [clips])]
+        wide_gap = np.full((parts[0].shape[0], 16, 3), 255, dtype=np.uint8)
+        strips.append(np.concatenate([x for part in parts for x in (part, wide_gap)][:-1], axis=1))
     height, width = strips[0].shape[:2]
     fig, axes = plt.subplots(len(rows), 1, figsize=(width / 100, len(rows) * (height + 24) / 100), squeeze=False)
     for ax, (title, _), strip in zip(axes[:, 0], rows, strips, strict=True):
@@ -158,20 +164,22 @@ def build_gallery(config: GalleryConfig) -> dict[str, Any]:
 
 def _policy_gallery(config: GalleryConfig) -> dict[str, Any]:
     """Each run's final policy beside a random policy on its task (same seed, same env settings)."""
-    rows, entries = [], []
+    rows: list[tuple[str, np.ndarray | list[np.ndarray]]] = []
+    entries = []
     for k, run in enumerate(config.runs):
         act, make_env, env_id, about = policy_act(Path(run))
+        clips, parts = [], []
         for name, policy in (("learned", act), ("random", None)):
             qpos, qvel, dt, ret, success = rollout_states(env_id, config.seconds, config.seed, policy, make_env)
             frames = render_frames(env_id, qpos, qvel, dt, config.render)
             clip = encode(frames, config.out / f"{_task_name(env_id)}_{name}_{k}.{config.render.codec}",
                           clip_fps(dt, config.render), config.render.codec)
-            verdict = "passes the verifier" if success else "fails the verifier"
-            title = (f"{env_id} — learned policy: {about}" if policy is not None else f"{env_id} — random policy")
-            rows.append((f"{title}; return {ret:.0f}, {verdict}", frames))
+            clips.append(frames)
+            parts.append(f"{name} return {ret:.0f}{', passes' if success else ''}")
             entries.append({"env_id": env_id, "policy": name, "run_dir": str(run), "clip": clip.name,
                             "steps": len(qpos), "seconds": len(qpos) * dt, "return": ret, "success": success,
                             **({"about": about} if policy is not None else {})})
+        rows.append((f"{_task_name(env_id)}: {parts[0]} (left) | {parts[1]} (right)", clips))
     sheet = contact_sheet(rows, config.out / "contact_sheet.png", config.frames_per_row)
     summary: dict[str, Any] = {"runs": entries, "contact_sheet": sheet.name, "render": config.render.to_dict(),
                                "seed": config.seed}
