@@ -12,7 +12,7 @@ row (``<Task>-v0.mp4``, or ``<Task>-v0_learned_<k>.mp4`` and ``<Task>-v0_random_
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,7 @@ def rollout_states(env_id: str, seconds: float, seed: int, act: Act | None = Non
     return np.array(qpos), np.array(qvel), dt, ret, success
 
 
-def contact_sheet(rows: list[tuple[str, np.ndarray | list[np.ndarray]]], path: Path, per_row: int) -> Path:
+def contact_sheet(rows: Sequence[tuple[str, np.ndarray | list[np.ndarray]]], path: Path, per_row: int) -> Path:
     """One titled strip per row of ``per_row`` evenly spaced frames of its clip ``(T, H, W, 3)``; a row given
     several clips (a learned policy and a random one) shows ``per_row`` frames of each, side by side."""
     import matplotlib
@@ -102,8 +102,8 @@ def contact_sheet(rows: list[tuple[str, np.ndarray | list[np.ndarray]]], path: P
         strips.append(np.concatenate([x for part in parts for x in (part, wide_gap)][:-1], axis=1))
     height, width = strips[0].shape[:2]
     fig, axes = plt.subplots(len(rows), 1, figsize=(width / 100, len(rows) * (height + 24) / 100), squeeze=False)
-    for ax, (title, _), strip in zip(axes[:, 0], rows, strips, strict=True):
-        ax.imshow(strip)
+    for ax, (title, _), image in zip(axes[:, 0], rows, strips, strict=True):
+        ax.imshow(image)
         ax.set_axis_off()
         ax.set_title(title, loc="left", fontsize=9)
     fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.2 / len(rows), hspace=24 / height + 0.02)
