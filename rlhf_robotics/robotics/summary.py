@@ -1,4 +1,5 @@
-"""The result of a run: :class:`Summary` (written to ``summary.json``) and its human-readable table."""
+"""The result of a run: :class:`Summary` (written to ``summary.json``), its human-readable table and its
+verifier success rates as metrics."""
 
 from __future__ import annotations
 
@@ -95,8 +96,6 @@ def summary_table(s: Summary) -> str:
     lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")
     lines += [f"  {k}: {v}" for k, v in s.files.items()]
     return "\n".join(lines)
-
-
 
 
 SUCCESS_METRICS: dict[str, str] = {

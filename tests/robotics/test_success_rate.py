@@ -112,6 +112,11 @@ def test_summary_success_rates_match_the_verifier_on_the_recorded_evaluation_epi
     assert final["random/success_rate"] == recomputed["random_success"]
     assert final["baseline/success_rate"] == summary.baseline_success.rate  # type: ignore[union-attr]
     assert "success/reason" not in final
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tb = EventAccumulator(str(next((tmp_path / "run" / "tb").rglob("events.out.tfevents.*")).parent)).Reload()
+    assert [e.value for e in tb.Scalars("random/success_rate")] == [pytest.approx(recomputed["random_success"])]
+    assert [e.value for e in tb.Scalars("policy/success_rate_final")] == [pytest.approx(recomputed["policy_success"])]
     assert f"learned-reward PPO {success_text(summary.policy_success)}," in summary_table(summary)
 
 
