@@ -5,7 +5,8 @@ Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficienc
 by ``label_efficiency.py --collect --work <their folder> --out ...``), ``benchmarks/results/screen_<variant>.json``
 (variants of the loop on held-out seeds, gathered the same way), ``benchmarks/results/overhead*.json``
 (written by ``overhead.py``) and ``benchmarks/results/annotator_reliability.json`` (written by
-``annotator_reliability.py``); any may be missing. Aggregates over seeds
+``annotator_reliability.py``) and ``benchmarks/results/suite.json`` (written by ``suite.py``: the suite tasks
+with verifier success rates); any may be missing. Aggregates over seeds
 are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
 so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
 rliable's definitions). "Fraction of true-reward PPO" is each seed's return divided by the return of PPO on the
@@ -438,6 +439,76 @@ def offpolicy_section(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+SUITE_PASS = 0.5
+"""A seed passes a task's verifier when at least this share of its evaluation episodes do."""
+SUITE_GOALS = {"ppo_seeds_passing": 3, "loop_share_of_ppo_success": 0.8, "loop_tasks": 4}
+"""Issue 15: true-reward PPO passes in >= 3 of 5 seeds on every task; the loop reaches >= 0.8 of PPO's success
+rate on at least 4 of the 6 tasks, the backflip among them."""
+
+
+def _rate(run: dict[str, Any]) -> float | None:
+    """A run's verifier success rate; None for a task without a verifier (``rate`` null) or an older result."""
+    rate = (run.get("success") or {}).get("rate")
+    return None if rate is None else float(rate)
+
+
+def suite_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/suite.py``: per suite task, true-reward PPO and the loop with the rubric teacher at the task's
+    budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO."""
+    runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
+    for r in data.get("runs", []):
+        runs[(r["job"]["task"], r["job"]["arm"])][int(r["job"]["seed"])] = r
+    lines = [
+        "## The suite as a benchmark: success rates at each task's budget",
+        "",
+        f"`benchmarks/suite.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; budgets: "
+        f"{data.get('budget_source', '?')}; the loop with {data.get('labels', '?'):,} rubric-teacher labels; commit "
+        f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
+        "Success rate: share of 10 evaluation episodes whose last step passes the task's verifier "
+        f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
+        "bootstrap CI]; fraction: each seed's return over true-reward PPO's with the same seed and steps.",
+        "",
+        "| task | steps | arm | seeds | success rate, mean | by seed | seeds passing | true return | fraction of true-reward PPO |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    loop_ok: list[str] = []
+    ppo_ok: list[str] = []
+    for task, info in data.get("tasks", {}).items():
+        ppo = runs.get((task, "ppo"), {})
+        mean_rate: dict[str, float | None] = {}
+        for arm in ("ppo", "loop"):
+            cell = runs.get((task, arm), {})
+            if not cell:
+                continue
+            rates = {seed: _rate(r) for seed, r in sorted(cell.items())}
+            measured = [x for x in rates.values() if x is not None]
+            mean_rate[arm] = float(np.mean(measured)) if measured else None
+            no_verifier = not measured
+            passing = sum(x >= SUITE_PASS for x in measured)
+            by_seed = ", ".join("n/a" if x is None else f"{x:.1f}" for x in rates.values())
+            fractions = [r["return_true"]["mean"] / ppo[s]["return_true"]["mean"] for s, r in cell.items()
+                         if s in ppo and ppo[s]["return_true"]["mean"] > 0 and r["return_true"]["mean"] >= 0]
+            fraction = "1 (the reference)" if arm == "ppo" else fmt(ci(fractions), fraction=True)
+            lines.append(
+                f"| {task} | {int(info.get('steps', 0)):,} | {arm} | {len(cell)} | "
+                f"{'n/a (no verifier)' if no_verifier else f'{mean_rate[arm]:.2f}'} | {by_seed} | "
+                f"{'n/a' if no_verifier else f'{passing} of {len(cell)}'} | "
+                f"{fmt(ci([r['return_true']['mean'] for r in cell.values()]))} | {fraction} |")
+            if arm == "ppo" and passing >= SUITE_GOALS["ppo_seeds_passing"]:
+                ppo_ok.append(task)
+        base, ours = mean_rate.get("ppo"), mean_rate.get("loop")
+        if base is not None and ours is not None and base > 0 and ours >= SUITE_GOALS["loop_share_of_ppo_success"] * base:
+            loop_ok.append(task)
+    tasks = list(data.get("tasks", {}))
+    lines += ["", f"Goals (issue 15): true-reward PPO passes in ≥ {SUITE_GOALS['ppo_seeds_passing']} seeds on every task — "
+                  f"met on {len(ppo_ok)} of {len(tasks)} ({', '.join(ppo_ok) or 'none'}); the loop reaches ≥ "
+                  f"{SUITE_GOALS['loop_share_of_ppo_success']} of PPO's success rate on ≥ {SUITE_GOALS['loop_tasks']} tasks, "
+                  f"the backflip among them — met on {len(loop_ok)} ({', '.join(loop_ok) or 'none'})."]
+    if data.get("jobs_remaining"):
+        lines += ["", f"Partial: {len(data['jobs_remaining'])} jobs of the grid have not run."]
+    return lines
+
+
 def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     """Simulated annotators of mixed quality through the app's HTTP API: reliability model vs equal weights."""
     table = data.get("normalized_score", {})
@@ -490,7 +561,7 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
            relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
-           reliability: Sequence[dict[str, Any]] = ()) -> str:
+           reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -516,6 +587,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += offpolicy_section(offpolicy)
     for data in reliability:
         lines += annotator_reliability_section(data) + [""]
+    if suite:
+        lines += suite_section(suite) + [""]
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -546,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="our loop's runs before the last method change (compared with --label-efficiency)")
     parser.add_argument("--no-screens", dest="screens", action="store_false",
                         help="leave out the held-out-seed variants (benchmarks/results/screen_<variant>.json)")
+    parser.add_argument("--suite", default=str(HERE / "results" / "suite.json"),
+                        help="the suite benchmark's results (benchmarks/suite.py), with verifier success rates")
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.overhead] if args.overhead is not None else sorted((HERE / "results").glob("overhead*.json"))
@@ -560,7 +635,9 @@ def main(argv: list[str] | None = None) -> int:
     relabel = _load(HERE / "results" / "relabel_rate.json")
     offpolicy = _load(HERE / "results" / "offpolicy_dmc.json")
     reliability = [d for p in sorted((HERE / "results").glob("annotator_reliability*.json")) if (d := _load(p)) is not None]
-    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability))
+    suite = _load(Path(args.suite))
+    Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
+                                     suite))
     print(f"wrote {args.out}")
     return 0
 

@@ -5,7 +5,7 @@ Importing ``rlhf_robotics.envs`` registers every task with Gymnasium under the `
     import gymnasium as gym
     import rlhf_robotics.envs  # noqa: F401  (registers the tasks)
 
-    env = gym.make("rlhf_robotics/HopperBackflip-v0")
+    env = gym.make("rlhf_robotics/HopperBackflip-v1")
 
 Each task subclasses a Gymnasium MuJoCo v5 environment; its class docstring is the spec. Every step's ``info``
 holds the hidden objective's terms (``reward_*``, summing to the reward), raw physics rubric terms and the
@@ -45,7 +45,7 @@ class TaskSpec:
 
 
 TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec("HopperBackflip-v0", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
+    TaskSpec("HopperBackflip-v1", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
              "Hopper jumps and turns a backward somersault"),
     TaskSpec("HalfCheetahOneLeg-v0", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
              "HalfCheetah runs forward with its front leg in the air"),
@@ -62,12 +62,24 @@ TASKS: tuple[TaskSpec, ...] = (
 
 TASK_IDS: tuple[str, ...] = tuple(t.id for t in TASKS)
 
+EARLIER_VERSIONS: dict[str, tuple[str, dict[str, object]]] = {
+    "HopperBackflip-v0": ("HopperBackflip-v1", {"markovian_objective": False}),
+}
+"""Superseded ids, still registered so earlier runs reproduce: id → (current id, constructor kwargs that give
+the old behaviour). Each task's version history says what changed."""
+
 
 def register_tasks() -> None:
-    """Register every task (idempotent: ids already registered are left alone)."""
+    """Register every task and its earlier versions (idempotent: ids already registered are left alone)."""
     for task in TASKS:
         if task.id not in gym.registry:
             gym.register(id=task.id, entry_point=task.entry_point, max_episode_steps=task.max_episode_steps)
+    current = {t.name: t for t in TASKS}
+    for name, (now, kwargs) in EARLIER_VERSIONS.items():
+        if f"{NAMESPACE}/{name}" not in gym.registry:
+            task = current[now]
+            gym.register(id=f"{NAMESPACE}/{name}", entry_point=task.entry_point,
+                         max_episode_steps=task.max_episode_steps, kwargs=dict(kwargs))
 
 
 def missing_extra(env_id: str) -> str | None:
@@ -86,7 +98,7 @@ register_dmc()  # DeepMind Control Suite ids; dm-control (the 'suites' extra) is
 register_metaworld()  # Meta-World v3 ids; metaworld (the 'suites' extra) likewise
 
 __all__ = [
-    "NAMESPACE", "TASKS", "TASK_IDS", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
+    "NAMESPACE", "TASKS", "TASK_IDS", "EARLIER_VERSIONS", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
     "physics_rubric", "step_scores", "segment_items", "TermSum", "DMC_TASKS", "dmc_id", "register_dmc",
     "MW_TASKS", "mw_id", "register_metaworld", "missing_extra",
 ]

@@ -46,7 +46,7 @@ class TermSum:
 _Row = tuple[str, str, float, float, str]
 
 RUBRIC_ROWS: dict[str, list[_Row]] = {
-    "HopperBackflip-v0": [
+    "HopperBackflip-v1": [
         ("rotation", "reward_rotation", 1, 1, "Which one turns backwards more while in the air?"),
         ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
         ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
@@ -93,10 +93,11 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
     ],
 }
 """Task name (without the ``rlhf_robotics/`` namespace) → its rubric's rows."""
+RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
 
 
 def physics_rubric(env_id: str) -> Rubric:
-    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v0"`` or ``"HopperBackflip-v0"``)."""
+    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v1"`` or ``"HopperBackflip-v1"``)."""
     name = env_id.split("/", 1)[-1]
     if name not in RUBRIC_ROWS:
         raise ValueError(

@@ -1,9 +1,10 @@
 """``rlhf-robotics gallery [key=value ...]``: a short clip of every suite task and a contact sheet under
-``videos/gallery/`` (a Hydra app over ``conf/gallery.yaml``)."""
+``videos/gallery/``, or with ``runs=[<run dir>,...]`` each run's final policy beside a random policy (a Hydra app
+over ``conf/gallery.yaml``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,8 @@ class GallerySettings:
     """Seed of every task's reset and random actions."""
     frames_per_row: int = 5
     """Frames per task on the contact sheet."""
+    runs: list[str] = field(default_factory=list)
+    """Run directories whose final policies to show beside random ones; empty: every suite task, random actions."""
 
     def __post_init__(self) -> None:
         if not self.seconds > 0:
@@ -43,6 +46,9 @@ class GallerySettings:
             raise ValueError(f"fps={self.fps}: must be > 0")
         if self.frames_per_row < 1:
             raise ValueError(f"frames_per_row={self.frames_per_row}: must be >= 1")
+        for run in self.runs:
+            if not (Path(run) / "config.json").is_file():
+                raise ValueError(f"runs: {run!r} holds no run (no config.json); give run directories of `rlhf-robotics`")
 
 
 def gallery_task(cfg: DictConfig) -> None:
@@ -55,9 +61,10 @@ def gallery_task(cfg: DictConfig) -> None:
         raise ConfigError(f"out={s.out!r}: is a file; give a folder")
     render = RenderConfig(preset=s.preset, width=s.size, height=s.size, fps=s.fps, codec=s.codec)
     summary = build_gallery(GalleryConfig(out=out, seconds=s.seconds, seed=s.seed, render=render,
-                                          frames_per_row=s.frames_per_row))
-    for entry in summary["tasks"]:
-        print(f"{entry['env_id']:<42} {out / entry['clip']}")
+                                          frames_per_row=s.frames_per_row, runs=tuple(Path(r) for r in s.runs)))
+    for entry in summary.get("tasks", summary.get("runs", [])):
+        policy = f" {entry['policy']:<8}" if "policy" in entry else ""
+        print(f"{entry['env_id']:<42}{policy} {out / entry['clip']}")
     print(f"contact sheet: {out / 'contact_sheet.png'}")
 
 
@@ -65,9 +72,10 @@ APP = App(
     command="gallery",
     config_name="gallery",
     task=gallery_task,
-    summary="a short clip of every suite task and one contact sheet (seeded random actions)",
+    summary="a short clip of every suite task and one contact sheet (seeded random actions), or learned policies",
     usage="rlhf-robotics gallery                                   # videos/gallery/\n"
-          "rlhf-robotics gallery out=/tmp/g seconds=0.5 size=128 preset=pretty",
+          "rlhf-robotics gallery out=/tmp/g seconds=0.5 size=128 preset=pretty\n"
+          "rlhf-robotics gallery 'runs=[runs/a,runs/b]'            # each run's final policy beside a random one",
 )
 
 

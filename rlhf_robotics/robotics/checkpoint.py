@@ -20,7 +20,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlhf_robotics.preference.ensemble import EnsembleMetadata, MLPConfig, RewardEnsemble
 from rlhf_robotics.preference.rundir import atomic_write
-from rlhf_robotics.robotics.evaluation import ReturnStats
+from rlhf_robotics.robotics.evaluation import ReturnStats, SuccessRate
 from rlhf_robotics.robotics.policy import obs_rms
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ class Checkpointer:
         (self.root / "latest.json").write_text(json.dumps({"round": round, "dir": d.name}))
         return d
 
-    def save_round(self, round: int, stages: Stages, mlp: MLPConfig, initial_return: ReturnStats | None) -> Path:
+    def save_round(self, round: int, stages: Stages, mlp: MLPConfig, initial_return: ReturnStats | None,
+                   initial_success: SuccessRate | None = None) -> Path:
         """Checkpoint the loop's ``stages`` after round ``round``: agent, ensemble, normalisation, step count, every
         random stream, the learning curve, phase times and the initial policy's return."""
         s = stages
@@ -60,10 +61,12 @@ class Checkpointer:
         return self.save(round, s.agent, s.fitter.ensemble, meta, s.collector.venv, {
             "num_timesteps": s.agent.num_timesteps, "rng": {k: g.bit_generator.state for k, g in s.rng.items()},
             "curve": s.agent.curve, "timer": dict(s.timer.seconds),
-            "initial_return": asdict(initial_return) if initial_return else None})
+            "initial_return": asdict(initial_return) if initial_return else None,
+            "initial_success": asdict(initial_success) if initial_success else None})
 
-    def load_round(self, stages: Stages) -> tuple[int, ReturnStats | None] | None:
-        """Restore ``stages`` to the last checkpoint; its round and initial return, or None without a checkpoint."""
+    def load_round(self, stages: Stages) -> tuple[int, ReturnStats | None, SuccessRate | None] | None:
+        """Restore ``stages`` to the last checkpoint; its round and the initial policy's return and verifier success,
+        or None without a checkpoint."""
         saved = self.latest()
         if saved is None:
             return None
@@ -74,7 +77,8 @@ class Checkpointer:
         for k, st in state["rng"].items():
             s.rng[k].bit_generator.state = st
         s.timer.seconds.update(state["timer"])
-        return state["round"], ReturnStats(**state["initial_return"]) if state.get("initial_return") else None
+        return (state["round"], ReturnStats(**state["initial_return"]) if state.get("initial_return") else None,
+                SuccessRate(**state["initial_success"]) if state.get("initial_success") else None)
 
     def latest(self) -> tuple[Path, dict[str, Any]] | None:
         """The last complete round's directory and state, or None before the first checkpoint."""

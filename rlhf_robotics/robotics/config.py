@@ -75,6 +75,9 @@ class EnvConfig:
     """Height of the point the camera looks at in clips for people (None: the task's own)."""
     camera_elevation: float | None = None
     """Camera elevation in degrees for clips for people, negative looking down (None: the task's own)."""
+    benchmark_steps: int | None = None
+    """The task's env-step budget in ``benchmarks/suite.py`` (issue 15: the budget at which PPO on the hidden
+    objective should pass the verifier in at least 3 of 5 seeds); None: the task is not in the suite benchmark."""
 
     def __post_init__(self) -> None:
         check_range("env.n_envs", self.n_envs, ge=1)
@@ -92,6 +95,8 @@ class EnvConfig:
             check_range("env.camera_distance", self.camera_distance, gt=0, why="metres from the tracked body")
         if self.camera_elevation is not None:
             check_range("env.camera_elevation", self.camera_elevation, ge=-90, le=90, why="degrees")
+        if self.benchmark_steps is not None:
+            check_range("env.benchmark_steps", self.benchmark_steps, ge=1, why="env steps per benchmark run")
 
 
 @dataclass

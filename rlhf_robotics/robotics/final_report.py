@@ -28,8 +28,10 @@ from rlhf_robotics.robotics.checkpoint import Checkpointer
 from rlhf_robotics.robotics.collector import Collector
 from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.evaluation import (
+    PolicyEvaluation,
     ReturnStats,
-    evaluate_true_return,
+    SuccessRate,
+    evaluate_policy,
     fraction_of_baseline,
     normalized_score,
     pair_accuracy,
@@ -48,7 +50,7 @@ from rlhf_robotics.robotics.policy import (
 )
 from rlhf_robotics.robotics.reward_fit import RewardFitter
 from rlhf_robotics.robotics.run_log import MetricsLog
-from rlhf_robotics.robotics.summary import Summary
+from rlhf_robotics.robotics.summary import Summary, success_metrics
 
 _LOOP_PHASES = ("policy_learn", "reward_training", "selection", "labelling", "checkpoint")
 
@@ -71,14 +73,14 @@ class FinalReport:
         self.timer, self.device, self.progress = timer, device, progress
         self.run_dir = Path(config.run_dir)
 
-    def initial_return(self, agent: Agent, collector: Collector) -> ReturnStats:
-        """The untrained policy's true return (the summary's ``initial_policy_return_true``)."""
+    def initial_evaluation(self, agent: Agent, collector: Collector) -> PolicyEvaluation:
+        """The untrained policy's true return and verifier success (the summary's ``initial_policy_*``)."""
         with self.timer("evaluation"):
-            return evaluate_true_return(agent.model, self.make_env, self.config.eval_episodes, self.config.seed + 10_000,
-                                        collector.obs_rms)
+            return evaluate_policy(agent.model, self.make_env, self.config.eval_episodes, self.config.seed + 10_000,
+                                   collector.obs_rms)
 
     def write(self, agent: Agent, collector: Collector, fitter: RewardFitter, rng: np.random.Generator,
-              initial_return: ReturnStats | None, labels_used: int, round: int,
+              initial: tuple[ReturnStats | None, SuccessRate | None], labels_used: int, round: int,
               status: Callable[[str, str], None]) -> Summary:
         """Run the phases not finished yet, then write ``summary.json``; ``status(state, message)`` tells the
         labelling app what is happening."""
@@ -90,26 +92,30 @@ class FinalReport:
         if "evaluation" not in state:
             status("waiting_for_policy", "training is over: final evaluation of the policy")
             with self.timer("evaluation"):
-                ours = evaluate_true_return(agent.model, self.make_env, c.eval_episodes, ev_seed, collector.obs_rms)
-                rand = evaluate_true_return(None, self.make_env, c.eval_episodes, ev_seed)
+                ours_ev = evaluate_policy(agent.model, self.make_env, c.eval_episodes, ev_seed, collector.obs_rms)
+                rand_ev = evaluate_policy(None, self.make_env, c.eval_episodes, ev_seed)
                 acc, corr_step, corr_seg = reward_quality(collector, fitter, rng)
-            state["evaluation"] = {"policy": asdict(ours), "random": asdict(rand), "accuracy": acc,
-                                   "correlation_step": corr_step, "correlation_segment": corr_seg}
+            state["evaluation"] = {"policy": asdict(ours_ev.returns), "random": asdict(rand_ev.returns), "accuracy": acc,
+                                   "correlation_step": corr_step, "correlation_segment": corr_seg,
+                                   "policy_success": asdict(ours_ev.success), "random_success": asdict(rand_ev.success)}
             state["timer"] = dict(self.timer.seconds)
             self.checkpointer.save_final_state(state)
         ev = state["evaluation"]
         ours, rand = ReturnStats(**ev["policy"]), ReturnStats(**ev["random"])
+        ours_success, rand_success = (SuccessRate(**ev[k]) if k in ev else None for k in ("policy_success", "random_success"))
         baseline: ReturnStats | None = None
+        baseline_success: SuccessRate | None = None
         baseline_curve: list[tuple[int, float]] = []
         if c.baseline:
             if "baseline" not in state:
                 status("waiting_for_policy", f"training is over: baseline {c.algo.upper()} on the true reward")
                 with self.timer("baseline"):
                     stats, curve = self.train_baseline(ev_seed, agent.curve_interval)
-                state["baseline"] = {"stats": asdict(stats), "curve": curve}
+                state["baseline"] = {"stats": asdict(stats.returns), "curve": curve, "success": asdict(stats.success)}
                 state["timer"] = dict(self.timer.seconds)
                 self.checkpointer.save_final_state(state)
             baseline = ReturnStats(**state["baseline"]["stats"])
+            baseline_success = SuccessRate(**state["baseline"]["success"]) if "success" in state["baseline"] else None
             baseline_curve = [(int(step), float(ret)) for step, ret in state["baseline"]["curve"]]
         files = {"run_dir": str(self.run_dir), "metrics": str(self.metrics.path), "store": fitter.store.path}
         with self.timer("evaluation"):
@@ -134,7 +140,7 @@ class FinalReport:
                        math.nan)
         summary = Summary(
             env_id=c.env.id, total_steps=c.total_steps, seed=c.seed, labels_used=labels_used,
-            label_counts=dict(counts), policy_return_true=ours, initial_policy_return_true=initial_return,
+            label_counts=dict(counts), policy_return_true=ours, initial_policy_return_true=initial[0],
             random_return_true=rand, baseline_return_true=baseline,
             fraction_of_true_reward_ppo=fraction_of_baseline(ours.mean, baseline.mean) if baseline is not None else None,
             normalized_score=normalized_score(ours.mean, rand.mean, baseline.mean) if baseline is not None else None,
@@ -143,11 +149,13 @@ class FinalReport:
             wall_seconds=dict(self.timer.seconds), files=files, reference_return=c.env.reference_return,
             score_vs_reference=(normalized_score(ours.mean, rand.mean, c.env.reference_return)
                                 if c.env.reference_return is not None else None),
+            policy_success=ours_success, initial_policy_success=initial[1], random_success=rand_success,
+            baseline_success=baseline_success,
         )
-        self.metrics.write(round, agent, {k: v for k, v in {
+        self.metrics.write(round, agent, {**{k: v for k, v in {
             "policy/return_true_final": ours.mean, "random/return_true": rand.mean,
             "baseline/return_true": baseline.mean if baseline else None,
-            "reward_model/accuracy_vs_oracle": ev["accuracy"]}.items() if v is not None})
+            "reward_model/accuracy_vs_oracle": ev["accuracy"]}.items() if v is not None}, **success_metrics(summary)})
         atomic_write(self.run_dir / "summary.json", json.dumps(summary.to_json(), indent=2, default=float))
         return summary
 
@@ -167,7 +175,7 @@ class FinalReport:
             files["video_copy"] = str(copy)
         return files
 
-    def train_baseline(self, ev_seed: int, curve_interval: int) -> tuple[ReturnStats, list[tuple[int, float]]]:
+    def train_baseline(self, ev_seed: int, curve_interval: int) -> tuple[PolicyEvaluation, list[tuple[int, float]]]:
         """The same algorithm with the same settings on the true reward for the same number of steps."""
         c = self.config
         venv = normalize_for(c, make_vec_env(c, c.seed))
@@ -176,7 +184,7 @@ class FinalReport:
         curve: list[dict[str, float]] = []
         with progress_bar(c.total_steps, f"baseline {c.algo.upper()} (true reward)", self.progress) as bar:
             model.learn(c.total_steps, callback=CurveCallback(curve, bar, curve_interval))
-        stats = evaluate_true_return(model, self.make_env, c.eval_episodes, ev_seed, obs_rms(venv))
+        stats = evaluate_policy(model, self.make_env, c.eval_episodes, ev_seed, obs_rms(venv))
         venv.close()
         return stats, [(int(p["step"]), p["policy/return_true"]) for p in curve]
 

@@ -1,13 +1,18 @@
 """The task gallery: a short clip of every suite task and one contact sheet, so a person can see the suite at a
 glance (``rlhf-robotics gallery``; the command line is parsed in :mod:`rlhf_robotics.cli.gallery`).
 
-Each clip is a seeded random-action rollout rendered from its stored MuJoCo states through the same path as
-labelling clips. Output: ``<out>/<Task>-v0.mp4``, ``<out>/contact_sheet.png`` and ``<out>/gallery.json``.
+Without run directories, each clip is a seeded random-action rollout of one suite task. Given run directories,
+each run's final policy (its last checkpoint, deterministic actions, its observation statistics) is shown beside
+a random policy on the same task and seed: learned behaviours against what a task looks like untrained. Clips
+are rendered from the rollouts' MuJoCo states through the same path as labelling clips. Output: one clip per
+row (``<Task>-v0.mp4``, or ``<Task>-v0_learned_<k>.mp4`` and ``<Task>-v0_random_<k>.mp4``),
+``<out>/contact_sheet.png`` and ``<out>/gallery.json``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,16 +39,32 @@ class GalleryConfig:
     """Clip preset, size and frame rate."""
     frames_per_row: int = 5
     """Frames per task on the contact sheet."""
+    runs: tuple[Path, ...] = ()
+    """Run directories whose final policies to show, each beside a random policy on its task; empty: a random
+    rollout of every suite task."""
 
 
-def rollout_states(env_id: str, seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray, float, float, bool]:
-    """Random-action rollout: ``(qpos (T, nq), qvel (T, nv), dt, hidden return, verifier)``."""
-    env = gym.make(env_id)
+Act = Callable[[np.ndarray], np.ndarray]
+"""A policy as the gallery runs it: observation ``(obs_dim,)`` → action."""
+
+
+def rollout_states(env_id: str, seconds: float, seed: int, act: Act | None = None,
+                   make_env: Callable[[], gym.Env] | None = None) -> tuple[np.ndarray, np.ndarray, float, float, bool]:
+    """One rollout: ``(qpos (T, nq), qvel (T, nv), dt, hidden return, verifier on the last step)``.
+
+    Args:
+        env_id: the task (``gym.make(env_id)`` unless ``make_env`` is given).
+        seconds: simulated seconds, capped by the task's time limit.
+        seed: seed of the reset (and of the random actions).
+        act: the policy; None = uniform random actions.
+        make_env: builds the env as the run that trained ``act`` did (its ``kwargs``).
+    """
+    env = make_env() if make_env is not None else gym.make(env_id)
     base = env.unwrapped
     if not isinstance(base, MujocoEnv):
         raise TypeError(f"{env_id} is not a MuJoCo environment ({type(base).__name__})")
     env.action_space.seed(seed)
-    env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
     data, dt = base.data, float(base.dt)
     limit = env.spec.max_episode_steps if env.spec is not None else None
     steps = min(max(1, int(round(seconds / dt))), limit or 10**9)
@@ -51,7 +72,8 @@ def rollout_states(env_id: str, seconds: float, seed: int) -> tuple[np.ndarray, 
     for _ in range(steps):
         qpos.append(data.qpos.copy())
         qvel.append(data.qvel.copy())
-        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        action = env.action_space.sample() if act is None else act(obs)
+        obs, reward, terminated, truncated, info = env.step(action)
         ret += float(reward)
         success = bool(info.get("is_success", False))
         if terminated or truncated:
@@ -60,22 +82,28 @@ def rollout_states(env_id: str, seconds: float, seed: int) -> tuple[np.ndarray, 
     return np.array(qpos), np.array(qvel), dt, ret, success
 
 
-def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, per_row: int) -> Path:
-    """One strip per task of ``per_row`` evenly spaced frames, titled with the task id."""
+def contact_sheet(rows: Sequence[tuple[str, np.ndarray | list[np.ndarray]]], path: Path, per_row: int) -> Path:
+    """One titled strip per row of ``per_row`` evenly spaced frames of its clip ``(T, H, W, 3)``; a row given
+    several clips (a learned policy and a random one) shows ``per_row`` frames of each, side by side."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    strips = []
-    for _, frames in rows:
+    def strip(frames: np.ndarray) -> np.ndarray:
         picks = np.linspace(0, len(frames) - 1, per_row).round().astype(int)
         gap = np.full((frames.shape[1], 4, 3), 255, dtype=np.uint8)
-        strips.append(np.concatenate([x for k in picks for x in (frames[k], gap)][:-1], axis=1))
+        return np.concatenate([x for k in picks for x in (frames[k], gap)][:-1], axis=1)
+
+    strips = []
+    for _, clips in rows:
+        parts = [strip(c) for c in (clips if isinstance(clips, list) else [clips])]
+        wide_gap = np.full((parts[0].shape[0], 16, 3), 255, dtype=np.uint8)
+        strips.append(np.concatenate([x for part in parts for x in (part, wide_gap)][:-1], axis=1))
     height, width = strips[0].shape[:2]
     fig, axes = plt.subplots(len(rows), 1, figsize=(width / 100, len(rows) * (height + 24) / 100), squeeze=False)
-    for ax, (title, _), strip in zip(axes[:, 0], rows, strips, strict=True):
-        ax.imshow(strip)
+    for ax, (title, _), image in zip(axes[:, 0], rows, strips, strict=True):
+        ax.imshow(image)
         ax.set_axis_off()
         ax.set_title(title, loc="left", fontsize=9)
     fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.2 / len(rows), hspace=24 / height + 0.02)
@@ -84,9 +112,40 @@ def contact_sheet(rows: list[tuple[str, np.ndarray]], path: Path, per_row: int) 
     return path
 
 
+def policy_act(run_dir: Path) -> tuple[Act, Callable[[], gym.Env], str, str]:
+    """A run's final policy as an :data:`Act` (deterministic, its observation statistics applied), the factory
+    of its env, the task id and a one-line description (steps, labels, teacher)."""
+    from rlhf_robotics.robotics.config import load_config
+    from rlhf_robotics.robotics.physics import env_factory
+    from rlhf_robotics.robotics.saved_run import checkpoint_dir, load_obs_rms, load_policy
+
+    if not (run_dir / "config.json").is_file():
+        raise FileNotFoundError(f"{run_dir}: no run there (no config.json); give a run directory of `rlhf-robotics`")
+    config = load_config(run_dir)
+    policy, rms = load_policy(run_dir), load_obs_rms(run_dir)
+    state = json.loads((checkpoint_dir(run_dir) / "state.json").read_text())
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        if rms is not None:
+            obs = np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
+        action, _ = policy.predict(obs[None].astype(np.float32), deterministic=True)
+        return action[0]
+
+    e = config.env
+    about = (f"{int(state['num_timesteps']):,} steps, {config.labels.total:,} labels ({config.teacher.preset} teacher"
+             f"{', rubric' if config.teacher.judge_on == 'rubric' else ''}), seed {config.seed}")
+    return act, env_factory(e.id, e.kwargs, e.christiano), e.id, about
+
+
+def _task_name(env_id: str) -> str:
+    return env_id.split("/", 1)[-1]
+
+
 def build_gallery(config: GalleryConfig) -> dict[str, Any]:
-    """Render every task's clip and the contact sheet; returns what ``gallery.json`` records."""
+    """Render every clip and the contact sheet; returns what ``gallery.json`` records."""
     config.out.mkdir(parents=True, exist_ok=True)
+    if config.runs:
+        return _policy_gallery(config)
     rows, entries = [], []
     for task in TASKS:
         qpos, qvel, dt, ret, success = rollout_states(task.id, config.seconds, config.seed)
@@ -99,5 +158,30 @@ def build_gallery(config: GalleryConfig) -> dict[str, Any]:
     sheet = contact_sheet(rows, config.out / "contact_sheet.png", config.frames_per_row)
     summary: dict[str, Any] = {"tasks": entries, "contact_sheet": sheet.name, "render": config.render.to_dict(),
                                   "seed": config.seed}
+    (config.out / "gallery.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return summary
+
+
+def _policy_gallery(config: GalleryConfig) -> dict[str, Any]:
+    """Each run's final policy beside a random policy on its task (same seed, same env settings)."""
+    rows: list[tuple[str, np.ndarray | list[np.ndarray]]] = []
+    entries = []
+    for k, run in enumerate(config.runs):
+        act, make_env, env_id, about = policy_act(Path(run))
+        clips, parts = [], []
+        for name, policy in (("learned", act), ("random", None)):
+            qpos, qvel, dt, ret, success = rollout_states(env_id, config.seconds, config.seed, policy, make_env)
+            frames = render_frames(env_id, qpos, qvel, dt, config.render)
+            clip = encode(frames, config.out / f"{_task_name(env_id)}_{name}_{k}.{config.render.codec}",
+                          clip_fps(dt, config.render), config.render.codec)
+            clips.append(frames)
+            parts.append(f"{name} return {ret:.0f}{', passes' if success else ''}")
+            entries.append({"env_id": env_id, "policy": name, "run_dir": str(run), "clip": clip.name,
+                            "steps": len(qpos), "seconds": len(qpos) * dt, "return": ret, "success": success,
+                            **({"about": about} if policy is not None else {})})
+        rows.append((f"{_task_name(env_id)}: {parts[0]} (left) | {parts[1]} (right)", clips))
+    sheet = contact_sheet(rows, config.out / "contact_sheet.png", config.frames_per_row)
+    summary: dict[str, Any] = {"runs": entries, "contact_sheet": sheet.name, "render": config.render.to_dict(),
+                               "seed": config.seed}
     (config.out / "gallery.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

@@ -32,7 +32,7 @@ from rlhf_robotics.robotics.agent import Agent
 from rlhf_robotics.robotics.checkpoint import Checkpointer
 from rlhf_robotics.robotics.collector import Collector
 from rlhf_robotics.robotics.config import ExperimentConfig
-from rlhf_robotics.robotics.evaluation import ReturnStats
+from rlhf_robotics.robotics.evaluation import ReturnStats, SuccessRate
 from rlhf_robotics.robotics.final_report import FinalReport
 from rlhf_robotics.robotics.labeller import Labeller, PeopleLabeller, QueryAsker, TeacherLabeller
 from rlhf_robotics.robotics.physics import env_factory, episode_limit, step_seconds, suite_rubric
@@ -79,6 +79,7 @@ class PreferenceLoop:
         self.run_dir = Path(config.run_dir)
         self.round = 0
         self.initial_return: ReturnStats | None = None
+        self.initial_success: SuccessRate | None = None
         self.finished = False
         """Set when run() completes; a run cut short terminates its clip renders on close()."""
         lab = config.labels
@@ -98,7 +99,8 @@ class PreferenceLoop:
         budget = c.total_steps - self.pretrain_steps  # pre-training counts toward the run's env steps
         steps_per_round = [budget // c.labels.rounds + (1 if r < budget % c.labels.rounds else 0) for r in range(c.labels.rounds)]
         if not resumed:
-            self.initial_return = s.report.initial_return(s.agent, s.collector)
+            initial = s.report.initial_evaluation(s.agent, s.collector)
+            self.initial_return, self.initial_success = initial.returns, initial.success
             if self.pretrain_steps:
                 self.status("waiting_for_policy", "unsupervised pre-training on state entropy (PEBBLE)")
                 s.agent.learn(self.pretrain_steps, "pre-training (state entropy)")
@@ -132,8 +134,8 @@ class PreferenceLoop:
                 self.status("waiting_for_policy", f"round {r}: fitting the reward model")
                 metrics = self.refit()
             self.end_round(asked, metrics)
-        summary = s.report.write(s.agent, s.collector, s.fitter, s.rng["evaluation"], self.initial_return,
-                                 s.store.count_queries(), self.round, self.status)
+        summary = s.report.write(s.agent, s.collector, s.fitter, s.rng["evaluation"],
+                                 (self.initial_return, self.initial_success), s.store.count_queries(), self.round, self.status)
         self.status("done", "finished")
         self.finished = True
         return summary
@@ -178,7 +180,7 @@ class PreferenceLoop:
         s.metrics.write(self.round, s.agent, row)
         log.info("%s", round_line(self.round, self.config.labels.rounds, row))
         with s.timer("checkpoint"):
-            s.checkpointer.save_round(self.round, s, self.config.reward_model.mlp, self.initial_return)
+            s.checkpointer.save_round(self.round, s, self.config.reward_model.mlp, self.initial_return, self.initial_success)
 
     def load_checkpoint(self) -> bool:
         """Restore the last completed round (and catch up with every judgment in the store, including any newer
@@ -186,7 +188,7 @@ class PreferenceLoop:
         restored = self.s.checkpointer.load_round(self.s)
         if restored is None:
             return False
-        self.round, self.initial_return = restored
+        self.round, self.initial_return, self.initial_success = restored
         self.s.collector.install(TimedReward(self.reward(StackedStepReward(self.s.fitter.ensemble)), self.s.timer))
         self.s.fitter.dataset()
         return True

@@ -30,7 +30,7 @@ from rlhf_robotics.preference.ensemble import (
 from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.robotics.config import ExperimentConfig, load_config
-from rlhf_robotics.robotics.evaluation import ReturnStats, evaluate_true_return, record_video
+from rlhf_robotics.robotics.evaluation import ReturnStats, SuccessRate, evaluate_policy, record_video
 from rlhf_robotics.robotics.physics import env_factory
 from rlhf_robotics.robotics.policy import ALGORITHMS
 from rlhf_robotics.robotics.summary import Summary
@@ -103,6 +103,9 @@ class RunEvaluation:
     policy_return_true: ReturnStats
     random_return_true: ReturnStats
     video: str | None
+    policy_success: SuccessRate | None = None
+    """The verifier's success rate (``rate`` None with a ``reason`` for a task without a verifier)."""
+    random_success: SuccessRate | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,14 +130,15 @@ def evaluate_run(
     e = config.env
     make_env = env_factory(e.id, e.kwargs, e.christiano)
     policy, rms = load_policy(run_dir, round), load_obs_rms(run_dir, round)
-    ours = evaluate_true_return(policy, make_env, episodes, seed, rms, deterministic=deterministic)
-    rand = evaluate_true_return(None, make_env, episodes, seed)
+    ours = evaluate_policy(policy, make_env, episodes, seed, rms, deterministic=deterministic)
+    rand = evaluate_policy(None, make_env, episodes, seed)
     path = None
     if video:
         out = Path(run_dir) / "eval" / f"{d.name}_seed{seed}.mp4"
         out.parent.mkdir(parents=True, exist_ok=True)
         path = str(record_video(policy, make_env, e.id, out, rms, seed))
-    return RunEvaluation(str(run_dir), int(state["round"]), episodes, seed, ours, rand, path)
+    return RunEvaluation(str(run_dir), int(state["round"]), episodes, seed, ours.returns, rand.returns, path,
+                         ours.success, rand.success)
 
 
 class RunDirError(ValueError):

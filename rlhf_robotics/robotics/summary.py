@@ -1,11 +1,12 @@
-"""The result of a run: :class:`Summary` (written to ``summary.json``) and its human-readable table."""
+"""The result of a run: :class:`Summary` (written to ``summary.json``), its human-readable table and its
+verifier success rates as metrics."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rlhf_robotics.robotics.evaluation import ReturnStats
+from rlhf_robotics.robotics.evaluation import ReturnStats, SuccessRate
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -43,6 +44,14 @@ class Summary:
     score_vs_reference: float | None = None
     """(ours − random) / (reference − random): 0 = random, 1 = the fixed reference; unlike ``normalized_score`` it
     does not move with this run's own baseline (PPO on Hopper ends anywhere from 361 to 1,312 by seed)."""
+    policy_success: SuccessRate | None = None
+    """The learned-reward policy's verifier success rate over the evaluation episodes (see
+    :class:`~rlhf_robotics.robotics.evaluation.SuccessRate`: ``rate`` null with a ``reason`` for a task without a
+    verifier). None only in summaries written before success rates were recorded."""
+    initial_policy_success: SuccessRate | None = None
+    random_success: SuccessRate | None = None
+    baseline_success: SuccessRate | None = None
+    """True-reward PPO's; None when the baseline was not run."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,8 +60,21 @@ class Summary:
     def from_json(cls, data: dict[str, Any]) -> Summary:
         """The summary written by :meth:`to_json` (``summary.json``)."""
         stats = ("policy_return_true", "initial_policy_return_true", "random_return_true", "baseline_return_true")
-        fields: dict[str, Any] = {k: ReturnStats(**v) if k in stats and v is not None else v for k, v in data.items()}
+        rates = ("policy_success", "initial_policy_success", "random_success", "baseline_success")
+        fields: dict[str, Any] = {
+            k: ReturnStats(**v) if k in stats and v is not None else SuccessRate(**v) if k in rates and v is not None else v
+            for k, v in data.items()
+        }
         return cls(**fields)
+
+
+def success_text(rate: SuccessRate | None) -> str:
+    """``0.40 (4/10)``, ``n/a (no verifier)`` or ``–`` (not measured)."""
+    if rate is None:
+        return "–"
+    if rate.rate is None:
+        return "n/a (no verifier)"
+    return f"{rate.rate:.2f} ({rate.successes}/{rate.episodes})"
 
 
 def summary_table(s: Summary) -> str:
@@ -72,6 +94,10 @@ def summary_table(s: Summary) -> str:
         lines.append(f"  normalised score                : {s.normalized_score:.3f}   (0 = random, 1 = true-reward PPO)")
     if s.score_vs_reference is not None:
         lines.append(f"  score vs reference              : {s.score_vs_reference:.3f}   (0 = random, 1 = {s.reference_return:.0f})")
+    if s.policy_success is not None:
+        lines.append(f"  verifier success rate           : learned-reward PPO {success_text(s.policy_success)}, "
+                     f"initial {success_text(s.initial_policy_success)}, random {success_text(s.random_success)}, "
+                     f"true-reward PPO {success_text(s.baseline_success)}")
     lines.append(f"  reward model accuracy vs oracle : {s.reward_model_accuracy_vs_oracle:.3f}   "
                  f"step-reward correlation {s.reward_correlation_step:.3f}")
     lines.append(f"  wall time: loop {s.wall_seconds.get('loop_total', 0):.0f} s, baseline {s.wall_seconds.get('baseline', 0):.0f} s")
@@ -79,3 +105,23 @@ def summary_table(s: Summary) -> str:
     return "\n".join(lines)
 
 
+SUCCESS_METRICS: dict[str, str] = {
+    "policy/success_rate_final": "policy_success",
+    "initial_policy/success_rate": "initial_policy_success",
+    "random/success_rate": "random_success",
+    "baseline/success_rate": "baseline_success",
+}
+"""Metric key (``metrics.jsonl``, TensorBoard) → the :class:`Summary` field it reports."""
+
+
+def success_metrics(s: Summary) -> dict[str, float | str | None]:
+    """The summary's success rates under their metric keys: a float, or None (JSON null) with the reason under
+    ``success/reason`` for a task without a verifier. Policies that were not evaluated (no baseline) are left out."""
+    row: dict[str, float | str | None] = {}
+    for key, name in SUCCESS_METRICS.items():
+        rate: SuccessRate | None = getattr(s, name)
+        if rate is not None:
+            row[key] = rate.rate
+            if rate.reason is not None:
+                row["success/reason"] = rate.reason
+    return row

@@ -38,6 +38,8 @@ METRICS: dict[str, str] = {
     "fraction_of_true_reward_ppo": "fraction of true-reward PPO",
     "reward_model_accuracy": "reward-model accuracy vs oracle",
     "labels_used": "labels used",
+    "success_rate": "verifier success rate",
+    "baseline_success_rate": "true-reward PPO's verifier success rate",
 }
 """Metric key → its name in tables; values come from each run's ``summary.json`` (see :func:`run_metrics`)."""
 
@@ -155,11 +157,15 @@ def run_metrics(summary: dict[str, Any]) -> dict[str, float]:
         return float(value) if isinstance(value, (int, float)) and value is not None else float("nan")
 
     policy = summary.get("policy_return_true") or {}
+    # a task without a verifier writes {"rate": null, "reason": ...}: NaN here, so n/a in tables, never 0
+    success, baseline_success = summary.get("policy_success") or {}, summary.get("baseline_success") or {}
     return {
         "final_return": num(policy.get("mean")),
         "fraction_of_true_reward_ppo": num(summary.get("fraction_of_true_reward_ppo")),
         "reward_model_accuracy": num(summary.get("reward_model_accuracy_vs_oracle")),
         "labels_used": num(summary.get("labels_used")),
+        "success_rate": num(success.get("rate")),
+        "baseline_success_rate": num(baseline_success.get("rate")),
     }
 
 
@@ -269,7 +275,9 @@ def status_lines(jobs: list[Job]) -> list[str]:
         seed = next((o for o in j.overrides if o.split("=", 1)[0].lstrip("+~") == "seed"), "")
         extra = j.error if j.state == "failed" else j.detail if j.state in ("running", "died") else ""
         if j.state == "done" and j.summary is not None:
-            extra = f"final true return {run_metrics(j.summary)['final_return']:.1f}"
+            m = run_metrics(j.summary)
+            extra = f"final true return {m['final_return']:.1f}" + (
+                f", success rate {m['success_rate']:.2f}" if np.isfinite(m["success_rate"]) else "")
         lines.append(f"#{j.name:>3} {j.state:<8} {labels[j.name]} {seed}".rstrip() + (f" — {extra}" if extra else ""))
     counts = {s: sum(j.state == s for j in jobs) for s in ("done", "running", "failed", "died", "pending")}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" of {len(jobs)} jobs")
@@ -334,14 +342,19 @@ def to_markdown(report: SweepReport) -> str:
              f"Shared overrides: {' '.join(f'`{o}`' for o in report.shared_overrides) or 'none'}.", "",
              "IQM and mean over seeds with 95 % percentile-bootstrap confidence intervals (Agarwal et al. 2021).", "",
              "| setting | runs | failed | final true return IQM | final true return mean | fraction of true-reward PPO IQM "
-             "| fraction mean | reward-model accuracy mean | labels used mean |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| fraction mean | reward-model accuracy mean | labels used mean | success rate mean "
+             "| true-reward PPO success rate mean |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in report.settings:
         lines.append(f"| `{s.setting}` | {s.done} | {s.failed} | {s.iqm['final_return'].fmt(4)} | {s.mean['final_return'].fmt(4)} "
                      f"| {s.iqm['fraction_of_true_reward_ppo'].fmt()} | {s.mean['fraction_of_true_reward_ppo'].fmt()} "
-                     f"| {s.mean['reward_model_accuracy'].fmt()} | {s.mean['labels_used'].fmt(4)} |")
+                     f"| {s.mean['reward_model_accuracy'].fmt()} | {s.mean['labels_used'].fmt(4)} "
+                     f"| {s.mean['success_rate'].fmt()} | {s.mean['baseline_success_rate'].fmt()} |")
     if any(s.done and not s.mean["fraction_of_true_reward_ppo"].n for s in report.settings):
         lines += ["", "Fraction of true-reward PPO is n/a where runs had `baseline=false`."]
+    if any(s.done and not s.mean["success_rate"].n for s in report.settings):
+        lines += ["", "Success rate (share of evaluation episodes whose last step passes the task's verifier, "
+                  "`info['is_success']`) is n/a where the task has no verifier."]
     if report.improvement:
         lines += ["", "## Probability of improvement", "", "| X | Y | metric | P(X > Y) [95 % CI] |", "|---|---|---|---|"]
         lines += [f"| `{r['x']}` | `{r['y']}` | {METRICS[r['metric']]} | {r['p'].fmt()} |" for r in report.improvement]

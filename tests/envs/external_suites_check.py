@@ -72,7 +72,7 @@ def main(root: Path, work: Path) -> None:
         summary = run_experiment(tiny(env_id, work / path.stem, "sac"), progress=False)
         runs[path.stem] = {"env_id": env_id, "labels_used": summary.labels_used,
                            "return": summary.policy_return_true.mean}
-    for env_id in ("HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v0"):  # the base suite on this MuJoCo
+    for env_id in ("HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v1"):  # the base suite on this MuJoCo
         summary = run_experiment(tiny(env_id, work / env_id.replace("/", "_"), "ppo"), progress=False)
         runs[env_id] = {"env_id": env_id, "labels_used": summary.labels_used, "return": summary.policy_return_true.mean}
     results["runs"] = runs

@@ -37,7 +37,7 @@ def test_dmc_and_metaworld_tasks_run_through_the_loop_and_render_from_state(tmp_
     assert len(configs) == 12 and configs <= set(result["runs"])
     for name, run in result["runs"].items():
         assert run["labels_used"] == 8, name
-    assert {"HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v0"} <= set(result["runs"])
+    assert {"HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v1"} <= set(result["runs"])
     for env_id, clip in result["render"].items():
         assert clip["first_equals_its_rerender"] and clip["first_differs_from_last"], env_id
         assert clip["distinct_colours"] > 20 and clip["clip_bytes"] > 1000, env_id

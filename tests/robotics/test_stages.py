@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from contextlib import nullcontext
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -131,8 +132,8 @@ class RecordingFitter(RewardFitter):
 
 
 class FakeReport:
-    def initial_return(self, agent: Any, collector: Any) -> None:
-        return None
+    def initial_evaluation(self, agent: Any, collector: Any) -> Any:
+        return SimpleNamespace(returns=None, success=None)
 
     def write(self, *args: Any) -> str:
         return "summary"

@@ -1,0 +1,312 @@
+"""The suite as a benchmark (issue 15): per suite task, PPO on the hidden objective and our loop taught by a
+synthetic rubric teacher, 5 seeds each, at the task's own step budget.
+
+Grid: the six suite tasks (every ``conf/env/*.yaml`` whose id is one of ``rlhf_robotics.envs.TASK_IDS``) ×
+two arms × seeds 0–4:
+
+- ``ppo``: SB3 PPO on the true (hidden) reward, built as the loop's own ``baseline=True`` arm builds it;
+- ``loop``: our preference loop with 1,000 labels from the rubric teacher (``teacher.judge_on=rubric``, the
+  task's physics rubric at its own weights, the oracle preset), otherwise the defaults of ``ExperimentConfig``.
+
+Every run of a task uses the task's budget, ``benchmark_steps`` in its env config (``--steps`` overrides it for
+all tasks, for trials and tests; such runs go to their own work folder). Each run is evaluated on 10 episodes:
+true return and the verifier's success rate (``info["is_success"]`` on each episode's last step; see
+``rlhf_robotics.robotics.evaluation.SuccessRate``).
+
+Each (arm, task, seed) is one job: a subprocess that writes ``benchmarks/.work/suite/<budget>/<job>.json``
+(git-ignored) only when it has finished. A rerun skips every job with a result file and starts unfinished ones
+afresh, so the grid can be completed over several sittings; a job that raises writes ``<job>.failed.json`` and
+is retried on the next run. After the jobs, every finished result is gathered into
+``benchmarks/results/suite.json``, which ``make_results.py`` turns into RESULTS.md's suite section.
+
+Cost: not measured yet. The issue's backflip trial (1 M steps, 1,000 rubric labels, loop and baseline in one
+process) took 13.5 min on 2 cores; at 1 M steps per run the 60 jobs are roughly 60 × 7–10 min of one core,
+about 4–5 hours at 2 jobs at a time. The budgets in the env configs are provisional until calibrated.
+
+    .venv/bin/python benchmarks/suite.py --jobs 2                          # the whole grid, resumable
+    .venv/bin/python benchmarks/suite.py --jobs 2 --only task=hopper_backflip seed=0,1,2
+    .venv/bin/python benchmarks/suite.py --list                            # every job and its state
+    .venv/bin/python benchmarks/suite.py --collect                         # only gather finished results
+    .venv/bin/python benchmarks/suite.py --steps 2048 --only seed=0        # a trial at a tiny budget (own folder)
+    .venv/bin/python benchmarks/make_results.py                            # regenerate RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+
+ARMS = ("ppo", "loop")
+SEEDS = (0, 1, 2, 3, 4)
+LABELS = 1000
+EVAL_EPISODES = 10
+FILTER_FIELDS = ("arm", "task", "seed")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (arm, task, seed) of the grid."""
+
+    arm: str
+    """``ppo`` (true reward) or ``loop`` (rubric teacher)."""
+    task: str
+    """Env config name under ``conf/env/`` (e.g. ``hopper_backflip``)."""
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.arm}_{self.task}_seed{self.seed}"
+
+
+@functools.cache
+def env_configs() -> dict[str, Any]:
+    """Env config name → its typed ``EnvConfig``, for every config of a suite task, in the suite's order."""
+    from rlhf_robotics.envs import TASK_IDS
+
+    from rlhf_robotics.robotics.config import EnvConfig
+    from rlhf_robotics.typed_config import from_mapping
+
+    found = {}
+    for path in sorted((ROOT / "conf" / "env").glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text()) or {}
+        if raw.get("id") in TASK_IDS:
+            found[path.stem] = from_mapping(EnvConfig, raw, prefix="env.")
+    order = {env_id: k for k, env_id in enumerate(TASK_IDS)}
+    return dict(sorted(found.items(), key=lambda item: order[item[1].id]))
+
+
+def budget(task: str, steps: int | None = None) -> int:
+    """The task's env steps per run: ``steps`` when given, else ``benchmark_steps`` of its env config."""
+    if steps is not None:
+        return steps
+    configured = env_configs()[task].benchmark_steps
+    if configured is None:
+        raise ValueError(f"conf/env/{task}.yaml has no benchmark_steps; set the task's budget there (or pass --steps)")
+    return int(configured)
+
+
+def plan(seeds: Sequence[int] = SEEDS) -> list[Job]:
+    """Every job, seed-major (a partly finished grid has whole seeds), ``ppo`` before ``loop``."""
+    return [Job(arm, task, seed) for seed in seeds for task in env_configs() for arm in ARMS]
+
+
+def parse_only(items: Sequence[str]) -> dict[str, set[str]]:
+    """``["task=hopper_backflip", "seed=0,1"]`` → ``{"task": {...}, "seed": {"0", "1"}}``; names the bad item."""
+    out: dict[str, set[str]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not values:
+            raise ValueError(f"--only item {item!r} is not FIELD=VALUE[,VALUE...]; e.g. --only task=hopper_backflip seed=0,1")
+        if name not in FILTER_FIELDS:
+            raise ValueError(f"--only field {name!r} is unknown; use one of {', '.join(FILTER_FIELDS)}")
+        out.setdefault(name, set()).update(v.strip() for v in values.split(","))
+    return out
+
+
+def select_jobs(jobs: Sequence[Job], only: dict[str, set[str]]) -> list[Job]:
+    """The jobs whose every filtered field has one of the allowed values."""
+    for name, allowed in only.items():
+        known = {str(getattr(j, name)) for j in jobs}
+        if unknown := allowed - known:
+            raise ValueError(f"--only {name}={','.join(sorted(unknown))} matches no job; values in the grid: "
+                             f"{', '.join(sorted(known))}")
+    return [j for j in jobs if all(str(getattr(j, name)) in allowed for name, allowed in only.items())]
+
+
+def work_dir(steps: int | None, labels: int = LABELS, root: Path = WORK / "suite") -> Path:
+    """``calibrated`` for the env configs' budgets, ``steps<N>`` for an override; ``_labels<L>`` appended for a
+    label budget other than the grid's, so that runs of different settings never mix."""
+    name = "calibrated" if steps is None else f"steps{steps}"
+    return root / (name if labels == LABELS else f"{name}_labels{labels}")
+
+
+def result_path(job: Job, work: Path) -> Path:
+    return work / f"{job.key}.json"
+
+
+def job_state(job: Job, work: Path) -> str:
+    """``done`` (result file), ``failed`` (the last try raised) or ``pending``."""
+    if result_path(job, work).exists():
+        return "done"
+    return "failed" if (work / f"{job.key}.failed.json").exists() else "pending"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# One job, in its own process (``--run-job KEY``)
+# ----------------------------------------------------------------------------------------------------------
+def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
+    from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, TeacherSettings
+
+    return ExperimentConfig(
+        env=env_configs()[job.task], labels=LabelsConfig(total=labels), teacher=TeacherSettings(judge_on="rubric"),
+        total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
+        video=False, device="cpu",
+    )
+
+
+def run_loop(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
+    from rlhf_robotics.robotics.loop import run_experiment
+
+    s = run_experiment(experiment_config(job, steps, labels, run_dir), progress=False).to_json()
+    return {"return_true": s["policy_return_true"], "success": s["policy_success"],
+            "random_return_true": s["random_return_true"], "random_success": s["random_success"],
+            "initial_return_true": s["initial_policy_return_true"], "initial_success": s["initial_policy_success"],
+            "labels_used": s["labels_used"], "reward_model_accuracy_vs_oracle": s["reward_model_accuracy_vs_oracle"],
+            "reward_correlation_step": s["reward_correlation_step"], "wall_seconds": s["wall_seconds"]["loop_total"]}
+
+
+def run_ppo(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
+    """PPO on the true reward, built as the loop's ``baseline=True`` arm builds it."""
+    import torch
+
+    from rlhf_robotics.robotics.evaluation import evaluate_policy
+    from rlhf_robotics.robotics.physics import env_factory
+    from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize, obs_rms
+
+    torch.set_num_threads(1)
+    config = experiment_config(job, steps, labels, run_dir)
+    venv = normalize(make_vec_env(config, config.seed), config.ppo)
+    model = make_ppo(config.ppo, venv, config.seed, "cpu")
+    start = time.perf_counter()
+    model.learn(steps)
+    wall = time.perf_counter() - start
+    make_env = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
+    ev = evaluate_policy(model, make_env, EVAL_EPISODES, config.seed + 10_000, obs_rms(venv))
+    venv.close()
+    return {"return_true": asdict(ev.returns), "success": asdict(ev.success), "labels_used": 0, "wall_seconds": wall}
+
+
+RUNNERS = {"loop": run_loop, "ppo": run_ppo}
+
+
+def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None = None) -> Path:
+    """Run one job in this process and write its result file; a failure writes ``<job>.failed.json``."""
+    work.mkdir(parents=True, exist_ok=True)
+    run_dir = work / job.key
+    shutil.rmtree(run_dir, ignore_errors=True)  # a partial run of a killed job starts afresh
+    (work / f"{job.key}.failed.json").unlink(missing_ok=True)
+    start, cpu0 = time.perf_counter(), time.process_time()
+    try:
+        measured = RUNNERS[job.arm](job, steps, labels, run_dir)
+    except Exception as exc:
+        (work / f"{job.key}.failed.json").write_text(json.dumps(
+            {"job": asdict(job), "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}, indent=2))
+        raise
+    result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
+              "steps": steps, "labels": labels if job.arm == "loop" else 0, "eval_episodes": EVAL_EPISODES, **measured,
+              "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
+              **provenance()}
+    tmp = result_path(job, work).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2, default=float))
+    tmp.replace(result_path(job, work))  # the result appears whole or not at all
+    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # keep the store, metrics and summary, not the policies
+    return result_path(job, work)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The driver
+# ----------------------------------------------------------------------------------------------------------
+def launch(job: Job, steps: int | None, labels: int, work: Path, command: str) -> bool:
+    """Run ``job`` in a subprocess with one thread per library; True when it wrote its result."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    args = [sys.executable, str(Path(__file__).resolve()), "--run-job", job.key, "--labels", str(labels),
+            "--work", str(work), "--command", command, *(["--steps", str(steps)] if steps is not None else [])]
+    with open(work / f"{job.key}.log", "w") as out:
+        proc = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    ok = proc.returncode == 0 and result_path(job, work).exists()
+    print(f"{'done  ' if ok else 'FAILED'} {job.key} in {time.perf_counter() - start:.0f} s"
+          + ("" if ok else f" (exit {proc.returncode}; see {work / (job.key + '.log')})"), flush=True)
+    return ok
+
+
+def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, Any]:
+    """Gather every finished result under ``work`` into one file for ``make_results.py``."""
+    runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json")) if not p.name.endswith(".failed.json")]
+    failed = [json.loads(p.read_text()) for p in sorted(work.glob("*.failed.json"))]
+    grid, done = plan(), {r["key"] for r in runs}
+    data: dict[str, Any] = {
+        "benchmark": "suite",
+        "full_grid_command": "python benchmarks/suite.py --jobs 2",
+        "commands": sorted({c for c in (r.get("command") for r in runs) if c}),
+        "budget_source": "env configs (benchmark_steps)" if steps is None else f"--steps {steps} for every task",
+        "labels": labels,
+        "tasks": {t: {"env_id": c.id, "steps": budget(t, steps)} for t, c in env_configs().items()},
+        "jobs_in_grid": len(grid), "jobs_done": len(done & {j.key for j in grid}),
+        "jobs_remaining": [j.key for j in grid if j.key not in done],
+        "failed": [{"key": Job(**f["job"]).key, "error": f["error"]} for f in failed],
+        "runs": runs,
+        **provenance(),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=2, default=float))
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="env steps per run for every task (default: each env config's benchmark_steps)")
+    parser.add_argument("--labels", type=int, default=LABELS, help=f"the loop's label budget (default {LABELS})")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument("--jobs", type=int, default=1, help="jobs at a time (2 on a 2-core machine)")
+    parser.add_argument("--only", nargs="+", default=[], metavar="FIELD=V[,V]",
+                        help=f"run a subset; fields {', '.join(FILTER_FIELDS)}")
+    parser.add_argument("--work", default=None, help="work folder (default benchmarks/.work/suite/<budget>)")
+    parser.add_argument("--out", default=str(RESULTS / "suite.json"))
+    parser.add_argument("--list", action="store_true", help="print every selected job and its state, run nothing")
+    parser.add_argument("--collect", action="store_true", help="only gather finished results into --out")
+    parser.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if (args.steps is not None and args.steps < 1) or args.jobs < 1 or args.labels < 1:
+        parser.error(f"--steps, --jobs and --labels must be >= 1, got {args.steps}, {args.jobs}, {args.labels}")
+    work = Path(args.work) if args.work else work_dir(args.steps, args.labels)
+    if args.run_job:
+        job = next((j for j in plan(seeds=range(100)) if j.key == args.run_job), None)
+        if job is None:
+            parser.error(f"no job named {args.run_job!r}; see --list for the names")
+        print(run_job(job, budget(job.task, args.steps), args.labels, work, args.command).read_text())
+        return 0
+    try:
+        jobs = select_jobs(plan(seeds=args.seeds), parse_only(args.only))
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.list:
+        for j in jobs:
+            print(f"{job_state(j, work):8s} {j.key}  ({budget(j.task, args.steps):,} steps)")
+        return 0
+    if not args.collect:
+        command = " ".join(["python benchmarks/suite.py", *(sys.argv[1:] if argv is None else argv)])
+        todo = [j for j in jobs if job_state(j, work) != "done"]
+        print(f"{len(jobs) - len(todo)} of {len(jobs)} selected jobs already done; running {len(todo)}, "
+              f"{args.jobs} at a time", flush=True)
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            oks = list(pool.map(lambda j: launch(j, args.steps, args.labels, work, command), todo))
+        print(f"{sum(oks)} finished, {len(oks) - sum(oks)} failed in this run", flush=True)
+    data = collect(work, Path(args.out), args.steps, args.labels)
+    print(f"{data['jobs_done']} of {data['jobs_in_grid']} grid jobs done; results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

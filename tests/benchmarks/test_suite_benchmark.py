@@ -1,0 +1,105 @@
+"""``benchmarks/suite.py`` (issue 15): the grid read from the env configs, its filters, a tiny-budget run of both
+arms that resumes, and the RESULTS.md section with success rates (n/a for a task without a verifier)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import yaml
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def suite() -> ModuleType:
+    return _load("suite")
+
+
+def test_grid_covers_every_suite_task_at_its_configured_budget(suite: ModuleType) -> None:
+    from rlhf_robotics.envs import TASK_IDS
+
+    configs = suite.env_configs()
+    assert [c.id for c in configs.values()] == list(TASK_IDS)
+    for task in configs:
+        raw = yaml.safe_load((BENCHMARKS.parent / "conf" / "env" / f"{task}.yaml").read_text())
+        assert suite.budget(task) == raw["benchmark_steps"]
+        assert suite.budget(task, 256) == 256
+    jobs = suite.plan()
+    assert len(jobs) == len(TASK_IDS) * 2 * 5 and len({j.key for j in jobs}) == len(jobs)
+    assert [j.seed for j in jobs] == sorted(j.seed for j in jobs)  # seed-major: a partial grid has whole seeds
+    picked = suite.select_jobs(jobs, suite.parse_only(["task=hopper_backflip", "seed=0,1", "arm=loop"]))
+    assert [j.key for j in picked] == ["loop_hopper_backflip_seed0", "loop_hopper_backflip_seed1"]
+    with pytest.raises(ValueError, match="task=backflip matches no job.*hopper_backflip"):
+        suite.select_jobs(jobs, suite.parse_only(["task=backflip"]))
+    with pytest.raises(ValueError, match="field 'env' is unknown"):
+        suite.parse_only(["env=hopper_backflip"])
+    loop = suite.experiment_config(picked[0], 1000, 1000, Path("/tmp/x"))
+    assert loop.teacher.judge_on == "rubric" and loop.labels.total == 1000 and not loop.baseline
+
+
+def _run(task: str, arm: str, seed: int, rate: float | None, ret: float) -> dict:
+    return {"job": {"arm": arm, "task": task, "seed": seed}, "return_true": {"mean": ret, "std": 0.0, "episodes": 10},
+            "success": {"rate": rate, "successes": None if rate is None else int(rate * 10), "episodes": 10,
+                        "reason": None if rate is not None else "no verifier"}}
+
+
+def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifier() -> None:
+    make_results = _load("make_results")
+    runs = [_run("hopper_backflip", "ppo", s, r, 100.0) for s, r in enumerate([0.6, 0.8, 0.2])]
+    runs += [_run("hopper_backflip", "loop", s, r, 50.0 * (s + 1)) for s, r in enumerate([0.5, 0.6, 0.4])]
+    runs += [_run("reacher_smooth", "ppo", 0, 0.0, 10.0), _run("reacher_smooth", "loop", 0, 0.0, 5.0)]
+    runs += [_run("hopper", "ppo", 0, None, 10.0)]
+    data = {"tasks": {"hopper_backflip": {"steps": 1000}, "reacher_smooth": {"steps": 500}, "hopper": {"steps": 9}},
+            "runs": runs, "labels": 1000, "budget_source": "env configs", "jobs_done": 9, "jobs_in_grid": 9}
+    lines = make_results.suite_section(data)
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in lines if line.startswith("| ")}
+    ppo = rows[("hopper_backflip", "1,000", "ppo")]
+    # mean of 0.6, 0.8, 0.2 = 0.53; seeds with rate >= 0.5: 2 of 3
+    assert "| 0.53 | 0.6, 0.8, 0.2 | 2 of 3 |" in ppo and "| 1 (the reference) |" in ppo
+    loop = rows[("hopper_backflip", "1,000", "loop")]
+    # mean 0.5 >= 0.8 × 0.53; fractions 0.5, 1.0, 1.5 → IQM of 3 values = their mean, 1.0
+    assert "| 0.50 | 0.5, 0.6, 0.4 | 2 of 3 |" in loop and "| 1.00 [" in loop
+    assert "| n/a (no verifier) | n/a | n/a |" in rows[("hopper", "9", "ppo")]
+    goals = next(line for line in lines if line.startswith("Goals"))
+    assert "met on 0 of 3 (none)" in goals  # no task has 3 passing PPO seeds
+    assert "met on 1 (hopper_backflip)" in goals  # reacher: PPO's rate is 0, so no share of it is reached
+    assert "## The suite as a benchmark" in make_results.render(None, suite=data)
+
+
+@pytest.mark.slow
+def test_tiny_budget_run_of_both_arms_resumes_and_reaches_results(tmp_path: Path) -> None:
+    work, out = tmp_path / "work", tmp_path / "suite.json"
+    cmd = [sys.executable, str(BENCHMARKS / "suite.py"), "--steps", "512", "--labels", "20", "--only",
+           "task=reacher_smooth", "seed=0", "--work", str(work), "--out", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "0 of 2 selected jobs already done; running 2" in first.stdout
+    data = json.loads(out.read_text())
+    runs = {r["job"]["arm"]: r for r in data["runs"]}
+    assert set(runs) == {"ppo", "loop"} and data["jobs_done"] == 2 and data["tasks"]["reacher_smooth"]["steps"] == 512
+    for r in runs.values():
+        assert r["steps"] == 512 and r["success"]["episodes"] == 10 and 0 <= r["success"]["rate"] <= 1
+    assert runs["loop"]["labels_used"] == 20 and runs["loop"]["random_success"]["rate"] is not None
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert "2 of 2 selected jobs already done; running 0" in again.stdout  # resumable: finished jobs are skipped
+    results = tmp_path / "RESULTS.md"
+    subprocess.run([sys.executable, str(BENCHMARKS / "make_results.py"), "--suite", str(out), "--out", str(results),
+                    "--label-efficiency", str(tmp_path / "none.json")], check=True, timeout=120)
+    assert "| reacher_smooth | 512 | loop | 1 |" in results.read_text()
