@@ -255,9 +255,14 @@ def _experiment_config(job: Job, steps: int, eval_episodes: int, run_dir: Path) 
 
 
 def run_loop(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[str, Any]:
+    return loop_result(_experiment_config(job, steps, eval_episodes, run_dir))
+
+
+def loop_result(config: Any) -> dict[str, Any]:
+    """Run our loop with ``config`` (an ``ExperimentConfig``); the figures a benchmark keeps of it."""
     from rlhf_robotics.robotics.loop import run_experiment
 
-    config = _experiment_config(job, steps, eval_episodes, run_dir)
+    run_dir = Path(config.run_dir)
     summary = run_experiment(config, progress=False).to_json()
     state = json.loads((run_dir / "checkpoints" / "latest.json").read_text())
     steps_done = json.loads((run_dir / "checkpoints" / state["dir"] / "state.json").read_text())["num_timesteps"]
@@ -265,6 +270,7 @@ def run_loop(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[st
     return {
         "return_true": summary["policy_return_true"], "random_return_true": summary["random_return_true"],
         "labels_used": summary["labels_used"], "policy_env_steps": int(steps_done),
+        "score_vs_reference": summary.get("score_vs_reference"), "reference_return": summary.get("reference_return"),
         "wall_seconds": w["loop_total"],
         "wall_seconds_by_phase": {k: w[k] for k in ("policy_learn", "reward_inference", "reward_training",
                                                     "reward_training_background", "selection", "labelling", "checkpoint") if k in w},
@@ -278,7 +284,12 @@ def run_loop(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[st
 
 
 def run_ppo(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[str, Any]:
-    """Plain PPO on the true reward, built exactly as the loop's own ``baseline=True`` arm builds it."""
+    return ppo_result(_experiment_config(job, steps, eval_episodes, run_dir))
+
+
+def ppo_result(config: Any) -> dict[str, Any]:
+    """Plain PPO on the true reward for ``config.total_steps``, built exactly as the loop's own ``baseline=True`` arm
+    builds it; the figures a benchmark keeps of it."""
     import torch
 
     from rlhf_robotics.robotics.evaluation import evaluate_true_return
@@ -286,15 +297,14 @@ def run_ppo(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[str
     from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize, obs_rms
 
     torch.set_num_threads(1)
-    config = _experiment_config(job, steps, eval_episodes, run_dir)
     venv = normalize(make_vec_env(config, config.seed), config.ppo)
     model = make_ppo(config.ppo, venv, config.seed, "cpu")
     start = time.perf_counter()
-    model.learn(steps)
+    model.learn(config.total_steps)
     wall = time.perf_counter() - start
     ev = time.perf_counter()
     make_env = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
-    ret = evaluate_true_return(model, make_env, eval_episodes, config.seed + 10_000, obs_rms(venv))
+    ret = evaluate_true_return(model, make_env, config.eval_episodes, config.seed + 10_000, obs_rms(venv))
     venv.close()
     return {"return_true": asdict(ret), "labels_used": 0, "policy_env_steps": int(model.num_timesteps),
             "wall_seconds": wall, "wall_seconds_evaluation": time.perf_counter() - ev}

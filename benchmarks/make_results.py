@@ -558,10 +558,50 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+LABEL_SCALING_GOALS = "IQM over the four tasks ≥ 0.9 of true-reward PPO at 100 labels and ≥ 0.8 at 50; ≥ 0.8 at 700 labels with 30 % mistakes"
+
+
+def label_scaling_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/label_scaling.py``: the loop's fraction of true-reward PPO and score against a fixed reference by
+    label budget, per arm and task."""
+    sys.path.insert(0, str(HERE))
+    from label_scaling import scaling_table  # noqa: PLC0415  (a sibling script, importable only from here)
+
+    table = scaling_table(data)
+    lines = [
+        "## Label scaling: 25 to 700 labels, the techniques of issue 13, wrong labels",
+        "",
+        f"`benchmarks/label_scaling.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; commit "
+        f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
+        "Each cell: IQM over seeds [95 % bootstrap CI] of the fraction of true-reward PPO with the same seed and steps, "
+        "then of the score against rl-baselines3-zoo's published PPO return (random = 0, reference = 1). "
+        f"Goals: {LABEL_SCALING_GOALS}. Plot: `benchmarks/results/label_scaling.png`.",
+        "",
+    ]
+    labels = sorted({n for cells in table.values() for task in cells.values() for n in task})
+    for task in data.get("tasks", []):
+        arms = [a for a in table if task in table[a]]
+        if not arms:
+            continue
+        lines += [f"### {task}", "", "| arm | " + " | ".join(f"{n} labels" for n in labels) + " |",
+                  "|---|" + "---|" * len(labels)]
+        for arm in arms:
+            cells = table[arm][task]
+            row = []
+            for n in labels:
+                c = cells.get(n)
+                row.append("–" if not c else f"{fmt(ci(c['fraction']), fraction=True)}; {fmt(ci(c['score']), fraction=True)} "
+                           f"(n={max(len(c['fraction']), len(c['score']))})")
+            lines.append(f"| {arm} | " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
+
+
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
            relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
-           reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None) -> str:
+           reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None,
+           label_scaling: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -589,6 +629,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += annotator_reliability_section(data) + [""]
     if suite:
         lines += suite_section(suite) + [""]
+    if label_scaling:
+        lines += label_scaling_section(label_scaling) + [""]
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -636,8 +678,9 @@ def main(argv: list[str] | None = None) -> int:
     offpolicy = _load(HERE / "results" / "offpolicy_dmc.json")
     reliability = [d for p in sorted((HERE / "results").glob("annotator_reliability*.json")) if (d := _load(p)) is not None]
     suite = _load(Path(args.suite))
+    label_scaling = _load(HERE / "results" / "label_scaling.json")
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
-                                     suite))
+                                     suite, label_scaling))
     print(f"wrote {args.out}")
     return 0
 

@@ -239,7 +239,7 @@ def test_lm_without_a_command_and_a_misspelt_key_exit_2(tmp_path: Path) -> None:
 
 def test_config_groups_lists_options_and_leaves_out_other_commands_roots() -> None:
     groups = config_groups(Path(CONF_DIR), ("lm", "label"))
-    assert groups["selection"] == ["disagreement", "entropy", "logit_variance", "uniform"]
+    assert groups["selection"] == ["disagreement", "entropy", "kcenter_disagreement", "logit_variance", "uniform"]
     assert "hydra/launcher" not in groups and not any(g.split("/")[0] in ("lm", "label") for g in groups)
     assert "labels" in groups
 

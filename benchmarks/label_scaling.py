@@ -1,0 +1,278 @@
+"""The label-scaling curve (issue 13): how much of true-reward PPO our loop reaches with 25 to 700 labels, what each
+label-efficiency technique adds, and how the loop holds up when 20 % or 30 % of the labels are wrong.
+
+The grid, every run at 204,800 env steps with the loop's and PPO's default settings (as ``label_efficiency.py``):
+
+- ``default`` (today's loop) on HalfCheetah-v5, Hopper-v5 (fixed horizon, as ``conf/env/hopper.yaml``), Swimmer-v5
+  and Ant-v5, oracle teacher, 25 / 50 / 100 / 200 / 700 labels, seeds 0–4;
+- ``ppo`` on the true reward, same tasks and seeds (the reference of "fraction of true-reward PPO");
+- each technique alone (``TECHNIQUES``) on Hopper-v5 at 50 and 200 labels, seeds 0–4. Why Hopper: it is where the
+  loop is weakest below 200 labels (0.17–0.18 of PPO at 50–100 labels with seed 0), so a technique has the most
+  room to show; its PPO baseline is bimodal by seed, which is why every table also gives the score against a fixed
+  reference (below);
+- robustness: ``default`` and ``rime`` at 700 labels from teachers that flip 20 % and 30 % of the answers, all four
+  tasks, seeds 0–4;
+- the best combination (``--best KEY=VALUE ...``, chosen from the technique screen once it has run) on all four tasks
+  at every label budget, then on held-out seeds 5–9 against ``default`` before it may become the default.
+
+Figures (``--collect`` → ``benchmarks/results/label_scaling.json`` → ``make_results.py`` → RESULTS.md): per arm,
+task and budget the IQM with a 95 % bootstrap CI of (a) the fraction of true-reward PPO with the same seed and (b)
+the score against a fixed reference, (ours − random) / (reference − random) with rl-baselines3-zoo's published PPO
+returns at 1 M steps (``env.reference_return`` in ``conf/env/*.yaml``); and a label-scaling plot per task with
+labels on a log axis (``benchmarks/results/label_scaling.png``).
+
+Cost: a loop run at 204,800 steps takes 60–90 CPU s here (Ant more), PPO 40–50 s; the whole grid without the best
+combination is ≈ 300 runs ≈ 7 CPU hours — several sittings on 2 cores. Each run is one process that writes
+``benchmarks/.work/label_scaling/steps<N>/<job>.json`` only when it has finished, so a rerun skips finished jobs::
+
+    .venv/bin/python benchmarks/label_scaling.py --jobs 2                        # everything still to do
+    .venv/bin/python benchmarks/label_scaling.py --jobs 2 --only arm=default,ppo labels=25,50,none seed=0
+    .venv/bin/python benchmarks/label_scaling.py --list                          # every job and its state
+    .venv/bin/python benchmarks/label_scaling.py --best reward_model.techniques.crop_steps=5 ...  # the combination
+    .venv/bin/python benchmarks/label_scaling.py --collect && .venv/bin/python benchmarks/make_results.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from label_efficiency import apply_overrides, loop_result, ppo_result  # noqa: E402
+
+DEFAULT_STEPS = 204_800
+TASKS: dict[str, str] = {"HalfCheetah-v5": "halfcheetah", "Hopper-v5": "hopper", "Swimmer-v5": "swimmer", "Ant-v5": "ant"}
+"""Task → its env config in ``conf/env`` (kwargs, reference return)."""
+LABELS = (25, 50, 100, 200, 700)
+SEEDS = (0, 1, 2, 3, 4)
+HELD_OUT_SEEDS = (5, 6, 7, 8, 9)
+SCREEN_TASK, SCREEN_LABELS = "Hopper-v5", (50, 200)
+TECHNIQUES: dict[str, tuple[str, ...]] = {
+    "stop97": ("reward_model.techniques.stop_accuracy=0.97",),
+    "crop": ("reward_model.techniques.crop_steps=10",),
+    "surf": ("reward_model.techniques.surf.enabled=true",),
+    "rime": ("reward_model.techniques.rime.enabled=true",),
+    "rune": ("reward_model.techniques.rune.enabled=true",),
+    "reed": ("reward_model.techniques.reed.enabled=true",),
+    "kcenter": ("selection.name=kcenter_disagreement",),
+    "qpa": ("selection.name=disagreement", "selection.recent_steps=20480"),
+}
+"""Arm → the settings it changes (``--set``-style). Crops of up to 10 steps on Hopper's 60-step segments; QPA's window
+is one label round of PPO (204,800 / 10 steps)."""
+TEACHERS: dict[str, str] = {"oracle": "{}", "mistake20": '{"mistake": 0.2}', "mistake30": '{"mistake": 0.3}'}
+"""Teacher name → ``teacher.overrides`` of the perfect oracle (a B-Pref mistake teacher flips this share of answers)."""
+BEST: list[str] = []
+"""``--best`` settings: the combination run on every task and budget (empty until the screen has chosen one)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    arm: str
+    task: str
+    labels: int | None
+    teacher: str | None
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.arm}_{self.task}_{self.labels or 'na'}_{self.teacher or 'na'}_seed{self.seed}"
+
+    def field(self, name: str) -> str:
+        value = getattr(self, name)
+        return "none" if value is None else str(value)
+
+
+def arm_settings(arm: str) -> tuple[str, ...]:
+    if arm in ("default", "ppo"):
+        return ()
+    if arm == "best":
+        return tuple(BEST)
+    return TECHNIQUES[arm]
+
+
+def plan(best: bool = False) -> list[Job]:
+    """Every job, the cheapest questions first: the default curve and PPO, the screen, robustness, the combination."""
+    jobs = [Job("ppo", t, None, None, s) for s in SEEDS for t in TASKS]
+    jobs += [Job("default", t, n, "oracle", s) for s in SEEDS for t in TASKS for n in LABELS]
+    jobs += [Job(arm, SCREEN_TASK, n, "oracle", s) for s in SEEDS for arm in TECHNIQUES for n in SCREEN_LABELS]
+    jobs += [Job(arm, t, 700, teacher, s) for s in SEEDS for t in TASKS for teacher in ("mistake20", "mistake30")
+             for arm in ("default", "rime")]
+    if best:
+        jobs += [Job("best", t, n, "oracle", s) for s in SEEDS for t in TASKS for n in LABELS]
+        jobs += [Job(arm, t, 100, "oracle", s) for s in HELD_OUT_SEEDS for t in TASKS for arm in ("default", "best")]
+        jobs += [Job("ppo", t, None, None, s) for s in HELD_OUT_SEEDS for t in TASKS]
+    return jobs
+
+
+def select(jobs: Sequence[Job], only: Sequence[str]) -> list[Job]:
+    """Jobs whose every ``field=v1,v2`` filter matches (fields: arm, task, labels, teacher, seed; ``none`` = no labels)."""
+    keep = list(jobs)
+    for item in only:
+        name, sep, values = item.partition("=")
+        if not sep or name not in ("arm", "task", "labels", "teacher", "seed"):
+            raise SystemExit(f"--only {item!r}: expected arm=, task=, labels=, teacher= or seed= with comma-separated values")
+        allowed = set(values.split(","))
+        keep = [j for j in keep if j.field(name) in allowed]
+    return keep
+
+
+def experiment_config(job: Job, steps: int, run_dir: Path, eval_episodes: int = 10) -> Any:
+    """The job's ``ExperimentConfig``: the task's env config (kwargs, reference return), the labels and teacher, the
+    arm's settings."""
+    import yaml  # PyYAML comes with Hydra
+
+    from rlhf_robotics.robotics.config import EnvConfig, ExperimentConfig, LabelsConfig, TeacherSettings
+
+    env = yaml.safe_load((ROOT / "conf" / "env" / f"{TASKS[job.task]}.yaml").read_text())
+    config = ExperimentConfig(
+        env=EnvConfig(id=job.task, kwargs=env.get("kwargs") or {}, reference_return=env.get("reference_return"),
+                      reference_source=env.get("reference_source", "")),
+        labels=LabelsConfig(total=job.labels or 1), teacher=TeacherSettings(preset="oracle"),
+        total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=eval_episodes,
+        video=False, device="cpu")
+    return apply_overrides(config, [f"teacher.overrides={TEACHERS[job.teacher or 'oracle']}", *arm_settings(job.arm)])
+
+
+def run_job(job: Job, steps: int, work: Path, eval_episodes: int) -> dict[str, Any]:
+    run_dir = work / "runs" / job.key
+    shutil.rmtree(run_dir, ignore_errors=True)
+    config = experiment_config(job, steps, run_dir, eval_episodes)
+    result = ppo_result(config) if job.arm == "ppo" else loop_result(config)
+    shutil.rmtree(run_dir, ignore_errors=True)  # the figures are kept; a run directory is ~10 MB
+    return {"job": job.key, "arm": job.arm, "task": job.task, "labels": job.labels, "teacher": job.teacher,
+            "seed": job.seed, "steps": steps, "settings": list(arm_settings(job.arm)),
+            "reference_return": config.env.reference_return, **result}
+
+
+def launch(job: Job, steps: int, work: Path, eval_episodes: int) -> bool:
+    """Run ``job`` in its own process; True when its result file exists afterwards."""
+    log = work / f"{job.key}.log"
+    args = [sys.executable, __file__, "--run-job", job.key, "--steps", str(steps), "--work", str(work),
+            "--eval-episodes", str(eval_episodes), *(["--best", *BEST] if BEST else [])]
+    with open(log, "w") as f:
+        r = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT)
+    return r.returncode == 0 and (work / f"{job.key}.json").exists()
+
+
+def collect(work: Path, out: Path) -> dict[str, Any]:
+    runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))]
+    data = {"benchmark": "label_scaling", "work": str(work), "runs": runs, "jobs_done": len(runs),
+            "jobs_in_grid": len(plan(best=bool(BEST))), "tasks": list(TASKS), "labels": list(LABELS), "seeds": list(SEEDS),
+            "screen": {"task": SCREEN_TASK, "labels": list(SCREEN_LABELS), "techniques": {k: list(v) for k, v in TECHNIQUES.items()}},
+            "teachers": TEACHERS, "best": BEST, **provenance()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    plot(data, out.with_suffix(".png"))
+    return data
+
+
+def scaling_table(data: dict[str, Any]) -> dict[str, dict[str, dict[int, dict[str, list[float]]]]]:
+    """arm → task → labels → {"fraction": [...], "score": [...]} over seeds (oracle teacher; fraction against the
+    same seed's PPO)."""
+    ppo = {(r["task"], r["seed"]): r["return_true"]["mean"] for r in data["runs"] if r["arm"] == "ppo"}
+    table: dict[str, dict[str, dict[int, dict[str, list[float]]]]] = {}
+    for r in data["runs"]:
+        if r["arm"] == "ppo":
+            continue
+        cell = table.setdefault(f"{r['arm']}" + ("" if r["teacher"] == "oracle" else f" ({r['teacher']})"), {}).setdefault(
+            r["task"], {}).setdefault(int(r["labels"]), {"fraction": [], "score": []})
+        base = ppo.get((r["task"], r["seed"]))
+        if base is not None and base > 0:
+            cell["fraction"].append(r["return_true"]["mean"] / base)
+        if r.get("score_vs_reference") is not None:
+            cell["score"].append(r["score_vs_reference"])
+    return table
+
+
+def plot(data: dict[str, Any], path: Path) -> None:
+    """One panel per task: IQM score against the reference by label budget (log axis), one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from rlhf_robotics.robotics.sweep_stats import iqm
+
+    table = scaling_table(data)
+    tasks = [t for t in data["tasks"] if any(t in cells for cells in table.values())]
+    if not tasks:
+        return
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for arm, cells in sorted(table.items()):
+            points = sorted((n, iqm(np.asarray(c["score"]))) for n, c in cells.get(task, {}).items() if c["score"])
+            if len(points) > 1 or (points and arm == "default"):
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=arm)
+        ax.set_xscale("log")
+        ax.set_title(task)
+        ax.set_xlabel("labels")
+        ax.axhline(1.0, color="grey", lw=0.5)
+    axes[0][0].set_ylabel("score vs reference (IQM over seeds)")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
+    p.add_argument("--jobs", type=int, default=2, help="jobs at a time (one core each)")
+    p.add_argument("--eval-episodes", type=int, default=10)
+    p.add_argument("--only", nargs="*", default=[], help="filters: arm=default,ppo task=Hopper-v5 labels=50,none seed=0")
+    p.add_argument("--best", nargs="*", default=[], help="settings of the combination arm 'best' (KEY=VALUE ...)")
+    p.add_argument("--list", action="store_true", help="print every job and whether it has a result")
+    p.add_argument("--collect", action="store_true", help="only gather finished results into benchmarks/results/")
+    p.add_argument("--work", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=RESULTS / "label_scaling.json", help="where --collect writes (and the plot beside it)")
+    p.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    BEST[:] = args.best
+    work = args.work or WORK / "label_scaling" / f"steps{args.steps}"
+    work.mkdir(parents=True, exist_ok=True)
+    jobs = select(plan(best=bool(BEST)), args.only)
+    if args.run_job:
+        job = next((j for j in plan(best=True) if j.key == args.run_job), None)
+        if job is None:
+            raise SystemExit(f"no job {args.run_job!r}; see --list")
+        try:
+            result = run_job(job, args.steps, work, args.eval_episodes)
+        except Exception:
+            (work / f"{job.key}.failed.txt").write_text(traceback.format_exc())
+            raise
+        tmp = work / f"{job.key}.json.tmp"
+        tmp.write_text(json.dumps(result, indent=1))
+        tmp.replace(work / f"{job.key}.json")
+        return 0
+    if args.list:
+        for job in jobs:
+            print(f"{'done' if (work / f'{job.key}.json').exists() else 'pending':8} {job.key}")
+        return 0
+    if not args.collect:
+        pending = [j for j in jobs if not (work / f"{j.key}.json").exists()]
+        print(f"{len(pending)} of {len(jobs)} jobs to run, {args.jobs} at a time, {args.steps} steps each", flush=True)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for i, (job, ok) in enumerate(zip(pending, pool.map(lambda j: launch(j, args.steps, work, args.eval_episodes),
+                                                                 pending)), 1):
+                print(f"[{i}/{len(pending)}, {time.monotonic() - start:.0f} s] {'done  ' if ok else 'FAILED'} {job.key}"
+                      + ("" if ok else f" (log: {work / job.key}.log)"), flush=True)
+    data = collect(work, args.out)
+    print(f"{data['jobs_done']} of {data['jobs_in_grid']} jobs have results -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

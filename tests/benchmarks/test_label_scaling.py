@@ -1,0 +1,80 @@
+"""``benchmarks/label_scaling.py`` (issue 13): the grid (default curve, PPO, the technique screen, wrong labels), each
+job's settings, the tables it reports, and a tiny-budget run of two jobs through to the RESULTS.md section."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import BENCHMARKS
+from conftest import load_script as _load
+
+
+@pytest.fixture(scope="module")
+def ls() -> ModuleType:
+    return _load("label_scaling")
+
+
+def test_the_grid_asks_the_issues_questions(ls: ModuleType) -> None:
+    jobs = ls.plan()
+    default = {(j.task, j.labels) for j in jobs if j.arm == "default" and j.teacher == "oracle"}
+    assert default == {(t, n) for t in ("HalfCheetah-v5", "Hopper-v5", "Swimmer-v5", "Ant-v5") for n in (25, 50, 100, 200, 700)}
+    screen = {(j.arm, j.task, j.labels) for j in jobs if j.arm in ls.TECHNIQUES}
+    assert {a for a, _, _ in screen} >= {"surf", "rime", "rune", "reed", "kcenter", "qpa", "stop97", "crop"}
+    assert {(t, n) for _, t, n in screen if _ != "rime"} == {("Hopper-v5", 50), ("Hopper-v5", 200)}
+    robust = {(j.arm, j.teacher) for j in jobs if j.teacher in ("mistake20", "mistake30")}
+    assert robust == {(a, t) for a in ("default", "rime") for t in ("mistake20", "mistake30")}
+    assert all(len({j.seed for j in jobs if (j.arm, j.task) == key}) == 5 for key in {(j.arm, j.task) for j in jobs})
+    assert len({j.key for j in jobs}) == len(jobs)
+    assert not [j for j in jobs if j.arm == "best"] and [j for j in ls.plan(best=True) if j.seed in ls.HELD_OUT_SEEDS]
+    assert {j.key for j in ls.select(jobs, ["arm=ppo", "task=Ant-v5"])} == {f"ppo_Ant-v5_na_na_seed{s}" for s in range(5)}
+    with pytest.raises(SystemExit, match="expected arm="):
+        ls.select(jobs, ["budget=3"])
+
+
+def test_each_job_runs_its_task_teacher_and_technique(ls: ModuleType, tmp_path: Path) -> None:
+    c = ls.experiment_config(ls.Job("rime", "Hopper-v5", 700, "mistake30", 3), 1000, tmp_path)
+    assert c.env.kwargs == {"terminate_when_unhealthy": False} and c.env.reference_return == 2410.435
+    assert c.teacher.overrides == {"mistake": 0.3} and c.reward_model.techniques.rime.enabled
+    assert (c.labels.total, c.seed, c.total_steps) == (700, 3, 1000)
+    q = ls.experiment_config(ls.Job("qpa", "Hopper-v5", 50, "oracle", 0), 1000, tmp_path)
+    assert (q.selection.name, q.selection.recent_steps, q.teacher.overrides) == ("disagreement", 20480, {})
+    d = ls.experiment_config(ls.Job("default", "Ant-v5", 25, "oracle", 0), 1000, tmp_path)
+    assert not d.reward_model.techniques.rime.enabled and d.env.reference_return == 1327.158
+
+
+def test_tables_give_fractions_of_the_same_seeds_ppo_and_scores(ls: ModuleType) -> None:
+    mr = _load("make_results")
+    runs = [{"arm": "ppo", "task": "Hopper-v5", "labels": None, "teacher": None, "seed": s, "return_true": {"mean": 1000.0 * (s + 1)}}
+            for s in (0, 1)]
+    runs += [{"arm": "default", "task": "Hopper-v5", "labels": 50, "teacher": "oracle", "seed": s,
+              "return_true": {"mean": 500.0 * (s + 1)}, "score_vs_reference": 0.25 * (s + 1)} for s in (0, 1)]
+    runs.append({"arm": "rime", "task": "Hopper-v5", "labels": 700, "teacher": "mistake30", "seed": 0,
+                 "return_true": {"mean": 800.0}, "score_vs_reference": 0.3})
+    table = ls.scaling_table({"runs": runs})
+    assert table["default"]["Hopper-v5"][50] == {"fraction": [0.5, 0.5], "score": [0.25, 0.5]}
+    assert table["rime (mistake30)"]["Hopper-v5"][700]["fraction"] == [0.8]
+    section = "\n".join(mr.label_scaling_section({"runs": runs, "tasks": ["Hopper-v5"], "jobs_done": 5}))
+    assert "### Hopper-v5" in section and "| rime (mistake30) |" in section and "(n=2)" in section
+
+
+@pytest.mark.slow
+def test_two_tiny_jobs_resume_and_reach_the_results_section(ls: ModuleType, tmp_path: Path) -> None:
+    work, out = tmp_path / "work", tmp_path / "label_scaling.json"
+    cmd = [sys.executable, str(BENCHMARKS / "label_scaling.py"), "--steps", "2048", "--eval-episodes", "1", "--jobs", "2",
+           "--work", str(work), "--out", str(out), "--only", "arm=ppo,default", "task=Swimmer-v5", "labels=25,none", "seed=0"]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "2 of 2 jobs to run" in first.stdout
+    data = json.loads(out.read_text())
+    assert {r["arm"] for r in data["runs"]} == {"ppo", "default"} and out.with_suffix(".png").stat().st_size > 0
+    loop = next(r for r in data["runs"] if r["arm"] == "default")
+    assert loop["labels_used"] == 25 and loop["reference_return"] == 281.561 and loop["score_vs_reference"] is not None
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert "0 of 2 jobs to run" in again.stdout  # finished jobs are kept
+    section = "\n".join(_load("make_results").label_scaling_section(data))
+    assert "### Swimmer-v5" in section and "| default |" in section
