@@ -20,7 +20,7 @@ state          ``unwrapped.model`` / ``unwrapped.data`` are the physics' ``MjMod
 
 Re-rendering from stored ``qpos``/``qvel`` is exact where the task changes no model parameter per episode
 (walker, cheetah, quadruped walk, cartpole); reacher's target is placed per episode by moving a geom in the model,
-which a stored state does not carry, so its clips show the target at its default place.
+which the loop keeps with each segment (``rlhf_robotics.robotics.physics.moves_fixtures``) and applies to the clip.
 
 Version history: v0 — first version (issue 12).
 """

@@ -23,9 +23,12 @@ class TransitionBuffer:
         capacity: steps kept per env.
         obs_dim, act_dim, nq, nv: array widths.
         term_keys: names of per-step scalar ``info`` entries to keep.
+        fixture_dim: length of a task's per-episode :func:`~rlhf_robotics.robotics.physics.fixture_vector`
+            (0: the task moves no model part per episode, nothing is kept).
     """
 
-    def __init__(self, n_envs: int, capacity: int, obs_dim: int, act_dim: int, nq: int, nv: int, term_keys: Sequence[str]) -> None:
+    def __init__(self, n_envs: int, capacity: int, obs_dim: int, act_dim: int, nq: int, nv: int, term_keys: Sequence[str],
+                 fixture_dim: int = 0) -> None:
         self.n_envs, self.capacity = n_envs, capacity
         shape = (capacity, n_envs)
         self.obs = np.zeros(shape + (obs_dim,), np.float32)
@@ -41,6 +44,16 @@ class TransitionBuffer:
         self.pos = 0
         self.full = False
         self.total_steps = 0
+        self.fixture_dim = fixture_dim
+        self.fixtures: dict[int, np.ndarray] = {}
+        """Episode id → the model's fixture vector during that episode (tasks that move model parts per episode)."""
+
+    def set_fixtures(self, env: int, vector: np.ndarray) -> None:
+        """Record ``vector`` as the fixtures of env ``env``'s current episode (the next steps :meth:`add` records)."""
+        self.fixtures[int(self._next_episode[env])] = np.asarray(vector, dtype=np.float64).copy()
+        if len(self.fixtures) > 4 * self.n_envs + 64:  # forget episodes that have left the ring
+            alive = set(np.unique(self.episode).tolist()) | set(self._next_episode.tolist())
+            self.fixtures = {k: v for k, v in self.fixtures.items() if k in alive}
 
     def add(self, obs: np.ndarray, act: np.ndarray, reward: np.ndarray, qpos: np.ndarray, qvel: np.ndarray,
             infos: Sequence[Mapping[str, Any]], dones: np.ndarray) -> None:
@@ -104,10 +117,13 @@ class TransitionBuffer:
             return self._chronological(arr)[t, e]
 
         terms = cut(self.terms)
+        fixtures = None
+        if self.fixture_dim:  # a segment lies in one episode: its fixtures are that episode's
+            fixtures = np.stack([self.fixtures[int(ep)] for ep in self._chronological(self.episode)[t0, env]])
         return Segments(
             ids=[f"{id_prefix}-{i}" for i in range(n)],
             obs=cut(self.obs), act=cut(self.act), reward=cut(self.reward), qpos=cut(self.qpos), qvel=cut(self.qvel),
-            terms={k: terms[..., j] for j, k in enumerate(self.term_keys)}, env_id=env_id, dt=dt,
+            terms={k: terms[..., j] for j, k in enumerate(self.term_keys)}, env_id=env_id, dt=dt, fixtures=fixtures,
         )
 
     def sample_steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

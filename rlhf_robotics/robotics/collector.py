@@ -17,7 +17,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from rlhf_robotics.robotics.buffer import TransitionBuffer
 from rlhf_robotics.robotics.config import ExperimentConfig
-from rlhf_robotics.robotics.physics import scalar_info_keys
+from rlhf_robotics.robotics.physics import fixture_vector, moves_fixtures, scalar_info_keys
 from rlhf_robotics.robotics.policy import make_vec_env, normalize_for, obs_rms
 from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv, RewardFn
 from rlhf_robotics.robotics.segments import Segments
@@ -43,7 +43,9 @@ class Collector:
         probe.reset(seed=config.seed)
         probe_step = probe.step(probe.action_space.sample())[-1]
         capacity = max(config.labels.buffer_steps // e.n_envs, segment_steps * 2)
-        self.buffer = TransitionBuffer(e.n_envs, capacity, self.obs_dim, self.act_dim, nq, nv, scalar_info_keys(probe_step))
+        fixture_dim = fixture_vector(probe.unwrapped.model).size if moves_fixtures(e.id) else 0
+        self.buffer = TransitionBuffer(e.n_envs, capacity, self.obs_dim, self.act_dim, nq, nv, scalar_info_keys(probe_step),
+                                       fixture_dim)
         self.reward_env = LearnedRewardVecEnv(self.base_venv, None, self.buffer)
         self.venv: VecEnv = normalize_for(config, self.reward_env)
         """What the agent acts in."""

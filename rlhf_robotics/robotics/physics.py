@@ -136,3 +136,32 @@ def scalar_info_keys(info: Mapping[str, Any]) -> list[str]:
     """Keys of ``info`` holding finite scalars worth storing per step (reward terms, positions, rubric terms)."""
     skip = {"qpos", "qvel", "terminal_observation", "TimeLimit.truncated", "episode", "true_reward", "learned_reward"}
     return sorted(k for k, v in info.items() if k not in skip and np.isscalar(v) and isinstance(v, (int, float, np.number)) and not isinstance(v, bool))
+
+
+FIXTURE_FIELDS = ("body_pos", "body_quat", "geom_pos", "site_pos")
+"""Model arrays a task may change per episode (a target, a goal, a fixture the robot works on)."""
+
+
+def moves_fixtures(env_id: str) -> bool:
+    """Whether ``env_id`` places model parts per episode, so a clip re-rendered from ``qpos``/``qvel`` alone would show
+    them at the model's default place: Meta-World (goal site, the box/drawer/door/window/nail bodies) and DMC reacher
+    (its target geom). Their segments carry the episode's :func:`fixture_vector`."""
+    return env_id.startswith("rlhf_robotics/mw-") or env_id.startswith("rlhf_robotics/dmc-reacher-")
+
+
+def fixture_vector(model: Any) -> np.ndarray:
+    """The :data:`FIXTURE_FIELDS` of an ``MjModel``, flattened into one float64 vector."""
+    return np.concatenate([np.asarray(getattr(model, f), dtype=np.float64).ravel() for f in FIXTURE_FIELDS])
+
+
+def apply_fixtures(model: Any, vector: np.ndarray) -> None:
+    """Write a :func:`fixture_vector` back into ``model`` (same task; shapes are checked)."""
+    vector = np.asarray(vector, dtype=np.float64)
+    sizes = [getattr(model, f).size for f in FIXTURE_FIELDS]
+    if vector.shape != (sum(sizes),):
+        raise ValueError(f"fixture vector of shape {vector.shape} does not fit this model ({sum(sizes)} values)")
+    start = 0
+    for field, size in zip(FIXTURE_FIELDS, sizes):
+        arr = getattr(model, field)
+        arr[...] = vector[start:start + size].reshape(arr.shape)
+        start += size

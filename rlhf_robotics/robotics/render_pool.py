@@ -65,7 +65,7 @@ def _init_worker() -> None:
 
 def _render_job(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str, config: dict[str, Any],
-    items: list[str], scored: tuple[int, int] | None = None,
+    items: list[str], scored: tuple[int, int] | None = None, fixtures: np.ndarray | None = None,
 ) -> str:
     from rlhf_robotics.robotics.rendering import (
         RenderConfig,
@@ -76,7 +76,7 @@ def _render_job(
     )
 
     render = RenderConfig(**config)
-    path = render_clip(env_id, qpos, qvel, dt, clips_dir, render)
+    path = render_clip(env_id, qpos, qvel, dt, clips_dir, render, fixtures)
     rate = playback_rate(len(qpos), dt, render)
     for item in items:
         add_to_index(clips_dir, item, path.name, clip_fps(dt, render, rate), rate, _seconds(scored, dt, rate))
@@ -135,7 +135,8 @@ class ClipPool:
     def clip_path(self, segments: Segments, row: int, context: ClipContext | None = None) -> Path:
         """Where segment ``row``'s clip is (or will be), whether or not it has been rendered."""
         qpos, qvel = (segments.qpos, segments.qvel) if context is None else (context.qpos, context.qvel)
-        return self.clips_dir / clip_name(segments.env_id, qpos[row], qvel[row], segments.dt, self.config)
+        fixtures = None if segments.fixtures is None else segments.fixtures[row]
+        return self.clips_dir / clip_name(segments.env_id, qpos[row], qvel[row], segments.dt, self.config, fixtures)
 
     def request(
         self, segments: Segments, rows: Sequence[int] | None = None, context: ClipContext | None = None
@@ -173,6 +174,7 @@ class ClipPool:
                 raw = self._executor.submit(
                     _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
                     float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,
+                    None if segments.fixtures is None else np.asarray(segments.fixtures[row]),
                 )
             future: Future[Path] = Future()
             raw.add_done_callback(partial(_forward_as_path, future))

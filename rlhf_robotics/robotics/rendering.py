@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -185,10 +187,13 @@ class SceneRenderer:
         self.camera = default_camera(self.model, cam_config)
         self.width, self.height = width, height
 
-    def frames(self, qpos: np.ndarray, qvel: np.ndarray, steps: np.ndarray | None = None) -> np.ndarray:
+    def frames(self, qpos: np.ndarray, qvel: np.ndarray, steps: np.ndarray | None = None,
+               fixtures: np.ndarray | None = None) -> np.ndarray:
         """Render ``qpos[steps]`` (all steps by default): ``(F, H, W, 3)`` uint8.
 
-        Each distinct step is rendered once; repeated steps (fps above the step rate) are copies.
+        Each distinct step is rendered once; repeated steps (fps above the step rate) are copies. ``fixtures`` (a
+        :func:`~rlhf_robotics.robotics.physics.fixture_vector` of the episode) puts the model parts the task placed
+        for that episode where they were; the renderer's model is restored afterwards.
         """
         qpos = np.asarray(qpos, dtype=np.float64)
         qvel = np.asarray(qvel, dtype=np.float64)
@@ -199,6 +204,11 @@ class SceneRenderer:
         steps = np.arange(len(qpos)) if steps is None else np.asarray(steps)
         unique, inverse = np.unique(steps, return_inverse=True)
         out = np.empty((len(unique), self.height, self.width, 3), dtype=np.uint8)
+        with _fixtures_applied(self.model, fixtures):
+            self._render(qpos, qvel, unique, out)
+        return out[inverse.reshape(-1)] if len(unique) != len(steps) else out
+
+    def _render(self, qpos: np.ndarray, qvel: np.ndarray, unique: np.ndarray, out: np.ndarray) -> None:
         for i, t in enumerate(unique):
             self.data.qpos[:] = qpos[t]
             self.data.qvel[:] = qvel[t]
@@ -207,11 +217,25 @@ class SceneRenderer:
                 self.camera.lookat[:2] = self.data.subtree_com[self.camera.trackbodyid][:2]
             self.renderer.update_scene(self.data, camera=self.camera)
             self.renderer.render(out=out[i])
-        return out[inverse.reshape(-1)] if len(unique) != len(steps) else out
 
     def close(self) -> None:
         self.renderer.close()
         self._env.close()
+
+
+@contextmanager
+def _fixtures_applied(model: mujoco.MjModel, fixtures: np.ndarray | None) -> Iterator[None]:
+    if fixtures is None:
+        yield
+        return
+    from rlhf_robotics.robotics.physics import apply_fixtures, fixture_vector
+
+    saved = fixture_vector(model)
+    apply_fixtures(model, fixtures)
+    try:
+        yield
+    finally:
+        apply_fixtures(model, saved)
 
 
 _RENDERERS: dict[tuple[Any, ...], SceneRenderer] = {}
@@ -264,12 +288,13 @@ def clip_fps(dt: float, config: RenderConfig, rate: float = 1.0) -> float:
     return float(config.fps) if config.fps is not None else rate / dt
 
 
-def clip_name(env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig) -> str:
+def clip_name(env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig,
+              fixtures: np.ndarray | None = None) -> str:
     """Content address of a clip: hash of what it shows and how (so nothing is rendered twice)."""
     h = hashlib.sha256()
     meta = {"v": RENDER_VERSION, "env": env_id, "dt": float(dt), **config.hash_fields()}
     h.update(json.dumps(meta, sort_keys=True).encode())
-    for arr in (qpos, qvel):
+    for arr in (qpos, qvel) if fixtures is None else (qpos, qvel, fixtures):
         a = np.ascontiguousarray(arr, dtype=np.float64)
         h.update(str(a.shape).encode())
         h.update(a.tobytes())
@@ -303,22 +328,24 @@ def encode(frames: np.ndarray, path: str | Path, fps: float, codec: Codec = "mp4
 
 
 def render_frames(
-    env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig = RenderConfig()
+    env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, config: RenderConfig = RenderConfig(),
+    fixtures: np.ndarray | None = None,
 ) -> np.ndarray:
     """The frames of a clip: ``(F, H, W, 3)`` uint8, sampled at ``config.fps`` in real time, or slowed down to
-    :func:`playback_rate` (each step then lasts ``dt / rate`` seconds of video)."""
+    :func:`playback_rate` (each step then lasts ``dt / rate`` seconds of video); ``fixtures``: the episode's placed
+    model parts (:attr:`Segments.fixtures`)."""
     steps = frame_steps(len(qpos), dt / playback_rate(len(qpos), dt, config), config.fps)
-    return get_renderer(env_id, config).frames(qpos, qvel, steps)
+    return get_renderer(env_id, config).frames(qpos, qvel, steps, fixtures)
 
 
 def render_clip(
     env_id: str, qpos: np.ndarray, qvel: np.ndarray, dt: float, clips_dir: str | Path,
-    config: RenderConfig = RenderConfig(),
+    config: RenderConfig = RenderConfig(), fixtures: np.ndarray | None = None,
 ) -> Path:
     """Render states ``(T, nq)``/``(T, nv)`` to ``clips_dir/<content hash>.<codec>``; an existing file is reused."""
-    path = Path(clips_dir) / clip_name(env_id, qpos, qvel, dt, config)
+    path = Path(clips_dir) / clip_name(env_id, qpos, qvel, dt, config, fixtures)
     if not path.exists():
-        frames = render_frames(env_id, qpos, qvel, dt, config)
+        frames = render_frames(env_id, qpos, qvel, dt, config, fixtures)
         encode(frames, path, clip_fps(dt, config, playback_rate(len(qpos), dt, config)), config.codec)
     return path
 
@@ -345,6 +372,10 @@ def read_index(clips_dir: str | Path) -> dict[str, str]:
     return read_clip_index(clips_dir)
 
 
+def _row_fixtures(segments: Segments, row: int) -> np.ndarray | None:
+    return None if segments.fixtures is None else segments.fixtures[row]
+
+
 def _check_row(segments: Segments, row: int) -> None:
     if not 0 <= row < len(segments):
         raise IndexError(f"row {row} is outside this batch of {len(segments)} segments")
@@ -357,7 +388,8 @@ def render_segment(
 ) -> Path:
     """Render segment ``row`` of a batch from its qpos/qvel and (by default) record it in ``index.jsonl``."""
     _check_row(segments, row)
-    path = render_clip(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, clips_dir, config)
+    path = render_clip(segments.env_id, segments.qpos[row], segments.qvel[row], segments.dt, clips_dir, config,
+                       _row_fixtures(segments, row))
     if index:
         rate = playback_rate(segments.length, segments.dt, config)
         add_to_index(clips_dir, segments.ids[row], path.name, clip_fps(segments.dt, config, rate), rate)
@@ -381,8 +413,10 @@ def render_pair(
     """A side-by-side clip of two segments (first on the left) for offline review, written to ``path``."""
     _check_row(first, first_row)
     _check_row(second, second_row)
-    left = render_frames(first.env_id, first.qpos[first_row], first.qvel[first_row], first.dt, config)
-    right = render_frames(second.env_id, second.qpos[second_row], second.qvel[second_row], second.dt, config)
+    left = render_frames(first.env_id, first.qpos[first_row], first.qvel[first_row], first.dt, config,
+                         _row_fixtures(first, first_row))
+    right = render_frames(second.env_id, second.qpos[second_row], second.qvel[second_row], second.dt, config,
+                          _row_fixtures(second, second_row))
     frames = side_by_side(left, right)
     if frames.shape[2] % 2:
         frames = np.pad(frames, ((0, 0), (0, 0), (0, 1), (0, 0)))

@@ -50,6 +50,16 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         envs = getattr(venv, "envs", None)  # DummyVecEnv, seen through any VecEnvWrapper
         datas: list[Any] = [getattr(e.unwrapped, "data", None) for e in envs] if envs is not None else []
         self._sims: list[Any] | None = datas if datas and all(hasattr(d, "qpos") for d in datas) else None
+        self._models: list[Any] = [getattr(e.unwrapped, "model", None) for e in envs] if envs is not None else []
+
+    def _record_fixtures(self, envs: Any) -> None:
+        """Tasks that place model parts per episode: keep each new episode's fixtures with its steps."""
+        if self.buffer is None or not self.buffer.fixture_dim:
+            return
+        from rlhf_robotics.robotics.physics import fixture_vector
+
+        for i in envs:
+            self.buffer.set_fixtures(int(i), fixture_vector(self._models[i]))
 
     def set_reward_fn(self, reward_fn: RewardFn | None) -> None:
         self.reward_fn = reward_fn
@@ -70,6 +80,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._obs = np.asarray(obs, dtype=np.float32).copy()
         if self.buffer is not None:
             self._qpos, self._qvel = self._states(self.venv.reset_infos)
+            self._record_fixtures(range(self.num_envs))
         self._learned_return[:] = 0
         return obs
 
@@ -85,6 +96,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._learned_return += learned
         if self.buffer is not None and self._qpos is not None and self._qvel is not None:
             self.buffer.add(self._obs, self._actions, true_reward, self._qpos, self._qvel, infos, dones)
+            self._record_fixtures(np.flatnonzero(dones))  # auto-reset: the sub-env already holds the next episode
         qpos, qvel = self._states(infos) if self.buffer is not None else (None, None)
         for i, info in enumerate(infos):
             info["true_reward"] = float(true_reward[i])

@@ -42,6 +42,10 @@ class Segments:
     """Gymnasium id of the environment the segments came from."""
     dt: float = 0.0
     """Simulated seconds per step (for rendering at real time)."""
+    fixtures: np.ndarray | None = None
+    """``(N, F)`` model parts the task placed for each segment's episode (a target, a goal; see
+    :func:`~rlhf_robotics.robotics.physics.moves_fixtures`), so clips show them where they were; None for tasks
+    that place none."""
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -73,7 +77,7 @@ class Segments:
             obs=self.obs[index], act=self.act[index], reward=self.reward[index],
             qpos=self.qpos[index], qvel=self.qvel[index],
             terms={k: v[index] for k, v in self.terms.items()},
-            env_id=self.env_id, dt=self.dt,
+            env_id=self.env_id, dt=self.dt, fixtures=None if self.fixtures is None else self.fixtures[index],
         )
 
     @staticmethod
@@ -88,6 +92,8 @@ class Segments:
             qpos=np.concatenate([p.qpos for p in parts]), qvel=np.concatenate([p.qvel for p in parts]),
             terms={k: np.concatenate([p.terms[k] for p in parts]) for k in keys if all(k in p.terms for p in parts)},
             env_id=parts[0].env_id, dt=parts[0].dt,
+            fixtures=(np.concatenate([p.fixtures for p in parts]) if all(p.fixtures is not None for p in parts)  # type: ignore[misc]
+                      else None),
         )
 
 
@@ -135,6 +141,8 @@ class SegmentStore:
         arrays: dict[str, np.ndarray] = {f"term__{k}": v for k, v in segments.terms.items()}
         arrays.update(ids=np.array(segments.ids), obs=segments.obs, act=segments.act, reward=segments.reward,
                       qpos=segments.qpos, qvel=segments.qvel, env_id=np.array(segments.env_id), dt=np.array(segments.dt))
+        if segments.fixtures is not None:
+            arrays["fixtures"] = segments.fixtures
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, allow_pickle=False, **arrays)
         tmp.replace(path)
@@ -152,7 +160,7 @@ class SegmentStore:
                     ids=[str(i) for i in z["ids"]], obs=z["obs"], act=z["act"], reward=z["reward"],
                     qpos=z["qpos"], qvel=z["qvel"],
                     terms={k[len("term__"):]: z[k] for k in z.files if k.startswith("term__")},
-                    env_id=str(z["env_id"]), dt=float(z["dt"]),
+                    env_id=str(z["env_id"]), dt=float(z["dt"]), fixtures=z["fixtures"] if "fixtures" in z.files else None,
                 )
         return self._cache[batch]
 

@@ -36,6 +36,7 @@ JobState = Literal["done", "running", "failed", "died", "pending"]
 METRICS: dict[str, str] = {
     "final_return": "final true return",
     "fraction_of_true_reward_ppo": "fraction of true-reward PPO",
+    "score_vs_reference": "score vs published reference",
     "reward_model_accuracy": "reward-model accuracy vs oracle",
     "labels_used": "labels used",
     "success_rate": "verifier success rate",
@@ -162,6 +163,7 @@ def run_metrics(summary: dict[str, Any]) -> dict[str, float]:
     return {
         "final_return": num(policy.get("mean")),
         "fraction_of_true_reward_ppo": num(summary.get("fraction_of_true_reward_ppo")),
+        "score_vs_reference": num(summary.get("score_vs_reference")),
         "reward_model_accuracy": num(summary.get("reward_model_accuracy_vs_oracle")),
         "labels_used": num(summary.get("labels_used")),
         "success_rate": num(success.get("rate")),

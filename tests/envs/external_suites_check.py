@@ -23,6 +23,8 @@ from rlhf_robotics.robotics.config import (
     RewardModelConfig,
 )
 from rlhf_robotics.robotics.loop import run_experiment
+from rlhf_robotics.robotics.physics import moves_fixtures
+from rlhf_robotics.robotics.segments import SegmentStore
 
 
 def tiny(env_id: str, run_dir: Path, algo: str) -> ExperimentConfig:
@@ -63,6 +65,33 @@ def render_check(env_id: str, out: Path) -> dict[str, object]:
             "distinct_colours": int(len(np.unique(frames[0].reshape(-1, 3), axis=0))), "clip_bytes": clip.stat().st_size}
 
 
+def fixture_check(env_id: str) -> dict[str, object]:
+    """A task that places model parts per episode: two episodes' fixtures differ, a clip shows the stored episode's
+    parts (not the model's defaults), and the renderer's model is left as it was."""
+    import gymnasium as gym
+    import rlhf_robotics.envs  # noqa: F401  (registers the ids)
+
+    from rlhf_robotics.robotics.physics import fixture_vector
+    from rlhf_robotics.robotics.rendering import RenderConfig, render_frames
+
+    env = gym.make(env_id)
+    fixtures, states = [], []
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        fixtures.append(fixture_vector(env.unwrapped.model))  # type: ignore[attr-defined]
+        data = env.unwrapped.data  # type: ignore[attr-defined]
+        states.append((data.qpos.copy()[None], data.qvel.copy()[None]))
+    env.close()
+    config = RenderConfig(width=96, height=96)
+    q, v = states[0]
+    plain = render_frames(env_id, q, v, 0.01, config)
+    first = render_frames(env_id, q, v, 0.01, config, fixtures[0])
+    second = render_frames(env_id, q, v, 0.01, config, fixtures[1])
+    return {"episodes_place_parts_differently": bool(not np.allclose(fixtures[0], fixtures[1])),
+            "fixtures_change_the_clip": bool(np.abs(first.astype(int) - second.astype(int)).sum() > 0),
+            "model_restored": bool(np.array_equal(plain, render_frames(env_id, q, v, 0.01, config)))}
+
+
 def main(root: Path, work: Path) -> None:
     configs = sorted((root / "conf" / "env").glob("dmc_*.yaml")) + sorted((root / "conf" / "env").glob("mw_*.yaml"))
     results: dict[str, object] = {"mujoco": version("mujoco"), "runs": {}}
@@ -70,14 +99,19 @@ def main(root: Path, work: Path) -> None:
     for path in configs:
         env_id = yaml.safe_load(path.read_text())["id"]
         summary = run_experiment(tiny(env_id, work / path.stem, "sac"), progress=False)
+        store = SegmentStore(work / path.stem / "segments")
+        stored = store.get(store.ids())
         runs[path.stem] = {"env_id": env_id, "labels_used": summary.labels_used,
-                           "return": summary.policy_return_true.mean}
+                           "return": summary.policy_return_true.mean, "moves_fixtures": moves_fixtures(env_id),
+                           "segments_keep_fixtures": stored.fixtures is not None}
     for env_id in ("HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v1"):  # the base suite on this MuJoCo
         summary = run_experiment(tiny(env_id, work / env_id.replace("/", "_"), "ppo"), progress=False)
         runs[env_id] = {"env_id": env_id, "labels_used": summary.labels_used, "return": summary.policy_return_true.mean}
     results["runs"] = runs
     results["render"] = {env_id: render_check(env_id, work / "clips")
                          for env_id in ("rlhf_robotics/dmc-walker-walk-v0", "rlhf_robotics/mw-button-press-v3")}
+    results["fixtures"] = {env_id: fixture_check(env_id)
+                           for env_id in ("rlhf_robotics/dmc-reacher-easy-v0", "rlhf_robotics/mw-button-press-v3")}
     print(json.dumps(results))
 
 

@@ -37,7 +37,14 @@ def test_dmc_and_metaworld_tasks_run_through_the_loop_and_render_from_state(tmp_
     assert len(configs) == 12 and configs <= set(result["runs"])
     for name, run in result["runs"].items():
         assert run["labels_used"] == 8, name
+        if name.startswith(("mw_", "dmc_reacher")):  # tasks that place a goal or fixture per episode keep it
+            assert run["moves_fixtures"] and run["segments_keep_fixtures"], name
+        elif name.startswith("dmc_"):
+            assert not run["segments_keep_fixtures"], name
     assert {"HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v1"} <= set(result["runs"])
+    for env_id, check in result["fixtures"].items():  # clips show the episode's goal/fixture where it was
+        assert check == {"episodes_place_parts_differently": True, "fixtures_change_the_clip": True,
+                         "model_restored": True}, env_id
     for env_id, clip in result["render"].items():
         assert clip["first_equals_its_rerender"] and clip["first_differs_from_last"], env_id
         assert clip["distinct_colours"] > 20 and clip["clip_bytes"] > 1000, env_id

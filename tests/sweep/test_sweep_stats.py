@@ -91,7 +91,8 @@ def _job(root: Path, name: str, overrides: list[str], summary: dict | None = Non
 
 def _summary(ret: float, frac: float | None, acc: float, labels: int = 40) -> dict:
     return {"policy_return_true": {"mean": ret, "std": 0.0, "episodes": 2}, "fraction_of_true_reward_ppo": frac,
-            "reward_model_accuracy_vs_oracle": acc, "labels_used": labels}
+            "reward_model_accuracy_vs_oracle": acc, "labels_used": labels,
+            "score_vs_reference": None if frac is None else 2 * frac}
 
 
 # A fixed table: teacher=oracle returns 10, 20, 30, 40, 1000 (fractions 0.1 … 0.5); mistake returns 5, 15, 25.
@@ -132,6 +133,8 @@ def test_report_numbers_match_the_hand_computed_table(sweep: Path) -> None:
     assert oracle.iqm["final_return"].point == 30.0  # mean(20, 30, 40): the 1000 outlier is cut
     assert oracle.mean["final_return"].point == 220.0
     assert oracle.iqm["fraction_of_true_reward_ppo"].point == pytest.approx(0.3)
+    assert oracle.iqm["score_vs_reference"].point == pytest.approx(0.6)
+    assert mistake.mean["score_vs_reference"].n == 0  # a task without a reference: n/a, not 0
     assert oracle.mean["reward_model_accuracy"].point == pytest.approx(0.8)
     assert mistake.iqm["final_return"].point == 15.0 and mistake.mean["final_return"].point == 15.0
     assert mistake.mean["fraction_of_true_reward_ppo"].n == 0  # baseline=false: n/a, not 0
