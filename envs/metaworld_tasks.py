@@ -8,10 +8,11 @@ Meta-World's single-task ``MT1`` environment: a Sawyer arm, 39-dim observations,
 ``info["success"]`` the task's own success check. ``unwrapped`` is Gymnasium's ``MujocoEnv``, so steps are
 recorded with their MuJoCo state and clips re-render from it.
 
-Known limit of re-rendering: Meta-World places the object and goal of each episode by moving bodies in the model,
-which a stored ``qpos``/``qvel`` does not carry; a clip re-rendered from stored states shows the arm and the
-objects' joints exactly, but fixed bodies (the button box, the drawer's cabinet, the door's frame) at the model's
-default placement.
+Meta-World places the object and goal of each episode by moving bodies and sites in the model, which a stored
+``qpos``/``qvel`` does not carry; the loop keeps each episode's placement with its segments
+(``rlhf_robotics.robotics.physics.moves_fixtures``) and the renderer applies it, so clips show the button box, the
+drawer's cabinet or the door's frame where they were. ``info["is_success"]`` mirrors Meta-World's
+``info["success"]``, so summaries report the task's success rate like the suite's verifiers.
 
 Version history: v3 — Meta-World's own v3 tasks, first registered here (issue 12).
 """
@@ -41,7 +42,16 @@ def make_metaworld(task: str, **kwargs: Any) -> gym.Env:
             f"{mw_id(task)} needs Meta-World: pip install 'rlhf_robotics[suites]' (metaworld 3.1.1 with MuJoCo 3.3.0) "
             f"— {err}"
         ) from None
-    return gym.make("Meta-World/MT1", env_name=f"{task}-v3", **kwargs)
+    return SuccessAsVerifier(gym.make("Meta-World/MT1", env_name=f"{task}-v3", **kwargs))
+
+
+class SuccessAsVerifier(gym.Wrapper):
+    """Adds ``info["is_success"]`` (the key every evaluation reads) from Meta-World's ``info["success"]``."""
+
+    def step(self, action: Any) -> Any:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        info["is_success"] = bool(info.get("success", 0.0))
+        return obs, reward, terminated, truncated, info
 
 
 def register_metaworld() -> None:
