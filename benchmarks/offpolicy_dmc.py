@@ -11,8 +11,9 @@ The grid: tasks ``walker_walk`` and ``cheetah_run`` (``rlhf_robotics/dmc-*-v0``)
 - ``sac_relabel_1000_oracle``: ``method=sac_relabel`` (relabelled buffer, no pre-training);
 - ``ppo_loop_1000_oracle``: our PPO loop (Christiano's schedule) with the same labels and steps.
 
-Every arm uses SB3's default SAC (256×256 networks; B-Pref's 1024×2 networks are not a preset yet) and segments of
-50 steps, as B-Pref. Step budget: 20,000 env steps per run (``--steps``). Why: SB3 SAC runs about 84 env steps/s on
+Every arm uses SB3's default SAC (256×256 networks, not ``off_policy=bpref``), segments of 50 steps as B-Pref, and
+the loop's default reward-model updates (a full first fit, then refits of up to 8 epochs) — not ``method=pebble``'s
+50-epoch updates with B-Pref's 97 % stop, which came after this grid started, so that all its runs share settings. Step budget: 20,000 env steps per run (``--steps``). Why: SB3 SAC runs about 84 env steps/s on
 one idle core here and about 56 with two jobs side by side (measured: a 12,000-step PEBBLE run took 214 s of learning),
 so one SAC-based run takes ≈ 6 min; the 30 SAC-based jobs (5 arms × 2 tasks × 3 seeds) plus 6 PPO-loop jobs take
 ≈ 1.6 h on 2 cores running 2 jobs at a time, which fits one working session. 40,000 steps (the first plan) would take
