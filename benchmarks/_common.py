@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import subprocess
@@ -54,3 +55,10 @@ def app_url(proc: subprocess.Popen[str], log: list[str]) -> str:
         match = re.search(r"labelling app: (http://\S+)", line)
         if match:
             return match.group(1).rstrip("/")
+
+
+def write_result(path: Path, result: dict[str, object]) -> None:
+    """Write a job's result JSON atomically: its presence means the job finished (a rerun skips it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)

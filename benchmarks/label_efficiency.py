@@ -77,7 +77,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
@@ -131,6 +131,8 @@ class Job:
 
 
 FILTER_FIELDS = ("arm", "env", "version", "labels", "teacher", "seed")
+J = TypeVar("J")
+"""A job dataclass of any grid (this one's, the suite's)."""
 
 
 def plan(seeds: Sequence[int] = SEEDS, envs: Iterable[str] = ENVS) -> list[Job]:
@@ -146,28 +148,35 @@ def plan(seeds: Sequence[int] = SEEDS, envs: Iterable[str] = ENVS) -> list[Job]:
     return jobs
 
 
-def parse_only(items: Sequence[str]) -> dict[str, set[str]]:
+def parse_only(items: Sequence[str], fields: Sequence[str] = FILTER_FIELDS,
+               example: str = "env=Hopper seed=0,1") -> dict[str, set[str]]:
     """``["env=Hopper", "seed=0,1"]`` → ``{"env": {"Hopper"}, "seed": {"0", "1"}}``; names the bad item."""
     out: dict[str, set[str]] = {}
     for item in items:
         name, sep, values = item.partition("=")
         if not sep or not values:
-            raise ValueError(f"--only item {item!r} is not FIELD=VALUE[,VALUE...]; e.g. --only env=Hopper seed=0,1")
-        if name not in FILTER_FIELDS:
-            raise ValueError(f"--only field {name!r} is unknown; use one of {', '.join(FILTER_FIELDS)}")
+            raise ValueError(f"--only item {item!r} is not FIELD=VALUE[,VALUE...]; e.g. --only {example}")
+        if name not in fields:
+            raise ValueError(f"--only field {name!r} is unknown; use one of {', '.join(fields)}")
         out.setdefault(name, set()).update(v.strip() for v in values.split(","))
     return out
 
 
-def select_jobs(jobs: Sequence[Job], only: dict[str, set[str]]) -> list[Job]:
+def select_jobs(jobs: Sequence[J], only: dict[str, set[str]]) -> list[J]:
     """The jobs whose every filtered field has one of the allowed values (``none`` matches ppo's labels)."""
     for name, allowed in only.items():
-        known = {j.field(name) for j in jobs}
+        known = {_field(j, name) for j in jobs}
         unknown = allowed - known
         if unknown:
             raise ValueError(f"--only {name}={','.join(sorted(unknown))} matches no job; values in the grid: "
                              f"{', '.join(sorted(known))}")
-    return [j for j in jobs if all(j.field(name) in allowed for name, allowed in only.items())]
+    return [j for j in jobs if all(_field(j, name) in allowed for name, allowed in only.items())]
+
+
+def _field(job: Any, name: str) -> str:
+    """A job's value of a filter field as text (``none`` for a missing one); any job dataclass."""
+    value = getattr(job, name)
+    return "none" if value is None else str(value)
 
 
 def work_dir(steps: int, root: Path = WORK / "label_efficiency") -> Path:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, write_result  # noqa: E402
 from label_efficiency import apply_overrides, loop_result, ppo_result  # noqa: E402
 
 DEFAULT_STEPS = 204_800
@@ -252,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             (work / f"{job.key}.failed.txt").write_text(traceback.format_exc())
             raise
-        tmp = work / f"{job.key}.json.tmp"
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(work / f"{job.key}.json")
+        write_result(work / f"{job.key}.json", result)
         return 0
     if args.list:
         for job in jobs:

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, write_result  # noqa: E402
 
 DEFAULT_STEPS = 20_000
 TASKS: dict[str, str] = {"walker_walk": "rlhf_robotics/dmc-walker-walk-v0", "cheetah_run": "rlhf_robotics/dmc-cheetah-run-v0"}
@@ -202,9 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         if job is None:
             raise SystemExit(f"no job {args.run_job!r}; see --list")
         result = run_job(job, args.steps, work)
-        tmp = work / f"{job.key}.json.tmp"
-        tmp.write_text(json.dumps(result, indent=1))
-        tmp.replace(work / f"{job.key}.json")
+        write_result(work / f"{job.key}.json", result)
         return 0
     jobs = select(plan(), args.only)
     if args.list:

@@ -51,6 +51,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import label_efficiency  # noqa: E402
 from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
 
 ARMS = ("ppo", "loop")
@@ -109,25 +110,12 @@ def plan(seeds: Sequence[int] = SEEDS) -> list[Job]:
 
 def parse_only(items: Sequence[str]) -> dict[str, set[str]]:
     """``["task=hopper_backflip", "seed=0,1"]`` → ``{"task": {...}, "seed": {"0", "1"}}``; names the bad item."""
-    out: dict[str, set[str]] = {}
-    for item in items:
-        name, sep, values = item.partition("=")
-        if not sep or not values:
-            raise ValueError(f"--only item {item!r} is not FIELD=VALUE[,VALUE...]; e.g. --only task=hopper_backflip seed=0,1")
-        if name not in FILTER_FIELDS:
-            raise ValueError(f"--only field {name!r} is unknown; use one of {', '.join(FILTER_FIELDS)}")
-        out.setdefault(name, set()).update(v.strip() for v in values.split(","))
-    return out
+    return label_efficiency.parse_only(items, FILTER_FIELDS, "task=hopper_backflip seed=0,1")
 
 
 def select_jobs(jobs: Sequence[Job], only: dict[str, set[str]]) -> list[Job]:
     """The jobs whose every filtered field has one of the allowed values."""
-    for name, allowed in only.items():
-        known = {str(getattr(j, name)) for j in jobs}
-        if unknown := allowed - known:
-            raise ValueError(f"--only {name}={','.join(sorted(unknown))} matches no job; values in the grid: "
-                             f"{', '.join(sorted(known))}")
-    return [j for j in jobs if all(str(getattr(j, name)) in allowed for name, allowed in only.items())]
+    return label_efficiency.select_jobs(jobs, only)
 
 
 def work_dir(steps: int | None, labels: int = LABELS, root: Path = WORK / "suite") -> Path:

@@ -11,27 +11,15 @@ from typing import Any, Literal
 from rlhf_robotics.preference.ensemble import MLPConfig
 from rlhf_robotics.preference.selection import check_selector
 from rlhf_robotics.preference.teachers import PRESETS
-from rlhf_robotics.preference.techniques import TechniquesConfig
+from rlhf_robotics.preference.techniques import TechniquesConfig, check_value
 from rlhf_robotics.preference.trainer import RewardTrainerConfig
 from rlhf_robotics.typed_config import from_mapping
 
+check_range = check_value
+"""Raise ``ValueError("key=value: must be ...")`` unless ``value`` lies in the given bounds (the core's check).
 
-def check_range(
-    key: str, value: float, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
-    lt: float | None = None, why: str = "",
-) -> None:
-    """Raise ``ValueError("key=value: must be ...")`` unless ``value`` lies in the given bounds.
-
-    Every numeric knob is checked here, when the config is built, so a bad value stops the command before any
-    folder or file is created (issue 11: ``ppo.batch_size=0`` used to die in an SB3 assertion mid-run).
-    """
-    bad = (ge is not None and not value >= ge) or (gt is not None and not value > gt) or (
-        le is not None and not value <= le) or (lt is not None and not value < lt) or value != value
-    if bad:
-        parts = [f">= {ge}" if ge is not None else "", f"> {gt}" if gt is not None else "",
-                 f"<= {le}" if le is not None else "", f"< {lt}" if lt is not None else ""]
-        allowed = " and ".join(p for p in parts if p)
-        raise ValueError(f"{key}={value!r}: must be {allowed}{f' ({why})' if why else ''}")
+Every numeric knob is checked when the config is built, so a bad value stops the command before any folder or file
+is created (issue 11: ``ppo.batch_size=0`` used to die in an SB3 assertion mid-run)."""
 
 
 @dataclass
