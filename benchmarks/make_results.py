@@ -417,9 +417,12 @@ def offpolicy_section(data: dict[str, Any]) -> list[str]:
         "## Off-policy preference learning on the DeepMind Control Suite (PEBBLE)",
         "",
         f"`benchmarks/offpolicy_dmc.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; "
-        f"{', '.join(f'{s:,}' for s in steps) or '?'} env steps per run; commit {str(data.get('commit', '?'))[:7]}, "
+        f"{', '.join(f'{s:,}' for s in steps) or '?'} env steps per run; runs made at commit "
+        f"{', '.join(sorted({str(r.get('commit', '?'))[:7] for r in data.get('runs', [])})) or '?'}, gathered at "
+        f"{str(data.get('commit', '?'))[:7]}, "
         f"{data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). True return over 10 episodes; IQM over "
-        "seeds [95 % bootstrap CI]; fraction and wall-time ratio against SAC on the true reward with the same seed and steps.",
+        "seeds [95 % bootstrap CI]; fraction and wall-time ratio against SAC on the true reward with the same seed and steps. "
+        f"{data.get('note', '')}",
         "",
     ]
     for task in data.get("tasks", {}):

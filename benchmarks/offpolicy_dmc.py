@@ -153,7 +153,7 @@ def run_job(job: Job, steps: int, work: Path) -> dict[str, Any]:
                   "labels_used": summary.labels_used, "reward_model_accuracy_vs_oracle": summary.reward_model_accuracy_vs_oracle,
                   "wall_seconds_by_phase": summary.wall_seconds}
     return {"job": job.key, "arm": job.arm, "task": job.task, "env_id": TASKS[job.task], "seed": job.seed, "steps": steps,
-            "wall_seconds": time.perf_counter() - start, **result}
+            "wall_seconds": time.perf_counter() - start, "commit": provenance()["commit"], **result}
 
 
 def ensure_suites_venv(venv: Path = SUITES_VENV) -> Path:
@@ -176,9 +176,9 @@ def launch(job: Job, steps: int, work: Path, python: Path) -> bool:
     return r.returncode == 0 and out.exists()
 
 
-def collect(work: Path, out: Path) -> dict[str, Any]:
+def collect(work: Path, out: Path, note: str = "") -> dict[str, Any]:
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))]
-    data = {"benchmark": "offpolicy_dmc", "work": str(work), "runs": runs, "jobs_done": len(runs),
+    data = {"benchmark": "offpolicy_dmc", "work": str(work), "runs": runs, "jobs_done": len(runs), "note": note,
             "jobs_in_grid": len(plan()), "arms": ARMS, "tasks": TASKS, "seeds": list(SEEDS), **provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="print every job and whether it has a result")
     p.add_argument("--collect", action="store_true", help="only gather finished results into benchmarks/results/")
     p.add_argument("--work", type=Path, default=None)
+    p.add_argument("--note", default="", help="a sentence the RESULTS.md section prints (e.g. how the runs were timed)")
     p.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     work = args.work or WORK / "offpolicy_dmc" / f"steps{args.steps}"
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for job, ok in zip(pending, pool.map(lambda j: launch(j, args.steps, work, python), pending)):
                 print(f"{'done  ' if ok else 'FAILED'} {job.key}" + ("" if ok else f" (log: {work / job.key}.log)"), flush=True)
-    data = collect(work, RESULTS / "offpolicy_dmc.json")
+    data = collect(work, RESULTS / "offpolicy_dmc.json", args.note)
     print(f"{data['jobs_done']} of {data['jobs_in_grid']} jobs have results -> {RESULTS / 'offpolicy_dmc.json'}")
     return 0
 
