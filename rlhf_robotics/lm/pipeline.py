@@ -47,7 +47,7 @@ from rlhf_robotics.lm.ppo import PPOConfig, train_ppo
 from rlhf_robotics.lm.pretrain import PretrainConfig, pretrain
 from rlhf_robotics.lm.reward import RewardConfig, train_reward_model
 from rlhf_robotics.lm.sft import SFTConfig, sft
-from rlhf_robotics.lm.tasks import TaskMix
+from rlhf_robotics.lm.tasks import TaskMix, check_tasks
 from rlhf_robotics.preference.rundir import RunPaths
 
 STAGES: tuple[str, ...] = ("pretrain", "sft", "reward", "ppo", "dpo", "grpo", "rloo", "best_of_n")
@@ -59,6 +59,8 @@ class EvalConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks of the held-out set."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     n_eval: int = 300
     """Held-out prompts per task."""
     max_new_tokens: int = 4
@@ -70,6 +72,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if self.n_eval < 1:
             raise ValueError(f"n_eval must be >= 1, got {self.n_eval}")
 
@@ -120,7 +123,7 @@ def _load_parent(config: LMConfig, stage: str) -> CausalLM:
 
 def _score(config: LMConfig, stage: str, decode: Decoder | None, policy: CausalLM | None, sft_model: CausalLM | None,
            kl: float | None = None) -> EvalResult:
-    mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval)
+    mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval, difficulty=config.eval.difficulty)
     gen = torch.Generator().manual_seed(config.eval.seed)
     sample = sampling_decoder(policy, config.eval.max_new_tokens, gen) if policy is not None else None
     if decode is None:

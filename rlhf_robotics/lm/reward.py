@@ -23,7 +23,7 @@ import torch
 
 from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import TOKENIZER, encode_completions, encode_prompts, generate
-from rlhf_robotics.lm.tasks import Problem, TaskMix
+from rlhf_robotics.lm.tasks import Problem, TaskMix, check_tasks
 from rlhf_robotics.lm.tokenizer import Tokenizer
 from rlhf_robotics.preference import (
     Judgment,
@@ -50,6 +50,8 @@ class RewardConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks whose prompts are compared."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     n_pairs: int = 1500
     """Comparisons to collect in all (one prompt, two SFT samples each), split evenly over the rounds."""
     rounds: int = 1
@@ -80,6 +82,7 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if isinstance(self.trainer, dict):
             fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in self.trainer.items()}
             self.trainer = RewardTrainerConfig(**fields)
@@ -170,7 +173,7 @@ def collect_comparisons(
     """
     n_pairs = config.n_pairs if n_pairs is None else n_pairs
     selector = config.selector if ensemble is not None else "uniform"
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     n_candidates = candidate_count(n_pairs, config.oversampling, selector)
     comps = sample_pairs(policy, mix.sample(rng, n_candidates), mix, config.max_new_tokens, config.temperature, gen)
@@ -260,7 +263,7 @@ def train_reward_model(sft_model: CausalLM, config: RewardConfig, run_dir: str |
             trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
             ensemble.fit_normalisation(data.items)
     ceiling = float(np.nanmean(agreement)) if not all(math.isnan(a) for a in agreement) else math.nan
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     held_out = [p for name in mix.eval for p in mix.eval[name]][: config.n_eval_pairs]
     gen = torch.Generator().manual_seed(config.seed + 1)
     comps = sample_pairs(sft_model, held_out, mix, config.max_new_tokens, config.temperature, gen)
