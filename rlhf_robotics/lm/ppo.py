@@ -89,7 +89,8 @@ class PPOMetrics:
     gold: list[float] = field(default_factory=list)
     """Mean hidden gold score of the same responses."""
     kl: list[float] = field(default_factory=list)
-    """Mean KL(π ‖ π_SFT) per response (sum over tokens of log π − log π_SFT on the samples)."""
+    """Mean KL(π ‖ π_SFT) per response (sum over tokens of log π − log π_SFT on the samples); when stopped by the
+    budget, one entry longer than the others: the measurement past it."""
     kl_coef: list[float] = field(default_factory=list)
     """β used in the iteration."""
     value_loss: list[float] = field(default_factory=list)
@@ -182,6 +183,7 @@ def train_ppo(
             if last_within_budget is not None:
                 policy.load_state_dict(last_within_budget)
             metrics.stopped = "kl_budget"
+            metrics.kl.append(kl)  # the measurement past the budget, so the record shows why it stopped
             break
         last_within_budget = snapshot
         n = len(tokens)
