@@ -13,7 +13,8 @@ stage          reads                  writes (under ``run_dir``)              tr
 ``best_of_n``  ``sft/``, ``reward/``  ``best_of_n/``                          nothing (reranks samples)
 =============  =====================  ======================================  ===========================
 
-Every stage evaluates its policy on the held-out prompts and writes ``eval.json`` beside its checkpoint;
+Every stage evaluates its policy on the held-out prompts and writes ``eval.json`` beside its checkpoint, KL from
+the SFT model included (pretrain's is added when SFT is done; best-of-n's is analytic);
 :func:`collect_table` reads them back into the table the CLI prints.
 """
 
@@ -260,7 +261,24 @@ def run_stage(config: LMConfig, stage: str) -> dict[str, Any]:
         return {"stage": stage, "seconds": seconds, "metrics": result.metrics}
     sft_model = None if stage in ("pretrain", "sft") else _load_parent(config, "sft")
     scores = _score(config, stage, result.decode, result.policy, sft_model, result.kl, result.sample_from)
-    return _write_eval(config, stage, scores, seconds, result.metrics)
+    row = _write_eval(config, stage, scores, seconds, result.metrics)
+    if stage == "sft" and result.policy is not None:
+        _backfill_pretrain_kl(config, result.policy)
+    return row
+
+
+def _backfill_pretrain_kl(config: LMConfig, sft_model: CausalLM) -> None:
+    """Pretraining is scored before an SFT model exists; once it does, its KL from SFT joins pretrain's row."""
+    path = stage_dir(config, "pretrain") / "eval.json"
+    if not path.is_file():
+        return
+    row = json.loads(path.read_text(encoding="utf-8"))
+    mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval, difficulty=config.eval.difficulty)
+    problems = [p for ps in mix.eval.values() for p in ps]
+    gen = torch.Generator().manual_seed(config.eval.seed)
+    row["kl_from_sft"] = kl_from_reference(_load_parent(config, "pretrain"), sft_model, problems,
+                                           config.eval.max_new_tokens, gen)
+    path.write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
 
 
 def run_pipeline(config: LMConfig, on_stage: Callable[[str, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
