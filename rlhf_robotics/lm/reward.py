@@ -1,7 +1,8 @@
 """Stage 3 — the reward model: comparisons of SFT samples in the shared store, labelled by a shared teacher
 over the hidden gold score, fitted with the shared Bradley–Terry trainer.
 
-Flow: sample two responses per prompt from the SFT model → write each response as a
+Flow: sample ``samples_per_prompt`` responses per prompt from the SFT model and pair the first two different texts
+(issue 14: two identical samples are a tie that teaches nothing; no gold is looked at to choose) → write each response as a
 :class:`~rlhf_robotics.preference.items.TextItem` (the store's item table, which the labelling app reads too)
 and one :class:`~rlhf_robotics.preference.Query` per pair into the run's
 :class:`~rlhf_robotics.preference.PreferenceStore` → a :class:`~rlhf_robotics.preference.Teacher` judges each pair from the gold scores (ties and skips

@@ -5,14 +5,14 @@ Every task turns a seeded ``numpy.random.Generator`` into :class:`Problem` s, ju
 see ``(problem, response)``, and has a hidden *gold* score — ``0.8 · rubric + 0.2 · style`` in [0, 1] — that
 plays the role the true objective plays in robotics: teachers see it, training never does directly.
 
-=================  ===========================  =================  =========================================
-task               prompt                       reference answer   style term (hidden)
-=================  ===========================  =================  =========================================
-``arithmetic``     ``47+385=``                  ``432``            no longer than the reference
-``arith_steps``    ``47+385:``                  ``12,13,4|432``    no longer than the reference
-``sorting``        ``sort 3 9 1:``              ``1 3 9``          no longer than the reference
-``constrained``    ``word 5 b e:``              ``bilce``          letters alternate consonant/vowel
-=================  ===========================  =================  =========================================
+=================  ===========================  =================  ==================  =========================
+task               prompt                       reference answer   verbose (accepted)  style term (hidden)
+=================  ===========================  =================  ==================  =========================
+``arithmetic``     ``47+85=``                   ``132``            ``007`` for 7       plain number, no longer
+``arith_steps``    ``47+385:``                  ``12,13,4|432``    sum zero-padded     plain sum, no longer
+``sorting``        ``sort 3 9 1:``              ``1 3 9``          ``1,3,9``           spaces, no longer
+``constrained``    ``word 5 b e:``              ``bilce``          —                   letters alternate c/v
+=================  ===========================  =================  ==================  =========================
 
 ``arith_steps`` writes the column sums right to left (digit + digit + carry) before ``|`` and the answer;
 its :meth:`Task.step_rewards` scores every step, which is what GRPO's process supervision reads.
