@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -161,7 +163,7 @@ def train_ppo(
     beta = config.kl_coef
     metrics = PPOMetrics()
     start = time.perf_counter()
-    last_within_budget: dict[str, torch.Tensor] | None = None
+    last_within_budget: Mapping[str, Any] | None = None
     for _ in range(config.steps):
         snapshot = copy.deepcopy(policy.state_dict()) if config.kl_budget is not None else None
         problems = mix.sample(rng, config.prompts_per_step)
