@@ -5,8 +5,9 @@ Reads ``benchmarks/results/label_efficiency.json`` (written by ``label_efficienc
 by ``label_efficiency.py --collect --work <their folder> --out ...``), ``benchmarks/results/screen_<variant>.json``
 (variants of the loop on held-out seeds, gathered the same way), ``benchmarks/results/overhead*.json``
 (written by ``overhead.py``) and ``benchmarks/results/annotator_reliability.json`` (written by
-``annotator_reliability.py``) and ``benchmarks/results/suite.json`` (written by ``suite.py``: the suite tasks
-with verifier success rates); any may be missing. Aggregates over seeds
+``annotator_reliability.py``), ``benchmarks/results/suite.json`` (written by ``suite.py``: the suite tasks
+with verifier success rates), ``benchmarks/results/label_scaling.json`` (``label_scaling.py --collect``) and
+``benchmarks/results/lm_seeds.json`` (written by ``lm_seeds.py --collect``); any may be missing. Aggregates over seeds
 are the interquartile mean (IQM) with a 95 % percentile-bootstrap interval (2,000 resamples, generator seed 0,
 so the file is the same for the same inputs), computed by ``rlhf_robotics.robotics.sweep_stats`` (numpy, with
 rliable's definitions). "Fraction of true-reward PPO" is each seed's return divided by the return of PPO on the
@@ -600,11 +601,91 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+LM_STAGES = ("pretrain", "sft", "ppo", "dpo", "grpo", "rloo", "best_of_n")
+
+
+def _pct(interval: Interval) -> str:
+    """A share in [0, 1] as percent: ``IQM [low, high]``."""
+    if interval.n == 0 or not math.isfinite(interval.point):
+        return "–"
+    if interval.n == 1:
+        return f"{100 * interval.point:.1f} % (1 seed)"
+    return f"{100 * interval.point:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}] %"
+
+
+def _dec(interval: Interval) -> str:
+    if interval.n == 0 or not math.isfinite(interval.point):
+        return "–"
+    if interval.n == 1:
+        return f"{interval.point:.3f} (1 seed)"
+    return f"{interval.point:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+
+
+def _finite(values: Iterable[Any]) -> list[float]:
+    return [float(v) for v in values if isinstance(v, int | float) and math.isfinite(v)]
+
+
+def lm_seeds_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/lm_seeds.py``: the LM track's stages per task over seeds (issue 14)."""
+    by_task: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in data.get("runs", []):
+        by_task[r["task"]].append(r)
+    lines = [
+        "## The LM track over seeds (issue 14)",
+        "",
+        f"`benchmarks/lm_seeds.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; commit "
+        f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
+        "Default settings of `conf/lm` at each task's default difficulty; greedy exact match and gold score on 300 "
+        "held-out prompts; KL(π ‖ π_SFT) per response in nats (best-of-n: log n − (n − 1)/n); IQM over seeds [95 % "
+        "bootstrap CI]. Sampled: one temperature-1 sample per prompt (for best-of-n, the SFT model's, the baseline it "
+        "must beat). Goals (issue 14): no stage's gold below SFT's; DPO's KL ≤ 2; GRPO +20 points of exact match where "
+        "SFT is below 80 %; reward model ≥ 85 % against gold on held-out decisive pairs; best-of-8 above sampling.",
+        "",
+    ]
+    for task in data.get("tasks", {}):
+        runs = by_task.get(task, [])
+        seeds = sorted(int(r["seed"]) for r in runs)
+        lines += [f"### {task} (seeds: {', '.join(map(str, seeds)) or 'none yet'})", ""]
+        if not runs:
+            continue
+        lines += ["| stage | exact match | gold | exact match, sampled | gold, sampled | KL from SFT |",
+                  "|---|---|---|---|---|---|"]
+        rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for r in runs:
+            for row in r.get("table", []):
+                rows[row["stage"]].append(row)
+        for stage in LM_STAGES:
+            cell = rows.get(stage, [])
+            if not cell:
+                continue
+
+            def col(key: str, cell: list[dict[str, Any]] = cell) -> Interval:
+                return ci(_finite(row.get(key) for row in cell))
+
+            lines.append(f"| {stage} | {_pct(col('exact_match'))} | {_dec(col('gold'))} | "
+                         f"{_pct(col('exact_match_sampled'))} | {_dec(col('gold_sampled'))} | {_dec(col('kl_from_sft'))} |")
+        rm = [r.get("reward_model", {}) for r in runs]
+        acc = _finite(m.get("accuracy_by_task", {}).get(task, m.get("accuracy_vs_gold")) for m in rm)
+        pairs = _finite(m.get("eval_pairs_by_task", {}).get(task, m.get("eval_pairs")) for m in rm)
+        ties = _finite(m.get("training_ties") for m in rm)
+        labels = [m.get("labels", {}) for m in rm]
+        n_pairs = _finite(sum(v.values()) for v in labels if v)
+        walls = _finite(r.get("wall_seconds") for r in runs)
+        loads = _finite((r.get("load_average_at_end") or [math.nan])[0] for r in runs)
+        lines += ["", f"Reward model against gold on held-out decisive pairs: {_pct(ci(acc))} "
+                      f"({', '.join(f'{p:.0f}' for p in pairs)} pairs); training pairs with equal gold: "
+                      f"{', '.join(f'{t:.0f}' for t in ties)} of {', '.join(f'{n:.0f}' for n in n_pairs)}.",
+                  f"Wall time of a job: {', '.join(f'{w:.0f} s' for w in walls)} (load average at the end: "
+                  f"{', '.join(f'{x:.1f}' for x in loads)}).",
+                  ""]
+    return lines
+
+
 def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str, Any]] = (),
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
            relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
            reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None,
-           label_scaling: dict[str, Any] | None = None) -> str:
+           label_scaling: dict[str, Any] | None = None, lm_seeds: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -634,6 +715,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += suite_section(suite) + [""]
     if label_scaling:
         lines += label_scaling_section(label_scaling) + [""]
+    if lm_seeds:
+        lines += lm_seeds_section(lm_seeds)
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
@@ -682,8 +765,9 @@ def main(argv: list[str] | None = None) -> int:
     reliability = [d for p in sorted((HERE / "results").glob("annotator_reliability*.json")) if (d := _load(p)) is not None]
     suite = _load(Path(args.suite))
     label_scaling = _load(HERE / "results" / "label_scaling.json")
+    lm_seeds = _load(HERE / "results" / "lm_seeds.json")
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
-                                     suite, label_scaling))
+                                     suite, label_scaling, lm_seeds))
     print(f"wrote {args.out}")
     return 0
 

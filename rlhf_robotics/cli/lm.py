@@ -46,9 +46,15 @@ def to_lm_config(cfg: DictConfig) -> Any:
     from rlhf_robotics.lm.pretrain import PretrainConfig, model_config
     from rlhf_robotics.lm.reward import RewardConfig
     from rlhf_robotics.lm.sft import SFTConfig
+    from rlhf_robotics.lm.tasks import check_tasks
 
     d = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(d, dict)
+    try:  # the shared keys first, so the message names `tasks` / `difficulty.<task>`, not a stage's copy
+        check_tasks(list(d["tasks"]) if isinstance(d["tasks"], list | tuple) else [str(d["tasks"])],
+                    d.get("difficulty") or {})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     model_dict = dict(d["model"])
     if model_dict.get("hf_path"):
         require_extra("lm", "model.hf_path (a Hugging Face model)")

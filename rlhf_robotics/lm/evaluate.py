@@ -29,6 +29,8 @@ class TaskScores:
     """Share of prompts whose response sampled at temperature 1 is accepted (pass@1; nan if not measured)."""
     n: int
     """Held-out prompts scored."""
+    gold_sampled: float = float("nan")
+    """Mean gold score of the sampled responses (nan if not measured)."""
 
 
 @dataclass
@@ -58,6 +60,11 @@ class EvalResult:
     def gold(self) -> float:
         """Mean gold score over tasks."""
         return float(np.mean([s.gold for s in self.tasks.values()]))
+
+    @property
+    def gold_sampled(self) -> float:
+        """Mean gold score of the sampled responses over tasks."""
+        return float(np.mean([s.gold_sampled for s in self.tasks.values()]))
 
 
 Decoder = Callable[[Sequence[Problem]], list[str]]
@@ -95,7 +102,8 @@ def evaluate(stage: str, decode: Decoder, mix: TaskMix, sample: Decoder | None =
         stage: the row's name.
         decode: the policy's deployed decoding (greedy, or best-of-n).
         mix: the tasks and their held-out prompts.
-        sample: optional sampling decoder for the pass@1 exact match at temperature 1.
+        sample: optional sampling decoder for the pass@1 exact match and gold at temperature 1 (for best-of-n:
+            its base policy's sampling at the same temperature, the baseline best-of-n must beat).
         n_examples: (prompt, response) pairs to keep per task.
     """
     result = EvalResult(stage)
@@ -104,10 +112,12 @@ def evaluate(stage: str, decode: Decoder, mix: TaskMix, sample: Decoder | None =
         task = mix.tasks[name]
         em = [task.verify(p, r) for p, r in zip(problems, responses, strict=True)]
         gold = [task.gold(p, r) for p, r in zip(problems, responses, strict=True)]
-        sampled = float("nan")
+        sampled = gold_sampled = float("nan")
         if sample is not None:
-            sampled = float(np.mean([task.verify(p, r) for p, r in zip(problems, sample(problems), strict=True)]))
-        result.tasks[name] = TaskScores(float(np.mean(em)), float(np.mean(gold)), sampled, len(problems))
+            pairs = list(zip(problems, sample(problems), strict=True))
+            sampled = float(np.mean([task.verify(p, r) for p, r in pairs]))
+            gold_sampled = float(np.mean([task.gold(p, r) for p, r in pairs]))
+        result.tasks[name] = TaskScores(float(np.mean(em)), float(np.mean(gold)), sampled, len(problems), gold_sampled)
         result.examples[name] = [(p.prompt, r) for p, r in list(zip(problems, responses, strict=True))[:n_examples]]
     return result
 

@@ -27,7 +27,7 @@ import torch
 
 from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import encode_prompts, generate, response_logprobs
-from rlhf_robotics.lm.tasks import Problem, TaskMix
+from rlhf_robotics.lm.tasks import Problem, TaskMix, check_tasks
 
 Estimator = Literal["grpo", "rloo"]
 RewardKind = Literal["outcome", "rubric", "process"]
@@ -98,6 +98,8 @@ class GRPOConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks whose prompts are trained on."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     estimator: Estimator = "grpo"
     """Advantage estimator: ``grpo`` (group-normalised) or ``rloo`` (leave-one-out)."""
     reward: RewardKind = "outcome"
@@ -125,6 +127,7 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if self.estimator not in ADVANTAGES:
             raise ValueError(f"estimator={self.estimator!r}; expected one of {', '.join(ADVANTAGES)}")
         if self.reward not in ("outcome", "rubric", "process"):
@@ -164,7 +167,7 @@ def train_grpo(policy: CausalLM, reference: CausalLM, config: GRPOConfig) -> tup
     """Optimise a copy of ``policy`` on verifiable rewards; ``reference`` (the SFT model) stays frozen."""
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     policy = copy.deepcopy(policy)
     reference = reference.eval()
     opt = torch.optim.Adam(policy.parameters(), lr=config.lr)

@@ -98,6 +98,8 @@ class CausalLM(Protocol):
 
     def state_dict(self, *args: Any, **kwargs: Any) -> Mapping[str, Any]: ...
 
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any: ...
+
 
 class Block(nn.Module):
     """Pre-norm transformer block: causal self-attention then an MLP, each added to the residual stream."""

@@ -13,7 +13,8 @@ stage          reads                  writes (under ``run_dir``)              tr
 ``best_of_n``  ``sft/``, ``reward/``  ``best_of_n/``                          nothing (reranks samples)
 =============  =====================  ======================================  ===========================
 
-Every stage evaluates its policy on the held-out prompts and writes ``eval.json`` beside its checkpoint;
+Every stage evaluates its policy on the held-out prompts and writes ``eval.json`` beside its checkpoint, KL from
+the SFT model included (pretrain's is added when SFT is done; best-of-n's is analytic);
 :func:`collect_table` reads them back into the table the CLI prints.
 """
 
@@ -47,7 +48,7 @@ from rlhf_robotics.lm.ppo import PPOConfig, train_ppo
 from rlhf_robotics.lm.pretrain import PretrainConfig, pretrain
 from rlhf_robotics.lm.reward import RewardConfig, train_reward_model
 from rlhf_robotics.lm.sft import SFTConfig, sft
-from rlhf_robotics.lm.tasks import TaskMix
+from rlhf_robotics.lm.tasks import TaskMix, check_tasks
 from rlhf_robotics.preference.rundir import RunPaths
 
 STAGES: tuple[str, ...] = ("pretrain", "sft", "reward", "ppo", "dpo", "grpo", "rloo", "best_of_n")
@@ -59,6 +60,8 @@ class EvalConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks of the held-out set."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     n_eval: int = 300
     """Held-out prompts per task."""
     max_new_tokens: int = 4
@@ -70,6 +73,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if self.n_eval < 1:
             raise ValueError(f"n_eval must be >= 1, got {self.n_eval}")
 
@@ -119,10 +123,11 @@ def _load_parent(config: LMConfig, stage: str) -> CausalLM:
 
 
 def _score(config: LMConfig, stage: str, decode: Decoder | None, policy: CausalLM | None, sft_model: CausalLM | None,
-           kl: float | None = None) -> EvalResult:
-    mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval)
+           kl: float | None = None, sample_from: CausalLM | None = None) -> EvalResult:
+    mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval, difficulty=config.eval.difficulty)
     gen = torch.Generator().manual_seed(config.eval.seed)
-    sample = sampling_decoder(policy, config.eval.max_new_tokens, gen) if policy is not None else None
+    sampler = policy if policy is not None else sample_from
+    sample = sampling_decoder(sampler, config.eval.max_new_tokens, gen) if sampler is not None else None
     if decode is None:
         if policy is None:
             raise ValueError(f"stage {stage!r} produced neither a policy nor a decoder to evaluate")
@@ -142,6 +147,7 @@ def _write_eval(config: LMConfig, stage: str, result: EvalResult, seconds: float
         "exact_match": result.exact_match,
         "exact_match_sampled": result.exact_match_sampled,
         "gold": result.gold,
+        "gold_sampled": result.gold_sampled,
         "kl_from_sft": None if math.isnan(result.kl_from_sft) else result.kl_from_sft,
         "seconds": seconds,
         "tasks": {k: dataclasses.asdict(v) for k, v in result.tasks.items()},
@@ -167,6 +173,8 @@ class StageOutput:
     """A decoder other than the policy's greedy one (best-of-n)."""
     kl: float | None = None
     """A known KL from SFT (None: estimate it from samples)."""
+    sample_from: CausalLM | None = None
+    """For a stage without a policy: whose temperature-1 samples fill the sampled columns (best-of-n: SFT's)."""
 
 
 def _pretrain(config: LMConfig, out: Path) -> StageOutput:
@@ -220,7 +228,7 @@ def _best_of_n(config: LMConfig, out: Path) -> StageOutput:
     rm = load_reward(stage_dir(config, "reward"), _hint("reward"))[0]
     gen = torch.Generator().manual_seed(config.eval.seed + 1)
     decode = best_of_n_decoder(sft_model, rm, config.eval.best_of_n, config.eval.max_new_tokens, gen)
-    return StageOutput(None, None, decode=decode, kl=best_of_n_kl(config.eval.best_of_n))
+    return StageOutput(None, None, decode=decode, kl=best_of_n_kl(config.eval.best_of_n), sample_from=sft_model)
 
 
 STAGE_RUNNERS: dict[str, Callable[[LMConfig, Path], StageOutput]] = {
@@ -252,8 +260,25 @@ def run_stage(config: LMConfig, stage: str) -> dict[str, Any]:
         (out / "metrics.json").write_text(json.dumps(to_jsonable(result.metrics), indent=2) + "\n", encoding="utf-8")
         return {"stage": stage, "seconds": seconds, "metrics": result.metrics}
     sft_model = None if stage in ("pretrain", "sft") else _load_parent(config, "sft")
-    scores = _score(config, stage, result.decode, result.policy, sft_model, result.kl)
-    return _write_eval(config, stage, scores, seconds, result.metrics)
+    scores = _score(config, stage, result.decode, result.policy, sft_model, result.kl, result.sample_from)
+    row = _write_eval(config, stage, scores, seconds, result.metrics)
+    if stage == "sft" and result.policy is not None:
+        _backfill_pretrain_kl(config, result.policy)
+    return row
+
+
+def _backfill_pretrain_kl(config: LMConfig, sft_model: CausalLM) -> None:
+    """Pretraining is scored before an SFT model exists; once it does, its KL from SFT joins pretrain's row."""
+    path = stage_dir(config, "pretrain") / "eval.json"
+    if not path.is_file():
+        return
+    row = json.loads(path.read_text(encoding="utf-8"))
+    mix = TaskMix(config.eval.tasks, n_eval=config.eval.n_eval, difficulty=config.eval.difficulty)
+    problems = [p for ps in mix.eval.values() for p in ps]
+    gen = torch.Generator().manual_seed(config.eval.seed)
+    row["kl_from_sft"] = kl_from_reference(_load_parent(config, "pretrain"), sft_model, problems,
+                                           config.eval.max_new_tokens, gen)
+    path.write_text(json.dumps(row, indent=2) + "\n", encoding="utf-8")
 
 
 def run_pipeline(config: LMConfig, on_stage: Callable[[str, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
@@ -278,8 +303,10 @@ def collect_table(run_dir: str | Path) -> list[dict[str, Any]]:
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """A fixed-width text table: stage, exact match (greedy, sampled), gold score, KL from SFT, seconds."""
-    head = f"{'stage':<10} {'exact_match':>11} {'em_sampled':>10} {'gold':>6} {'kl_sft':>7} {'seconds':>8}"
+    """A fixed-width text table: stage, exact match and gold (greedy; sampled at temperature 1), KL from SFT,
+    seconds. The best-of-n row's sampled columns are its base policy's (SFT) samples at the same temperature."""
+    head = (f"{'stage':<10} {'exact_match':>11} {'em_sampled':>10} {'gold':>6} {'gold_smp':>8} {'kl_sft':>7} "
+            f"{'seconds':>8}")
     lines = [head, "-" * len(head)]
 
     def num(x: Any, fmt: str) -> str:
@@ -288,6 +315,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         lines.append(
             f"{r['stage']:<10} {num(100 * r['exact_match'], '10.1f')}% {num(100 * r['exact_match_sampled'], '9.1f')}% "
-            f"{num(r['gold'], '6.3f')} {num(r.get('kl_from_sft'), '7.3f')} {num(r['seconds'], '8.1f')}"
+            f"{num(r['gold'], '6.3f')} {num(r.get('gold_sampled'), '8.3f')} {num(r.get('kl_from_sft'), '7.3f')} "
+            f"{num(r['seconds'], '8.1f')}"
         )
     return "\n".join(lines)

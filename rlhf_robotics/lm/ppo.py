@@ -5,22 +5,26 @@ Per response token t the reward is r_t = −β·(log π(y_t) − log π_SFT(y_t)
 reward model's normalised score of prompt + response. Advantages come from GAE(γ, λ) over the response
 tokens (Schulman et al. 2016); the policy loss is PPO's clipped surrogate and the value loss a squared error.
 The adaptive controller (Ziegler et al. 2019, §2.2) moves β so the measured KL tracks ``kl_target``.
+A hard ``kl_budget`` (issue 14) ends training when a rollout's KL passes it and keeps the policy before.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from rlhf_robotics.lm.dpo import check_kl_budget
 from rlhf_robotics.lm.grpo import clipped_surrogate
 from rlhf_robotics.lm.model import CausalLM, token_logprobs
 from rlhf_robotics.lm.sampling import encode_prompts, generate, response_logprobs
-from rlhf_robotics.lm.tasks import TaskMix
+from rlhf_robotics.lm.tasks import TaskMix, check_tasks
 from rlhf_robotics.preference import RewardEnsemble
 
 
@@ -30,6 +34,8 @@ class PPOConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks whose prompts are trained on."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     steps: int = 60
     """Rollout–update iterations."""
     prompts_per_step: int = 64
@@ -62,9 +68,14 @@ class PPOConfig:
     """Most response tokens, EOS included."""
     seed: int = 5
     """Seed of prompts and samples."""
+    kl_budget: float | None = 2.0
+    """Most KL(π ‖ π_SFT) per response (nats) allowed: past it training stops and the last policy within the
+    budget is kept (None: no budget)."""
 
     def __post_init__(self) -> None:
+        check_kl_budget("ppo", self.kl_budget)
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if self.steps < 1 or self.prompts_per_step < 1 or self.epochs < 1 or self.minibatches < 1:
             raise ValueError("steps, prompts_per_step, epochs and minibatches must all be >= 1")
         if self.kl_coef < 0:
@@ -80,11 +91,14 @@ class PPOMetrics:
     gold: list[float] = field(default_factory=list)
     """Mean hidden gold score of the same responses."""
     kl: list[float] = field(default_factory=list)
-    """Mean KL(π ‖ π_SFT) per response (sum over tokens of log π − log π_SFT on the samples)."""
+    """Mean KL(π ‖ π_SFT) per response (sum over tokens of log π − log π_SFT on the samples); when stopped by the
+    budget, one entry longer than the others: the measurement past it."""
     kl_coef: list[float] = field(default_factory=list)
     """β used in the iteration."""
     value_loss: list[float] = field(default_factory=list)
     """Value loss of the last minibatch."""
+    stopped: str = "steps"
+    """Why training ended: ``steps``, or ``kl_budget`` (the sampled KL passed it; the policy before is kept)."""
     seconds: float = 0.0
     """Wall time."""
 
@@ -139,7 +153,7 @@ def train_ppo(
     """Optimise a copy of ``policy`` against ``reward_model.reward`` with a KL penalty to ``reference``."""
     rng = np.random.default_rng(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     policy = copy.deepcopy(policy)
     value_head = ValueHead(policy.config.n_embd)
     params = list(policy.parameters()) + list(value_head.parameters())
@@ -149,7 +163,9 @@ def train_ppo(
     beta = config.kl_coef
     metrics = PPOMetrics()
     start = time.perf_counter()
+    last_within_budget: Mapping[str, Any] | None = None
     for _ in range(config.steps):
+        snapshot = copy.deepcopy(policy.state_dict()) if config.kl_budget is not None else None
         problems = mix.sample(rng, config.prompts_per_step)
         ids = encode_prompts(problems, policy.config.block_size, config.max_new_tokens, policy.tokenizer)
         roll = generate(policy, ids, config.max_new_tokens, temperature=config.temperature, generator=gen)
@@ -165,6 +181,13 @@ def train_ppo(
             flat = adv[mask.bool()]
             adv = (adv - flat.mean()) / (flat.std() + 1e-8) * mask  # whitened over the batch
         kl = float(((old_logp - ref_logp) * mask).sum(1).mean())
+        if config.kl_budget is not None and kl > config.kl_budget:  # issue 14: back to the last policy within it
+            if last_within_budget is not None:
+                policy.load_state_dict(last_within_budget)
+            metrics.stopped = "kl_budget"
+            metrics.kl.append(kl)  # the measurement past the budget, so the record shows why it stopped
+            break
+        last_within_budget = snapshot
         n = len(tokens)
         for _ in range(config.epochs):
             order = torch.randperm(n, generator=gen)

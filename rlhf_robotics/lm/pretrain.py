@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from rlhf_robotics.lm.model import GPT, CausalLM, GPTConfig
 from rlhf_robotics.lm.sampling import TOKENIZER, with_bos
-from rlhf_robotics.lm.tasks import TaskMix
+from rlhf_robotics.lm.tasks import TaskMix, check_tasks
 from rlhf_robotics.lm.tokenizer import Tokenizer
 
 
@@ -33,10 +33,14 @@ class PretrainConfig:
     :class:`~rlhf_robotics.lm.hf.HFModelConfig` naming a local causal LM to start from."""
     tasks: tuple[str, ...] = ("arithmetic", "arith_steps", "sorting", "constrained")
     """Tasks whose text makes up the corpus."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     corpus_size: int = 50_000
     """Lines in the generated corpus."""
     noise: float = 0.3
-    """Share of corpus answers with one character corrupted."""
+    """Share of corpus answers with the task's typical mistake."""
+    verbose: float = 0.5
+    """Share of the correct corpus answers in the verbose form the hidden style dislikes."""
     steps: int = 1500
     """Gradient steps."""
     batch_size: int = 64
@@ -54,12 +58,15 @@ class PretrainConfig:
         if isinstance(self.model, dict):
             self.model = model_config(self.model)
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"steps and batch_size must be >= 1, got {self.steps} and {self.batch_size}")
         if self.corpus_size < 1:
             raise ValueError(f"corpus_size must be >= 1, got {self.corpus_size}; the corpus would be empty")
         if not 0 <= self.noise <= 1:
             raise ValueError(f"noise is a probability in [0, 1], got {self.noise}")
+        if not 0 <= self.verbose <= 1:
+            raise ValueError(f"verbose is a probability in [0, 1], got {self.verbose}")
 
 
 def model_config(d: dict[str, Any]) -> Any:
@@ -153,11 +160,11 @@ def fit_lm(
 
 
 def build_corpus(mix: TaskMix, size: int, noise: float, rng: np.random.Generator, block_size: int,
-                 tokenizer: Tokenizer = TOKENIZER) -> tuple[torch.Tensor, torch.Tensor]:
+                 tokenizer: Tokenizer = TOKENIZER, verbose: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, L)`` left-padded ``BOS + line + EOS`` ids and their loss mask (every real next token)."""
     rows = []
     for p in mix.sample(rng, size):
-        ids = with_bos(tokenizer, [*tokenizer.encode(mix.task(p).corpus_line(p, rng, noise)), tokenizer.eos_id])
+        ids = with_bos(tokenizer, [*tokenizer.encode(mix.task(p).corpus_line(p, rng, noise, verbose)), tokenizer.eos_id])
         if len(ids) > block_size:
             raise ValueError(f"corpus line for {p.prompt!r} is {len(ids)} tokens > block_size={block_size}; raise block_size")
         rows.append(ids)
@@ -168,7 +175,7 @@ def build_corpus(mix: TaskMix, size: int, noise: float, rng: np.random.Generator
 def pretrain(config: PretrainConfig) -> tuple[CausalLM, LMTrainMetrics]:
     """Train a GPT from scratch (or continue a local HF model's training) on a generated corpus."""
     rng = np.random.default_rng(config.seed)
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         if isinstance(config.model, GPTConfig):
@@ -177,7 +184,8 @@ def pretrain(config: PretrainConfig) -> tuple[CausalLM, LMTrainMetrics]:
             from rlhf_robotics.lm.hf import load_hf_lm
 
             model = load_hf_lm(config.model)
-    tokens, mask = build_corpus(mix, config.corpus_size, config.noise, rng, model.config.block_size, model.tokenizer)
+    tokens, mask = build_corpus(mix, config.corpus_size, config.noise, rng, model.config.block_size, model.tokenizer,
+                                config.verbose)
     gen = torch.Generator().manual_seed(config.seed)
     metrics = fit_lm(model, tokens, mask, config.steps, config.batch_size, config.lr, config.warmup,
                      config.weight_decay, gen)

@@ -1,7 +1,8 @@
 """Stage 3 — the reward model: comparisons of SFT samples in the shared store, labelled by a shared teacher
 over the hidden gold score, fitted with the shared Bradley–Terry trainer.
 
-Flow: sample two responses per prompt from the SFT model → write each response as a
+Flow: sample ``samples_per_prompt`` responses per prompt from the SFT model and pair the first two different texts
+(issue 14: two identical samples are a tie that teaches nothing; no gold is looked at to choose) → write each response as a
 :class:`~rlhf_robotics.preference.items.TextItem` (the store's item table, which the labelling app reads too)
 and one :class:`~rlhf_robotics.preference.Query` per pair into the run's
 :class:`~rlhf_robotics.preference.PreferenceStore` → a :class:`~rlhf_robotics.preference.Teacher` judges each pair from the gold scores (ties and skips
@@ -23,7 +24,7 @@ import torch
 
 from rlhf_robotics.lm.model import CausalLM
 from rlhf_robotics.lm.sampling import TOKENIZER, encode_completions, encode_prompts, generate
-from rlhf_robotics.lm.tasks import Problem, TaskMix
+from rlhf_robotics.lm.tasks import Problem, TaskMix, check_tasks
 from rlhf_robotics.lm.tokenizer import Tokenizer
 from rlhf_robotics.preference import (
     Judgment,
@@ -50,6 +51,8 @@ class RewardConfig:
 
     tasks: tuple[str, ...] = ("arithmetic",)
     """Tasks whose prompts are compared."""
+    difficulty: dict[str, int] = field(default_factory=dict)
+    """Task → difficulty (:data:`~rlhf_robotics.lm.tasks.DIFFICULTY`); unnamed tasks take their default."""
     n_pairs: int = 1500
     """Comparisons to collect in all (one prompt, two SFT samples each), split evenly over the rounds."""
     rounds: int = 1
@@ -60,6 +63,9 @@ class RewardConfig:
     """Candidates per kept pair for a non-uniform selector (Christiano et al. 2017 used 10)."""
     temperature: float = 1.0
     """Sampling temperature of the SFT model."""
+    samples_per_prompt: int = 4
+    """Responses sampled per prompt; the pair is the first two *different* texts among them (issue 14: two
+    identical samples are a tie that teaches nothing). 2 pairs two independent samples, identical or not."""
     max_new_tokens: int = 4
     """Most response tokens, EOS included."""
     teacher: str = "equal"
@@ -80,6 +86,7 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
+        check_tasks(self.tasks, self.difficulty)
         if isinstance(self.trainer, dict):
             fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in self.trainer.items()}
             self.trainer = RewardTrainerConfig(**fields)
@@ -87,6 +94,8 @@ class RewardConfig:
             raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}; the reward model needs comparisons")
         if self.ensemble_size < 1:
             raise ValueError(f"ensemble_size must be >= 1, got {self.ensemble_size}")
+        if self.samples_per_prompt < 2:
+            raise ValueError(f"reward.samples_per_prompt={self.samples_per_prompt}: a pair needs >= 2 samples per prompt")
         if self.rounds < 1 or self.rounds > self.n_pairs:
             raise ValueError(f"rounds must be in [1, n_pairs={self.n_pairs}], got {self.rounds}")
         check_selector(self.selector)
@@ -106,6 +115,12 @@ class RewardMetrics:
     """Count of each teacher answer (first, second, tie, skip …)."""
     accuracy_vs_gold: float
     """Share of held-out decisive pairs (gold differs) the reward model orders like gold."""
+    accuracy_by_task: dict[str, float]
+    """The same per task."""
+    eval_pairs_by_task: dict[str, int]
+    """Held-out decisive pairs per task."""
+    training_ties: int
+    """Training pairs whose two responses have equal gold (a tie for every teacher)."""
     teacher_ceiling: float
     """Share of the training pairs' decisive teacher labels that agree with gold (the noise ceiling)."""
     eval_pairs: int
@@ -125,12 +140,18 @@ class Comparisons:
 
 
 def sample_pairs(policy: CausalLM, problems: list[Problem], mix: TaskMix, max_new_tokens: int, temperature: float,
-                 generator: torch.Generator) -> Comparisons:
-    """Two sampled responses per problem and their gold scores."""
-    doubled = [p for p in problems for _ in range(2)]
-    ids = encode_prompts(doubled, policy.config.block_size, max_new_tokens, policy.tokenizer)
+                 generator: torch.Generator, samples_per_prompt: int = 2) -> Comparisons:
+    """Two responses per problem and their gold scores: the first two different texts among
+    ``samples_per_prompt`` samples (the first two samples when all are equal). No gold is looked at."""
+    k = samples_per_prompt
+    many = [p for p in problems for _ in range(k)]
+    ids = encode_prompts(many, policy.config.block_size, max_new_tokens, policy.tokenizer)
     texts = generate(policy, ids, max_new_tokens, temperature=temperature, generator=generator).texts
-    responses = [(texts[2 * i], texts[2 * i + 1]) for i in range(len(problems))]
+    responses = []
+    for i in range(len(problems)):
+        group = texts[k * i : k * (i + 1)]
+        second = next((t for t in group[1:] if t != group[0]), group[1])
+        responses.append((group[0], second))
     gold = np.array([[mix.gold(p, a), mix.gold(p, b)] for p, (a, b) in zip(problems, responses, strict=True)])
     return Comparisons(problems, responses, gold.reshape(-1, 2))
 
@@ -159,21 +180,23 @@ def collect_comparisons(
     rng: np.random.Generator,
     n_pairs: int | None = None,
     ensemble: RewardEnsemble | None = None,
-) -> tuple[list[int], dict[str, int], float]:
+) -> tuple[list[int], dict[str, int], float, int]:
     """Sample pairs, record their texts (items) and the pairs (queries) in ``store``, label them with the teacher.
 
     With an ``ensemble`` and a selector other than ``uniform``, ``oversampling`` × ``n_pairs`` candidates are
     sampled and the shared :func:`~rlhf_robotics.preference.select` keeps the most informative ``n_pairs``.
 
     Returns:
-        The new query ids, the label counts and the teacher's agreement with gold on decisive pairs.
+        The new query ids, the label counts, the teacher's agreement with gold on decisive pairs and the number
+        of pairs with equal gold.
     """
     n_pairs = config.n_pairs if n_pairs is None else n_pairs
     selector = config.selector if ensemble is not None else "uniform"
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
     n_candidates = candidate_count(n_pairs, config.oversampling, selector)
-    comps = sample_pairs(policy, mix.sample(rng, n_candidates), mix, config.max_new_tokens, config.temperature, gen)
+    comps = sample_pairs(policy, mix.sample(rng, n_candidates), mix, config.max_new_tokens, config.temperature, gen,
+                         config.samples_per_prompt)
     sel_scores = np.zeros(n_candidates)
     if ensemble is not None and selector != "uniform":
         chosen, sel_scores = select(member_logits(ensemble, comps, policy.config.block_size, policy.tokenizer), n_pairs,
@@ -198,7 +221,8 @@ def collect_comparisons(
     counts: dict[str, int] = {lab: labels.count(lab) for lab in sorted(set(labels))}
     decisive = [(lab, g) for lab, g in zip(labels, comps.gold, strict=True) if lab in ("first", "second") and g[0] != g[1]]
     agree = [(lab == "first") == (g[0] > g[1]) for lab, g in decisive]
-    return qids, counts, float(np.mean(agree)) if agree else math.nan
+    ties = int((comps.gold[:, 0] == comps.gold[:, 1]).sum())
+    return qids, counts, float(np.mean(agree)) if agree else math.nan, ties
 
 
 def pair_dataset(store: PreferenceStore, block_size: int, tokenizer: Tokenizer = TOKENIZER) -> PairDataset:
@@ -235,6 +259,17 @@ def accuracy_vs_gold(ensemble: RewardEnsemble, comps: Comparisons, block_size: i
     return float(right.float().mean()), len(decisive)
 
 
+def accuracy_by_task(ensemble: RewardEnsemble, comps: Comparisons, block_size: int,
+                     tokenizer: Tokenizer = TOKENIZER) -> dict[str, tuple[float, int]]:
+    """:func:`accuracy_vs_gold` per task: task → (accuracy, decisive pairs)."""
+    out = {}
+    for task in dict.fromkeys(p.task for p in comps.problems):
+        idx = [k for k, p in enumerate(comps.problems) if p.task == task]
+        sub = Comparisons([comps.problems[k] for k in idx], [comps.responses[k] for k in idx], comps.gold[idx])
+        out[task] = accuracy_vs_gold(ensemble, sub, block_size, tokenizer)
+    return out
+
+
 def build_reward_ensemble(sft_model: CausalLM, size: int, seed: int) -> RewardEnsemble:
     """``size`` scalar-head members, each the SFT transformer with a fresh head (seed ``seed + i``)."""
     return RewardEnsemble([sft_model.scalar_head(head_seed=seed + i) for i in range(size)])
@@ -248,11 +283,13 @@ def train_reward_model(sft_model: CausalLM, config: RewardConfig, run_dir: str |
     ensemble = build_reward_ensemble(sft_model, config.ensemble_size, config.seed)
     counts: dict[str, int] = {}
     agreement: list[float] = []
+    training_ties = 0
     with PreferenceStore(RunPaths(run_dir).store) as store:
         for r in range(config.rounds):
             n = config.n_pairs // config.rounds + (1 if r < config.n_pairs % config.rounds else 0)
-            _, new_counts, ceiling = collect_comparisons(sft_model, config, store, rng, n,
-                                                         ensemble if r > 0 else None)
+            _, new_counts, ceiling, ties = collect_comparisons(sft_model, config, store, rng, n,
+                                                               ensemble if r > 0 else None)
+            training_ties += ties
             for k, v in new_counts.items():
                 counts[k] = counts.get(k, 0) + v
             agreement.append(ceiling)
@@ -260,9 +297,13 @@ def train_reward_model(sft_model: CausalLM, config: RewardConfig, run_dir: str |
             trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
             ensemble.fit_normalisation(data.items)
     ceiling = float(np.nanmean(agreement)) if not all(math.isnan(a) for a in agreement) else math.nan
-    mix = TaskMix(config.tasks)
+    mix = TaskMix(config.tasks, difficulty=config.difficulty)
     held_out = [p for name in mix.eval for p in mix.eval[name]][: config.n_eval_pairs]
     gen = torch.Generator().manual_seed(config.seed + 1)
-    comps = sample_pairs(sft_model, held_out, mix, config.max_new_tokens, config.temperature, gen)
+    comps = sample_pairs(sft_model, held_out, mix, config.max_new_tokens, config.temperature, gen,
+                         config.samples_per_prompt)
     acc, n = accuracy_vs_gold(ensemble, comps, sft_model.config.block_size, sft_model.tokenizer)
-    return ensemble.eval(), RewardMetrics(trainer_metrics, counts, acc, ceiling, n, time.perf_counter() - start)
+    by_task = accuracy_by_task(ensemble, comps, sft_model.config.block_size, sft_model.tokenizer)
+    return ensemble.eval(), RewardMetrics(
+        trainer_metrics, counts, acc, {k: a for k, (a, _) in by_task.items()}, {k: m for k, (_, m) in by_task.items()},
+        training_ties, ceiling, n, time.perf_counter() - start)

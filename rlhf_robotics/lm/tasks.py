@@ -5,22 +5,31 @@ Every task turns a seeded ``numpy.random.Generator`` into :class:`Problem` s, ju
 see ``(problem, response)``, and has a hidden *gold* score — ``0.8 · rubric + 0.2 · style`` in [0, 1] — that
 plays the role the true objective plays in robotics: teachers see it, training never does directly.
 
-=================  ===========================  =================  =========================================
-task               prompt                       reference answer   style term (hidden)
-=================  ===========================  =================  =========================================
-``arithmetic``     ``47+385=``                  ``432``            no longer than the reference
-``arith_steps``    ``47+385:``                  ``12,13,4|432``    no longer than the reference
-``sorting``        ``sort 3 9 1:``              ``1 3 9``          no longer than the reference
-``constrained``    ``word 5 b e:``              ``bilce``          letters alternate consonant/vowel
-=================  ===========================  =================  =========================================
+=================  ===========================  =================  ==================  =========================
+task               prompt                       reference answer   verbose (accepted)  style term (hidden)
+=================  ===========================  =================  ==================  =========================
+``arithmetic``     ``47+85=``                   ``132``            ``007`` for 7       plain number, no longer
+``arith_steps``    ``47+385:``                  ``12,13,4|432``    sum zero-padded     plain sum, no longer
+``sorting``        ``sort 3 9 1:``              ``1 3 9``          ``1,3,9``           spaces, no longer
+``constrained``    ``word 5 b e:``              ``bilce``          —                   letters alternate c/v
+=================  ===========================  =================  ==================  =========================
 
 ``arith_steps`` writes the column sums right to left (digit + digit + carry) before ``|`` and the answer;
 its :meth:`Task.step_rewards` scores every step, which is what GRPO's process supervision reads.
+
+**Difficulty** (issue 14): every task takes one integer, set per task by ``difficulty: {task: value}``
+(:data:`DIFFICULTY` holds the meaning, default and allowed range of each).
+
+**Hidden style beyond correctness** (issue 14): demonstrators and the corpus write a share of their correct
+answers in a *verbose* form (:meth:`Task.verbose`) that the verifier accepts too — sums zero-padded to the
+width of the longest possible sum (``047``), sorted lists separated by ``,`` instead of spaces. The gold score's
+style term prefers the plain form, so exact match (the verifier) can be perfect while gold is not: only the
+preference-driven stages (reward model, PPO, DPO, best-of-n) see the difference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +41,54 @@ VOWELS = "aeiou"
 CONSONANTS = "bcdfghjklmnpqrstvwxyz"
 GOLD_STYLE_WEIGHT = 0.2
 """Share of the hidden style term in the gold score."""
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """What a task's difficulty integer means, its default and its allowed range."""
+
+    meaning: str
+    """The knob, in words."""
+    default: int
+    """Used when ``difficulty`` does not name the task."""
+    low: int
+    """Smallest allowed value."""
+    high: int
+    """Largest allowed value (longer answers need a model with a larger ``block_size``)."""
+
+
+DIFFICULTY: dict[str, Difficulty] = {
+    "arithmetic": Difficulty("most digits per operand", 2, 1, 6),
+    "arith_steps": Difficulty("most digits per operand", 2, 1, 5),
+    "sorting": Difficulty("longest list", 6, 3, 12),
+    "constrained": Difficulty("longest word", 6, 3, 12),
+}
+"""Task name → its difficulty knob (issue 14); the defaults leave the SFT model well below the verifier's ceiling."""
+
+
+def check_difficulty(task: str, value: int) -> None:
+    """Raise a ``ValueError`` naming ``difficulty.<task>``, the value and the allowed range if it is out of range."""
+    spec = DIFFICULTY[task]
+    if isinstance(value, bool) or not isinstance(value, int) or not spec.low <= value <= spec.high:
+        raise ValueError(f"difficulty.{task}={value!r}: the {spec.meaning} must be a whole number in "
+                         f"[{spec.low}, {spec.high}] (default {spec.default})")
+
+
+def check_tasks(tasks: Sequence[str], difficulty: Mapping[str, int] | None = None) -> None:
+    """Validate task names and difficulties before any work; each message names the key, value and what is allowed.
+
+    Raises:
+        ValueError: no task, an unknown task, a difficulty for an unknown task, or a difficulty out of range.
+    """
+    if not tasks:
+        raise ValueError("tasks is empty; name at least one of " + ", ".join(TASKS))
+    for name in tasks:
+        if name not in TASKS:
+            raise ValueError(f"tasks: unknown task {name!r} in {list(tasks)}; allowed: {', '.join(TASKS)}")
+    for name, value in (difficulty or {}).items():
+        if name not in TASKS:
+            raise ValueError(f"difficulty.{name}: unknown task {name!r}; allowed keys: {', '.join(TASKS)}")
+        check_difficulty(name, value)
 
 
 @dataclass(frozen=True)
@@ -97,10 +154,20 @@ class Task:
         rubric = self.rubric.score((problem, response))
         return (1 - GOLD_STYLE_WEIGHT) * rubric + GOLD_STYLE_WEIGHT * self.style(problem, response)
 
-    def corpus_line(self, problem: Problem, rng: np.random.Generator, noise: float) -> str:
-        """A pretraining line: prompt + answer, with probability ``noise`` a typical mistake instead (web text)."""
-        answer = self.mistake(problem, rng) if rng.random() < noise else problem.answer
-        return problem.prompt + answer
+    def corpus_line(self, problem: Problem, rng: np.random.Generator, noise: float, verbose: float = 0.0) -> str:
+        """A pretraining line: prompt + :meth:`demonstration` (web text: mistakes and verbose answers mixed in)."""
+        return problem.prompt + self.demonstration(problem, rng, noise, verbose)
+
+    def verbose(self, problem: Problem) -> str:
+        """A correct answer in the demonstrators' verbose habit, which the hidden style dislikes (default: none)."""
+        return problem.answer
+
+    def demonstration(self, problem: Problem, rng: np.random.Generator, noise: float, verbose: float) -> str:
+        """A demonstrator's answer: the typical mistake with probability ``noise``, else a correct answer, verbose
+        with probability ``verbose``."""
+        if rng.random() < noise:
+            return self.mistake(problem, rng)
+        return self.verbose(problem) if verbose > 0 and rng.random() < verbose else problem.answer
 
     def mistake(self, problem: Problem, rng: np.random.Generator) -> str:
         """A wrong answer of the kind people write; by default one character replaced at random."""
@@ -112,14 +179,21 @@ class Task:
         return answer[:i] + pool[int(rng.integers(len(pool)))] + answer[i + 1 :]
 
 
+def _plain_number(text: str) -> bool:
+    return text.isdigit() and (text == "0" or text[0] != "0")
+
+
 class Arithmetic(Task):
-    """Addition of two non-negative integers of up to ``digits`` digits: ``47+385=`` → ``432``."""
+    """Addition of two non-negative integers of up to ``digits`` digits: ``47+385=`` → ``432``.
+
+    The verifier accepts the sum with leading zeros too (``0432``); the verbose demonstrators pad it to
+    ``digits + 1`` characters, and the hidden style wants the plain number.
+    """
 
     name = "arithmetic"
 
     def __init__(self, digits: int = 2) -> None:
-        if digits < 1:
-            raise ValueError(f"digits must be >= 1, got {digits}")
+        check_difficulty(self.name, digits)
         self.digits = digits
         super().__init__()
 
@@ -127,8 +201,17 @@ class Arithmetic(Task):
         a, b = (int(rng.integers(10 ** int(rng.integers(1, self.digits + 1)))) for _ in range(2))
         return Problem(self.name, f"{a}+{b}=", str(a + b), {"a": a, "b": b})
 
+    def _sum_ok(self, problem: Problem, text: str) -> bool:
+        return text.isdigit() and int(text) == problem.data["a"] + problem.data["b"]
+
     def verify(self, problem: Problem, response: str) -> bool:
-        return response == problem.answer
+        return self._sum_ok(problem, response)
+
+    def verbose(self, problem: Problem) -> str:
+        return str(problem.data["a"] + problem.data["b"]).zfill(self.digits + 1)
+
+    def style(self, problem: Problem, response: str) -> float:
+        return float(_plain_number(response) and _concise(problem.answer, response))
 
     def mistake(self, problem: Problem, rng: np.random.Generator) -> str:
         """The classic slip: every carry forgotten (column sums mod 10), e.g. ``47+85`` → ``22``."""
@@ -140,8 +223,7 @@ class Arithmetic(Task):
         return [
             Criterion("correct", lambda it: float(self.verify(*it)), 0.5, "Is the sum right?"),
             Criterion("digits", lambda it: _digit_credit(it[0].answer, it[1]), 0.3, "How many digits are right?"),
-            Criterion("format", lambda it: float(it[1].isdigit() and (it[1] == "0" or it[1][0] != "0")), 0.2,
-                      "Is it a plain number?"),
+            Criterion("format", lambda it: float(_plain_number(it[1])), 0.2, "Is it a plain number?"),
         ]
 
 
@@ -168,7 +250,21 @@ class ArithmeticSteps(Arithmetic):
         return sums
 
     def verify(self, problem: Problem, response: str) -> bool:
-        return response.rsplit("|", 1)[-1] == str(problem.data["a"] + problem.data["b"]) and "|" in response
+        return "|" in response and self._sum_ok(problem, response.rsplit("|", 1)[-1])
+
+    def verbose(self, problem: Problem) -> str:
+        head, _, _ = problem.answer.partition("|")
+        return head + "|" + super().verbose(problem)
+
+    def style(self, problem: Problem, response: str) -> float:
+        return float(_plain_number(response.rsplit("|", 1)[-1]) and _concise(problem.answer, response))
+
+    def mistake(self, problem: Problem, rng: np.random.Generator) -> str:
+        """Every carry forgotten, in the steps and the sum: ``47+385:`` → ``12,12,3|322``."""
+        da, db = str(problem.data["a"])[::-1], str(problem.data["b"])[::-1]
+        cols = [(int(da[i]) if i < len(da) else 0) + (int(db[i]) if i < len(db) else 0)
+                for i in range(max(len(da), len(db)))]
+        return ",".join(map(str, cols)) + "|" + str(int("".join(str(c % 10) for c in reversed(cols))))
 
     def _steps_right(self, problem: Problem, response: str) -> float:
         want = problem.answer.split("|")[0].split(",")
@@ -199,13 +295,16 @@ class ArithmeticSteps(Arithmetic):
 
 
 class Sorting(Task):
-    """Sort a list of 3–``max_len`` single digits ascending: ``sort 3 9 1:`` → ``1 3 9``."""
+    """Sort a list of 3–``max_len`` single digits ascending: ``sort 3 9 1:`` → ``1 3 9``.
+
+    The verifier accepts ``,`` as the separator too (``1,3,9``), the verbose demonstrators' habit; the hidden
+    style wants spaces. The typical mistake sorts all but the last number and leaves it at the end.
+    """
 
     name = "sorting"
 
-    def __init__(self, max_len: int = 5) -> None:
-        if max_len < 3:
-            raise ValueError(f"max_len must be >= 3, got {max_len}")
+    def __init__(self, max_len: int = 6) -> None:
+        check_difficulty(self.name, max_len)
         self.max_len = max_len
         super().__init__()
 
@@ -214,11 +313,22 @@ class Sorting(Task):
         return Problem(self.name, "sort " + " ".join(map(str, xs)) + ":", " ".join(map(str, sorted(xs))), {"xs": xs})
 
     def verify(self, problem: Problem, response: str) -> bool:
-        return response == problem.answer
+        return response in (problem.answer, self.verbose(problem))
+
+    def verbose(self, problem: Problem) -> str:
+        return problem.answer.replace(" ", ",")
+
+    def style(self, problem: Problem, response: str) -> float:
+        return float("," not in response and _concise(problem.answer, response))
+
+    def mistake(self, problem: Problem, rng: np.random.Generator) -> str:
+        """The last number left where it was: ``sort 3 9 1:`` → ``3 9 1``."""
+        xs = problem.data["xs"]
+        return " ".join(map(str, [*sorted(xs[:-1]), xs[-1]]))
 
     @staticmethod
     def _tokens(response: str) -> list[str]:
-        return response.split(" ")
+        return response.replace(",", " ").split(" ")
 
     def _permutation(self, problem: Problem, response: str) -> float:
         return float(sorted(self._tokens(response)) == sorted(map(str, problem.data["xs"])))
@@ -246,7 +356,8 @@ class Constrained(Task):
 
     name = "constrained"
 
-    def __init__(self, min_len: int = 3, max_len: int = 6) -> None:
+    def __init__(self, max_len: int = 6, min_len: int = 3) -> None:
+        check_difficulty(self.name, max_len)
         if not 2 <= min_len <= max_len:
             raise ValueError(f"need 2 <= min_len <= max_len, got {min_len}, {max_len}")
         self.min_len, self.max_len = min_len, max_len
@@ -279,24 +390,23 @@ class Constrained(Task):
         return sum(1 for a, b in zip(kinds, kinds[1:], strict=False) if a != b) / (len(kinds) - 1)
 
 
-TASKS: dict[str, Callable[[], Task]] = {
+TASKS: dict[str, Callable[[int], Task]] = {
     "arithmetic": Arithmetic,
     "arith_steps": ArithmeticSteps,
     "sorting": Sorting,
     "constrained": Constrained,
 }
-"""Task name → constructor with default parameters."""
+"""Task name → constructor taking the task's difficulty."""
 
 
-def build_task(name: str) -> Task:
-    """The named task with default parameters.
+def build_task(name: str, difficulty: int | None = None) -> Task:
+    """The named task at ``difficulty`` (None: its default in :data:`DIFFICULTY`).
 
     Raises:
-        ValueError: ``name`` is not in :data:`TASKS`.
+        ValueError: ``name`` is not in :data:`TASKS`, or ``difficulty`` is out of its range.
     """
-    if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}")
-    return TASKS[name]()
+    check_tasks((name,), {} if difficulty is None else {name: difficulty})
+    return TASKS[name](DIFFICULTY[name].default if difficulty is None else difficulty)
 
 
 class TaskMix:
@@ -306,12 +416,14 @@ class TaskMix:
         names: task names.
         n_eval: held-out prompts per task.
         eval_seed: seed of the held-out set (the same for every stage, so every stage is scored alike).
+        difficulty: task name → difficulty (:data:`DIFFICULTY`); tasks not named take their default.
     """
 
-    def __init__(self, names: Sequence[str], n_eval: int = 200, eval_seed: int = 12345) -> None:
-        if not names:
-            raise ValueError("tasks is empty; name at least one of " + ", ".join(TASKS))
-        self.tasks = {n: build_task(n) for n in names}
+    def __init__(self, names: Sequence[str], n_eval: int = 200, eval_seed: int = 12345,
+                 difficulty: Mapping[str, int] | None = None) -> None:
+        check_tasks(names, difficulty)
+        difficulty = difficulty or {}
+        self.tasks = {n: build_task(n, difficulty.get(n)) for n in names}
         rng = np.random.default_rng(eval_seed)
         self.eval: dict[str, list[Problem]] = {}
         seen: set[str] = set()

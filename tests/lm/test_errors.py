@@ -68,3 +68,43 @@ def test_unknown_names() -> None:
         TaskMix(["algebra"])
     with pytest.raises(ValueError, match="unknown stages"):
         LMConfig(stages=("pretrain", "rlhf"))
+
+
+@pytest.mark.parametrize(
+    ("override", "names"),
+    [
+        ("tasks=[algebra]", ("tasks", "'algebra'", "arithmetic, arith_steps, sorting, constrained")),
+        ("difficulty.sorting=50", ("difficulty.sorting=50", "longest list", "[3, 12]")),
+        ("difficulty.arithmetic=0", ("difficulty.arithmetic=0", "digits", "[1, 6]")),
+        ("+difficulty.algebra=3", ("difficulty.algebra", "unknown task", "arithmetic")),
+        ("dpo.kl_budget=0", ("dpo.kl_budget=0", "> 0", "null")),
+        ("ppo.kl_budget=-1.5", ("ppo.kl_budget=-1.5", "> 0", "null")),
+    ],
+)
+def test_bad_input_stops_before_any_work(override: str, names: tuple[str, ...], tmp_path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 14: each message names the key, the value and what is allowed, and nothing is written."""
+    from rlhf_robotics.cli.main import entry
+
+    run_dir = tmp_path / "run"
+    assert entry(["lm", "pipeline", f"run_dir={run_dir}", override]) == 2
+    err = capsys.readouterr().err
+    for name in names:
+        assert name in err, (name, err)
+    assert not run_dir.exists()  # no stage started
+
+
+def test_bad_input_in_the_library_too() -> None:
+    from rlhf_robotics.lm.dpo import DPOConfig
+    from rlhf_robotics.lm.ppo import PPOConfig
+    from rlhf_robotics.lm.tasks import build_task
+
+    with pytest.raises(ValueError, match=r"difficulty\.sorting=2: .*\[3, 12\]"):
+        build_task("sorting", 2)
+    with pytest.raises(ValueError, match=r"difficulty\.arith_steps=True"):
+        TaskMix(["arith_steps"], difficulty={"arith_steps": True})
+    with pytest.raises(ValueError, match=r"dpo\.kl_budget=0"):
+        DPOConfig(kl_budget=0)
+    with pytest.raises(ValueError, match=r"ppo\.kl_budget=-1"):
+        PPOConfig(kl_budget=-1)
+    assert DPOConfig(kl_budget=None).kl_budget is None

@@ -1,5 +1,7 @@
-"""A local Hugging Face causal LM through the same stage code: a tiny GPT-2 and a character-level tokenizer,
-both made here and saved with ``save_pretrained``, replace the tiny GPT (nothing is downloaded)."""
+"""A local Hugging Face causal LM through the same stage code: a tiny GPT-2 or a tiny Llama-style model (RMSNorm,
+rotary positions, SwiGLU, grouped-query attention) and a character-level tokenizer, all made here from a config and
+saved with ``save_pretrained``, replace the tiny GPT (nothing is downloaded). Every test runs on both
+architectures."""
 
 from __future__ import annotations
 
@@ -26,12 +28,31 @@ from rlhf_robotics.lm.tasks import TaskMix  # noqa: E402
 from rlhf_robotics.lm.tokenizer import CHARS, CharTokenizer, Tokenizer  # noqa: E402
 from rlhf_robotics.preference import PreferenceStore, RewardTrainerConfig, preference_probability  # noqa: E402
 
+ARCHITECTURES = ("gpt2", "llama")
 
-def save_tiny_gpt2(path: Path, with_pad: bool = True) -> Path:
-    """A 1-layer GPT-2 (width 32) and a character-level WordLevel tokenizer over the task alphabet, saved to ``path``."""
+
+def tiny_causal_lm(arch: str, vocab_size: int, with_pad: bool) -> torch.nn.Module:
+    """A 1-layer causal LM of width 32 built from a config: GPT-2, or Llama-style (2 query heads sharing 1 KV head)."""
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    pad = 0 if with_pad else None
+    if arch == "gpt2":
+        return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=32, n_layer=1, n_head=2, n_embd=32,
+                                          bos_token_id=1, eos_token_id=2, pad_token_id=pad))
+    if arch == "llama":
+        return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64,
+                                            num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                            max_position_embeddings=32, bos_token_id=1, eos_token_id=2,
+                                            pad_token_id=pad, tie_word_embeddings=False))
+    raise ValueError(f"arch={arch!r}; expected one of {ARCHITECTURES}")
+
+
+def save_tiny_causal_lm(path: Path, with_pad: bool = True, arch: str = "gpt2") -> Path:
+    """A 1-layer ``arch`` model (width 32) and a character-level WordLevel tokenizer over the task alphabet, saved
+    to ``path``."""
     from tokenizers import Regex, decoders, models, pre_tokenizers
     from tokenizers import Tokenizer as RustTokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<bos>", "<eos>", "<unk>"]
     vocab = {t: i for i, t in enumerate([*specials, *CHARS])}
@@ -42,16 +63,15 @@ def save_tiny_gpt2(path: Path, with_pad: bool = True) -> Path:
                                         **({"pad_token": "<pad>"} if with_pad else {}))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(vocab), n_positions=32, n_layer=1, n_head=2, n_embd=32,
-                                           bos_token_id=1, eos_token_id=2, pad_token_id=0 if with_pad else None))
+        model = tiny_causal_lm(arch, len(vocab), with_pad)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
 
-@pytest.fixture(scope="module")
-def hf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return save_tiny_gpt2(tmp_path_factory.mktemp("tiny_gpt2"))
+@pytest.fixture(scope="module", params=ARCHITECTURES)
+def hf_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_causal_lm(tmp_path_factory.mktemp(f"tiny_{request.param}"), arch=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +133,9 @@ def test_missing_or_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
         load_hf_lm(tmp_path)
 
 
-def test_a_tokenizer_without_pad_gets_one(tmp_path: Path) -> None:
-    lm = load_hf_lm(save_tiny_gpt2(tmp_path, with_pad=False))
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_a_tokenizer_without_pad_gets_one(tmp_path: Path, arch: str) -> None:
+    lm = load_hf_lm(save_tiny_causal_lm(tmp_path, with_pad=False, arch=arch))
     assert lm.tokenizer.hf.pad_token == PAD_TOKEN
     assert lm.tokenizer.pad_id not in (lm.tokenizer.eos_id, lm.tokenizer.bos_id)
     assert lm.hf.get_input_embeddings().num_embeddings == lm.tokenizer.vocab_size

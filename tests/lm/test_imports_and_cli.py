@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import pkgutil
 import subprocess
 import sys
@@ -59,6 +60,11 @@ def test_cli_pipeline_smoke_prints_the_table(tmp_path, capsys) -> None:
     for stage in ("pretrain", "sft", "ppo", "dpo", "grpo", "rloo", "best_of_n"):
         assert stage in out
     assert "exact_match" in out and (tmp_path / "grpo" / "meta.json").is_file()
+    rows = {r["stage"]: r for r in json.loads((tmp_path / "summary.json").read_text())["table"]}
+    # Issue 14: KL from SFT in every policy's row (pretrain's added once SFT exists), best-of-n beside SFT sampling.
+    assert all(isinstance(rows[s]["kl_from_sft"], float) for s in ("pretrain", "ppo", "dpo", "grpo", "rloo", "best_of_n"))
+    assert rows["sft"]["kl_from_sft"] == 0  # (a 16-prompt Monte-Carlo KL can come out below 0)
+    assert 0 <= rows["best_of_n"]["exact_match_sampled"] <= 1 and 0 <= rows["best_of_n"]["gold_sampled"] <= 1
     assert entry(["lm", "export", f"run_dir={tmp_path}"]) == 0
     assert entry(["lm", "table", f"run_dir={tmp_path}"]) == 0
 
