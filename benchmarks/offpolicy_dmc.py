@@ -185,6 +185,20 @@ def collect(work: Path, out: Path, note: str = "") -> dict[str, Any]:
     return data
 
 
+def seed_from_published(work: Path, published: Path, steps: int) -> int:
+    """Write the job files of runs in the published results that ``work`` lacks (same step budget), so a grid
+    continued on a fresh machine does not redo what is already in RESULTS.md; returns how many."""
+    if not published.exists():
+        return 0
+    n = 0
+    for run in json.loads(published.read_text()).get("runs", []):
+        path = work / f"{run['job']}.json"
+        if int(run.get("steps", -1)) == steps and not path.exists():
+            write_result(path, run)
+            n += 1
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS)
@@ -205,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         result = run_job(job, args.steps, work)
         write_result(work / f"{job.key}.json", result)
         return 0
+    seeded = seed_from_published(work, RESULTS / "offpolicy_dmc.json", args.steps)
+    if seeded:
+        print(f"{seeded} finished jobs taken from {RESULTS / 'offpolicy_dmc.json'} (this work folder did not have them)")
     jobs = select(plan(), args.only)
     if args.list:
         for job in jobs:
