@@ -7,7 +7,9 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -62,3 +64,14 @@ def write_result(path: Path, result: dict[str, object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(path)
+
+
+def print_jobs(jobs: Sequence[Any], work: Path) -> None:
+    """``--list``: each job (anything with a ``key``) and whether its result file exists in ``work``."""
+    for job in jobs:
+        print(f"{'done' if (work / f'{job.key}.json').exists() else 'pending':8} {job.key}")
+
+
+def pending_jobs(jobs: Sequence[Any], work: Path) -> list[Any]:
+    """The jobs without a result file in ``work`` (a rerun skips the finished ones)."""
+    return [j for j in jobs if not (work / f"{j.key}.json").exists()]

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance, write_result  # noqa: E402
+from _common import RESULTS, ROOT, WORK, pending_jobs, print_jobs, provenance, write_result  # noqa: E402
 from label_efficiency import apply_overrides, loop_result, ppo_result  # noqa: E402
 
 DEFAULT_STEPS = 204_800
@@ -255,11 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         write_result(work / f"{job.key}.json", result)
         return 0
     if args.list:
-        for job in jobs:
-            print(f"{'done' if (work / f'{job.key}.json').exists() else 'pending':8} {job.key}")
+        print_jobs(jobs, work)
         return 0
     if not args.collect:
-        pending = [j for j in jobs if not (work / f"{j.key}.json").exists()]
+        pending = pending_jobs(jobs, work)
         print(f"{len(pending)} of {len(jobs)} jobs to run, {args.jobs} at a time, {args.steps} steps each", flush=True)
         start = time.monotonic()
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:

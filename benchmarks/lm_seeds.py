@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, pending_jobs, print_jobs, provenance  # noqa: E402
 
 TASKS: dict[str, int] = {"arithmetic": 4, "arith_steps": 10, "sorting": 12}
 """Task → response budget (``max_new_tokens``, EOS included) that fits its longest answer at the default difficulty."""
@@ -121,11 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     jobs = select(plan(), args.only)
     if args.list:
-        for job in jobs:
-            print(f"{'done' if (work / f'{job.key}.json').exists() else 'pending':8} {job.key}")
+        print_jobs(jobs, work)
         return 0
     if not args.collect:
-        pending = [j for j in jobs if not (work / f"{j.key}.json").exists()]
+        pending = pending_jobs(jobs, work)
         print(f"{len(pending)} of {len(jobs)} jobs to run, one at a time", flush=True)
         for job in pending:
             ok = run_job(job, work)

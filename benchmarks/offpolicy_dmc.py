@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance, write_result  # noqa: E402
+from _common import RESULTS, ROOT, WORK, pending_jobs, print_jobs, provenance, write_result  # noqa: E402
 
 DEFAULT_STEPS = 20_000
 TASKS: dict[str, str] = {"walker_walk": "rlhf_robotics/dmc-walker-walk-v0", "cheetah_run": "rlhf_robotics/dmc-cheetah-run-v0"}
@@ -224,11 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{seeded} finished jobs taken from {RESULTS / 'offpolicy_dmc.json'} (this work folder did not have them)")
     jobs = select(plan(), args.only)
     if args.list:
-        for job in jobs:
-            print(f"{'done' if (work / f'{job.key}.json').exists() else 'pending':8} {job.key}")
+        print_jobs(jobs, work)
         return 0
     if not args.collect:
-        pending = [j for j in jobs if not (work / f"{j.key}.json").exists()]
+        pending = pending_jobs(jobs, work)
         python = ensure_suites_venv()
         print(f"{len(pending)} of {len(jobs)} jobs to run, {args.jobs} at a time, {args.steps} steps each", flush=True)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
