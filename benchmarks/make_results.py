@@ -604,21 +604,22 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
 LM_STAGES = ("pretrain", "sft", "ppo", "dpo", "grpo", "rloo", "best_of_n")
 
 
-def _pct(interval: Interval) -> str:
-    """A share in [0, 1] as percent: ``IQM [low, high]``."""
+def _interval_text(interval: Interval, scale: float = 1.0, digits: int = 3, unit: str = "") -> str:
+    """``IQM [low, high]`` of ``interval`` times ``scale`` (``–`` without a finite value; one seed: no interval)."""
     if interval.n == 0 or not math.isfinite(interval.point):
         return "–"
     if interval.n == 1:
-        return f"{100 * interval.point:.1f} % (1 seed)"
-    return f"{100 * interval.point:.1f} [{100 * interval.low:.1f}, {100 * interval.high:.1f}] %"
+        return f"{scale * interval.point:.{digits}f}{unit} (1 seed)"
+    return f"{scale * interval.point:.{digits}f} [{scale * interval.low:.{digits}f}, {scale * interval.high:.{digits}f}]{unit}"
+
+
+def _pct(interval: Interval) -> str:
+    """A share in [0, 1] as percent: ``IQM [low, high] %``."""
+    return _interval_text(interval, 100.0, 1, " %")
 
 
 def _dec(interval: Interval) -> str:
-    if interval.n == 0 or not math.isfinite(interval.point):
-        return "–"
-    if interval.n == 1:
-        return f"{interval.point:.3f} (1 seed)"
-    return f"{interval.point:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+    return _interval_text(interval)
 
 
 def _finite(values: Iterable[Any]) -> list[float]:

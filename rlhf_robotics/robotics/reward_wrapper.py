@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
 
 from rlhf_robotics.robotics.buffer import TransitionBuffer
+from rlhf_robotics.robotics.physics import fixture_vector
 
 RewardFn = Callable[[np.ndarray], np.ndarray]
 """``(N, obs_dim + act_dim)`` step features → ``(N,)`` rewards."""
@@ -56,8 +57,6 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         """Tasks that place model parts per episode: keep each new episode's fixtures with its steps."""
         if self.buffer is None or not self.buffer.fixture_dim:
             return
-        from rlhf_robotics.robotics.physics import fixture_vector
-
         for i in envs:
             self.buffer.set_fixtures(int(i), fixture_vector(self._models[i]))
 
@@ -96,7 +95,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._learned_return += learned
         if self.buffer is not None and self._qpos is not None and self._qvel is not None:
             self.buffer.add(self._obs, self._actions, true_reward, self._qpos, self._qvel, infos, dones)
-            self._record_fixtures(np.flatnonzero(dones))  # auto-reset: the sub-env already holds the next episode
+            if self.buffer.fixture_dim and dones.any():  # auto-reset: the sub-env already holds the next episode
+                self._record_fixtures(np.flatnonzero(dones))
         qpos, qvel = self._states(infos) if self.buffer is not None else (None, None)
         for i, info in enumerate(infos):
             info["true_reward"] = float(true_reward[i])
