@@ -426,14 +426,20 @@ def offpolicy_section(data: dict[str, Any]) -> list[str]:
         f"{data.get('note', '')}",
         "",
     ]
+    alone = set(data["timed_alone"]) if "timed_alone" in data else None  # None: every run's timing is reported
+    timed = "median" if alone is None else "median over seeds whose pair was timed alone"
+    if alone is not None:
+        lines[-2] += (f" Wall-time ratios only from runs timed with nothing else on the machine ({len(alone)} of "
+                      f"{len(data.get('runs', []))} runs); the others ran beside other work and are not a timing.")
     for task in data.get("tasks", {}):
         sac = runs.get((task, "sac"), {})
-        lines += [f"### {task}", "", "| arm | seeds | true return | fraction of true-reward SAC | wall time / SAC's (median) |",
+        lines += [f"### {task}", "", f"| arm | seeds | true return | fraction of true-reward SAC | wall time / SAC's ({timed}) |",
                   "|---|---|---|---|---|"]
         for arm in data.get("arms", {}):
             cell = runs.get((task, arm), {})
             fractions = [cell[s]["return_true"] / sac[s]["return_true"] for s in cell if s in sac and sac[s]["return_true"] > 0]
-            ratios = [cell[s]["wall_seconds"] / sac[s]["wall_seconds"] for s in cell if s in sac]
+            ratios = [cell[s]["wall_seconds"] / sac[s]["wall_seconds"] for s in cell if s in sac
+                      and (alone is None or (cell[s]["job"] in alone and sac[s]["job"] in alone))]
             goal = f" (goal ≥ {OFFPOLICY_GOALS[arm]})" if task == "walker_walk" and arm in OFFPOLICY_GOALS else ""
             fraction = "1 (the reference)" if arm == "sac" else fmt(ci(fractions), fraction=True)
             ratio = median(ratios)
@@ -510,6 +516,35 @@ def suite_section(data: dict[str, Any]) -> list[str]:
                   f"the backflip among them — met on {len(loop_ok)} ({', '.join(loop_ok) or 'none'})."]
     if data.get("jobs_remaining"):
         lines += ["", f"Partial: {len(data['jobs_remaining'])} jobs of the grid have not run."]
+    return lines
+
+
+def suite_calibration_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/suite_calibration.py``: per suite task, PPO on the hidden objective's learning curve of verifier
+    success, how many seeds pass at best, and the calibrated budget once five seeds have run."""
+    tasks, runs = data.get("tasks", {}), data.get("runs", [])
+    lines = ["## Calibrating the suite: when does PPO on the hidden objective pass the verifier?", ""]
+    if not runs:
+        return lines + ["`benchmarks/suite_calibration.py` has no finished runs yet."]
+    lines.append(
+        f"`benchmarks/suite_calibration.py` ({len(runs)} runs; commit {str(data.get('commit', '?'))[:7]}, "
+        f"{data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). SB3 PPO with the loop's PPO settings on "
+        f"each task's true reward, evaluated every {runs[0]['eval_every']:,} steps on {runs[0]['eval_episodes']} "
+        f"episodes. A seed passes at a checkpoint when ≥ {data['pass_rate']} of the episodes succeed; the calibrated "
+        f"budget is the first checkpoint where ≥ {data['pass_seeds']} of {data['seeds_for_a_budget']} seeds pass (none "
+        "until all of them have run). Curves: `benchmarks/results/suite_calibration.png`.")
+    lines += ["", "| task | seeds run | first passing checkpoint, by seed | most seeds passing at one checkpoint | "
+                  "final success rate, by seed | final true return, by seed | calibrated budget |",
+              "|---|---|---|---|---|---|---|"]
+    for task, row in tasks.items():
+        first = ", ".join("never" if s is None else f"{int(s):,}" for s in row["first_pass_by_seed"].values())
+        rates = ", ".join("n/a" if r is None else f"{r:.1f}" for r in row["final_success_rate_by_seed"])
+        rets = ", ".join(f"{r:.0f}" for r in row["final_return_by_seed"])
+        budget = row["calibrated_budget"]
+        budget_text = (f"{int(budget):,}" if budget is not None else
+                       "not yet (fewer seeds than needed)" if len(row["seeds"]) < data["seeds_for_a_budget"] else "none found")
+        lines.append(f"| {task} | {', '.join(map(str, row['seeds']))} | {first} | {row['best_passing_seeds']} of "
+                     f"{len(row['seeds'])} | {rates} | {rets} | {budget_text} |")
     return lines
 
 
@@ -686,7 +721,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
            before: dict[str, Any] | None = None, screens: Sequence[tuple[str, dict[str, Any]]] = (),
            relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
            reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None,
-           label_scaling: dict[str, Any] | None = None, lm_seeds: dict[str, Any] | None = None) -> str:
+           label_scaling: dict[str, Any] | None = None, lm_seeds: dict[str, Any] | None = None,
+           calibration: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -712,6 +748,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += offpolicy_section(offpolicy)
     for data in reliability:
         lines += annotator_reliability_section(data) + [""]
+    if calibration:
+        lines += suite_calibration_section(calibration) + [""]
     if suite:
         lines += suite_section(suite) + [""]
     if label_scaling:
@@ -767,8 +805,9 @@ def main(argv: list[str] | None = None) -> int:
     suite = _load(Path(args.suite))
     label_scaling = _load(HERE / "results" / "label_scaling.json")
     lm_seeds = _load(HERE / "results" / "lm_seeds.json")
+    calibration = _load(Path(args.suite).with_name("suite_calibration.json"))
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
-                                     suite, label_scaling, lm_seeds))
+                                     suite, label_scaling, lm_seeds, calibration))
     print(f"wrote {args.out}")
     return 0
 

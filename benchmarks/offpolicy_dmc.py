@@ -25,12 +25,14 @@ use: torch 2.13.0, then ``-e .[suites]``, which pins MuJoCo 3.3.0 for dm-control
 ``benchmarks/.work/offpolicy_dmc/steps<N>/<job>.json`` only when it finishes; a rerun skips finished jobs. Then
 ``--collect`` gathers them into ``benchmarks/results/offpolicy_dmc.json``, which ``make_results.py`` turns into a
 RESULTS.md section (IQM with 95 % bootstrap CIs of the true return and of the fraction of true-reward SAC, and the
-median wall-time ratio against plain SAC at equal steps)::
+median wall-time ratio against plain SAC at equal steps — only from the jobs named by ``--timed-alone``, when
+given: a job timed beside other work is not a timing)::
 
     .venv/bin/python benchmarks/offpolicy_dmc.py --jobs 2                  # the whole grid, resumable
     .venv/bin/python benchmarks/offpolicy_dmc.py --list                    # every job and its state
     .venv/bin/python benchmarks/offpolicy_dmc.py --jobs 2 --only task=walker_walk seed=0
-    .venv/bin/python benchmarks/offpolicy_dmc.py --collect && .venv/bin/python benchmarks/make_results.py
+    .venv/bin/python benchmarks/offpolicy_dmc.py --collect --timed-alone task=cheetah_run seed=1,2 \
+        && .venv/bin/python benchmarks/make_results.py
 """
 
 from __future__ import annotations
@@ -176,9 +178,15 @@ def launch(job: Job, steps: int, work: Path, python: Path) -> bool:
     return r.returncode == 0 and out.exists()
 
 
-def collect(work: Path, out: Path, note: str = "") -> dict[str, Any]:
+def collect(work: Path, out: Path, note: str = "", timed_alone: Sequence[str] | None = None) -> dict[str, Any]:
+    """Gather the finished jobs into ``out``. ``timed_alone`` (``--only``-style filters) names the jobs that ran with
+    nothing else on the machine; when given, only their wall-time ratios are reported (the others' are not a timing)."""
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))]
-    data = {"benchmark": "offpolicy_dmc", "work": str(work), "runs": runs, "jobs_done": len(runs), "note": note,
+    alone: dict[str, Any] = {}
+    if timed_alone is not None:
+        done = {r["job"] for r in runs}
+        alone = {"timed_alone": sorted(j.key for j in select(plan(), timed_alone) if j.key in done)}
+    data = {"benchmark": "offpolicy_dmc", "work": str(work), "runs": runs, "jobs_done": len(runs), "note": note, **alone,
             "jobs_in_grid": len(plan()), "arms": ARMS, "tasks": TASKS, "seeds": list(SEEDS), **provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
@@ -208,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--collect", action="store_true", help="only gather finished results into benchmarks/results/")
     p.add_argument("--work", type=Path, default=None)
     p.add_argument("--note", default="", help="a sentence the RESULTS.md section prints (e.g. how the runs were timed)")
+    p.add_argument("--timed-alone", nargs="*", default=None, metavar="FIELD=V[,V]",
+                   help="the jobs that ran with nothing else on the machine (filters as --only); only their wall-time "
+                        "ratios are reported")
     p.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     work = args.work or WORK / "offpolicy_dmc" / f"steps{args.steps}"
@@ -233,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for job, ok in zip(pending, pool.map(lambda j: launch(j, args.steps, work, python), pending)):
                 print(f"{'done  ' if ok else 'FAILED'} {job.key}" + ("" if ok else f" (log: {work / job.key}.log)"), flush=True)
-    data = collect(work, RESULTS / "offpolicy_dmc.json", args.note)
+    data = collect(work, RESULTS / "offpolicy_dmc.json", args.note, args.timed_alone)
     print(f"{data['jobs_done']} of {data['jobs_in_grid']} jobs have results -> {RESULTS / 'offpolicy_dmc.json'}")
     return 0
 

@@ -234,27 +234,39 @@ class StackedStepReward:
             weights.append((w.astype(np.float32), b.astype(np.float32)))
         self._weights = weights
 
-    def member_rewards(self, x: np.ndarray) -> np.ndarray:
-        """``(N, D)`` step features → ``(E, N)`` each member's normalised reward (as
-        :meth:`RewardEnsemble.normalised_outputs`), e.g. for RUNE's std-over-members bonus
-        (:func:`rlhf_robotics.preference.intrinsic.rune_bonus`)."""
+    def _hidden(self, x: np.ndarray) -> np.ndarray:
+        """The last hidden layer of every member side by side, ``(N, E·h)``."""
         h = np.asarray(x, dtype=np.float32)
         for k, (w, b) in enumerate(self._weights[:-1]):
             h = h @ w
             h += b
             h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
+        return h
+
+    def _reward(self, h: np.ndarray) -> np.ndarray:
+        w, b = self._weights[-1]
+        out = h @ w
+        out += b
+        if len(self._acts) == len(self._weights):  # an activation after the last layer
+            out = _NUMPY_ACTIVATIONS[self._acts[-1]](out)
+        return out[:, 0]
+
+    def member_rewards(self, x: np.ndarray) -> np.ndarray:
+        """``(N, D)`` step features → ``(E, N)`` each member's normalised reward (as
+        :meth:`RewardEnsemble.normalised_outputs`), e.g. for RUNE's std-over-members bonus
+        (:func:`rlhf_robotics.preference.intrinsic.rune_bonus`)."""
         w_members, b_members = self._members_last
-        return (h @ w_members + b_members).T
+        return (self._hidden(x) @ w_members + b_members).T
+
+    def reward_and_members(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(self(x), self.member_rewards(x))`` from one pass through the hidden layers (RUNE's hot path)."""
+        h = self._hidden(x)
+        w_members, b_members = self._members_last
+        return self._reward(h), (h @ w_members + b_members).T
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(N, D)`` step features → ``(N,)`` normalised ensemble reward."""
-        h = np.asarray(x, dtype=np.float32)
-        for k, (w, b) in enumerate(self._weights):
-            h = h @ w
-            h += b
-            if k < len(self._acts):
-                h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
-        return h[:, 0]
+        return self._reward(self._hidden(x))
 
 
 _NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

@@ -73,7 +73,8 @@ class RUNEReward:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         beta = rune_beta(self.config.beta0, self.config.decay, self.step())
-        return self.reward(x) + rune_bonus(self.reward.member_rewards(x), beta).astype(np.float32)
+        reward, members = self.reward.reward_and_members(x)
+        return reward + rune_bonus(members, beta).astype(np.float32)
 
 
 class RewardFitter:

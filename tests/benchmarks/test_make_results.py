@@ -152,3 +152,18 @@ def test_offpolicy_section_pairs_each_arm_with_true_reward_sac_by_seed(make_resu
     # fractions 0.95, 0.90, 1.10 → IQM of three = their mean 0.98; wall-time ratios 1.10, 1.11, 1.12 → median 1.11
     assert "| 3 |" in row and "0.98 [" in row and "(goal ≥ 0.9)" in row and row.endswith("| 1.11 |")
     assert "| pebble_100_oracle | 0 | – | – (goal ≥ 0.7) | – |" in text
+
+
+def test_offpolicy_wall_time_ratios_come_only_from_runs_timed_alone(make_results: ModuleType) -> None:
+    runs = []
+    for seed, wall in enumerate([300.0, 110.0, 120.0]):  # seed 0's pair ran beside other work
+        for arm, w in (("sac", 100.0), ("pebble_1000_oracle", wall)):
+            runs.append({"job": f"{arm}_cheetah_run_seed{seed}", "task": "cheetah_run", "arm": arm, "seed": seed,
+                         "steps": 20000, "return_true": 50.0, "wall_seconds": w})
+    alone = [r["job"] for r in runs if r["seed"] > 0]
+    data = {"runs": runs, "jobs_done": 6, "jobs_in_grid": 36, "tasks": {"cheetah_run": "x"}, "timed_alone": alone,
+            "arms": {"sac": {}, "pebble_1000_oracle": {}}}
+    text = make_results.render(None, [], None, [], None, data)
+    row = next(line for line in text.splitlines() if line.startswith("| pebble_1000_oracle"))
+    assert row.endswith("| 1.15 |")  # median of 1.10 and 1.20; seed 0's 3.0 is left out
+    assert "(4 of 6 runs)" in text and "timed alone" in text

@@ -28,3 +28,14 @@ def test_a_fresh_work_folder_starts_from_the_published_runs(tmp_path: Path) -> N
     assert json.loads((work / "sac_walker_walk_seed0.json").read_text())["return_true"] == 50.0
     assert grid.seed_from_published(work, published, 20000) == 0  # never overwrites a job file
     assert grid.seed_from_published(work, tmp_path / "missing.json", 20000) == 0
+
+
+def test_collect_names_the_finished_jobs_timed_alone(tmp_path: Path) -> None:
+    grid = load_script("offpolicy_dmc")
+    work = tmp_path / "work"
+    work.mkdir()
+    for job in ("sac_cheetah_run_seed1", "sac_cheetah_run_seed0", "sac_walker_walk_seed1"):
+        (work / f"{job}.json").write_text(json.dumps({"job": job, "steps": 20000}))
+    data = grid.collect(work, tmp_path / "out.json", timed_alone=["task=cheetah_run", "seed=1,2"])
+    assert data["timed_alone"] == ["sac_cheetah_run_seed1"]  # seed 2 has not run; walker and seed 0 were not alone
+    assert "timed_alone" not in grid.collect(work, tmp_path / "out.json")  # not given: every timing is reported

@@ -280,6 +280,9 @@ def test_stacked_member_rewards_match_the_ensemble_for_the_hot_path() -> None:
     members = stacked.member_rewards(x.numpy())
     np.testing.assert_allclose(members, ensemble.normalised_outputs(x).detach().numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(members.mean(0) / float(ensemble.output_scale), stacked(x.numpy()), rtol=1e-4, atol=1e-5)
+    reward, same_members = stacked.reward_and_members(x.numpy())  # one hidden pass for RUNE: the same numbers
+    np.testing.assert_array_equal(reward, stacked(x.numpy()))
+    np.testing.assert_array_equal(same_members, members)
     on = RUNEConfig(enabled=True, beta0=0.2, decay=0.01)
     np.testing.assert_allclose(rune_bonus(members, rune_beta(on.beta0, on.decay, 5)),
                                ensemble_bonus(ensemble, x, on, step=5).numpy(), rtol=1e-4, atol=1e-6)

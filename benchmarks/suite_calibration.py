@@ -1,0 +1,272 @@
+"""Calibrating the suite (issue 15): at what step budget does PPO on each suite task's hidden objective pass the
+task's verifier?
+
+Per suite task (every ``conf/env/*.yaml`` whose id is in ``rlhf_robotics.envs.TASK_IDS``) and seed, SB3 PPO on the
+true (hidden) reward — built as ``benchmarks/suite.py``'s ``ppo`` arm and the loop's ``baseline=True`` arm build
+it, with the task's env config and ``ExperimentConfig``'s PPO settings — learns for up to ``--max-steps`` env
+steps (default 2,000,000, the issue's ceiling). Every ``--eval-every`` steps (default 100,000) the policy plays
+``--eval-episodes`` (10) deterministic episodes with fresh seeds and the learning curve records the verifier's
+success rate (``info["is_success"]`` on each episode's last step) and the true return.
+
+A seed **passes** at a checkpoint when at least half of its evaluation episodes succeed (``PASS_RATE``). A task's
+**calibrated budget** is the first checkpoint at which at least ``PASS_SEEDS`` (3) of its seeds pass — the issue's
+"at least 3 of 5 seeds"; with fewer than 5 seeds run the table says how many passed of how many, never a budget.
+``benchmark_steps`` in each env config is then set from it by hand (the section prints the value to use).
+
+Each (task, seed) is one job in its own process, one thread. It writes ``<job>.partial.json`` after every
+evaluation (``--list`` shows how far a running job is) and ``<job>.json`` only when it has finished; a rerun skips
+finished jobs and starts unfinished ones afresh. ``--collect`` gathers them into
+``benchmarks/results/suite_calibration.json`` with a plot of every curve (``suite_calibration.png``), and
+``make_results.py`` turns that into a RESULTS.md section.
+
+Cost: one 2 M-step job is PPO's ~2 M steps plus 20 evaluations of 10 episodes; on one core here that is roughly
+10–15 min (measured: see ``job_wall_seconds`` in the results). Seeds are run seed-major so a partly finished
+calibration has every task at the same seeds::
+
+    .venv/bin/python benchmarks/suite_calibration.py --jobs 2 --seeds 0          # one seed per task
+    .venv/bin/python benchmarks/suite_calibration.py --jobs 2                    # seeds 0-4, resumable
+    .venv/bin/python benchmarks/suite_calibration.py --list
+    .venv/bin/python benchmarks/suite_calibration.py --collect && .venv/bin/python benchmarks/make_results.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import suite  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, write_result  # noqa: E402
+
+SEEDS = (0, 1, 2, 3, 4)
+MAX_STEPS = 2_000_000
+EVAL_EVERY = 100_000
+EVAL_EPISODES = 10
+PASS_RATE = 0.5
+"""A seed passes at a checkpoint when at least this share of its evaluation episodes succeed."""
+PASS_SEEDS = 3
+"""A task is calibrated at the first checkpoint where at least this many of its 5 seeds pass."""
+
+
+@dataclass(frozen=True)
+class Job:
+    task: str
+    """Env config name under ``conf/env/`` (e.g. ``hopper_backflip``)."""
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"ppo_{self.task}_seed{self.seed}"
+
+
+def plan(seeds: Sequence[int] = SEEDS, tasks: Sequence[str] | None = None) -> list[Job]:
+    """Seed-major: every task's seed 0, then every task's seed 1, ..."""
+    names = list(suite.env_configs()) if tasks is None else list(tasks)
+    return [Job(task, seed) for seed in seeds for task in names]
+
+
+def job_state(job: Job, work: Path) -> str:
+    if (work / f"{job.key}.json").exists():
+        return "done"
+    if (work / f"{job.key}.failed.json").exists():
+        return "failed"
+    partial = work / f"{job.key}.partial.json"
+    if partial.exists():
+        curve = json.loads(partial.read_text())["curve"]
+        return f"partial ({curve[-1]['steps']:,} steps)" if curve else "started"
+    return "pending"
+
+
+def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work: Path) -> dict[str, Any]:
+    """PPO on the task's true reward with an evaluation every ``eval_every`` steps; returns the result record."""
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from rlhf_robotics.robotics.config import ExperimentConfig
+    from rlhf_robotics.robotics.evaluation import evaluate_policy
+    from rlhf_robotics.robotics.physics import env_factory
+    from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize, obs_rms
+
+    torch.set_num_threads(1)
+    env = suite.env_configs()[job.task]
+    config = ExperimentConfig(env=env, total_steps=max_steps, seed=job.seed, run_dir=str(work / job.key),
+                              baseline=False, video=False, device="cpu")
+    venv = normalize(make_vec_env(config, config.seed), config.ppo)
+    model = make_ppo(config.ppo, venv, config.seed, "cpu")
+    make_env = env_factory(env.id, env.kwargs, env.christiano)
+    curve: list[dict[str, Any]] = []
+    start = time.perf_counter()
+    partial = work / f"{job.key}.partial.json"
+
+    def evaluate() -> None:
+        ev = evaluate_policy(model, make_env, eval_episodes, job.seed + 10_000 + len(curve), obs_rms(venv))
+        curve.append({"steps": int(model.num_timesteps), "success_rate": ev.success.rate,
+                      "successes": ev.success.successes, "episodes": ev.success.episodes,
+                      "success_reason": ev.success.reason, "return_true": ev.returns.mean,
+                      "return_true_std": ev.returns.std, "wall_seconds": time.perf_counter() - start})
+        write_result(partial, {"key": job.key, "curve": curve})
+        print(f"{job.key}: {model.num_timesteps:,} steps, success {ev.success.rate}, return {ev.returns.mean:.1f}",
+              flush=True)
+
+    class EveryNSteps(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next_eval = eval_every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next_eval:
+                self.next_eval += eval_every
+                evaluate()
+            return True
+
+    model.learn(max_steps, callback=EveryNSteps())
+    if not curve or curve[-1]["steps"] < model.num_timesteps:
+        evaluate()
+    venv.close()
+    return {"key": job.key, "task": job.task, "env_id": env.id, "seed": job.seed, "max_steps": max_steps,
+            "eval_every": eval_every, "eval_episodes": eval_episodes, "ppo": asdict(config.ppo), "n_envs": env.n_envs,
+            "curve": curve, "job_wall_seconds": time.perf_counter() - start, **provenance()}
+
+
+def passing(point: dict[str, Any]) -> bool:
+    return point["success_rate"] is not None and point["success_rate"] >= PASS_RATE
+
+
+def task_table(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per task: the seeds run, per checkpoint how many of them pass, the first checkpoint at which each seed
+    passes, and the calibrated budget (first checkpoint with ``PASS_SEEDS`` passing seeds out of at least 5)."""
+    out: dict[str, dict[str, Any]] = {}
+    for task in dict.fromkeys(r["task"] for r in runs):
+        mine = sorted((r for r in runs if r["task"] == task), key=lambda r: r["seed"])
+        checkpoints = sorted({p["steps"] for r in mine for p in r["curve"]})
+        by_seed = {r["seed"]: {p["steps"]: p for p in r["curve"]} for r in mine}
+        passing_at = {s: sum(passing(c[s]) for c in by_seed.values() if s in c) for s in checkpoints}
+        first = {seed: next((s for s in sorted(c) if passing(c[s])), None) for seed, c in by_seed.items()}
+        budget = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None) if len(mine) >= len(SEEDS) else None
+        final = [r["curve"][-1] for r in mine]
+        out[task] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "passing_seeds_at": passing_at,
+                     "first_pass_by_seed": first, "calibrated_budget": budget,
+                     "best_passing_seeds": max(passing_at.values(), default=0),
+                     "final_success_rate_by_seed": [p["success_rate"] for p in final],
+                     "final_return_by_seed": [p["return_true"] for p in final]}
+    return out
+
+
+def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
+    """One panel per task: success rate (solid) against env steps, one line per seed; the pass line dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(r["task"] for r in runs))
+    if not tasks:
+        return
+    fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 2.8), squeeze=False, sharey=True)
+    for ax, task in zip(axes[0], tasks):
+        for r in sorted((r for r in runs if r["task"] == task), key=lambda r: r["seed"]):
+            pts = [(p["steps"], p["success_rate"]) for p in r["curve"] if p["success_rate"] is not None]
+            ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], marker=".", label=f"seed {r['seed']}")
+        ax.axhline(PASS_RATE, color="grey", ls="--", lw=0.8)
+        ax.set_title(task, fontsize=9)
+        ax.set_xlabel("env steps (M)")
+        ax.set_ylim(-0.05, 1.05)
+    axes[0][0].set_ylabel("verifier success rate")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def collect(work: Path, out: Path) -> dict[str, Any]:
+    runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))
+            if not p.name.endswith((".partial.json", ".failed.json"))]
+    data = {"benchmark": "suite_calibration", "work": str(work), "pass_rate": PASS_RATE, "pass_seeds": PASS_SEEDS,
+            "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs), **provenance()}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    plot(runs, out.with_suffix(".png"))
+    return data
+
+
+def launch(job: Job, args: argparse.Namespace, work: Path) -> bool:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--run-job", job.key, "--work", str(work),
+           "--max-steps", str(args.max_steps), "--eval-every", str(args.eval_every),
+           "--eval-episodes", str(args.eval_episodes)]
+    with open(work / f"{job.key}.log", "w") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    return proc.returncode == 0 and (work / f"{job.key}.json").exists()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--max-steps", type=int, default=MAX_STEPS)
+    p.add_argument("--eval-every", type=int, default=EVAL_EVERY)
+    p.add_argument("--eval-episodes", type=int, default=EVAL_EPISODES)
+    p.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    p.add_argument("--tasks", nargs="+", default=None, help="env config names (default: every suite task)")
+    p.add_argument("--jobs", type=int, default=2, help="jobs at a time (one core each)")
+    p.add_argument("--work", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=RESULTS / "suite_calibration.json")
+    p.add_argument("--list", action="store_true", help="print every job and its state")
+    p.add_argument("--collect", action="store_true", help="only gather finished results")
+    p.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    for name in ("max_steps", "eval_every", "eval_episodes", "jobs"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    known = list(suite.env_configs())
+    unknown = [t for t in args.tasks or [] if t not in known]
+    if unknown:
+        p.error(f"--tasks {' '.join(unknown)}: not a suite task; choose from {', '.join(known)}")
+    work = args.work or WORK / "suite_calibration" / f"max{args.max_steps}_every{args.eval_every}"
+    work.mkdir(parents=True, exist_ok=True)
+    if args.run_job:
+        job = next((j for j in plan(range(100)) if j.key == args.run_job), None)
+        if job is None:
+            p.error(f"no job {args.run_job!r}; see --list")
+        (work / f"{job.key}.failed.json").unlink(missing_ok=True)
+        try:
+            result = run_job(job, args.max_steps, args.eval_every, args.eval_episodes, work)
+        except Exception:
+            write_result(work / f"{job.key}.failed.json", {"key": job.key, "traceback": traceback.format_exc()})
+            raise
+        write_result(work / f"{job.key}.json", result)
+        (work / f"{job.key}.partial.json").unlink(missing_ok=True)
+        return 0
+    jobs = plan(args.seeds, args.tasks)
+    if args.list:
+        for job in jobs:
+            print(f"{job_state(job, work):24} {job.key}")
+        return 0
+    if not args.collect:
+        todo = [j for j in jobs if job_state(j, work) != "done"]
+        print(f"{len(todo)} of {len(jobs)} jobs to run, {args.jobs} at a time, up to {args.max_steps:,} steps each",
+              flush=True)
+        start = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for i, (job, ok) in enumerate(zip(todo, pool.map(lambda j: launch(j, args, work), todo)), 1):
+                print(f"[{i}/{len(todo)}, {time.monotonic() - start:.0f} s] {'done  ' if ok else 'FAILED'} {job.key}"
+                      + ("" if ok else f" (log: {work / job.key}.log)"), flush=True)
+    data = collect(work, args.out)
+    print(f"{len(data['runs'])} finished jobs -> {args.out}")
+    for task, row in data["tasks"].items():
+        print(f"  {task}: seeds {row['seeds']}, most passing at one checkpoint {row['best_passing_seeds']}, "
+              f"budget {row['calibrated_budget']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""``benchmarks/suite_calibration.py`` (issue 15): the calibrated budget from learning curves of verifier success
+(hand-made curves), and a tiny run that evaluates along the way, resumes and reaches RESULTS.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from conftest import load_script
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def calibration() -> ModuleType:
+    return load_script("suite_calibration")
+
+
+def _run(seed: int, rates: list[float | None], task: str = "hopper_backflip") -> dict[str, Any]:
+    curve = [{"steps": 100_000 * (i + 1), "success_rate": r, "return_true": 10.0 * i} for i, r in enumerate(rates)]
+    return {"task": task, "env_id": f"rlhf_robotics/{task}", "seed": seed, "curve": curve}
+
+
+def test_budget_is_the_first_checkpoint_where_three_of_five_seeds_pass(calibration: ModuleType) -> None:
+    runs = [_run(0, [0.0, 0.5, 0.6]), _run(1, [0.1, 0.4, 0.9]), _run(2, [0.0, 0.8, 0.2]),
+            _run(3, [0.0, 0.0, 0.7]), _run(4, [0.0, 0.0, 0.0])]
+    row = calibration.task_table(runs)["hopper_backflip"]
+    # checkpoint 1: nobody; 2: seeds 0 and 2 (0.4 < 0.5 does not pass); 3: seeds 0, 1, 3
+    assert row["passing_seeds_at"] == {100_000: 0, 200_000: 2, 300_000: 3}
+    assert row["calibrated_budget"] == 300_000 and row["best_passing_seeds"] == 3
+    assert row["first_pass_by_seed"] == {0: 200_000, 1: 300_000, 2: 200_000, 3: 300_000, 4: None}
+    assert row["final_success_rate_by_seed"] == [0.6, 0.9, 0.2, 0.7, 0.0]
+
+
+def test_no_budget_with_fewer_than_five_seeds_or_without_a_verifier(calibration: ModuleType) -> None:
+    four = calibration.task_table([_run(s, [1.0, 1.0]) for s in range(4)])["hopper_backflip"]
+    assert four["best_passing_seeds"] == 4 and four["calibrated_budget"] is None  # 4 of 4 is not "3 of 5"
+    none = calibration.task_table([_run(s, [None, None]) for s in range(5)])["hopper_backflip"]
+    assert none["best_passing_seeds"] == 0 and none["calibrated_budget"] is None  # no verifier never passes
+
+
+def test_pass_rate_matches_the_suite_benchmark(calibration: ModuleType) -> None:
+    assert calibration.PASS_RATE == load_script("make_results").SUITE_PASS
+
+
+def test_unknown_task_is_refused_with_the_choices() -> None:
+    r = subprocess.run([sys.executable, str(BENCHMARKS / "suite_calibration.py"), "--tasks", "hopper_backfilp", "--list"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "hopper_backfilp" in r.stderr and "hopper_backflip" in r.stderr
+
+
+def test_tiny_run_evaluates_along_the_way_resumes_and_reaches_results(tmp_path: Path) -> None:
+    work, out = tmp_path / "work", tmp_path / "suite_calibration.json"
+    cmd = [sys.executable, str(BENCHMARKS / "suite_calibration.py"), "--max-steps", "1024", "--eval-every", "1024",
+           "--eval-episodes", "2", "--tasks", "reacher_smooth", "--seeds", "0", "--jobs", "1", "--work", str(work),
+           "--out", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "1 of 1 jobs to run" in first.stdout
+    data = json.loads(out.read_text())
+    (run,) = data["runs"]
+    # n_envs=4 x n_steps=512: one rollout is 2,048 steps, so learn(1024) runs 2,048 and evaluates at 1,024 and 2,048
+    assert [p["steps"] for p in run["curve"]] == [1024, 2048]
+    assert all(p["episodes"] == 2 and 0 <= p["success_rate"] <= 1 for p in run["curve"])
+    assert not (work / "ppo_reacher_smooth_seed0.partial.json").exists() and out.with_suffix(".png").exists()
+    assert data["tasks"]["reacher_smooth"]["calibrated_budget"] is None  # one seed cannot calibrate
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert "0 of 1 jobs to run" in again.stdout  # finished jobs are skipped
+    results = tmp_path / "RESULTS.md"
+    # --suite names a file that does not exist; the calibration results are read beside it
+    subprocess.run([sys.executable, str(BENCHMARKS / "make_results.py"), "--suite", str(tmp_path / "suite.json"),
+                    "--out", str(results), "--label-efficiency", str(tmp_path / "none.json")],
+                   check=True, timeout=120)
+    text = results.read_text()
+    assert "## Calibrating the suite" in text and "| reacher_smooth | 0 |" in text
+    assert "not yet (fewer seeds than needed)" in text
