@@ -19,6 +19,13 @@ afresh, so the grid can be completed over several sittings; a job that raises wr
 is retried on the next run. After the jobs, every finished result is gathered into
 ``benchmarks/results/suite.json``, which ``make_results.py`` turns into RESULTS.md's suite section.
 
+Each job's run directory, ``<work>/<job>/``, keeps its final policy: the last checkpoint (``policy.zip``, the
+observation statistics, ``state.json``; for ``loop`` also its reward model), ``config.json``, and for ``loop``
+the store, metrics and summary; intermediate checkpoints are deleted. The ``ppo`` arm saves its policy in the same
+layout (``Checkpointer.save_policy``). A result records ``run_dir``, relative to the repository root when the run
+lies inside it (the default work folder) and absolute otherwise, so ``rlhf-robotics gallery
+benchmark=benchmarks/results/suite.json`` (run from the repository root) shows each task's best seed.
+
 Cost: not measured yet. The issue's backflip trial (1 M steps, 1,000 rubric labels, loop and baseline in one
 process) took 13.5 min on 2 cores; at 1 M steps per run the 60 jobs are roughly 60 × 7–10 min of one core,
 about 4–5 hours at 2 jobs at a time. The budgets in the env configs are provisional until calibrated.
@@ -29,6 +36,7 @@ about 4–5 hours at 2 jobs at a time. The budgets in the env configs are provis
     .venv/bin/python benchmarks/suite.py --collect                         # only gather finished results
     .venv/bin/python benchmarks/suite.py --steps 2048 --only seed=0        # a trial at a tiny budget (own folder)
     .venv/bin/python benchmarks/make_results.py                            # regenerate RESULTS.md
+    .venv/bin/rlhf-robotics gallery benchmark=benchmarks/results/suite.json arm=loop   # each task's best seed
 """
 
 from __future__ import annotations
@@ -164,6 +172,7 @@ def run_ppo(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
     """PPO on the true reward, built as the loop's ``baseline=True`` arm builds it."""
     import torch
 
+    from rlhf_robotics.robotics.checkpoint import TRUE_REWARD, Checkpointer
     from rlhf_robotics.robotics.evaluation import evaluate_policy
     from rlhf_robotics.robotics.physics import env_factory
     from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize, obs_rms
@@ -175,6 +184,9 @@ def run_ppo(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
     start = time.perf_counter()
     model.learn(steps)
     wall = time.perf_counter() - start
+    run_dir.mkdir(parents=True, exist_ok=True)  # the final policy as a run directory the gallery and eval read
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    Checkpointer(run_dir).save_policy(0, model, venv, {"num_timesteps": model.num_timesteps, "reward": TRUE_REWARD})
     make_env = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
     ev = evaluate_policy(model, make_env, EVAL_EPISODES, config.seed + 10_000, obs_rms(venv))
     venv.close()
@@ -182,6 +194,13 @@ def run_ppo(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
 
 
 RUNNERS = {"loop": run_loop, "ppo": run_ppo}
+
+
+def recorded_path(path: Path) -> str:
+    """``path`` as a result records it: relative to the repository root when inside it (results files are
+    committed; clones differ in where they live), absolute otherwise."""
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None = None) -> Path:
@@ -197,14 +216,16 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
         (work / f"{job.key}.failed.json").write_text(json.dumps(
             {"job": asdict(job), "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}, indent=2))
         raise
+    from rlhf_robotics.robotics.checkpoint import Checkpointer
+
+    Checkpointer(run_dir).keep_latest_only()  # the final policy stays for the gallery; earlier rounds go
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
-              "steps": steps, "labels": labels if job.arm == "loop" else 0, "eval_episodes": EVAL_EPISODES, **measured,
+              "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0, "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}
     tmp = result_path(job, work).with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2, default=float))
     tmp.replace(result_path(job, work))  # the result appears whole or not at all
-    shutil.rmtree(run_dir / "checkpoints", ignore_errors=True)  # keep the store, metrics and summary, not the policies
     return result_path(job, work)
 
 
@@ -238,6 +259,7 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "commands": sorted({c for c in (r.get("command") for r in runs) if c}),
         "budget_source": "env configs (benchmark_steps)" if steps is None else f"--steps {steps} for every task",
         "labels": labels,
+        "run_dirs": "each run's run_dir holds its final policy: relative to the repository root, or absolute",
         "tasks": {t: {"env_id": c.id, "steps": budget(t, steps)} for t, c in env_configs().items()},
         "jobs_in_grid": len(grid), "jobs_done": len(done & {j.key for j in grid}),
         "jobs_remaining": [j.key for j in grid if j.key not in done],

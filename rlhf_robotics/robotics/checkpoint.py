@@ -4,18 +4,21 @@
 :mod:`rlhf_robotics.robotics.saved_run`), the observation/return normalisation (an npz, and SB3's ``VecNormalize``
 pickle for users of ``VecNormalize.load``) and ``state.json`` (round, step count, every random stream, the
 learning curve, phase times). ``latest.json`` names the last complete round; ``final.json`` collects the final
-report's phases as they end. A resumed run restores all of it.
+report's phases as they end. A resumed run restores all of it. A policy trained without a reward model (the suite
+benchmark's PPO on the true reward) is saved in the same layout, less the ensemble, so the same readers load it.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlhf_robotics.preference.ensemble import EnsembleMetadata, MLPConfig, RewardEnsemble
@@ -25,6 +28,10 @@ from rlhf_robotics.robotics.policy import obs_rms
 
 if TYPE_CHECKING:
     from rlhf_robotics.robotics.loop import Stages
+
+TRUE_REWARD = "true"
+"""``reward`` in the ``state`` of :meth:`Checkpointer.save_policy` for a policy trained on the task's true
+reward, without labels (the gallery describes it so)."""
 
 
 class Checkpointer:
@@ -42,6 +49,19 @@ class Checkpointer:
         agent.save(d)
         torch.save(ensemble.state_dict(), d / "reward_model.pt")
         (d / "reward_model.json").write_text(json.dumps(asdict(meta)))
+        return self._finish(d, round, venv, state)
+
+    def save_policy(self, round: int, model: BaseAlgorithm, venv: VecEnv, state: dict[str, Any]) -> Path:
+        """Checkpoint a policy trained without a reward model (e.g. PPO on the true reward): SB3's zip, ``venv``'s
+        normalisation and ``state`` (at least ``num_timesteps``), then point ``latest.json`` at it; readable by
+        :mod:`rlhf_robotics.robotics.saved_run` (``load_policy``, ``load_obs_rms``) and the gallery."""
+        d = self.root / f"round_{round:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        model.save(d / "policy.zip")
+        return self._finish(d, round, venv, state)
+
+    def _finish(self, d: Path, round: int, venv: VecEnv, state: dict[str, Any]) -> Path:
+        """Write ``venv``'s normalisation and ``state`` into checkpoint ``d``, then name it in ``latest.json``."""
         if isinstance(venv, VecNormalize):
             rms = obs_rms(venv)
             np.savez(d / "vecnormalize.npz", obs_mean=rms.mean if rms else 0, obs_var=rms.var if rms else 1,
@@ -51,6 +71,18 @@ class Checkpointer:
         (d / "state.json").write_text(json.dumps({"round": round, **state}, default=int))
         (self.root / "latest.json").write_text(json.dumps({"round": round, "dir": d.name}))
         return d
+
+    def keep_latest_only(self) -> list[Path]:
+        """Delete every round's checkpoint but the one ``latest.json`` names (the final policy, once a run has
+        finished), so a finished run keeps what ``rlhf-robotics eval`` and the gallery replay and stays small;
+        returns the deleted folders. A run without a checkpoint is left as it is."""
+        saved = self.latest()
+        if saved is None:
+            return []
+        gone = [d for d in sorted(self.root.glob("round_*")) if d.is_dir() and d != saved[0]]
+        for d in gone:
+            shutil.rmtree(d)
+        return gone
 
     def save_round(self, round: int, stages: Stages, mlp: MLPConfig, initial_return: ReturnStats | None,
                    initial_success: SuccessRate | None = None) -> Path:

@@ -3,8 +3,10 @@ glance (``rlhf-robotics gallery``; the command line is parsed in :mod:`rlhf_robo
 
 Without run directories, each clip is a seeded random-action rollout of one suite task. Given run directories,
 each run's final policy (its last checkpoint, deterministic actions, its observation statistics) is shown beside
-a random policy on the same task and seed: learned behaviours against what a task looks like untrained. Clips
-are rendered from the rollouts' MuJoCo states through the same path as labelling clips. Output: one clip per
+a random policy on the same task and seed: learned behaviours against what a task looks like untrained. Given
+the suite benchmark's results file, the runs are each task's best seed of one arm (see
+:mod:`rlhf_robotics.robotics.suite_results`), and tasks with no run left are listed as skipped. Clips are
+rendered from the rollouts' MuJoCo states through the same path as labelling clips. Output: one clip per
 row (``<Task>-v0.mp4``, or ``<Task>-v0_learned_<k>.mp4`` and ``<Task>-v0_random_<k>.mp4``),
 ``<out>/contact_sheet.png`` and ``<out>/gallery.json``.
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,13 @@ from gymnasium.envs.mujoco.mujoco_env import MujocoEnv
 
 from rlhf_robotics.envs import TASKS
 from rlhf_robotics.robotics.rendering import RenderConfig, clip_fps, encode, render_frames
+from rlhf_robotics.robotics.suite_results import (
+    SUITE_COMMAND,
+    Arm,
+    SuiteResultsError,
+    best_runs,
+    read_suite_results,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,14 @@ class GalleryConfig:
     runs: tuple[Path, ...] = ()
     """Run directories whose final policies to show, each beside a random policy on its task; empty: a random
     rollout of every suite task."""
+    benchmark: Path | None = None
+    """The suite benchmark's results file: show each task's best seed of ``arm`` (instead of ``runs``)."""
+    arm: Arm = "loop"
+    """With ``benchmark``: the arm whose best seeds to show, ``loop`` or ``ppo``."""
+
+    def __post_init__(self) -> None:
+        if self.runs and self.benchmark is not None:
+            raise ValueError(f"runs={[str(r) for r in self.runs]} and benchmark={self.benchmark}: give one of them")
 
 
 Act = Callable[[np.ndarray], np.ndarray]
@@ -114,7 +131,8 @@ def contact_sheet(rows: Sequence[tuple[str, np.ndarray | list[np.ndarray]]], pat
 
 def policy_act(run_dir: Path) -> tuple[Act, Callable[[], gym.Env], str, str]:
     """A run's final policy as an :data:`Act` (deterministic, its observation statistics applied), the factory
-    of its env, the task id and a one-line description (steps, labels, teacher)."""
+    of its env, the task id and a one-line description (steps; labels and teacher, or the true reward; seed)."""
+    from rlhf_robotics.robotics.checkpoint import TRUE_REWARD
     from rlhf_robotics.robotics.config import load_config
     from rlhf_robotics.robotics.physics import env_factory
     from rlhf_robotics.robotics.saved_run import checkpoint_dir, load_obs_rms, load_policy
@@ -132,8 +150,12 @@ def policy_act(run_dir: Path) -> tuple[Act, Callable[[], gym.Env], str, str]:
         return action[0]
 
     e = config.env
-    about = (f"{int(state['num_timesteps']):,} steps, {config.labels.total:,} labels ({config.teacher.preset} teacher"
-             f"{', rubric' if config.teacher.judge_on == 'rubric' else ''}), seed {config.seed}")
+    if state.get("reward") == TRUE_REWARD:  # no labels: e.g. the suite benchmark's PPO arm
+        taught = f"{config.algo.upper()} on the true reward"
+    else:
+        taught = (f"{config.labels.total:,} labels ({config.teacher.preset} teacher"
+                  f"{', rubric' if config.teacher.judge_on == 'rubric' else ''})")
+    about = f"{int(state['num_timesteps']):,} steps, {taught}, seed {config.seed}"
     return act, env_factory(e.id, e.kwargs, e.christiano), e.id, about
 
 
@@ -142,10 +164,17 @@ def _task_name(env_id: str) -> str:
 
 
 def build_gallery(config: GalleryConfig) -> dict[str, Any]:
-    """Render every clip and the contact sheet; returns what ``gallery.json`` records."""
+    """Render every clip and the contact sheet; returns what ``gallery.json`` records.
+
+    Raises:
+        SuiteResultsError: ``benchmark`` is missing, is not the suite's results file, or has no final policy left
+            to show (before anything is written).
+    """
+    if config.benchmark is not None:
+        return _benchmark_gallery(config, config.benchmark)
     config.out.mkdir(parents=True, exist_ok=True)
     if config.runs:
-        return _policy_gallery(config)
+        return _policy_gallery(config, config.runs)
     rows, entries = [], []
     for task in TASKS:
         qpos, qvel, dt, ret, success = rollout_states(task.id, config.seconds, config.seed)
@@ -162,11 +191,29 @@ def build_gallery(config: GalleryConfig) -> dict[str, Any]:
     return summary
 
 
-def _policy_gallery(config: GalleryConfig) -> dict[str, Any]:
-    """Each run's final policy beside a random policy on its task (same seed, same env settings)."""
+def _benchmark_gallery(config: GalleryConfig, results: Path) -> dict[str, Any]:
+    """Each task's best ``arm`` seed of a suite results file beside a random policy; skipped tasks listed."""
+    best, skipped = best_runs(read_suite_results(results), config.arm)
+    if not best:
+        reasons = "; ".join(f"{s.task}: {s.reason}" for s in skipped)
+        raise SuiteResultsError(f"benchmark={results}: no task has a {config.arm} run whose final policy remains "
+                                f"({reasons}); run `{SUITE_COMMAND}` (each job keeps its final policy), and the gallery "
+                                "from the repository root")
+    config.out.mkdir(parents=True, exist_ok=True)
+    record = {"results": str(results), "arm": config.arm,
+              "best": [{**asdict(b), "run_dir": str(b.run_dir)} for b in best],
+              "skipped": [asdict(s) for s in skipped]}
+    titles = [f"{b.task} (best {config.arm} seed {b.seed})" for b in best]
+    return _policy_gallery(config, [b.run_dir for b in best], titles, {"benchmark": record})
+
+
+def _policy_gallery(config: GalleryConfig, runs: Sequence[Path], titles: Sequence[str] | None = None,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Each run's final policy beside a random policy on its task (same seed, same env settings); ``titles``
+    name the rows (default: the task), ``extra`` goes into ``gallery.json`` as it is."""
     rows: list[tuple[str, np.ndarray | list[np.ndarray]]] = []
     entries = []
-    for k, run in enumerate(config.runs):
+    for k, run in enumerate(runs):
         act, make_env, env_id, about = policy_act(Path(run))
         clips, parts = [], []
         for name, policy in (("learned", act), ("random", None)):
@@ -179,9 +226,10 @@ def _policy_gallery(config: GalleryConfig) -> dict[str, Any]:
             entries.append({"env_id": env_id, "policy": name, "run_dir": str(run), "clip": clip.name,
                             "steps": len(qpos), "seconds": len(qpos) * dt, "return": ret, "success": success,
                             **({"about": about} if policy is not None else {})})
-        rows.append((f"{_task_name(env_id)}: {parts[0]} (left) | {parts[1]} (right)", clips))
+        title = titles[k] if titles is not None else _task_name(env_id)
+        rows.append((f"{title}: {parts[0]} (left) | {parts[1]} (right)", clips))
     sheet = contact_sheet(rows, config.out / "contact_sheet.png", config.frames_per_row)
     summary: dict[str, Any] = {"runs": entries, "contact_sheet": sheet.name, "render": config.render.to_dict(),
-                               "seed": config.seed}
+                               "seed": config.seed, **(extra or {})}
     (config.out / "gallery.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary

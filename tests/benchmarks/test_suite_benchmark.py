@@ -1,5 +1,6 @@
 """``benchmarks/suite.py`` (issue 15): the grid read from the env configs, its filters, a tiny-budget run of both
-arms that resumes, and the RESULTS.md section with success rates (n/a for a task without a verifier)."""
+arms that resumes and keeps each job's final policy, and the RESULTS.md section with success rates (n/a for a
+task without a verifier)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,18 @@ def test_tiny_budget_run_of_both_arms_resumes_and_reaches_results(tmp_path: Path
     for r in runs.values():
         assert r["steps"] == 512 and r["success"]["episodes"] == 10 and 0 <= r["success"]["rate"] <= 1
     assert runs["loop"]["labels_used"] == 20 and runs["loop"]["random_success"]["rate"] is not None
+    from rlhf_robotics.robotics.gallery import policy_act
+
+    for arm, r in runs.items():  # each job keeps its final policy, and only that checkpoint, for the gallery
+        run_dir = Path(r["run_dir"])
+        assert run_dir == work / f"{arm}_reacher_smooth_seed0"  # outside the repository: recorded absolute
+        assert [d.name for d in (run_dir / "checkpoints").glob("round_*")] == [
+            json.loads((run_dir / "checkpoints" / "latest.json").read_text())["dir"]]
+        act, make_env, env_id, about = policy_act(run_dir)
+        assert env_id == "rlhf_robotics/ReacherSmooth-v0" and about.endswith("seed 0")  # steps: whole rollouts
+        assert ("PPO on the true reward" in about) == (arm == "ppo") and ("20 labels" in about) == (arm == "loop")
+        obs, _ = make_env().reset(seed=0)
+        assert make_env().action_space.contains(act(obs))
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert "2 of 2 selected jobs already done; running 0" in again.stdout  # resumable: finished jobs are skipped
     results = tmp_path / "RESULTS.md"

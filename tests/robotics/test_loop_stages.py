@@ -339,3 +339,26 @@ def test_checkpoints_restore_the_reward_model_and_name_the_last_round(tmp_path: 
     assert all(torch.equal(a, b) for a, b in zip(ensemble.state_dict().values(), other.state_dict().values()))
     ckpt.save_final_state({"evaluation": {"x": 1.0}})
     assert ckpt.final_state() == {"evaluation": {"x": 1.0}}
+    assert ckpt.keep_latest_only() == [tmp_path / "checkpoints" / "round_000"]  # a finished run keeps its last
+    assert [p.name for p in (tmp_path / "checkpoints").glob("round_*")] == ["round_001"] and ckpt.latest() is not None
+
+
+def test_a_policy_without_a_reward_model_is_checkpointed_where_the_readers_look(tmp_path: Path) -> None:
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from rlhf_robotics.robotics.saved_run import checkpoint_dir, load_obs_rms
+
+    venv = VecNormalize(DummyVecEnv([lambda: gym.make("Pendulum-v1")]))
+    venv.reset()
+    for _ in range(5):  # statistics away from their initial values
+        venv.step(np.array([[1.0]]))
+    model = PPO("MlpPolicy", venv, n_steps=8, batch_size=8, seed=0, device="cpu")
+    d = Checkpointer(tmp_path).save_policy(0, model, venv, {"num_timesteps": 8, "reward": "true"})
+    assert checkpoint_dir(tmp_path) == d and (d / "policy.zip").is_file()
+    rms = load_obs_rms(tmp_path)
+    assert rms is not None and np.allclose(rms.mean, venv.obs_rms.mean) and rms.count == venv.obs_rms.count
+    obs = np.zeros(3, dtype=np.float32)
+    assert np.allclose(PPO.load(d / "policy.zip").predict(obs, deterministic=True)[0],
+                       model.predict(obs, deterministic=True)[0])
