@@ -1,12 +1,14 @@
 """Why the backflip's reward model was weak (issue 15), measured without RL: fit the loop's reward ensemble on
-oracle labels of fixed segments and score it on held-out segments, for HopperBackflip-v0 and -v1.
+oracle labels of fixed segments and score it on held-out segments, for HopperBackflip-v0, -v1 and -v2.
 
 Issue 15 measured 0.82 accuracy against the oracle and a step-reward correlation of 0.39 for HopperBackflip-v0
 after 1,000 rubric labels. The rubric teacher with default weights *is* the oracle on the hidden return (every
 objective term has weight 1), so the labels are not the cause; this script tests whether the objective is a
 function of what the reward net sees (one step's observation and action). v0 paid backward rotation only beyond
 the furthest reached so far in the episode and only on steps that end in the air, neither of which v0's
-observation shows; v1 observes both and pays rotation on steps that start in the air.
+observation shows; v1 observes both and pays rotation on steps that start in the air. v2 (the current version)
+pays rotation only up to completing the flip under way and observes what is left of it, so it stays a function
+of one step's observations. The committed results were recorded before v2 existed (v0 and v1 only).
 
 Two numbers per task version and seed:
 
@@ -21,7 +23,7 @@ actions, launches with a random backward spin followed by weak random actions, a
 torques), 300-step episodes; segments are 60-step windows (the loop's length for this task: 1.5 s clipped to
 60 steps).
 
-    .venv/bin/python benchmarks/backflip_reward_model.py            # ~5 min on one core
+    .venv/bin/python benchmarks/backflip_reward_model.py            # ~8 min on one core (3 versions)
 
 Writes ``benchmarks/results/backflip_reward_model.json``.
 """
@@ -143,7 +145,8 @@ def measure(train_eps, test_eps, pairs: int, length: int, seed: int) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--envs", nargs="+", default=["rlhf_robotics/HopperBackflip-v0", "rlhf_robotics/HopperBackflip-v1"])
+    p.add_argument("--envs", nargs="+", default=["rlhf_robotics/HopperBackflip-v0", "rlhf_robotics/HopperBackflip-v1",
+                                                    "rlhf_robotics/HopperBackflip-v2"])
     p.add_argument("--episodes", type=int, default=90, help="train episodes (test: a third as many, other seeds)")
     p.add_argument("--pairs", type=int, default=1000, help="labelled pairs (issue 15: 1,000 rubric labels)")
     p.add_argument("--segment", type=int, default=60, help="segment length in steps")

@@ -5,7 +5,7 @@ Importing ``rlhf_robotics.envs`` registers every task with Gymnasium under the `
     import gymnasium as gym
     import rlhf_robotics.envs  # noqa: F401  (registers the tasks)
 
-    env = gym.make("rlhf_robotics/HopperBackflip-v1")
+    env = gym.make("rlhf_robotics/HopperBackflip-v2")
 
 Each task subclasses a Gymnasium MuJoCo v5 environment; its class docstring is the spec. Every step's ``info``
 holds the hidden objective's terms (``reward_*``, summing to the reward), raw physics rubric terms and the
@@ -45,7 +45,7 @@ class TaskSpec:
 
 
 TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec("HopperBackflip-v1", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
+    TaskSpec("HopperBackflip-v2", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
              "Hopper jumps and turns a backward somersault"),
     TaskSpec("HalfCheetahOneLeg-v0", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
              "HalfCheetah runs forward with its front leg in the air"),
@@ -63,7 +63,9 @@ TASKS: tuple[TaskSpec, ...] = (
 TASK_IDS: tuple[str, ...] = tuple(t.id for t in TASKS)
 
 EARLIER_VERSIONS: dict[str, tuple[str, dict[str, object]]] = {
-    "HopperBackflip-v0": ("HopperBackflip-v1", {"markovian_objective": False}),
+    "HopperBackflip-v1": ("HopperBackflip-v2", {"flip_allowance": False, "landing_reward": 20.0}),
+    "HopperBackflip-v0": ("HopperBackflip-v2", {"markovian_objective": False, "flip_allowance": False,
+                                                "landing_reward": 20.0}),
 }
 """Superseded ids, still registered so earlier runs reproduce: id → (current id, constructor kwargs that give
 the old behaviour). Each task's version history says what changed."""

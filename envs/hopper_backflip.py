@@ -1,6 +1,7 @@
-"""``rlhf_robotics/HopperBackflip-v1``: the Hopper jumps and turns a backward somersault (Christiano et al. 2017).
+"""``rlhf_robotics/HopperBackflip-v2``: the Hopper jumps and turns a backward somersault (Christiano et al. 2017).
 
-``rlhf_robotics/HopperBackflip-v0`` stays registered (``markovian_objective=False``) to reproduce earlier runs."""
+``rlhf_robotics/HopperBackflip-v1`` (``flip_allowance=False, landing_reward=20``) and ``-v0`` (also
+``markovian_objective=False``) stay registered to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -24,22 +25,25 @@ class HopperBackflipEnv(HopperEnv):
     As Hopper-v5: ``Box(-1, 1, (3,))`` torques on the thigh, leg and foot hinges.
 
     ## Observation space
-    ``Box(-inf, inf, (13,))``:
+    ``Box(-inf, inf, (14,))``:
 
     | index | observation |
     |---|---|
     | 0–10 | as Hopper-v5: qpos[1:] (torso height, torso angle, 3 joint angles) ⊕ qvel clipped to ±10 |
     | 11 | ``rotation_to_regain``: furthest backward rotation so far − backward rotation now (rad, ≥ 0) |
     | 12 | ``airborne``: 1 when no part of the hopper touches the floor, else 0 |
+    | 13 | ``rotation_to_complete``: 2π·(flips landed + 1) − furthest backward rotation so far (rad): what is left of this flip's rotation allowance; negative once turned past the flip without landing it |
 
-    The torso angle (``rooty``) is not wrapped, so a full backflip shows as a change of -2π. Indices 11 and 12
-    are the episode state the hidden objective reads, so that the objective is a function of what the policy
-    and a reward model (one step's observation and action) see. (v0 observed only indices 0–10.)
+    The torso angle (``rooty``) is not wrapped, so a full backflip shows as a change of -2π. Indices 11–13 are
+    the episode state the hidden objective reads, so that the objective is a function of what the policy and a
+    reward model (one step's observation and action) see: index 11 + index 13 is how far the torso is from
+    upright after the next flip, which a landing needs within ``landing_angle_tolerance``. (v1 observed indices
+    0–12, v0 indices 0–10.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
     |---|---|
-    | ``reward_rotation`` | ``rotation_reward_weight`` · new backward rotation this step / dt (rad/s), on steps that start airborne |
+    | ``reward_rotation`` | ``rotation_reward_weight`` · new backward rotation this step within the flip's allowance / dt (rad/s), on steps that start airborne |
     | ``reward_height`` | ``height_reward_weight`` · torso height (m) |
     | ``reward_landing`` | ``landing_reward`` on the step a backflip is completed by an upright landing |
     | ``reward_ctrl`` | -``ctrl_cost_weight`` · ‖a‖² |
@@ -47,8 +51,33 @@ class HopperBackflipEnv(HopperEnv):
     Rotation counts only on steps that start with no part of the hopper touching the floor, so rolling on the
     ground earns nothing, and only beyond the furthest backward rotation reached so far in the episode, so rocking
     back in the air and forward on the ground earns nothing either (PPO found that exploit when every backward turn
-    was paid: return 1,887 for a net rotation of 1.8 rad). Over an episode the term sums to at most the total
-    rotation / dt.
+    was paid: return 1,887 for a net rotation of 1.8 rad). And it counts only up to completing the flip under
+    way: the furthest backward rotation is paid up to 2π·(flips landed + 1), so turning past a full turn earns
+    nothing until that flip is landed, and a landing opens the next flip's allowance. From one step's
+    observations (indices 11–13 before the step, torso angle before and after) the term is
+    ``rotation_reward_weight · min(max(0, turned back − rotation_to_regain), max(0, rotation_to_complete)) / dt ·
+    airborne``. Over an episode it sums to at most 2π·(flips landed + 1) / dt, ≈ 785 per flip at weights 1
+    (dt = 0.008 s); a double turn landed at once pays one flip's rotation and one landing.
+
+    ``landing_reward`` = 400 is sized against the other terms at weights 1 over the 300-step episode. With the
+    rotation capped, a landed and an unlanded flip earn about the same rotation (≤ 785), so what separates them
+    is height, and that can favour not landing: the higher jump that more turns need earns ~100 more height
+    (below: 350 against 248), and standing instead of lying after a flip earns at most (1.25 − 0.1) m × 300 ≈
+    345. A landing worth more than both (400, about half a flip's rotation) makes the landed flip the best
+    episode whatever happens after it; at v1's 20, an unlanded 2.4 turns would beat a landing followed by a fall
+    even with the cap. Returns of 300-step episodes launched from the standing start (set velocities, zero
+    action afterwards; ``tests/envs/test_backflip_v2.py`` checks these numbers):
+
+    | episode (launch: upward m/s, backward spin rad/s) | rotation | landing | height | v2 return | v1 return |
+    |---|---|---|---|---|---|
+    | one flip landed at step 127 (5, 6), then stand (idealised: 1.25 m a step) | 746 | 400 | 188 + 1.25 × 172 | ≈ 1,550 | ≈ 1,170 |
+    | the same flip landed, then a fall onto its back | 746 | 400 | 248 | 1,394 | 1,014 |
+    | 1.3 turns, not landed, then lying (5, 8) | 785 | 0 | 229 | 1,014 | 1,270 |
+    | 2.4 turns, not landed (6, 12) | 785 | 0 | 350 | 1,135 | 2,191 |
+
+    So (landed one flip, then stand) 1,550 > (one flip unlanded, lying) 1,014 and > (two turns unlanded) 1,135,
+    and even a landing followed by a fall (1,394) beats both; v1 ranked both unlanded episodes (2,191, 1,270)
+    above both landed ones (1,170, 1,014).
 
     ## Rubric terms (raw physics, in ``info``)
     ``torso_height`` (m), ``pitch_rate`` (backward, rad/s), ``backward_rotation`` (rad since reset),
@@ -65,6 +94,15 @@ class HopperBackflipEnv(HopperEnv):
     written for Hopper-v5); the registered time limit of 300 steps (2.4 s) ends it.
 
     ## Version history
+    - v2 (issue 15, "calibrated tasks"): the objective's optimum made the verified behaviour. v1 paid every
+      new backward turn in the air with no cap and a landing only 20, so turning on past a full turn beat
+      landing it (one flip = 2π / dt ≈ 785). SB3 PPO on v1's objective (seed 0, 4 envs, default settings)
+      passed the verifier on 9–10 of 10 evaluation episodes from 1.1 M to 1.6 M steps (return ≈ 1,350–1,380),
+      then learned to rotate further without landing: at 1.7–1.9 M steps return 1,560 → 1,730 and success
+      0.1 → 0.0. v2 pays rotation only within the current flip's allowance (``flip_allowance``), observes what
+      is left of it (``rotation_to_complete``, index 13) so the objective stays a function of one step's
+      observations, and raises ``landing_reward`` from 20 to 400. The verifier is unchanged; the rubric's
+      rotation question says that turning past a full turn without landing counts for nothing.
     - v1 (issue 15): the objective made Markovian in the observation. The observation gains
       ``rotation_to_regain`` and ``airborne`` (indices 11, 12), and rotation is paid on steps that *start*
       airborne (v0: steps that end airborne, which the step's observation cannot show). The loop's reward net
@@ -82,19 +120,27 @@ class HopperBackflipEnv(HopperEnv):
         self,
         rotation_reward_weight: float = 1.0,
         height_reward_weight: float = 1.0,
-        landing_reward: float = 20.0,
+        landing_reward: float = 400.0,
         ctrl_cost_weight: float = 1e-3,
         landing_angle_tolerance: float = 0.6,
         landing_height: float = 0.7,
         reset_noise_scale: float = 5e-3,
         terminate_when_unhealthy: bool = False,
         markovian_objective: bool = True,
+        flip_allowance: bool = True,
         **kwargs: Any,
     ) -> None:
         """Args (beyond the reward weights and tolerances named in the class docstring):
-            markovian_objective: v1's observation (13-dim) and rotation paid on steps that start airborne;
+            markovian_objective: observation indices 11–12 and rotation paid on steps that start airborne;
                 False reproduces v0 (11-dim observation, rotation paid on steps that end airborne).
+            flip_allowance: v2's rotation paid only up to completing the current flip, and observation index 13;
+                False (with ``landing_reward=20``) reproduces v1, and v0 with ``markovian_objective=False``.
         """
+        if flip_allowance and not markovian_objective:
+            raise ValueError(
+                "flip_allowance=True needs markovian_objective=True (its allowance is observed at index 13); "
+                "for v0 pass markovian_objective=False, flip_allowance=False, landing_reward=20"
+            )
         if terminate_when_unhealthy:
             raise ValueError(
                 "HopperBackflip never terminates: Hopper-v5's health check (torso within ±0.2 rad) would end "
@@ -111,9 +157,10 @@ class HopperBackflipEnv(HopperEnv):
         utils.EzPickle.__init__(
             self, rotation_reward_weight, height_reward_weight, landing_reward, ctrl_cost_weight,
             landing_angle_tolerance, landing_height, reset_noise_scale, terminate_when_unhealthy,
-            markovian_objective, **kwargs,
+            markovian_objective, flip_allowance, **kwargs,
         )
         self._markovian = markovian_objective
+        self._flip_allowance = flip_allowance
         self._rotation_reward_weight = rotation_reward_weight
         self._height_reward_weight = height_reward_weight
         self._landing_reward = landing_reward
@@ -126,21 +173,31 @@ class HopperBackflipEnv(HopperEnv):
         self._flips_landed = 0
         self._furthest_rotation = 0.0
         self._airborne = False
-        if markovian_objective:
-            size = self.observation_space.shape[0] + 2  # type: ignore[index]
+        extra = {"rotation_to_regain": 1, "airborne": 1} if markovian_objective else {}
+        if flip_allowance:
+            extra["rotation_to_complete"] = 1
+        if extra:
+            size = self.observation_space.shape[0] + len(extra)  # type: ignore[index]
             self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
-            self.observation_structure = {**self.observation_structure, "rotation_to_regain": 1, "airborne": 1}
+            self.observation_structure = {**self.observation_structure, **extra}
 
     def _rotation(self) -> float:
         """Backward rotation of the torso since reset (rad; rooty turns nose-forward for positive angles)."""
         return -(float(self.data.qpos[2]) - self._start_angle)
+
+    def _rotation_to_complete(self) -> float:
+        """What is left of the current flip's rotation allowance (rad; negative once turned past it)."""
+        return 2 * math.pi * (self._flips_landed + 1) - self._furthest_rotation
 
     def _get_obs(self) -> np.ndarray:
         observation = super()._get_obs()
         if not self._markovian:
             return observation
         regain = max(0.0, self._furthest_rotation - self._rotation())
-        return np.concatenate([observation, [regain, float(self._airborne)]])
+        extra = [regain, float(self._airborne)]
+        if self._flip_allowance:
+            extra.append(self._rotation_to_complete())
+        return np.concatenate([observation, extra])
 
     def reset_model(self) -> np.ndarray:
         super().reset_model()
@@ -162,9 +219,10 @@ class HopperBackflipEnv(HopperEnv):
         airborne = not touching(self.data, self._body, self._floor)
         foot_contact = touching(self.data, self._foot, self._floor)
         progress = max(0.0, rotation - self._furthest_rotation)  # new backward rotation, rad
+        if self._flip_allowance:  # paid only up to completing the flip under way (v2)
+            progress = min(progress, max(0.0, self._rotation_to_complete()))
         self._furthest_rotation = max(self._furthest_rotation, rotation)
         self._airborne = airborne
-        observation = self._get_obs()
         paid_airborne = started_airborne if self._markovian else airborne
 
         landed = False
@@ -175,6 +233,7 @@ class HopperBackflipEnv(HopperEnv):
             if off_upright < tol and foot_contact and height > self._landing_height:
                 self._flips_landed = flips
                 landed = True
+        observation = self._get_obs()  # after the landing, which opens the next flip's allowance
 
         terms = {
             "reward_rotation": self._rotation_reward_weight * progress / self.dt * paid_airborne,

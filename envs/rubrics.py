@@ -46,6 +46,18 @@ class TermSum:
 _Row = tuple[str, str, float, float, str]
 
 RUBRIC_ROWS: dict[str, list[_Row]] = {
+    "HopperBackflip-v2": [
+        # v2 pays rotation only up to completing the flip under way, so the question says so: asked "which turns
+        # more", a person (like v1's objective) would prefer turning on past a full turn to landing it
+        ("rotation", "reward_rotation", 1, 1,
+         "Which one gets further through a backward turn in the air (turning past a full turn without landing "
+         "counts for nothing)?"),
+        ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
+        ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("airtime", "airborne", 1, 0, "Which one spends more time in the air?"),
+        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+    ],
     "HopperBackflip-v1": [
         ("rotation", "reward_rotation", 1, 1, "Which one turns backwards more while in the air?"),
         ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
@@ -97,7 +109,7 @@ RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same term
 
 
 def physics_rubric(env_id: str) -> Rubric:
-    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v1"`` or ``"HopperBackflip-v1"``)."""
+    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v2"`` or ``"HopperBackflip-v2"``)."""
     name = env_id.split("/", 1)[-1]
     if name not in RUBRIC_ROWS:
         raise ValueError(

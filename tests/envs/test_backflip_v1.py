@@ -51,7 +51,7 @@ def test_rotation_reward_is_a_function_of_consecutive_observations(seed: int) ->
 
 
 def test_v0_is_still_registered_with_its_observation_and_timing() -> None:
-    with pytest.warns(DeprecationWarning, match="out of date"):  # Gymnasium points users to v1
+    with pytest.warns(DeprecationWarning, match="out of date"):  # Gymnasium points users to the newest version
         obs0, infos0 = _rollout("rlhf_robotics/HopperBackflip-v0", 0)
     obs1, infos1 = _rollout("rlhf_robotics/HopperBackflip-v1", 0)
     assert obs0.shape[1] == 11
