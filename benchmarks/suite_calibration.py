@@ -15,7 +15,8 @@ A seed **passes** at a checkpoint when at least half of its evaluation episodes 
 
 Each (task, seed) is one job in its own process, one thread. It writes ``<job>.partial.json`` after every
 evaluation (``--list`` shows how far a running job is) and ``<job>.json`` only when it has finished; a rerun skips
-finished jobs and starts unfinished ones afresh. ``--collect`` gathers them into
+finished jobs and starts unfinished ones afresh; a result made on an earlier version of its task (the env config now
+names a newer id) is moved to ``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers them into
 ``benchmarks/results/suite_calibration.json`` with a plot of every curve (``suite_calibration.png``), and
 ``make_results.py`` turns that into a RESULTS.md section.
 
@@ -75,9 +76,29 @@ def plan(seeds: Sequence[int] = SEEDS, tasks: Sequence[str] | None = None) -> li
     return [Job(task, seed) for seed in seeds for task in names]
 
 
+def current_env_id(task: str) -> str:
+    """The env id the task's config names now (a task's version bump makes older results superseded)."""
+    return str(suite.env_configs()[task].id)
+
+
+def superseded(job: Job, work: Path) -> bool:
+    """True when the job's result file was made on an earlier version of its task."""
+    path = work / f"{job.key}.json"
+    return path.exists() and json.loads(path.read_text()).get("env_id") != current_env_id(job.task)
+
+
+def set_aside(job: Job, work: Path) -> None:
+    """Move a superseded result to ``superseded/<key>_<version>.json`` (kept for RESULTS.md, never overwritten)."""
+    path = work / f"{job.key}.json"
+    old = json.loads(path.read_text())
+    dest = work / "superseded" / f"{job.key}_{str(old.get('env_id', 'unknown')).rsplit('-', 1)[-1]}.json"
+    dest.parent.mkdir(exist_ok=True)
+    path.replace(dest)
+
+
 def job_state(job: Job, work: Path) -> str:
     if (work / f"{job.key}.json").exists():
-        return "done"
+        return "superseded (task changed since)" if superseded(job, work) else "done"
     if (work / f"{job.key}.failed.json").exists():
         return "failed"
     partial = work / f"{job.key}.partial.json"
@@ -142,19 +163,27 @@ def passing(point: dict[str, Any]) -> bool:
     return point["success_rate"] is not None and point["success_rate"] >= PASS_RATE
 
 
-def task_table(runs: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per task: the seeds run, per checkpoint how many of them pass, the first checkpoint at which each seed
-    passes, and the calibrated budget (first checkpoint with ``PASS_SEEDS`` passing seeds out of at least 5)."""
+def row_name(run: dict[str, Any], current: dict[str, str] | None = None) -> str:
+    """A table row: the task's config name, with the env id's version when the run was on an earlier one."""
+    if current is None or current.get(run["task"], run["env_id"]) == run["env_id"]:
+        return str(run["task"])
+    return f"{run['task']} ({str(run['env_id']).rsplit('/', 1)[-1]}, superseded)"
+
+
+def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Per task (and per superseded version of it, given ``current`` task → env id): the seeds run, per checkpoint
+    how many of them pass, the first checkpoint at which each seed passes, and the calibrated budget (first
+    checkpoint with ``PASS_SEEDS`` passing seeds out of at least 5)."""
     out: dict[str, dict[str, Any]] = {}
-    for task in dict.fromkeys(r["task"] for r in runs):
-        mine = sorted((r for r in runs if r["task"] == task), key=lambda r: r["seed"])
+    for name in dict.fromkeys(row_name(r, current) for r in runs):
+        mine = sorted((r for r in runs if row_name(r, current) == name), key=lambda r: r["seed"])
         checkpoints = sorted({p["steps"] for r in mine for p in r["curve"]})
         by_seed = {r["seed"]: {p["steps"]: p for p in r["curve"]} for r in mine}
         passing_at = {s: sum(passing(c[s]) for c in by_seed.values() if s in c) for s in checkpoints}
         first = {seed: next((s for s in sorted(c) if passing(c[s])), None) for seed, c in by_seed.items()}
         budget = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None) if len(mine) >= len(SEEDS) else None
         final = [r["curve"][-1] for r in mine]
-        out[task] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "passing_seeds_at": passing_at,
+        out[name] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "passing_seeds_at": passing_at,
                      "first_pass_by_seed": first, "calibrated_budget": budget,
                      "best_passing_seeds": max(passing_at.values(), default=0),
                      "final_success_rate_by_seed": [p["success_rate"] for p in final],
@@ -169,12 +198,13 @@ def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    tasks = list(dict.fromkeys(r["task"] for r in runs))
+    current = {r["task"]: current_env_id(r["task"]) for r in runs}
+    tasks = list(dict.fromkeys(row_name(r, current) for r in runs))
     if not tasks:
         return
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 2.8), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
-        for r in sorted((r for r in runs if r["task"] == task), key=lambda r: r["seed"]):
+        for r in sorted((r for r in runs if row_name(r, current) == task), key=lambda r: r["seed"]):
             pts = [(p["steps"], p["success_rate"]) for p in r["curve"] if p["success_rate"] is not None]
             ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], marker=".", label=f"seed {r['seed']}")
         ax.axhline(PASS_RATE, color="grey", ls="--", lw=0.8)
@@ -191,8 +221,10 @@ def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
 def collect(work: Path, out: Path) -> dict[str, Any]:
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))
             if not p.name.endswith((".partial.json", ".failed.json"))]
+    runs += [json.loads(p.read_text()) for p in sorted((work / "superseded").glob("*.json"))]
+    current = {r["task"]: current_env_id(r["task"]) for r in runs}
     data = {"benchmark": "suite_calibration", "work": str(work), "pass_rate": PASS_RATE, "pass_seeds": PASS_SEEDS,
-            "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs), **provenance()}
+            "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs, current), **provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1, default=float) + "\n")
     plot(runs, out.with_suffix(".png"))
@@ -238,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         if job is None:
             p.error(f"no job {args.run_job!r}; see --list")
         (work / f"{job.key}.failed.json").unlink(missing_ok=True)
+        if superseded(job, work):
+            set_aside(job, work)
         try:
             result = run_job(job, args.max_steps, args.eval_every, args.eval_episodes, work)
         except Exception:

@@ -79,3 +79,19 @@ def test_tiny_run_evaluates_along_the_way_resumes_and_reaches_results(tmp_path: 
     text = results.read_text()
     assert "## Calibrating the suite" in text and "| reacher_smooth | 0 |" in text
     assert "not yet (fewer seeds than needed)" in text
+
+
+def test_a_result_of_an_earlier_task_version_is_set_aside_and_kept_as_its_own_row(calibration: ModuleType,
+                                                                                 tmp_path: Path) -> None:
+    job = calibration.Job("hopper_backflip", 0)
+    now = calibration.current_env_id("hopper_backflip")
+    old = {**_run(0, [0.0, 1.0]), "env_id": now.rsplit("-", 1)[0] + "-v1", "key": job.key}
+    (tmp_path / f"{job.key}.json").write_text(json.dumps(old))
+    assert calibration.job_state(job, tmp_path).startswith("superseded")
+    calibration.set_aside(job, tmp_path)
+    assert calibration.job_state(job, tmp_path) == "pending" and (tmp_path / "superseded" / f"{job.key}_v1.json").exists()
+    (tmp_path / f"{job.key}.json").write_text(json.dumps({**_run(0, [0.0, 0.0]), "env_id": now, "key": job.key}))
+    data = calibration.collect(tmp_path, tmp_path / "out.json")
+    assert list(data["tasks"]) == ["hopper_backflip", "hopper_backflip (HopperBackflip-v1, superseded)"]
+    assert data["tasks"]["hopper_backflip (HopperBackflip-v1, superseded)"]["best_passing_seeds"] == 1
+    assert data["tasks"]["hopper_backflip"]["best_passing_seeds"] == 0
