@@ -75,3 +75,19 @@ def print_jobs(jobs: Sequence[Any], work: Path) -> None:
 def pending_jobs(jobs: Sequence[Any], work: Path) -> list[Any]:
     """The jobs without a result file in ``work`` (a rerun skips the finished ones)."""
     return [j for j in jobs if not (work / f"{j.key}.json").exists()]
+
+
+def superseded(result: Path, env_id: str) -> bool:
+    """True when the job result at ``result`` was made on another version of its task than ``env_id`` (the id its
+    env config names now): a benchmark then reruns the job instead of counting the old result."""
+    return result.exists() and json.loads(result.read_text()).get("env_id") != env_id
+
+
+def set_aside(result: Path) -> Path:
+    """Move a superseded job result to ``superseded/<name>_<version>.json`` beside it (kept, never overwritten by
+    the rerun); returns the new path."""
+    version = str(json.loads(result.read_text()).get("env_id", "unknown")).rsplit("-", 1)[-1]
+    dest = result.parent / "superseded" / f"{result.stem}_{version}.json"
+    dest.parent.mkdir(exist_ok=True)
+    result.replace(dest)
+    return dest

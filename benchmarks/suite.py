@@ -60,7 +60,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, set_aside, superseded  # noqa: E402
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
@@ -138,9 +138,10 @@ def result_path(job: Job, work: Path) -> Path:
 
 
 def job_state(job: Job, work: Path) -> str:
-    """``done`` (result file), ``failed`` (the last try raised) or ``pending``."""
+    """``done`` (result file), ``superseded`` (a result of an earlier version of the task: the job runs again),
+    ``failed`` (the last try raised) or ``pending``."""
     if result_path(job, work).exists():
-        return "done"
+        return "superseded" if superseded(result_path(job, work), env_configs()[job.task].id) else "done"
     return "failed" if (work / f"{job.key}.failed.json").exists() else "pending"
 
 
@@ -207,6 +208,12 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     """Run one job in this process and write its result file; a failure writes ``<job>.failed.json``."""
     work.mkdir(parents=True, exist_ok=True)
     run_dir = work / job.key
+    if superseded(result_path(job, work), env_configs()[job.task].id):  # keep the earlier version's figures and policy
+        moved = set_aside(result_path(job, work))
+        if run_dir.exists():
+            run_dir.rename(moved.with_suffix(""))
+            moved.write_text(json.dumps({**json.loads(moved.read_text()), "run_dir": recorded_path(moved.with_suffix(""))},
+                                        indent=2, default=float))
     shutil.rmtree(run_dir, ignore_errors=True)  # a partial run of a killed job starts afresh
     (work / f"{job.key}.failed.json").unlink(missing_ok=True)
     start, cpu0 = time.perf_counter(), time.process_time()
@@ -250,7 +257,10 @@ def launch(job: Job, steps: int | None, labels: int, work: Path, command: str) -
 
 def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, Any]:
     """Gather every finished result under ``work`` into one file for ``make_results.py``."""
-    runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json")) if not p.name.endswith(".failed.json")]
+    found = [json.loads(p.read_text()) for p in sorted(work.glob("*.json")) if not p.name.endswith(".failed.json")]
+    configs = env_configs()
+    runs = [r for r in found if r["job"]["task"] in configs and r["env_id"] == configs[r["job"]["task"]].id]
+    earlier = [r for r in found if r not in runs] + [json.loads(p.read_text()) for p in sorted(work.glob("superseded/*.json"))]
     failed = [json.loads(p.read_text()) for p in sorted(work.glob("*.failed.json"))]
     grid, done = plan(), {r["key"] for r in runs}
     data: dict[str, Any] = {
@@ -265,6 +275,7 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "jobs_remaining": [j.key for j in grid if j.key not in done],
         "failed": [{"key": Job(**f["job"]).key, "error": f["error"]} for f in failed],
         "runs": runs,
+        "superseded_runs": earlier,  # made on an earlier version of their task; not in the tables
         **provenance(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import suite  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, write_result  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, set_aside, superseded, write_result  # noqa: E402
 
 SEEDS = (0, 1, 2, 3, 4)
 MAX_STEPS = 2_000_000
@@ -81,24 +81,9 @@ def current_env_id(task: str) -> str:
     return str(suite.env_configs()[task].id)
 
 
-def superseded(job: Job, work: Path) -> bool:
-    """True when the job's result file was made on an earlier version of its task."""
-    path = work / f"{job.key}.json"
-    return path.exists() and json.loads(path.read_text()).get("env_id") != current_env_id(job.task)
-
-
-def set_aside(job: Job, work: Path) -> None:
-    """Move a superseded result to ``superseded/<key>_<version>.json`` (kept for RESULTS.md, never overwritten)."""
-    path = work / f"{job.key}.json"
-    old = json.loads(path.read_text())
-    dest = work / "superseded" / f"{job.key}_{str(old.get('env_id', 'unknown')).rsplit('-', 1)[-1]}.json"
-    dest.parent.mkdir(exist_ok=True)
-    path.replace(dest)
-
-
 def job_state(job: Job, work: Path) -> str:
     if (work / f"{job.key}.json").exists():
-        return "superseded (task changed since)" if superseded(job, work) else "done"
+        return "superseded (task changed since)" if superseded(work / f"{job.key}.json", current_env_id(job.task)) else "done"
     if (work / f"{job.key}.failed.json").exists():
         return "failed"
     partial = work / f"{job.key}.partial.json"
@@ -270,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         if job is None:
             p.error(f"no job {args.run_job!r}; see --list")
         (work / f"{job.key}.failed.json").unlink(missing_ok=True)
-        if superseded(job, work):
-            set_aside(job, work)
+        if superseded(work / f"{job.key}.json", current_env_id(job.task)):
+            set_aside(work / f"{job.key}.json")
         try:
             result = run_job(job, args.max_steps, args.eval_every, args.eval_episodes, work)
         except Exception:

@@ -106,3 +106,24 @@ def test_tiny_budget_run_of_both_arms_resumes_and_reaches_results(tmp_path: Path
     subprocess.run([sys.executable, str(BENCHMARKS / "make_results.py"), "--suite", str(out), "--out", str(results),
                     "--label-efficiency", str(tmp_path / "none.json")], check=True, timeout=120)
     assert "| reacher_smooth | 512 | loop | 1 |" in results.read_text()
+
+
+def test_a_result_of_an_earlier_task_version_is_rerun_and_its_figures_and_policy_kept(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    job = suite.Job("ppo", "hopper_backflip", 0)
+    now = suite.env_configs()["hopper_backflip"].id
+    old_id = now.rsplit("-", 1)[0] + "-v1"
+    (tmp_path / job.key).mkdir()
+    (tmp_path / job.key / "policy.zip").write_text("v1 policy")
+    suite.result_path(job, tmp_path).write_text(json.dumps(
+        {"job": {"arm": "ppo", "task": "hopper_backflip", "seed": 0}, "key": job.key, "env_id": old_id,
+         "run_dir": str(tmp_path / job.key), "return_true": {"mean": 1.0}}))
+    assert suite.job_state(job, tmp_path) == "superseded"
+    assert suite.collect(tmp_path, tmp_path.parent / f"{tmp_path.name}_out.json", None, 1000)["runs"] == []  # not counted as the task's
+    monkeypatch.setitem(suite.RUNNERS, "ppo", lambda job, steps, labels, run_dir: {"return_true": {"mean": 2.0}})
+    suite.run_job(job, 512, 1000, tmp_path)
+    kept = json.loads((tmp_path / "superseded" / f"{job.key}_v1.json").read_text())
+    assert kept["return_true"]["mean"] == 1.0 and (Path(kept["run_dir"]) / "policy.zip").read_text() == "v1 policy"
+    assert suite.job_state(job, tmp_path) == "done"
+    data = suite.collect(tmp_path, tmp_path.parent / f"{tmp_path.name}_out.json", None, 1000)
+    assert [r["env_id"] for r in data["runs"]] == [now] and [r["env_id"] for r in data["superseded_runs"]] == [old_id]

@@ -88,7 +88,7 @@ def test_a_result_of_an_earlier_task_version_is_set_aside_and_kept_as_its_own_ro
     old = {**_run(0, [0.0, 1.0]), "env_id": now.rsplit("-", 1)[0] + "-v1", "key": job.key}
     (tmp_path / f"{job.key}.json").write_text(json.dumps(old))
     assert calibration.job_state(job, tmp_path).startswith("superseded")
-    calibration.set_aside(job, tmp_path)
+    calibration.set_aside(tmp_path / f"{job.key}.json")
     assert calibration.job_state(job, tmp_path) == "pending" and (tmp_path / "superseded" / f"{job.key}_v1.json").exists()
     (tmp_path / f"{job.key}.json").write_text(json.dumps({**_run(0, [0.0, 0.0]), "env_id": now, "key": job.key}))
     data = calibration.collect(tmp_path, tmp_path / "out.json")
