@@ -43,6 +43,7 @@ from rlhf_robotics.preference.items import TextItem, text_comparisons
 from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.selection import candidate_count, check_selector
 from rlhf_robotics.preference.teachers import preset
+from rlhf_robotics.preference.techniques import TechniquesConfig
 
 
 @dataclass
@@ -79,6 +80,10 @@ class RewardConfig:
                                                     regularisation="early_stopping", patience=3, noise=0.0)
     )
     """The shared Bradley–Terry trainer's settings."""
+    techniques: TechniquesConfig = field(default_factory=TechniquesConfig)
+    """Issue 13's label-efficiency techniques in the shared trainer, each off by default. For text comparisons:
+    ``stop_accuracy`` (B-Pref) and ``rime`` (RIME, robust to wrong labels); the rest are refused
+    (:func:`check_lm_techniques` says why)."""
     n_eval_pairs: int = 200
     """Fresh pairs on held-out prompts for accuracy against gold."""
     seed: int = 2
@@ -100,9 +105,43 @@ class RewardConfig:
             raise ValueError(f"rounds must be in [1, n_pairs={self.n_pairs}], got {self.rounds}")
         check_selector(self.selector)
         self.teacher_config()  # validate early
+        self.techniques.validate("reward.techniques")
+        check_lm_techniques(self.techniques)
 
     def teacher_config(self) -> TeacherConfig:
         return preset(self.teacher, **self.teacher_overrides)
+
+
+def check_lm_techniques(tech: TechniquesConfig, prefix: str = "reward.techniques") -> None:
+    """Refuse the techniques that do not apply to a reward model over token sequences, before any work.
+
+    Crops and REED are defined on step sequences ``(N, T, D)`` (a window of steps; the next step's latent), which a
+    prompt + response of token ids is not. SURF is refused too: the shared trainer pseudo-labels *random* pairs drawn
+    from a pool of items, which for text would compare responses to different prompts — not the same-prompt pairs
+    the teacher and the labelled data compare. RUNE's bonus is added by the robotics reward wrapper; no LM stage
+    reads it.
+
+    Raises:
+        ValueError: naming the key, the value and what is allowed.
+    """
+    refused = {
+        "crop_steps": (tech.crop_steps, tech.crop_steps != 0, 0,
+                       "temporal crops cut a window of steps out of segments (N, T, D); a prompt + response of token ids "
+                       "has no steps to crop"),
+        "reed.enabled": (tech.reed.enabled, tech.reed.enabled, "false",
+                         "REED pre-trains an encoder to predict the next step's latent from (N, T, D) transitions; "
+                         "a token-sequence reward model has none"),
+        "surf.enabled": (tech.surf.enabled, tech.surf.enabled, "false",
+                         "SURF pseudo-labels random pairs drawn from a pool of items, which for text would pair "
+                         "responses to different prompts, unlike every labelled comparison"),
+        "rune.enabled": (tech.rune.enabled, tech.rune.enabled, "false",
+                         "RUNE's bonus is added by the robotics reward wrapper; no LM stage reads it"),
+    }
+    for key, (value, bad, allowed, why) in refused.items():
+        if bad:
+            shown = str(value).lower() if isinstance(value, bool) else value
+            raise ValueError(f"{prefix}.{key}={shown}: allowed only {allowed} for the LM reward model ({why}); "
+                             f"{prefix}.stop_accuracy and {prefix}.rime.* apply to text comparisons")
 
 
 @dataclass
@@ -294,7 +333,7 @@ def train_reward_model(sft_model: CausalLM, config: RewardConfig, run_dir: str |
                 counts[k] = counts.get(k, 0) + v
             agreement.append(ceiling)
             data = pair_dataset(store, sft_model.config.block_size, sft_model.tokenizer)
-            trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng)
+            trainer_metrics = train_ensemble(ensemble, data, config.trainer, rng, techniques=config.techniques)
             ensemble.fit_normalisation(data.items)
     ceiling = float(np.nanmean(agreement)) if not all(math.isnan(a) for a in agreement) else math.nan
     mix = TaskMix(config.tasks, difficulty=config.difficulty)

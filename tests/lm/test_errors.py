@@ -79,6 +79,10 @@ def test_unknown_names() -> None:
         ("+difficulty.algebra=3", ("difficulty.algebra", "unknown task", "arithmetic")),
         ("dpo.kl_budget=0", ("dpo.kl_budget=0", "> 0", "null")),
         ("ppo.kl_budget=-1.5", ("ppo.kl_budget=-1.5", "> 0", "null")),
+        ("reward.techniques.crop_steps=3", ("reward.techniques.crop_steps=3", "allowed only 0", "token ids")),
+        ("reward.techniques.reed.enabled=true", ("reward.techniques.reed.enabled=true", "allowed only false", "REED")),
+        ("reward.techniques.surf.enabled=true", ("reward.techniques.surf.enabled=true", "different prompts")),
+        ("reward.techniques.rime.alpha=0.2", ("reward.techniques.rime.alpha=0.2", "> 0.367")),
     ],
 )
 def test_bad_input_stops_before_any_work(override: str, names: tuple[str, ...], tmp_path,
