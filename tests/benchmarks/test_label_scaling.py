@@ -10,8 +10,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import BENCHMARKS
-from conftest import load_script as _load
+from bench_scripts import BENCHMARKS
+from bench_scripts import load_script as _load
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import load_script
+from bench_scripts import load_script
 
 from rlhf_robotics.robotics.sweep_stats import iqm
 

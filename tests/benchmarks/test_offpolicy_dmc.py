@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import load_script
+from bench_scripts import load_script
 
 
 def test_walker_first_and_pretraining_a_quarter_of_the_run() -> None:

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 import yaml
-from conftest import load_script
+from bench_scripts import load_script
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 _load = load_script
