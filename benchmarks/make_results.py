@@ -524,12 +524,13 @@ def suite_calibration_section(data: dict[str, Any]) -> list[str]:
     success, how many seeds pass at best, and the calibrated budget once five seeds have run."""
     tasks, runs = data.get("tasks", {}), data.get("runs", [])
     lines = ["## Calibrating the suite: when does PPO on the hidden objective pass the verifier?", ""]
-    if not runs:
+    done = [r for r in runs if r.get("finished", True)]
+    if not done:
         return lines + ["`benchmarks/suite_calibration.py` has no finished runs yet."]
     lines.append(
         f"`benchmarks/suite_calibration.py` ({len(runs)} runs; commit {str(data.get('commit', '?'))[:7]}, "
         f"{data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). SB3 PPO with the loop's PPO settings on "
-        f"each task's true reward, evaluated every {runs[0]['eval_every']:,} steps on {runs[0]['eval_episodes']} "
+        f"each task's true reward, evaluated every {done[0]['eval_every']:,} steps on {done[0]['eval_episodes']} "
         f"episodes. A seed passes at a checkpoint when ≥ {data['pass_rate']} of the episodes succeed; the calibrated "
         f"budget is the first checkpoint where ≥ {data['pass_seeds']} of {data['seeds_for_a_budget']} seeds pass (none "
         "until all of them have run). Curves: `benchmarks/results/suite_calibration.png`.")
@@ -542,8 +543,11 @@ def suite_calibration_section(data: dict[str, Any]) -> list[str]:
         rets = ", ".join(f"{r:.0f}" for r in row["final_return_by_seed"])
         budget = row["calibrated_budget"]
         budget_text = (f"{int(budget):,}" if budget is not None else
-                       "not yet (fewer seeds than needed)" if len(row["seeds"]) < data["seeds_for_a_budget"] else "none found")
-        lines.append(f"| {task} | {', '.join(map(str, row['seeds']))} | {first} | {row['best_passing_seeds']} of "
+                       "not yet (fewer seeds than needed)" if len(row["seeds"]) < data["seeds_for_a_budget"]
+                       else "not yet (runs unfinished)" if row.get("unfinished_seeds") else "none found")
+        seeds = ", ".join(f"{seed} (unfinished: to {int(last):,} steps)" if seed in row.get("unfinished_seeds", []) else str(seed)
+                          for seed, last in zip(row["seeds"], row.get("last_checkpoint_by_seed", row["seeds"])))
+        lines.append(f"| {task} | {seeds} | {first} | {row['best_passing_seeds']} of "
                      f"{len(row['seeds'])} | {rates} | {rets} | {budget_text} |")
     return lines
 

@@ -18,7 +18,8 @@ evaluation (``--list`` shows how far a running job is) and ``<job>.json`` only w
 finished jobs and starts unfinished ones afresh; a result made on an earlier version of its task (the env config now
 names a newer id) is moved to ``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers them into
 ``benchmarks/results/suite_calibration.json`` with a plot of every curve (``suite_calibration.png``), and
-``make_results.py`` turns that into a RESULTS.md section.
+``make_results.py`` turns that into a RESULTS.md section; a job stopped part-way shows its curve so far, marked
+unfinished, and never counts towards a budget.
 
 Cost: one 2 M-step job is PPO's ~2 M steps plus 20 evaluations of 10 episodes; on one core here that is roughly
 10–15 min (measured: see ``job_wall_seconds`` in the results). Seeds are run seed-major so a partly finished
@@ -166,9 +167,12 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
         by_seed = {r["seed"]: {p["steps"]: p for p in r["curve"]} for r in mine}
         passing_at = {s: sum(passing(c[s]) for c in by_seed.values() if s in c) for s in checkpoints}
         first = {seed: next((s for s in sorted(c) if passing(c[s])), None) for seed, c in by_seed.items()}
-        budget = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None) if len(mine) >= len(SEEDS) else None
+        open_ = [r["seed"] for r in mine if not r.get("finished", True)]
+        complete = len(mine) >= len(SEEDS) and not open_
+        budget = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None) if complete else None
         final = [r["curve"][-1] for r in mine]
-        out[name] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "passing_seeds_at": passing_at,
+        out[name] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "unfinished_seeds": open_,
+                     "last_checkpoint_by_seed": [r["curve"][-1]["steps"] for r in mine], "passing_seeds_at": passing_at,
                      "first_pass_by_seed": first, "calibrated_budget": budget,
                      "best_passing_seeds": max(passing_at.values(), default=0),
                      "final_success_rate_by_seed": [p["success_rate"] for p in final],
@@ -203,10 +207,25 @@ def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def unfinished(work: Path) -> list[dict[str, Any]]:
+    """The curves of jobs still running or stopped before the end (``<key>.partial.json`` without a result), marked
+    ``finished: False``: they show how far a task got, and never count towards a budget."""
+    jobs = {j.key: j for j in plan(range(100))}
+    out = []
+    for path in sorted(work.glob("*.partial.json")):
+        job = jobs.get(path.name.removesuffix(".partial.json"))
+        curve = json.loads(path.read_text())["curve"]
+        if job is not None and curve and not (work / f"{job.key}.json").exists():
+            out.append({"key": job.key, "task": job.task, "env_id": current_env_id(job.task), "seed": job.seed,
+                        "curve": curve, "finished": False})
+    return out
+
+
 def collect(work: Path, out: Path) -> dict[str, Any]:
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))
             if not p.name.endswith((".partial.json", ".failed.json"))]
     runs += [json.loads(p.read_text()) for p in sorted((work / "superseded").glob("*.json"))]
+    runs += unfinished(work)
     current = {r["task"]: current_env_id(r["task"]) for r in runs}
     data = {"benchmark": "suite_calibration", "work": str(work), "pass_rate": PASS_RATE, "pass_seeds": PASS_SEEDS,
             "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs, current), **provenance()}

@@ -95,3 +95,20 @@ def test_a_result_of_an_earlier_task_version_is_set_aside_and_kept_as_its_own_ro
     assert list(data["tasks"]) == ["hopper_backflip", "hopper_backflip (HopperBackflip-v1, superseded)"]
     assert data["tasks"]["hopper_backflip (HopperBackflip-v1, superseded)"]["best_passing_seeds"] == 1
     assert data["tasks"]["hopper_backflip"]["best_passing_seeds"] == 0
+
+
+def test_a_stopped_job_shows_its_curve_so_far_and_never_counts_towards_a_budget(calibration: ModuleType,
+                                                                               tmp_path: Path) -> None:
+    for seed in range(5):
+        run = {**_run(seed, [0.0, 1.0]), "env_id": calibration.current_env_id("hopper_backflip"),
+               "key": f"ppo_hopper_backflip_seed{seed}", "eval_every": 100_000, "eval_episodes": 10}
+        if seed == 4:  # still running: only its partial file
+            (tmp_path / f"{run['key']}.partial.json").write_text(json.dumps({"key": run["key"], "curve": run["curve"][:1]}))
+        else:
+            (tmp_path / f"{run['key']}.json").write_text(json.dumps(run))
+    data = calibration.collect(tmp_path, tmp_path.parent / f"{tmp_path.name}_out.json")
+    row = data["tasks"]["hopper_backflip"]
+    assert row["seeds"] == [0, 1, 2, 3, 4] and row["unfinished_seeds"] == [4] and row["last_checkpoint_by_seed"][4] == 100_000
+    assert row["best_passing_seeds"] == 4 and row["calibrated_budget"] is None  # 4 pass, but seed 4 has not finished
+    text = "\n".join(load_script("make_results").suite_calibration_section(data))
+    assert "4 (unfinished: to 100,000 steps)" in text and "not yet (runs unfinished)" in text
