@@ -13,7 +13,8 @@ A seed **passes** at a checkpoint when at least half of its evaluation episodes 
 "at least 3 of 5 seeds"; with fewer than 5 seeds run the table says how many passed of how many, never a budget.
 ``benchmark_steps`` in each env config is then set from it by hand (the section prints the value to use).
 
-Each (task, seed) is one job in its own process, one thread. It writes ``<job>.partial.json`` after every
+Each (task, seed) is one job in its own process, one thread; it keeps its final policy in ``<work>/<job>/`` (the
+layout ``rlhf-robotics eval`` and ``gallery runs=[...]`` read). It writes ``<job>.partial.json`` after every
 evaluation (``--list`` shows how far a running job is) and ``<job>.json`` only when it has finished; a rerun skips
 finished jobs and starts unfinished ones afresh; a result made on an earlier version of its task (the env config now
 names a newer id) is moved to ``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers them into
@@ -99,6 +100,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from rlhf_robotics.robotics.checkpoint import TRUE_REWARD, Checkpointer
     from rlhf_robotics.robotics.config import ExperimentConfig
     from rlhf_robotics.robotics.evaluation import evaluate_policy
     from rlhf_robotics.robotics.physics import env_factory
@@ -139,8 +141,13 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     model.learn(max_steps, callback=EveryNSteps())
     if not curve or curve[-1]["steps"] < model.num_timesteps:
         evaluate()
+    run_dir = work / job.key  # the final policy, for `rlhf-robotics eval` and `gallery runs=[...]`
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    Checkpointer(run_dir).save_policy(0, model, venv, {"num_timesteps": model.num_timesteps, "reward": TRUE_REWARD})
     venv.close()
     return {"key": job.key, "task": job.task, "env_id": env.id, "seed": job.seed, "max_steps": max_steps,
+            "run_dir": suite.recorded_path(run_dir),
             "eval_every": eval_every, "eval_episodes": eval_episodes, "ppo": asdict(config.ppo), "n_envs": env.n_envs,
             "curve": curve, "job_wall_seconds": time.perf_counter() - start, **provenance()}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from bench_scripts import load_script
 
@@ -68,6 +69,10 @@ def test_tiny_run_evaluates_along_the_way_resumes_and_reaches_results(tmp_path: 
     assert [p["steps"] for p in run["curve"]] == [1024, 2048]
     assert all(p["episodes"] == 2 and 0 <= p["success_rate"] <= 1 for p in run["curve"])
     assert not (work / "ppo_reacher_smooth_seed0.partial.json").exists() and out.with_suffix(".png").exists()
+    from rlhf_robotics.robotics.gallery import policy_act
+
+    act = policy_act(Path(run["run_dir"]))[0]  # the final policy is kept and loads
+    assert act(np.zeros(10)).shape == (2,)
     assert data["tasks"]["reacher_smooth"]["calibrated_budget"] is None  # one seed cannot calibrate
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert "0 of 1 jobs to run" in again.stdout  # finished jobs are skipped
