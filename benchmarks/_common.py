@@ -91,3 +91,18 @@ def set_aside(result: Path) -> Path:
     dest.parent.mkdir(exist_ok=True)
     result.replace(dest)
     return dest
+
+
+def seed_from_published(work: Path, published: Path, steps: int) -> int:
+    """Write the job files of runs in the published results that ``work`` lacks (same step budget, field
+    ``steps``), so a grid continued on a fresh machine does not redo what is already in RESULTS.md; returns how
+    many. Never overwrites a job file."""
+    if not published.exists():
+        return 0
+    n = 0
+    for run in json.loads(published.read_text()).get("runs", []):
+        path = work / f"{run['job']}.json"
+        if int(run.get("steps", -1)) == steps and not path.exists():
+            write_result(path, run)
+            n += 1
+    return n

@@ -48,7 +48,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, pending_jobs, print_jobs, provenance, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    ROOT,
+    WORK,
+    pending_jobs,
+    print_jobs,
+    provenance,
+    seed_from_published,
+    write_result,
+)
 from label_efficiency import apply_overrides, loop_result, ppo_result  # noqa: E402
 
 DEFAULT_STEPS = 204_800
@@ -243,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or WORK / "label_scaling" / f"steps{args.steps}"
     work.mkdir(parents=True, exist_ok=True)
     jobs = select(plan(best=bool(BEST)), args.only)
+    if not args.run_job and args.out.exists() and (seeded := seed_from_published(work, args.out, args.steps)):
+        print(f"{seeded} finished jobs taken from {args.out} (this work folder did not have them)")
     if args.run_job:
         job = next((j for j in plan(best=True) if j.key == args.run_job), None)
         if job is None:

@@ -51,7 +51,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, pending_jobs, print_jobs, provenance, write_result  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    ROOT,
+    WORK,
+    pending_jobs,
+    print_jobs,
+    provenance,
+    seed_from_published,
+    write_result,
+)
 
 DEFAULT_STEPS = 20_000
 TASKS: dict[str, str] = {"walker_walk": "rlhf_robotics/dmc-walker-walk-v0", "cheetah_run": "rlhf_robotics/dmc-cheetah-run-v0"}
@@ -191,20 +200,6 @@ def collect(work: Path, out: Path, note: str = "", timed_alone: Sequence[str] | 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
     return data
-
-
-def seed_from_published(work: Path, published: Path, steps: int) -> int:
-    """Write the job files of runs in the published results that ``work`` lacks (same step budget), so a grid
-    continued on a fresh machine does not redo what is already in RESULTS.md; returns how many."""
-    if not published.exists():
-        return 0
-    n = 0
-    for run in json.loads(published.read_text()).get("runs", []):
-        path = work / f"{run['job']}.json"
-        if int(run.get("steps", -1)) == steps and not path.exists():
-            write_result(path, run)
-            n += 1
-    return n
 
 
 def main(argv: list[str] | None = None) -> int:

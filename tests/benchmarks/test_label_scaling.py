@@ -78,3 +78,15 @@ def test_two_tiny_jobs_resume_and_reach_the_results_section(ls: ModuleType, tmp_
     assert "0 of 2 jobs to run" in again.stdout  # finished jobs are kept
     section = "\n".join(_load("make_results").label_scaling_section(data))
     assert "### Swimmer-v5" in section and "| default |" in section
+
+
+def test_a_fresh_work_folder_starts_from_the_published_runs(ls: ModuleType, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    published, work = tmp_path / "label_scaling.json", tmp_path / "work"
+    runs = [{"job": "ppo_Hopper-v5_na_na_seed0", "steps": 204800, "return_true": {"mean": 1312.1}},
+            {"job": "ppo_Hopper-v5_na_na_seed1", "steps": 1024, "return_true": {"mean": 5.0}}]
+    published.write_text(json.dumps({"runs": runs}))
+    assert ls.main(["--list", "--only", "arm=ppo", "task=Hopper-v5", "seed=0,1", "--work", str(work), "--out", str(published)]) == 0
+    out = capsys.readouterr().out
+    assert "1 finished jobs taken from" in out  # only the run at this budget
+    assert "done     ppo_Hopper-v5_na_na_seed0" in out and "pending  ppo_Hopper-v5_na_na_seed1" in out
