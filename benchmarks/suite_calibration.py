@@ -22,9 +22,10 @@ names a newer id) is moved to ``superseded/`` and the job runs again, its old cu
 ``make_results.py`` turns that into a RESULTS.md section; a job stopped part-way shows its curve so far, marked
 unfinished, and never counts towards a budget.
 
-Cost: one 2 M-step job is PPO's ~2 M steps plus 20 evaluations of 10 episodes; on one core here that is roughly
-10–15 min (measured: see ``job_wall_seconds`` in the results). Seeds are run seed-major so a partly finished
-calibration has every task at the same seeds::
+Cost (measured, seed 0 of each task, ``job_wall_seconds`` in the results): a 2 M-step job took 950–1,050 s two
+at a time (HalfCheetahOneLeg, HopperBackflip-v1; the test suite ran beside them for part of it) and 1,200–2,700 s
+with two to three more processes on the machine; so the 24 jobs of seeds 1–4 take roughly 3 hours on 2 cores.
+Seeds are run seed-major, so a partly finished calibration has every task at the same seeds::
 
     .venv/bin/python benchmarks/suite_calibration.py --jobs 2 --seeds 0          # one seed per task
     .venv/bin/python benchmarks/suite_calibration.py --jobs 2                    # seeds 0-4, resumable
