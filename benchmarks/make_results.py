@@ -532,8 +532,9 @@ def suite_calibration_section(data: dict[str, Any]) -> list[str]:
         f"{data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). SB3 PPO with the loop's PPO settings on "
         f"each task's true reward, evaluated every {done[0]['eval_every']:,} steps on {done[0]['eval_episodes']} "
         f"episodes. A seed passes at a checkpoint when ≥ {data['pass_rate']} of the episodes succeed; the calibrated "
-        f"budget is the first checkpoint where ≥ {data['pass_seeds']} of {data['seeds_for_a_budget']} seeds pass (none "
-        "until all of them have run). Curves: `benchmarks/results/suite_calibration.png`.")
+        f"budget is the first checkpoint where ≥ {data['pass_seeds']} of {data['seeds_for_a_budget']} seeds pass, counted "
+        "only up to the step every seed has reached (a seed run to a smaller ceiling, or unfinished, counts as far as it "
+        "got). Curves: `benchmarks/results/suite_calibration.png`.")
     lines += ["", "| task | seeds run | first passing checkpoint, by seed | most seeds passing at one checkpoint | "
                   "final success rate, by seed | final true return, by seed | calibrated budget |",
               "|---|---|---|---|---|---|---|"]
@@ -544,7 +545,8 @@ def suite_calibration_section(data: dict[str, Any]) -> list[str]:
         budget = row["calibrated_budget"]
         budget_text = (f"{int(budget):,}" if budget is not None else
                        "not yet (fewer seeds than needed)" if len(row["seeds"]) < data["seeds_for_a_budget"]
-                       else "not yet (runs unfinished)" if row.get("unfinished_seeds") else "none found")
+                       else "not yet (runs unfinished)" if row.get("unfinished_seeds")
+                       else f"none within {int(min(row['last_checkpoint_by_seed'])):,} steps")
         seeds = ", ".join(f"{seed} (unfinished: to {int(last):,} steps)" if seed in row.get("unfinished_seeds", []) else str(seed)
                           for seed, last in zip(row["seeds"], row.get("last_checkpoint_by_seed", row["seeds"])))
         lines.append(f"| {task} | {seeds} | {first} | {row['best_passing_seeds']} of "

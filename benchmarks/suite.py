@@ -169,25 +169,40 @@ def run_loop(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]
             "reward_correlation_step": s["reward_correlation_step"], "wall_seconds": s["wall_seconds"]["loop_total"]}
 
 
-def run_ppo(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
-    """PPO on the true reward, built as the loop's ``baseline=True`` arm builds it."""
+def true_reward_ppo(config: Any) -> tuple[Any, Any]:
+    """SB3 PPO on the task's true reward and its normalised vector env, built as the loop's ``baseline=True`` arm
+    builds them (one torch thread); also ``suite_calibration.py``'s learner."""
     import torch
 
-    from rlhf_robotics.robotics.checkpoint import TRUE_REWARD, Checkpointer
-    from rlhf_robotics.robotics.evaluation import evaluate_policy
-    from rlhf_robotics.robotics.physics import env_factory
-    from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize, obs_rms
+    from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize
 
     torch.set_num_threads(1)
-    config = experiment_config(job, steps, labels, run_dir)
     venv = normalize(make_vec_env(config, config.seed), config.ppo)
-    model = make_ppo(config.ppo, venv, config.seed, "cpu")
+    return make_ppo(config.ppo, venv, config.seed, "cpu"), venv
+
+
+def keep_policy(run_dir: Path, config: Any, model: Any, venv: Any) -> None:
+    """Save a true-reward PPO's final policy as a run directory (``config.json`` + ``checkpoints/``), the layout
+    ``rlhf-robotics eval`` and ``gallery`` read."""
+    from rlhf_robotics.robotics.checkpoint import TRUE_REWARD, Checkpointer
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    Checkpointer(run_dir).save_policy(0, model, venv, {"num_timesteps": model.num_timesteps, "reward": TRUE_REWARD})
+
+
+def run_ppo(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
+    """PPO on the true reward, built as the loop's ``baseline=True`` arm builds it."""
+    from rlhf_robotics.robotics.evaluation import evaluate_policy
+    from rlhf_robotics.robotics.physics import env_factory
+    from rlhf_robotics.robotics.policy import obs_rms
+
+    config = experiment_config(job, steps, labels, run_dir)
+    model, venv = true_reward_ppo(config)
     start = time.perf_counter()
     model.learn(steps)
     wall = time.perf_counter() - start
-    run_dir.mkdir(parents=True, exist_ok=True)  # the final policy as a run directory the gallery and eval read
-    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    Checkpointer(run_dir).save_policy(0, model, venv, {"num_timesteps": model.num_timesteps, "reward": TRUE_REWARD})
+    keep_policy(run_dir, config, model, venv)
     make_env = env_factory(config.env.id, config.env.kwargs, config.env.christiano)
     ev = evaluate_policy(model, make_env, EVAL_EPISODES, config.seed + 10_000, obs_rms(venv))
     venv.close()

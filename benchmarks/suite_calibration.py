@@ -11,16 +11,21 @@ success rate (``info["is_success"]`` on each episode's last step) and the true r
 A seed **passes** at a checkpoint when at least half of its evaluation episodes succeed (``PASS_RATE``). A task's
 **calibrated budget** is the first checkpoint at which at least ``PASS_SEEDS`` (3) of its seeds pass — the issue's
 "at least 3 of 5 seeds"; with fewer than 5 seeds run the table says how many passed of how many, never a budget.
+The budget needs only each curve's beginning: once at least 5 seeds have all been evaluated up to a checkpoint where
+3 of them pass, no later evaluation can move it, so a seed run to a smaller ``--max-steps`` (or still running)
+counts as far as it got, and a task is "none found" only when every seed has finished without one.
 ``benchmark_steps`` in each env config is then set from it by hand (the section prints the value to use).
 
 Each (task, seed) is one job in its own process, one thread; it keeps its final policy in ``<work>/<job>/`` (the
 layout ``rlhf-robotics eval`` and ``gallery runs=[...]`` read). It writes ``<job>.partial.json`` after every
 evaluation (``--list`` shows how far a running job is) and ``<job>.json`` only when it has finished; a rerun skips
-finished jobs and starts unfinished ones afresh; a result made on an earlier version of its task (the env config now
-names a newer id) is moved to ``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers them into
+finished jobs (also those finished in another ``max*`` folder to at least ``--max-steps``) and starts unfinished ones
+afresh; a result made on an earlier version of its task (the env config now names a newer id) is moved to
+``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers every
+``max*_every<N>`` folder of the same evaluation interval (per job the longest curve) into
 ``benchmarks/results/suite_calibration.json`` with a plot of every curve (``suite_calibration.png``), and
 ``make_results.py`` turns that into a RESULTS.md section; a job stopped part-way shows its curve so far, marked
-unfinished, and never counts towards a budget.
+unfinished, and counts towards a budget only as far as it got.
 
 Cost (measured, seed 0 of each task, ``job_wall_seconds`` in the results): a 2 M-step job took 950–1,050 s two
 at a time (HalfCheetahOneLeg, HopperBackflip-v1; the test suite ran beside them for part of it) and 1,200–2,700 s
@@ -84,7 +89,23 @@ def current_env_id(task: str) -> str:
     return str(suite.env_configs()[task].id)
 
 
-def job_state(job: Job, work: Path) -> str:
+def finished_elsewhere(job: Job, work: Path, max_steps: int) -> Path | None:
+    """A current-version result of ``job`` in a sibling ``max*`` folder (same evaluation interval) that ran at least
+    ``max_steps``: no need to run it again for a smaller ceiling."""
+    interval = work.name.rpartition("_every")[2]
+    for other in sorted(work.parent.glob(f"max*_every{interval}")):
+        path = other / f"{job.key}.json"
+        if other != work and path.exists() and not superseded(path, current_env_id(job.task)):
+            if json.loads(path.read_text())["max_steps"] >= max_steps:
+                return path
+    return None
+
+
+def job_state(job: Job, work: Path, max_steps: int | None = None) -> str:
+    if max_steps is not None and not (work / f"{job.key}.json").exists():
+        elsewhere = finished_elsewhere(job, work, max_steps)
+        if elsewhere is not None:
+            return f"done (in {elsewhere.parent.name})"
     if (work / f"{job.key}.json").exists():
         return "superseded (task changed since)" if superseded(work / f"{job.key}.json", current_env_id(job.task)) else "done"
     if (work / f"{job.key}.failed.json").exists():
@@ -98,21 +119,17 @@ def job_state(job: Job, work: Path) -> str:
 
 def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work: Path) -> dict[str, Any]:
     """PPO on the task's true reward with an evaluation every ``eval_every`` steps; returns the result record."""
-    import torch
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from rlhf_robotics.robotics.checkpoint import TRUE_REWARD, Checkpointer
     from rlhf_robotics.robotics.config import ExperimentConfig
     from rlhf_robotics.robotics.evaluation import evaluate_policy
     from rlhf_robotics.robotics.physics import env_factory
-    from rlhf_robotics.robotics.policy import make_ppo, make_vec_env, normalize, obs_rms
+    from rlhf_robotics.robotics.policy import obs_rms
 
-    torch.set_num_threads(1)
     env = suite.env_configs()[job.task]
     config = ExperimentConfig(env=env, total_steps=max_steps, seed=job.seed, run_dir=str(work / job.key),
                               baseline=False, video=False, device="cpu")
-    venv = normalize(make_vec_env(config, config.seed), config.ppo)
-    model = make_ppo(config.ppo, venv, config.seed, "cpu")
+    model, venv = suite.true_reward_ppo(config)
     make_env = env_factory(env.id, env.kwargs, env.christiano)
     curve: list[dict[str, Any]] = []
     start = time.perf_counter()
@@ -143,9 +160,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     if not curve or curve[-1]["steps"] < model.num_timesteps:
         evaluate()
     run_dir = work / job.key  # the final policy, for `rlhf-robotics eval` and `gallery runs=[...]`
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    Checkpointer(run_dir).save_policy(0, model, venv, {"num_timesteps": model.num_timesteps, "reward": TRUE_REWARD})
+    suite.keep_policy(run_dir, config, model, venv)
     venv.close()
     return {"key": job.key, "task": job.task, "env_id": env.id, "seed": job.seed, "max_steps": max_steps,
             "run_dir": suite.recorded_path(run_dir),
@@ -176,10 +191,14 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
         passing_at = {s: sum(passing(c[s]) for c in by_seed.values() if s in c) for s in checkpoints}
         first = {seed: next((s for s in sorted(c) if passing(c[s])), None) for seed, c in by_seed.items()}
         open_ = [r["seed"] for r in mine if not r.get("finished", True)]
-        complete = len(mine) >= len(SEEDS) and not open_
-        budget = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None) if complete else None
+        # every seed has been evaluated at each checkpoint up to the shortest curve's end, so a budget found there
+        # cannot move; beyond it, a seed that has not got that far could still pass earlier than the others
+        known_to = min(r["curve"][-1]["steps"] for r in mine)
+        first_three = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None)
+        budget = first_three if len(mine) >= len(SEEDS) and first_three is not None and first_three <= known_to else None
         final = [r["curve"][-1] for r in mine]
         out[name] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "unfinished_seeds": open_,
+                     "max_steps_by_seed": [r.get("max_steps") for r in mine],
                      "last_checkpoint_by_seed": [r["curve"][-1]["steps"] for r in mine], "passing_seeds_at": passing_at,
                      "first_pass_by_seed": first, "calibrated_budget": budget,
                      "best_passing_seeds": max(passing_at.values(), default=0),
@@ -229,13 +248,29 @@ def unfinished(work: Path) -> list[dict[str, Any]]:
     return out
 
 
-def collect(work: Path, out: Path) -> dict[str, Any]:
+def gather(work: Path) -> list[dict[str, Any]]:
+    """Every run of one work folder: finished, set aside as superseded, and unfinished."""
     runs = [json.loads(p.read_text()) for p in sorted(work.glob("*.json"))
             if not p.name.endswith((".partial.json", ".failed.json"))]
     runs += [json.loads(p.read_text()) for p in sorted((work / "superseded").glob("*.json"))]
-    runs += unfinished(work)
+    return runs + unfinished(work)
+
+
+def collect(work: Path | Sequence[Path], out: Path) -> dict[str, Any]:
+    """Gather one work folder, or several (e.g. every ``max*`` ceiling of one evaluation interval): per job and task
+    version the longest curve, a finished run before an unfinished one of the same length."""
+    works = [work] if isinstance(work, Path) else list(work)
+    best: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for folder in works:
+        for run in gather(folder):
+            key = (run["task"], run["seed"], run["env_id"])
+            rank = (run["curve"][-1]["steps"] if run["curve"] else 0, run.get("finished", True))
+            if key not in best or rank > (best[key]["curve"][-1]["steps"] if best[key]["curve"] else 0,
+                                          best[key].get("finished", True)):
+                best[key] = run
+    runs = sorted(best.values(), key=lambda r: (r["task"], r["seed"]))
     current = {r["task"]: current_env_id(r["task"]) for r in runs}
-    data = {"benchmark": "suite_calibration", "work": str(work), "pass_rate": PASS_RATE, "pass_seeds": PASS_SEEDS,
+    data = {"benchmark": "suite_calibration", "work": [str(w) for w in works], "pass_rate": PASS_RATE, "pass_seeds": PASS_SEEDS,
             "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs, current), **provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1, default=float) + "\n")
@@ -295,10 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = plan(args.seeds, args.tasks)
     if args.list:
         for job in jobs:
-            print(f"{job_state(job, work):24} {job.key}")
+            print(f"{job_state(job, work, args.max_steps):24} {job.key}")
         return 0
     if not args.collect:
-        todo = [j for j in jobs if job_state(j, work) != "done"]
+        todo = [j for j in jobs if not job_state(j, work, args.max_steps).startswith("done")]
         print(f"{len(todo)} of {len(jobs)} jobs to run, {args.jobs} at a time, up to {args.max_steps:,} steps each",
               flush=True)
         start = time.monotonic()
@@ -306,7 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             for i, (job, ok) in enumerate(zip(todo, pool.map(lambda j: launch(j, args, work), todo)), 1):
                 print(f"[{i}/{len(todo)}, {time.monotonic() - start:.0f} s] {'done  ' if ok else 'FAILED'} {job.key}"
                       + ("" if ok else f" (log: {work / job.key}.log)"), flush=True)
-    data = collect(work, args.out)
+    # every ceiling of this evaluation interval, unless a work folder was named
+    data = collect(work if args.work else sorted(work.parent.glob(f"max*_every{args.eval_every}")), args.out)
     print(f"{len(data['runs'])} finished jobs -> {args.out}")
     for task, row in data["tasks"].items():
         print(f"  {task}: seeds {row['seeds']}, most passing at one checkpoint {row['best_passing_seeds']}, "

@@ -45,6 +45,39 @@ def test_no_budget_with_fewer_than_five_seeds_or_without_a_verifier(calibration:
     assert none["best_passing_seeds"] == 0 and none["calibrated_budget"] is None  # no verifier never passes
 
 
+def test_budget_counts_each_curve_only_as_far_as_every_seed_has_got(calibration: ModuleType) -> None:
+    # seed 0 ran to 4 checkpoints, the others to 2: three pass at checkpoint 2, which every seed has reached
+    runs = [_run(0, [0.0, 0.9, 1.0, 1.0]), _run(1, [0.0, 0.6]), _run(2, [0.0, 0.5]), _run(3, [0.0, 0.0]),
+            _run(4, [0.0, 0.0])]
+    assert calibration.task_table(runs)["hopper_backflip"]["calibrated_budget"] == 200_000
+    # three pass only at checkpoint 3, which seeds 1-4 have not reached: one of them might still pass earlier
+    late = [_run(0, [0.0, 0.0, 1.0]), _run(1, [0.0, 0.0, 1.0]), _run(2, [0.0, 0.0, 1.0]), _run(3, [0.0, 0.0]),
+            _run(4, [0.0, 0.0])]
+    row = calibration.task_table(late)["hopper_backflip"]
+    assert row["passing_seeds_at"][300_000] == 3 and row["calibrated_budget"] is None
+    text = "\n".join(load_script("make_results").suite_calibration_section(
+        {"tasks": {"hopper_backflip": row}, "runs": [{**r, "eval_every": 100_000, "eval_episodes": 10} for r in late],
+         "pass_rate": 0.5, "pass_seeds": 3, "seeds_for_a_budget": 5}))
+    assert "none within 200,000 steps" in text
+
+
+def test_collect_takes_the_longest_curve_of_each_job_across_ceilings(calibration: ModuleType, tmp_path: Path) -> None:
+    now = calibration.current_env_id("hopper_backflip")
+    short, long_ = tmp_path / "max200000_every100000", tmp_path / "max400000_every100000"
+    for folder, seeds, rates in ((short, range(5), [0.0, 1.0]), (long_, [0], [0.0, 0.0, 0.0, 1.0])):
+        folder.mkdir()
+        for seed in seeds:
+            run = {**_run(seed, rates), "env_id": now, "key": f"ppo_hopper_backflip_seed{seed}", "max_steps": 100_000 * len(rates)}
+            (folder / f"{run['key']}.json").write_text(json.dumps(run))
+    data = calibration.collect([short, long_], tmp_path / "out.json")
+    row = data["tasks"]["hopper_backflip"]
+    assert row["seeds"] == [0, 1, 2, 3, 4] and row["last_checkpoint_by_seed"] == [400_000] + [200_000] * 4
+    assert row["calibrated_budget"] == 200_000  # seeds 1-4 pass at 200 k; seed 0's longer curve replaced its short one
+    job = calibration.Job("hopper_backflip", 0)
+    assert calibration.job_state(job, tmp_path / "max300000_every100000", 300_000) == f"done (in {long_.name})"
+    assert calibration.job_state(job, tmp_path / "max800000_every100000", 800_000) == "pending"
+
+
 def test_pass_rate_matches_the_suite_benchmark(calibration: ModuleType) -> None:
     assert calibration.PASS_RATE == load_script("make_results").SUITE_PASS
 
@@ -102,7 +135,7 @@ def test_a_result_of_an_earlier_task_version_is_set_aside_and_kept_as_its_own_ro
     assert data["tasks"]["hopper_backflip"]["best_passing_seeds"] == 0
 
 
-def test_a_stopped_job_shows_its_curve_so_far_and_never_counts_towards_a_budget(calibration: ModuleType,
+def test_a_stopped_job_shows_its_curve_so_far_and_counts_only_as_far_as_it_got(calibration: ModuleType,
                                                                                tmp_path: Path) -> None:
     for seed in range(5):
         run = {**_run(seed, [0.0, 1.0]), "env_id": calibration.current_env_id("hopper_backflip"),
