@@ -52,7 +52,8 @@ class GalleryConfig:
     """Run directories whose final policies to show, each beside a random policy on its task; empty: a random
     rollout of every suite task."""
     benchmark: Path | None = None
-    """The suite benchmark's results file: show each task's best seed of ``arm`` (instead of ``runs``)."""
+    """The suite benchmark's results file: show each task's best seed of ``arm`` (instead of ``runs``); the calibration
+    benchmark's (``benchmarks/results/suite_calibration.json``) gives its PPO runs as ``arm=ppo``."""
     arm: Arm = "loop"
     """With ``benchmark``: the arm whose best seeds to show, ``loop`` or ``ppo``."""
 

@@ -1,6 +1,7 @@
 """The suite benchmark's results file (``benchmarks/suite.py`` writes ``benchmarks/results/suite.json``) as the
 gallery reads it: per task, the seed of one arm with the highest true return whose run directory still holds its
-final policy (``rlhf-robotics gallery benchmark=...``).
+final policy (``rlhf-robotics gallery benchmark=...``). The calibration benchmark's file
+(``benchmarks/results/suite_calibration.json``, PPO on each task's true reward) is read as its ``ppo`` arm.
 
 Each run of the file records ``run_dir``: relative to the repository root when the run lies inside it (the
 default work folder, ``benchmarks/.work/suite/``), absolute otherwise. A relative one is read from the current
@@ -58,11 +59,27 @@ def read_suite_results(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         data = {"error": str(err)}
-    if not isinstance(data, dict) or data.get("benchmark") != "suite" or not isinstance(data.get("runs"), list):
+    if (not isinstance(data, dict) or data.get("benchmark") not in ("suite", "suite_calibration")
+            or not isinstance(data.get("runs"), list)):
         raise SuiteResultsError(f"benchmark={path}: not a results file of the suite benchmark (no \"benchmark\": "
                                 f"\"suite\" with its runs); give the file `{SUITE_COMMAND}` writes, "
-                                "benchmarks/results/suite.json by default")
-    return data
+                                "benchmarks/results/suite.json by default, or benchmarks/results/suite_calibration.json")
+    return calibration_as_suite(data) if data["benchmark"] == "suite_calibration" else data
+
+
+def calibration_as_suite(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The calibration benchmark's results (``benchmarks/suite_calibration.py``: PPO on each task's true reward,
+    a learning curve per seed) in the suite file's shape: its finished runs of each task's current version as
+    ``ppo`` runs, with the last evaluation's mean true return. Superseded versions and unfinished runs (no final
+    policy yet) are left out."""
+    current = {task: row["env_id"] for task, row in data.get("tasks", {}).items() if "superseded" not in task}
+    runs = [{"job": {"arm": "ppo", "task": r["task"], "seed": r["seed"]},
+             "return_true": {"mean": r["curve"][-1]["return_true"]}, "steps": r["curve"][-1]["steps"],
+             **({"run_dir": r["run_dir"]} if r.get("run_dir") else {})}
+            for r in data["runs"]
+            if r.get("finished", True) and r["curve"] and current.get(r["task"]) == r["env_id"]]
+    return {"benchmark": "suite_calibration", "tasks": {task: {"env_id": env_id} for task, env_id in current.items()},
+            "runs": runs}
 
 
 def final_policy_missing(run_dir: Path) -> str | None:

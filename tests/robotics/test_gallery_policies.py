@@ -120,6 +120,31 @@ def test_best_runs_pick_each_tasks_highest_return_seed_whose_final_policy_remain
     assert [(b.task, b.seed) for b in best] == [("reacher_smooth", 0), ("cheetah_oneleg", 0)]
 
 
+def test_the_calibration_results_are_read_as_the_ppo_arm_of_current_task_versions(tmp_path: Path) -> None:
+    from rlhf_robotics.robotics.suite_results import best_runs, read_suite_results
+
+    kept = [_fake_run(tmp_path / f"ppo_s{k}") for k in range(3)]
+    curve = [{"steps": 100, "return_true": 1.0, "success_rate": 0.0}]
+
+    def run(task: str, env_id: str, seed: int, last: float, run_dir: Path | None, **extra: object) -> dict[str, object]:
+        return {"task": task, "env_id": env_id, "seed": seed, "curve": [*curve, {**curve[0], "return_true": last}],
+                **({"run_dir": str(run_dir)} if run_dir else {}), **extra}
+
+    path = tmp_path / "suite_calibration.json"
+    path.write_text(json.dumps({"benchmark": "suite_calibration", "runs": [
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v2", 0, 300.0, kept[0]),
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v2", 1, 900.0, kept[1]),
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v2", 2, 5000.0, None, finished=False),  # still running
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v1", 0, 9000.0, kept[2]),  # an earlier version
+    ], "tasks": {"hopper_backflip": {"env_id": "rlhf_robotics/HopperBackflip-v2"},
+                 "hopper_backflip (HopperBackflip-v1, superseded)": {"env_id": "rlhf_robotics/HopperBackflip-v1"}}}))
+    results = read_suite_results(path)
+    assert [(r["job"]["seed"], r["return_true"]["mean"]) for r in results["runs"]] == [(0, 300.0), (1, 900.0)]
+    best, skipped = best_runs(results, "ppo")
+    assert [(b.task, b.seed, b.run_dir) for b in best] == [("hopper_backflip", 1, kept[1])] and not skipped
+    assert best_runs(results, "loop")[0] == []  # the calibration has no loop arm
+
+
 @pytest.mark.render
 def test_gallery_of_a_benchmark_shows_each_tasks_best_seed_and_lists_skipped_tasks(
         run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
