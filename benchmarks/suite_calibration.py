@@ -34,6 +34,8 @@ Seeds are run seed-major, so a partly finished calibration has every task at the
 
     .venv/bin/python benchmarks/suite_calibration.py --jobs 2 --seeds 0          # one seed per task
     .venv/bin/python benchmarks/suite_calibration.py --jobs 2                    # seeds 0-4, resumable
+    .venv/bin/python benchmarks/suite_calibration.py --jobs 2 --max-steps 1000000 --seeds 1 2 3 4   # half the cost;
+                                                     # counts beside seed 0's 2 M curves (see "budget" above)
     .venv/bin/python benchmarks/suite_calibration.py --list
     .venv/bin/python benchmarks/suite_calibration.py --collect && .venv/bin/python benchmarks/make_results.py
 """
