@@ -44,6 +44,7 @@ from rlhf_robotics.preference.rundir import RunPaths
 from rlhf_robotics.preference.selection import candidate_count, check_selector
 from rlhf_robotics.preference.teachers import preset
 from rlhf_robotics.preference.techniques import TechniquesConfig
+from rlhf_robotics.typed_config import from_mapping
 
 
 @dataclass
@@ -95,6 +96,8 @@ class RewardConfig:
         if isinstance(self.trainer, dict):
             fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in self.trainer.items()}
             self.trainer = RewardTrainerConfig(**fields)
+        if isinstance(self.techniques, dict):  # e.g. RewardConfig(techniques={"rime": {"enabled": True}})
+            self.techniques = from_mapping(TechniquesConfig, self.techniques, "reward.techniques")
         if self.n_pairs < 1:
             raise ValueError(f"n_pairs must be >= 1, got {self.n_pairs}; the reward model needs comparisons")
         if self.ensemble_size < 1:

@@ -92,3 +92,14 @@ def test_overrides_reach_the_typed_config() -> None:
                                  "reward.techniques.rime.warmup_epochs=2"])).reward.techniques
     assert tech.rime.enabled and tech.rime.warmup_epochs == 2 and tech.stop_accuracy == 0.97
     assert to_lm_config(compose([])).reward.techniques == TechniquesConfig()
+
+
+def test_techniques_given_as_a_mapping_are_typed_and_checked() -> None:
+    """``RewardConfig(techniques={...})`` (as a script or a JSON config passes it) builds the typed settings, and a
+    wrong key or value is named with its full key."""
+    config = small(techniques={"stop_accuracy": 0.9, "rime": {"enabled": True, "alpha": 0.5}})
+    assert config.techniques == TechniquesConfig(stop_accuracy=0.9, rime=RIMEConfig(enabled=True, alpha=0.5))
+    with pytest.raises(ValueError, match=r"reward\.techniques\.stop_acuracy"):
+        small(techniques={"stop_acuracy": 0.9})
+    with pytest.raises(ValueError, match=r"reward\.techniques\.crop_steps=3"):
+        small(techniques={"crop_steps": 3})
