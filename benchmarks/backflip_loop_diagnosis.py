@@ -1,0 +1,161 @@
+"""Why the loop does not learn the backflip although its reward model scores well (issue 15), read from finished
+runs: what the labelled clips contained, what the policy does, and what the learned reward pays for.
+
+``benchmarks/backflip_reward_model.py`` showed that HopperBackflip-v2's objective is a function of one step's
+observation and action, and the loop's reward model on v2 reaches 0.88–0.94 accuracy against the oracle and a
+0.87–0.92 step-reward correlation (v0: 0.82 and 0.39). Yet the policy taught by it turns past a full flip and lies
+down. This script reads a loop run directory (``rlhf-robotics env=hopper_backflip ...``, or a
+``benchmarks/suite.py`` loop job) and reports three things:
+
+- **clips**: per label round, the stored segments, how many contain a landing (``reward_landing`` > 0), and the
+  share that turn further back than half a turn and than a full turn;
+- **policy**: ``--episodes`` stochastic (as in training) episodes of the final policy: landings, turns, final
+  torso height, verifier successes;
+- **learned reward**: the run's final reward model on its last rounds' segments, per state class — airborne and
+  turning back with the flip's allowance left (the paid rotation), airborne and turning back past the allowance
+  (paid nothing by the objective: the over-rotation v2 took away), on the ground — the mean reward of the class
+  minus the on-ground mean, in standard deviations of the learned and of the true step reward. Where the learned
+  difference for "past the allowance" is positive while the true one is not, the learned reward still pays the
+  over-rotation the objective stopped paying.
+
+    .venv/bin/python benchmarks/backflip_loop_diagnosis.py benchmarks/.work/suite/steps500000/loop_hopper_backflip_seed0
+
+Writes ``benchmarks/results/backflip_loop_diagnosis.json`` (``--out``); a few seconds per run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, provenance, write_result  # noqa: E402
+
+ALLOWANCE_INDEX, REGAIN_INDEX = 13, 11
+"""HopperBackflip-v2's observation: what is left of the flip's rotation allowance, and rotation to regain."""
+
+
+def segment_files(run_dir: Path) -> list[Path]:
+    files = sorted((run_dir / "segments").glob("*.npz"))
+    if not files:
+        raise SystemExit(f"{run_dir}: no stored segments (segments/*.npz); give a loop run directory of HopperBackflip-v2")
+    return files
+
+
+def clips(run_dir: Path) -> list[dict[str, Any]]:
+    """Per stored segment batch (one per label round): what its clips contain."""
+    rows = []
+    for path in segment_files(run_dir):
+        with np.load(path) as z:
+            turned = z["term__backward_rotation"].max(axis=1)
+            rows.append({"batch": path.stem, "segments": int(len(turned)),
+                         "segments_with_a_landing": int((z["term__reward_landing"] > 0).any(axis=1).sum()),
+                         "share_turning_past_half_a_turn": float((turned > math.pi).mean()),
+                         "share_turning_past_a_full_turn": float((turned > 2 * math.pi).mean()),
+                         "mean_true_return": float(z["reward"].sum(axis=1).mean())})
+    return rows
+
+
+def policy(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
+    """The final policy, sampling actions as in training, on ``episodes`` fresh episodes."""
+    import torch
+
+    from rlhf_robotics.robotics.config import load_config
+    from rlhf_robotics.robotics.physics import env_factory
+    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy
+
+    torch.manual_seed(seed)
+    e = load_config(run_dir).env
+    env = env_factory(e.id, e.kwargs, e.christiano)()
+    agent, rms = load_policy(run_dir), load_obs_rms(run_dir)
+    turns, landed, heights, successes = [], [], [], []
+    for k in range(episodes):
+        obs, _ = env.reset(seed=seed + k)
+        furthest, flips, done, info = 0.0, 0, False, {}
+        while not done:
+            x = obs if rms is None else np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
+            action, _ = agent.predict(x[None].astype(np.float32), deterministic=False)
+            obs, _, term, trunc, info = env.step(action[0])
+            furthest, flips, done = max(furthest, info["backward_rotation"]), max(flips, info["flips_landed"]), term or trunc
+        turns.append(furthest / (2 * math.pi))
+        landed.append(flips)
+        heights.append(float(info["torso_height"]))
+        successes.append(bool(info["is_success"]))
+    env.close()
+    return {"episodes": episodes, "deterministic": False, "episodes_with_a_landing": int(sum(f > 0 for f in landed)),
+            "successes": int(sum(successes)), "turns_median": float(np.median(turns)),
+            "turns_range": [float(min(turns)), float(max(turns))],
+            "final_torso_height_median": float(np.median(heights))}
+
+
+def learned_reward(run_dir: Path, batches: int) -> dict[str, Any]:
+    """The final reward model on the last ``batches`` segment batches, per state class (see the module docstring)."""
+    from rlhf_robotics.robotics.evaluation import pearson
+    from rlhf_robotics.robotics.saved_run import load_reward_function
+
+    reward = load_reward_function(run_dir)
+    obs, act, true, air = [], [], [], []
+    for path in segment_files(run_dir)[-batches:]:
+        with np.load(path) as z:
+            obs.append(z["obs"])
+            act.append(z["act"])
+            true.append(z["reward"])
+            air.append(z["term__airborne"])
+    o, a, r, airborne = (np.concatenate(v) for v in (obs, act, true, air))
+    if o.shape[-1] <= ALLOWANCE_INDEX:
+        raise SystemExit(f"{run_dir}: observations have {o.shape[-1]} entries; this reads HopperBackflip-v2's "
+                         f"(index {ALLOWANCE_INDEX} = rotation_to_complete)")
+    x = np.concatenate([o, a], axis=-1)
+    learned = reward(x.reshape(-1, x.shape[-1]).astype(np.float32)).reshape(r.shape)
+    turning = (airborne > 0.5) & (o[..., REGAIN_INDEX] < 1e-6)  # in the air, at the furthest rotation so far
+    classes = {"turning_within_the_allowance": turning & (o[..., ALLOWANCE_INDEX] > 0.3),
+               "turning_past_the_allowance": turning & (o[..., ALLOWANCE_INDEX] < 0),
+               "on_the_ground": airborne < 0.5}
+    ground = classes["on_the_ground"]
+    out: dict[str, Any] = {"segment_batches": batches, "steps": int(r.size),
+                           "correlation_step": pearson(learned.ravel(), r.ravel())}
+    for name, mask in classes.items():
+        out[name] = {"steps": int(mask.sum())}
+        if mask.any() and name != "on_the_ground" and ground.any():
+            out[name]["learned_minus_ground_in_sd"] = float((learned[mask].mean() - learned[ground].mean()) / learned.std())
+            out[name]["true_minus_ground_in_sd"] = float((r[mask].mean() - r[ground].mean()) / r.std())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path, help="loop run directories of HopperBackflip-v2")
+    p.add_argument("--episodes", type=int, default=40)
+    p.add_argument("--last-batches", type=int, default=3, help="segment batches the learned reward is read on")
+    p.add_argument("--seed", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=RESULTS / "backflip_loop_diagnosis.json")
+    args = p.parse_args(argv)
+    if args.episodes < 1 or args.last_batches < 1:
+        p.error(f"--episodes and --last-batches must be >= 1, got {args.episodes} and {args.last_batches}")
+    import torch
+
+    torch.set_num_threads(1)
+    rows = []
+    for run in args.runs:
+        summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+        row = {"run_dir": str(run), "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
+               "reward_model_accuracy_vs_oracle": summary.get("reward_model_accuracy_vs_oracle"),
+               "reward_correlation_step": summary.get("reward_correlation_step"),
+               "clips": clips(run), "policy": policy(run, args.episodes, args.seed),
+               "learned_reward": learned_reward(run, args.last_batches)}
+        print(json.dumps({k: v for k, v in row.items() if k != "clips"}, default=float), flush=True)
+        rows.append(row)
+    write_result(args.out, {"benchmark": "backflip_loop_diagnosis", "command": " ".join(
+        ["python benchmarks/backflip_loop_diagnosis.py", *(sys.argv[1:] if argv is None else argv)]),
+        "runs": rows, **provenance()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""``benchmarks/backflip_loop_diagnosis.py`` (issue 15): what a backflip loop run's clips contained (hand-made
+segments), and the whole report on a tiny real run."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bench_scripts import load_script
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def test_clips_count_landings_and_turns_per_round(tmp_path: Path) -> None:
+    diagnosis = load_script("backflip_loop_diagnosis")
+    (tmp_path / "segments").mkdir()
+    landing = np.zeros((4, 5))
+    landing[1, 3] = 400.0  # one segment of four lands
+    turned = np.array([[0.1] * 5, [1.0, 2.0, 6.5, 6.5, 6.5], [0.0, 1.0, 3.2, 3.3, 3.3], [0.0] * 5])
+    np.savez(tmp_path / "segments" / "round_000_000000.npz", term__reward_landing=landing,
+             term__backward_rotation=turned, reward=np.ones((4, 5)))
+    (row,) = diagnosis.clips(tmp_path)
+    assert row["segments"] == 4 and row["segments_with_a_landing"] == 1
+    assert row["share_turning_past_half_a_turn"] == 0.5  # 6.5 and 3.3 rad are past pi
+    assert row["share_turning_past_a_full_turn"] == 0.25 and 6.5 > 2 * math.pi
+    assert row["mean_true_return"] == 5.0
+
+
+def test_a_folder_without_segments_is_refused(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, str(BENCHMARKS / "backflip_loop_diagnosis.py"), str(tmp_path),
+                        "--out", str(tmp_path / "out.json")], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "no stored segments" in r.stderr and not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.slow
+def test_the_report_of_a_tiny_backflip_run(tmp_path: Path) -> None:
+    from rlhf_robotics.preference.trainer import RewardTrainerConfig
+    from rlhf_robotics.robotics.config import (
+        EnvConfig,
+        ExperimentConfig,
+        LabelsConfig,
+        PPOConfig,
+        RewardModelConfig,
+    )
+    from rlhf_robotics.robotics.loop import run_experiment
+
+    run = tmp_path / "run"
+    run_experiment(ExperimentConfig(
+        env=EnvConfig(id="rlhf_robotics/HopperBackflip-v2", n_envs=2, segment_steps=10),
+        labels=LabelsConfig(total=12, rounds=2, initial_steps=600, buffer_steps=1200),
+        reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=2)),
+        ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=1),
+        total_steps=256, seed=0, run_dir=str(run), baseline=False, eval_episodes=1, video=False,
+    ), progress=False)
+    out = tmp_path / "diagnosis.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "backflip_loop_diagnosis.py"), str(run), "--episodes", "2",
+                    "--out", str(out)], check=True, timeout=300)
+    (row,) = json.loads(out.read_text())["runs"]
+    stored = sum(len(np.load(p)["reward"]) for p in (run / "segments").glob("*.npz"))
+    assert sum(c["segments"] for c in row["clips"]) == stored and row["labels"] == 12
+    assert row["policy"]["episodes"] == 2 and row["policy"]["successes"] <= row["policy"]["episodes_with_a_landing"] + 2
+    learned = row["learned_reward"]
+    classes = ("turning_within_the_allowance", "turning_past_the_allowance", "on_the_ground")
+    assert sum(learned[c]["steps"] for c in classes) <= learned["steps"] == 10 * stored
+    assert -1 <= learned["correlation_step"] <= 1
