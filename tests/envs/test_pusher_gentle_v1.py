@@ -1,0 +1,95 @@
+"""PusherGentle-v1 (issue 15, "calibrated tasks"): the hidden objective PPO can learn to pass the verifier on;
+v0 still reproduces, bit for bit.
+
+``fingerprints/pusher_gentle_v0.json`` was recorded from v0's code (before v1 existed) on the rollouts of
+``ROLLOUTS``; re-record only for a meant change to v0, with ``RECORD_FINGERPRINTS=1 pytest
+tests/envs/test_pusher_gentle_v1.py``, and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+FINGERPRINT = Path(__file__).parent / "fingerprints" / "pusher_gentle_v0.json"
+V0 = "rlhf_robotics/PusherGentle-v0"
+
+
+def _push(u: Any, t: int) -> np.ndarray:
+    """Go behind the object, then push it towards the goal (Jacobian-transpose control of the fingertip)."""
+    obj, goal, tip = u.get_body_com("object"), u.get_body_com("goal"), u.get_body_com("tips_arm")
+    direction = goal - obj
+    direction[2] = 0
+    direction /= np.linalg.norm(direction) + 1e-9
+    behind = obj - 0.12 * direction
+    target = behind if np.linalg.norm((tip - behind)[:2]) > 0.03 else obj + 0.05 * direction
+    target = np.array([target[0], target[1], obj[2]])
+    jacp = np.zeros((3, u.model.nv))
+    mujoco.mj_jacBodyCom(u.model, u.data, jacp, None, u.model.body("tips_arm").id)
+    error = target - u.data.body("tips_arm").xipos
+    return np.clip(20.0 * jacp[:, :7].T @ error - 1.0 * u.data.qvel[:7], -2, 2)
+
+
+ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
+    "random": (0, None),  # (seed, action at step t or None for seeded random actions)
+    "random_seed1": (1, None),
+    "push": (0, _push),
+    "push_seed1": (1, _push),
+}
+
+
+def rollout(env_id: str, name: str) -> tuple[np.ndarray, list[float], list[dict]]:
+    """One whole episode: observations ``(T+1, D)``, rewards and infos."""
+    seed, act = ROLLOUTS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Gymnasium points users of old versions to the new
+        env = gym.make(env_id)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    observations, rewards, infos = [obs], [], []
+    truncated, t = False, 0
+    while not truncated:
+        action = env.action_space.sample() if act is None else act(env.unwrapped, t).astype(np.float32)
+        obs, reward, _, truncated, info = env.step(action)
+        observations.append(obs)
+        rewards.append(float(reward))
+        infos.append(info)
+        t += 1
+    env.close()
+    return np.array(observations), rewards, infos
+
+
+def fingerprint(env_id: str, name: str, keys: list[str] | None = None) -> dict[str, Any]:
+    """Every reward, every ``info`` term (``keys``: those v0 had) per step, and a digest of the observations."""
+    obs, rewards, infos = rollout(env_id, name)
+    keys = sorted(k for k in infos[0] if k != "is_success") if keys is None else keys
+    return {
+        "obs_shape": list(obs.shape),
+        "obs_sha256": hashlib.sha256(np.ascontiguousarray(obs, dtype=np.float64).tobytes()).hexdigest(),
+        "obs_last": obs[-1].tolist(),
+        "rewards": rewards,
+        "info": {k: [float(i[k]) for i in infos] for k in keys},
+        "is_success": [bool(i["is_success"]) for i in infos],
+    }
+
+
+def test_record() -> None:
+    if os.environ.get("RECORD_FINGERPRINTS") != "1":
+        pytest.skip("set RECORD_FINGERPRINTS=1 to re-record")
+    FINGERPRINT.write_text(json.dumps({V0: {name: fingerprint(V0, name) for name in ROLLOUTS}}, indent=1) + "\n")
+
+
+@pytest.mark.parametrize("name", sorted(ROLLOUTS))
+def test_v0_reproduces_its_recorded_rollouts_bit_for_bit(name: str) -> None:
+    expected = json.loads(FINGERPRINT.read_text())[V0][name]
+    assert fingerprint(V0, name, sorted(expected["info"])) == expected
