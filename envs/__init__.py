@@ -81,8 +81,7 @@ EARLIER_VERSIONS: dict[str, EarlierVersion] = {
     "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
                                                             "reach_bonus": 0.0, "success_mean_jerk": 100.0,
                                                             "observe_tip_motion": False}, max_episode_steps=50),
-    "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"reward_dist_weight": 1.0, "impact_cost_weight": 2.0,
-                                                          "planar_distance": False, "observe_object_velocity": False}),
+    "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"planar_distance": False, "observe_object_velocity": False}),
 }
 """Superseded ids (without the namespace) → what reproduces them. Each task's version history says what changed."""
 

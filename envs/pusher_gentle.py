@@ -1,7 +1,7 @@
 """``rlhf_robotics/PusherGentle-v1``: the Pusher arm moves the object to the goal without striking it.
 
-``rlhf_robotics/PusherGentle-v0`` (``reward_dist_weight=1, impact_cost_weight=2, planar_distance=False,
-observe_object_velocity=False``) stays registered to reproduce earlier runs."""
+``rlhf_robotics/PusherGentle-v0`` (``planar_distance=False, observe_object_velocity=False``) stays registered
+to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -65,19 +65,21 @@ class PusherGentleEnv(PusherEnv):
       against ``success_distance`` 0.08 while the object's speed stayed gentle, so delivery, not gentleness, was
       the limit. v0 measured the distance between the bodies' centres, which sit 0.048 m apart in height, so its
       0.08 m asked for the object within 0.064 m of the goal on the table, less than the goal disc's 0.08 m
-      radius; v1 measures it on the table in the objective and the verifier (``planar_distance``), so a
-      delivered object's distance goes to 0 and the term's slope stays 1 near the goal. ``reward_dist_weight``
-      rises from 1 to 3 so delivery outweighs the arm's effort, and ``impact_cost_weight`` from 2 to 6 with it,
-      so a strike costs as much against delivery as before; the verifier's speed limit is unchanged. The
-      observation gains the object's velocity (indices 23–24), which the gentleness term reads.
+      radius, and its distance term flattened near the goal. v1 measures the distance on the table in the
+      objective and the verifier (``planar_distance``) and observes the object's velocity, which the gentleness
+      term reads (indices 23–24); the weights and the verifier's speed limit are v0's. Measured (PPO, seed 0,
+      1 M steps, success of 10 evaluation episodes every 0.1 M): v1 as released 0.0 ×5, 0.1 0.2 0.2 0.6 0.7,
+      final 0.4; its final policy on 20 episodes 0.45, every failure on distance (0.086–0.25 m) with the
+      object's peak speed 0.05–0.10 m/s. The same with ``reward_dist_weight`` 3 and ``impact_cost_weight`` 6
+      scored 0.0 at every checkpoint to 0.7 M, so the weights stay.
     - v0: first version.
     """
 
     def __init__(
         self,
         reward_near_weight: float = 0.5,
-        reward_dist_weight: float = 3.0,
-        impact_cost_weight: float = 6.0,
+        reward_dist_weight: float = 1.0,
+        impact_cost_weight: float = 2.0,
         reward_control_weight: float = 0.1,
         gentle_speed: float = 0.2,
         success_distance: float = 0.08,

@@ -127,7 +127,7 @@ def test_the_distance_is_measured_on_the_table_and_the_goal_disc_counts() -> Non
     # the centres, √(0.07² + 0.048²) = 0.0849 > 0.08, and failed
     v1, v0 = slide(V1, [(0.07, 0.0)], 0.0)[-1], slide(V0, [(0.07, 0.0)], 0.0)[-1]
     assert v1["object_goal_distance"] == pytest.approx(0.07, abs=1e-6) and v1["is_success"]
-    assert v1["reward_dist"] == pytest.approx(-3 * 0.07, abs=1e-5)
+    assert v1["reward_dist"] == pytest.approx(-0.07, abs=1e-5)
     assert v0["object_goal_distance"] == pytest.approx(np.hypot(0.07, HEIGHT), abs=1e-6) and not v0["is_success"]
     assert v0["reward_dist"] == pytest.approx(-np.hypot(0.07, HEIGHT), abs=1e-5)
     assert not slide(V1, [(0.09, 0.0)], 0.0)[-1]["is_success"]
@@ -140,7 +140,7 @@ def test_the_verifier_passes_a_gentle_delivery_and_fails_a_strike(speed: float, 
     path = [(0.2 - 0.2 * k / steps, 0.0) for k in range(steps)] + [(0.0, 0.0)] * 20
     infos = slide(V1, path, [speed] * steps + [0.0] * 20)
     for info in infos:
-        assert info["reward_gentle"] == pytest.approx(-6 * max(0.0, info["object_speed"] - 0.2))
+        assert info["reward_gentle"] == pytest.approx(-2 * max(0.0, info["object_speed"] - 0.2))
     assert infos[-1]["object_goal_distance"] < 0.08
     assert infos[-1]["is_success"] is gentle
     assert (infos[-1]["peak_object_speed"] > 0.5) is not gentle
