@@ -53,22 +53,37 @@ TASKS: tuple[TaskSpec, ...] = (
              "Walker2d walks at a steady pace, torso upright, smooth joints"),
     TaskSpec("AntUprightWalk-v0", "rlhf_robotics.envs.ant_upright:AntUprightWalkEnv", 1000,
              "Ant walks forward with a level torso and a smooth gait"),
-    TaskSpec("ReacherSmooth-v0", "rlhf_robotics.envs.reacher_smooth:ReacherSmoothEnv", 50,
+    TaskSpec("ReacherSmooth-v1", "rlhf_robotics.envs.reacher_smooth:ReacherSmoothEnv", 100,
              "Reacher reaches the target along a low-jerk path"),
-    TaskSpec("PusherGentle-v0", "rlhf_robotics.envs.pusher_gentle:PusherGentleEnv", 100,
+    TaskSpec("PusherGentle-v1", "rlhf_robotics.envs.pusher_gentle:PusherGentleEnv", 100,
              "Pusher moves the object to the goal without striking it"),
 )
 """Every task of the suite, in gallery order."""
 
 TASK_IDS: tuple[str, ...] = tuple(t.id for t in TASKS)
 
-EARLIER_VERSIONS: dict[str, tuple[str, dict[str, object]]] = {
-    "HopperBackflip-v1": ("HopperBackflip-v2", {"flip_allowance": False, "landing_reward": 20.0}),
-    "HopperBackflip-v0": ("HopperBackflip-v2", {"markovian_objective": False, "flip_allowance": False,
-                                                "landing_reward": 20.0}),
+@dataclass(frozen=True)
+class EarlierVersion:
+    """A superseded id, still registered so that earlier runs reproduce."""
+
+    current: str
+    """The id (without the namespace) that replaced it; its entry point builds both."""
+    kwargs: dict[str, object]
+    """Constructor kwargs that give the old behaviour."""
+    max_episode_steps: int | None = None
+    """Its time limit (steps) where it differs from the current version's."""
+
+
+EARLIER_VERSIONS: dict[str, EarlierVersion] = {
+    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v2", {"flip_allowance": False, "landing_reward": 20.0}),
+    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v2", {"markovian_objective": False, "flip_allowance": False,
+                                                              "landing_reward": 20.0}),
+    "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
+                                                            "reach_bonus": 0.0, "success_mean_jerk": 100.0,
+                                                            "observe_tip_motion": False}, max_episode_steps=50),
+    "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"planar_distance": False, "observe_object_velocity": False}),
 }
-"""Superseded ids, still registered so earlier runs reproduce: id → (current id, constructor kwargs that give
-the old behaviour). Each task's version history says what changed."""
+"""Superseded ids (without the namespace) → what reproduces them. Each task's version history says what changed."""
 
 
 def register_tasks() -> None:
@@ -77,11 +92,11 @@ def register_tasks() -> None:
         if task.id not in gym.registry:
             gym.register(id=task.id, entry_point=task.entry_point, max_episode_steps=task.max_episode_steps)
     current = {t.name: t for t in TASKS}
-    for name, (now, kwargs) in EARLIER_VERSIONS.items():
+    for name, old in EARLIER_VERSIONS.items():
         if f"{NAMESPACE}/{name}" not in gym.registry:
-            task = current[now]
+            task = current[old.current]
             gym.register(id=f"{NAMESPACE}/{name}", entry_point=task.entry_point,
-                         max_episode_steps=task.max_episode_steps, kwargs=dict(kwargs))
+                         max_episode_steps=old.max_episode_steps or task.max_episode_steps, kwargs=dict(old.kwargs))
 
 
 def missing_extra(env_id: str) -> str | None:
@@ -100,7 +115,7 @@ register_dmc()  # DeepMind Control Suite ids; dm-control (the 'suites' extra) is
 register_metaworld()  # Meta-World v3 ids; metaworld (the 'suites' extra) likewise
 
 __all__ = [
-    "NAMESPACE", "TASKS", "TASK_IDS", "EARLIER_VERSIONS", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
+    "NAMESPACE", "TASKS", "TASK_IDS", "EARLIER_VERSIONS", "EarlierVersion", "TaskSpec", "register_tasks", "make_christiano", "ChristianoStyle",
     "physics_rubric", "step_scores", "segment_items", "TermSum", "DMC_TASKS", "dmc_id", "register_dmc",
     "MW_TASKS", "mw_id", "register_metaworld", "missing_extra",
 ]

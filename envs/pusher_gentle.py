@@ -1,4 +1,7 @@
-"""``rlhf_robotics/PusherGentle-v0``: the Pusher arm moves the object to the goal without striking it."""
+"""``rlhf_robotics/PusherGentle-v1``: the Pusher arm moves the object to the goal without striking it.
+
+``rlhf_robotics/PusherGentle-v0`` (``planar_distance=False, observe_object_velocity=False``) stays registered
+to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.pusher_v5 import PusherEnv
+from gymnasium.spaces import Box
 from rlhf_robotics.envs.physics import actuator_power
 
 DEFAULT_CAMERA_CONFIG: dict[str, Any] = {
@@ -23,29 +27,51 @@ class PusherGentleEnv(PusherEnv):
     As Pusher-v5: ``Box(-2, 2, (7,))`` torques on the seven arm joints.
 
     ## Observation space
-    As Pusher-v5: ``Box(-inf, inf, (23,))`` = 7 joint angles, 7 joint velocities, fingertip, object and goal
-    positions (x, y, z each).
+    ``Box(-inf, inf, (25,))``:
+
+    | index | observation |
+    |---|---|
+    | 0–22 | as Pusher-v5: 7 joint angles, 7 joint velocities, fingertip, object and goal positions (x, y, z each) |
+    | 23–24 | the object's velocity on the table (x, y; m/s) |
+
+    Indices 23–24 are the state the gentleness term reads, so that the hidden objective is a function of what the
+    policy and a reward model (one step's observation and action) see. (v0 observed indices 0–22.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
     |---|---|
     | ``reward_near`` | -``reward_near_weight`` · ‖fingertip − object‖ (m) |
-    | ``reward_dist`` | -``reward_dist_weight`` · ‖object − goal‖ (m) |
+    | ``reward_dist`` | -``reward_dist_weight`` · ‖object − goal‖ on the table (x, y; m) |
     | ``reward_gentle`` | -``impact_cost_weight`` · max(0, object speed − ``gentle_speed``) (m/s) |
     | ``reward_ctrl`` | -``reward_control_weight`` · ‖a‖² |
 
     ## Rubric terms (raw physics, in ``info``)
-    ``tip_object_distance``, ``object_goal_distance`` (m), ``object_speed`` (m/s), ``actuator_power`` (Σ|τ·q̇|).
+    ``tip_object_distance``, ``object_goal_distance`` (m, on the table), ``object_speed`` (m/s),
+    ``peak_object_speed`` (m/s, the episode's so far), ``actuator_power`` (Σ|τ·q̇|).
 
     ## Verifier
-    ``info["is_success"]`` is true while the object is within ``success_distance`` of the goal and its speed has
-    never exceeded ``success_max_speed`` in the episode. Read it on the episode's last step.
+    ``info["is_success"]`` is true while the object's centre is within ``success_distance`` of the goal's on the
+    table (0.08 m: the goal disc's radius) and the object's speed has never exceeded ``success_max_speed`` in the
+    episode. Read it on the episode's last step.
 
     ## Starting state and episode end
     As Pusher-v5 (arm at rest, object placed at random at least 0.17 m from the goal at the origin). No
     termination; the registered time limit is 100 steps (5 s).
 
     ## Version history
+    - v1 (issue 15, "calibrated tasks"): a budget at which PPO passes the verifier. SB3 PPO on v0's objective
+      (seed 0, 4 envs, the loop's settings, 2 M steps) passed at most 0.5 of the evaluation episodes (0.4 at
+      0.5 M, 0.5 at 0.8–1.0 M, 0.1–0.3 elsewhere); at 1 M the median final object–goal distance was 0.085 m
+      against ``success_distance`` 0.08 while the object's speed stayed gentle, so delivery, not gentleness, was
+      the limit. v0 measured the distance between the bodies' centres, which sit 0.048 m apart in height, so its
+      0.08 m asked for the object within 0.064 m of the goal on the table, less than the goal disc's 0.08 m
+      radius, and its distance term flattened near the goal. v1 measures the distance on the table in the
+      objective and the verifier (``planar_distance``) and observes the object's velocity, which the gentleness
+      term reads (indices 23–24); the weights and the verifier's speed limit are v0's. Measured (PPO, seed 0,
+      1 M steps, success of 10 evaluation episodes every 0.1 M): v1 as released 0.0 ×5, 0.1 0.2 0.2 0.6 0.7,
+      final 0.4; its final policy on 20 episodes 0.45, every failure on distance (0.086–0.25 m) with the
+      object's peak speed 0.05–0.10 m/s. The same with ``reward_dist_weight`` 3 and ``impact_cost_weight`` 6
+      scored 0.0 at every checkpoint to 0.7 M, so the weights stay.
     - v0: first version.
     """
 
@@ -58,22 +84,52 @@ class PusherGentleEnv(PusherEnv):
         gentle_speed: float = 0.2,
         success_distance: float = 0.08,
         success_max_speed: float = 0.5,
+        planar_distance: bool = True,
+        observe_object_velocity: bool = True,
         default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
+        """Args (beyond the reward weights and thresholds named in the class docstring):
+            planar_distance: the object–goal distance measured on the table (x, y); False reproduces v0's
+                distance between the bodies' centres, which are 0.048 m apart in height.
+            observe_object_velocity: observation indices 23–24 (the object's velocity, which the gentleness term
+                reads); False reproduces v0's 23-dim observation.
+        """
+        for name, value in (("reward_near_weight", reward_near_weight), ("reward_dist_weight", reward_dist_weight),
+                            ("impact_cost_weight", impact_cost_weight),
+                            ("reward_control_weight", reward_control_weight), ("gentle_speed", gentle_speed),
+                            ("success_distance", success_distance), ("success_max_speed", success_max_speed)):
+            if value < 0:
+                raise ValueError(f"{name}={value!r} must be >= 0 (weights, speeds and distances are magnitudes; "
+                                 "the objective's terms carry their own signs)")
         super().__init__(
             reward_near_weight=reward_near_weight, reward_dist_weight=reward_dist_weight,
             reward_control_weight=reward_control_weight, default_camera_config=default_camera_config, **kwargs,
         )
         utils.EzPickle.__init__(
             self, reward_near_weight, reward_dist_weight, impact_cost_weight, reward_control_weight,
-            gentle_speed, success_distance, success_max_speed, default_camera_config, **kwargs,
+            gentle_speed, success_distance, success_max_speed, planar_distance, observe_object_velocity,
+            default_camera_config, **kwargs,
         )
         self._impact_cost_weight = impact_cost_weight
         self._gentle_speed = gentle_speed
         self._success_distance = success_distance
         self._success_max_speed = success_max_speed
+        self._planar = planar_distance
+        self._observe_object_velocity = observe_object_velocity
         self._peak_speed = 0.0
+        if observe_object_velocity:
+            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(25,), dtype=np.float64)
+
+    def _object_velocity(self) -> np.ndarray:
+        """The object's velocity on the table (x, y; m/s)."""
+        return np.array([self.data.qvel[-3], self.data.qvel[-4]])  # joints obj_slidey, obj_slidex
+
+    def _get_obs(self) -> np.ndarray:
+        observation = super()._get_obs()
+        if not self._observe_object_velocity:
+            return observation
+        return np.concatenate([observation, self._object_velocity()])
 
     def reset_model(self) -> np.ndarray:
         observation = super().reset_model()
@@ -87,7 +143,8 @@ class PusherGentleEnv(PusherEnv):
         observation = self._get_obs()
 
         tip_object = float(np.linalg.norm(self.get_body_com("object") - self.get_body_com("tips_arm")))
-        object_goal = float(np.linalg.norm(self.get_body_com("object") - self.get_body_com("goal")))
+        offset = self.get_body_com("object") - self.get_body_com("goal")
+        object_goal = float(np.linalg.norm(offset[:2] if self._planar else offset))
         object_speed = float(np.linalg.norm(self.data.qvel[-4:-2]))  # obj_slidey, obj_slidex
         self._peak_speed = max(self._peak_speed, object_speed)
 
@@ -104,6 +161,7 @@ class PusherGentleEnv(PusherEnv):
             "tip_object_distance": tip_object,
             "object_goal_distance": object_goal,
             "object_speed": object_speed,
+            "peak_object_speed": self._peak_speed,
             "actuator_power": actuator_power(self.data),
             "is_success": bool(success),
         }

@@ -1,4 +1,7 @@
-"""``rlhf_robotics/ReacherSmooth-v0``: the Reacher brings its fingertip to the target along a smooth, low-jerk path."""
+"""``rlhf_robotics/ReacherSmooth-v1``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
+
+``rlhf_robotics/ReacherSmooth-v0`` (``reward_dist_weight=1, jerk_cost_weight=1e-3, reach_bonus=0,
+success_mean_jerk=100, observe_tip_motion=False``, 50 steps) stays registered to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.reacher_v5 import ReacherEnv
+from gymnasium.spaces import Box
 from rlhf_robotics.envs.physics import actuator_power
 
 DEFAULT_CAMERA_CONFIG: dict[str, Any] = {"distance": 0.9, "elevation": -90.0, "azimuth": 90.0, "lookat": np.zeros(3)}
@@ -21,8 +25,16 @@ class ReacherSmoothEnv(ReacherEnv):
     As Reacher-v5: ``Box(-1, 1, (2,))`` torques on the two hinges.
 
     ## Observation space
-    As Reacher-v5: ``Box(-inf, inf, (10,))`` = cos and sin of the two angles, target x/y, joint velocities,
-    fingertip − target (x, y).
+    ``Box(-inf, inf, (14,))``:
+
+    | index | observation |
+    |---|---|
+    | 0–9 | as Reacher-v5: cos and sin of the two angles, target x/y, joint velocities, fingertip − target (x, y) |
+    | 10–11 | fingertip velocity (x, y; m/s, finite difference over the last step) |
+    | 12–13 | fingertip acceleration (x, y; m/s², finite difference of index 10–11 over the last step) |
+
+    Indices 10–13 are the state the jerk term reads, so that the hidden objective is a function of what the
+    policy and a reward model (one step's observation and action) see. (v0 observed indices 0–9.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -30,88 +42,143 @@ class ReacherSmoothEnv(ReacherEnv):
     | ``reward_dist`` | -``reward_dist_weight`` · ‖fingertip − target‖ (m) |
     | ``reward_jerk`` | -``jerk_cost_weight`` · ‖fingertip jerk‖ (m/s³, finite differences over steps) |
     | ``reward_ctrl`` | -``reward_control_weight`` · ‖a‖² |
+    | ``reward_reach`` | ``reach_bonus`` while the fingertip is within ``success_distance`` of the target |
 
-    The fingertip jerk is the third finite difference of its position over the step time; the fingertip is
-    taken to be at rest before the first step.
+    The fingertip jerk is the third finite difference of its position over the step time (dt = 0.02 s); the
+    fingertip is taken to be at rest before the first step (it starts at rest, up to Reacher-v5's ±0.005 rad/s).
+    A fingertip that moves by Δ in one step and stays costs jerk ‖Δ‖/dt³, 2‖Δ‖/dt³, ‖Δ‖/dt³ over three steps.
 
     ## Rubric terms (raw physics, in ``info``)
     ``distance`` (m), ``tip_speed`` (m/s), ``tip_acceleration`` (m/s²), ``tip_jerk`` (m/s³),
-    ``actuator_power`` (Σ|τ·q̇|).
+    ``mean_jerk`` (m/s³, the verifier's), ``actuator_power`` (Σ|τ·q̇|).
 
     ## Verifier
-    ``info["is_success"]`` is true while the fingertip is within ``success_distance`` of the target and the
-    mean jerk over the episode so far is at most ``success_mean_jerk``. Read it on the episode's last step.
+    ``info["is_success"]`` is true while the fingertip is within ``success_distance`` (0.02 m) of the target
+    and the mean jerk over the episode so far is at most ``success_mean_jerk`` (50 m/s³). Read it on the
+    episode's last step.
+
+    The threshold tells a smooth reach from a flick. Measured over 20 episodes of 100 steps, the fingertip driven
+    by a Jacobian-transpose controller (median over episodes of the episode's mean jerk): along a minimum-jerk
+    path (Flash & Hogan 1985) to the target in 0.8 s, 12 m/s³; in 0.6 s, 20; in 0.3 s, 75; straight at the
+    target, 330 (Reacher-v5's flick), or 117 with more damping. 50 m/s³ over 100 steps allows the summed jerk
+    that v0's 100 m/s³ over 50 steps did.
 
     ## Starting state and episode end
     As Reacher-v5 (random arm angles, target uniformly in a disc of radius 0.2). No termination; the
-    registered time limit is 50 steps (1 s).
+    registered time limit is 100 steps (2 s).
 
     ## Version history
+    - v1 (issue 15, "calibrated tasks"): a budget at which PPO passes the verifier. SB3 PPO on v0's objective
+      (seed 0, 4 envs, the loop's settings, 2 M steps) never passed (success ≤ 0.1): it parked the fingertip
+      ~0.14 m from the target, the distance term (weight 1) too weak against the jerk and control costs. With
+      ``reward_dist_weight=10`` it reached to 0.025 m but with a mean jerk of 127 m/s³ (~500 on each of the
+      first steps), and that hurried reach is near the objective's own optimum: for a minimum-jerk reach of
+      duration T the jerk cost grows as 1/T³ and the distance cost as T, so the best T goes as
+      (``jerk_cost_weight`` / ``reward_dist_weight``)^¼ — about 0.7 s at v0's ratio 1e-3 (mean jerk ~25 over
+      50 steps), 0.4 s at 1e-4 (~130). v1 sets ``reward_dist_weight`` 1 → 10 and ``jerk_cost_weight``
+      1e-3 → 2e-3 (ratio 2e-4: about 0.5 s), pays ``reach_bonus`` 0.2 a step within ``success_distance`` (the
+      last 2 cm are worth 10 times what the distance term pays there), observes the fingertip's velocity and
+      acceleration that the jerk term reads (indices 10–13), and registers 100 steps (was 50) so that a smooth
+      reach has time to finish; ``success_mean_jerk`` halves to 50 with the doubled horizon. Measured on the
+      way (PPO, seed 0, 1 M steps, success of 10 evaluation episodes every 0.1 M): these weights at 50 steps
+      (threshold 100, the first two steps left out of it) passed at 0.7–0.8 M only (0.0 0.0 0.4 0.3 0.1 0.4 0.7
+      0.5 0.3 0.2), the final policy failing on distance (0.02–0.08 m; mean jerk 20–100); at 100 steps (the
+      same threshold and grace) 0.0 0.2 0.2 0.4 0.8 0.5 0.2 0.6 0.7 0.7, the final policy's 20 episodes with
+      mean jerk 12–53 m/s³ over the whole episode, first steps included, and 14 of them within 0.02 m (the rest
+      0.023–0.045 m). So the grace was dropped (it changed no episode's verdict at 100 steps); at v1's
+      threshold of 50 one more of those 20 episodes fails (mean jerk 53, 0.014 m): success 0.65. v1 as
+      released (the same training, bit for bit; only the verifier differs): 0.0 0.2 0.2 0.2 0.5 0.5 0.2 0.6 0.7
+      0.6, final 0.5.
     - v0: first version.
     """
 
     def __init__(
         self,
-        reward_dist_weight: float = 1.0,
-        jerk_cost_weight: float = 1e-3,
+        reward_dist_weight: float = 10.0,
+        jerk_cost_weight: float = 2e-3,
         reward_control_weight: float = 0.1,
+        reach_bonus: float = 0.2,
         success_distance: float = 0.02,
-        success_mean_jerk: float = 100.0,
+        success_mean_jerk: float = 50.0,
+        observe_tip_motion: bool = True,
         default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
+        """Args (beyond the reward weights and thresholds named in the class docstring):
+            observe_tip_motion: observation indices 10–13 (the fingertip's velocity and acceleration, the state
+                the jerk term reads); False reproduces v0's 10-dim observation.
+        """
+        for name, value in (("reward_dist_weight", reward_dist_weight), ("jerk_cost_weight", jerk_cost_weight),
+                            ("reward_control_weight", reward_control_weight), ("reach_bonus", reach_bonus),
+                            ("success_distance", success_distance), ("success_mean_jerk", success_mean_jerk)):
+            if value < 0:
+                raise ValueError(f"{name}={value!r} must be >= 0 (weights and thresholds are magnitudes; "
+                                 "the objective's terms carry their own signs)")
         super().__init__(
             reward_dist_weight=reward_dist_weight, reward_control_weight=reward_control_weight,
             default_camera_config=default_camera_config, **kwargs,
         )
         utils.EzPickle.__init__(
-            self, reward_dist_weight, jerk_cost_weight, reward_control_weight, success_distance,
-            success_mean_jerk, default_camera_config, **kwargs,
+            self, reward_dist_weight, jerk_cost_weight, reward_control_weight, reach_bonus, success_distance,
+            success_mean_jerk, observe_tip_motion, default_camera_config, **kwargs,
         )
         self._jerk_cost_weight = jerk_cost_weight
+        self._reach_bonus = reach_bonus
         self._success_distance = success_distance
         self._success_mean_jerk = success_mean_jerk
+        self._observe_tip_motion = observe_tip_motion
         self._tip = np.zeros(2)
         self._tip_velocity = np.zeros(2)
         self._tip_acceleration = np.zeros(2)
         self._steps, self._jerk_sum = 0, 0.0
+        if observe_tip_motion:
+            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(14,), dtype=np.float64)
+
+    def _get_obs(self) -> np.ndarray:
+        observation = super()._get_obs()
+        if not self._observe_tip_motion:
+            return observation
+        return np.concatenate([observation, self._tip_velocity, self._tip_acceleration])
 
     def reset_model(self) -> np.ndarray:
-        observation = super().reset_model()
+        super().reset_model()
         self._tip = self.get_body_com("fingertip")[:2].copy()
         self._tip_velocity = np.zeros(2)
         self._tip_acceleration = np.zeros(2)
         self._steps, self._jerk_sum = 0, 0.0
-        return observation
+        return self._get_obs()
 
     def step(  # type: ignore[override]  # info also holds bools; MujocoEnv's stub says float64 only
         self, action: np.ndarray
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self.do_simulation(action, self.frame_skip)
-        observation = self._get_obs()
 
         tip = self.get_body_com("fingertip")[:2].copy()
         velocity = (tip - self._tip) / self.dt
         acceleration = (velocity - self._tip_velocity) / self.dt
         jerk = float(np.linalg.norm((acceleration - self._tip_acceleration) / self.dt))
         self._tip, self._tip_velocity, self._tip_acceleration = tip, velocity, acceleration
+        observation = self._get_obs()
         distance = float(np.linalg.norm(self.get_body_com("fingertip") - self.get_body_com("target")))
         self._steps += 1
         self._jerk_sum += jerk
+        mean_jerk = self._jerk_sum / self._steps
 
         terms = {
             "reward_dist": -self._reward_dist_weight * distance,
             "reward_jerk": -self._jerk_cost_weight * jerk,
             "reward_ctrl": -self._reward_control_weight * float(np.sum(np.square(action))),
+            "reward_reach": self._reach_bonus * (distance <= self._success_distance),
         }
         reward = float(sum(terms.values()))
-        success = distance <= self._success_distance and self._jerk_sum / self._steps <= self._success_mean_jerk
+        success = distance <= self._success_distance and mean_jerk <= self._success_mean_jerk
         info: dict[str, Any] = {
             **terms,
             "distance": distance,
             "tip_speed": float(np.linalg.norm(velocity)),
             "tip_acceleration": float(np.linalg.norm(acceleration)),
             "tip_jerk": jerk,
+            "mean_jerk": mean_jerk,
             "actuator_power": actuator_power(self.data),
             "is_success": bool(success),
         }

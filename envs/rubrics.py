@@ -90,13 +90,20 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
         ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
+    "ReacherSmooth-v1": [
+        ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
+        ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("on_target", "reward_reach", 1, 1, "Which one keeps its fingertip on the target for longer?"),
+        ("slow", "tip_speed", -1, 0, "Which one moves more slowly?"),
+    ],
     "ReacherSmooth-v0": [
         ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
         ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
         ("slow", "tip_speed", -1, 0, "Which one moves more slowly?"),
     ],
-    "PusherGentle-v0": [
+    "PusherGentle-v1": [
         ("near", "reward_near", 1, 1, "Which one keeps its hand closer to the object?"),
         ("delivered", "reward_dist", 1, 1, "Which one brings the object closer to the goal?"),
         ("gentle", "reward_gentle", 1, 1, "Which one pushes the object more gently?"),
@@ -106,6 +113,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
 }
 """Task name (without the ``rlhf_robotics/`` namespace) → its rubric's rows."""
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
+RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
 
 
 def physics_rubric(env_id: str) -> Rubric:

@@ -43,7 +43,7 @@ KNOWN_CHECK_ENV_WARNINGS: dict[str, tuple[str, ...] | None] = {  # message part 
     "A Box observation space minimum value is -infinity": None,
     "A Box observation space maximum value is infinity": None,
     # PusherGentle keeps Pusher-v5's action space, Box(-2, 2): a recommendation, not an error
-    "For Box action spaces, we recommend using a symmetric and normalized space": ("rlhf_robotics/PusherGentle-v0",),
+    "For Box action spaces, we recommend using a symmetric and normalized space": ("rlhf_robotics/PusherGentle-v1",),
 }
 
 
@@ -178,8 +178,8 @@ def test_reacher_minimum_jerk_reach_beats_random_and_verifies() -> None:
         target = u.start + (u.get_body_com("target") - u.start) * s
         return np.clip(jacobian_transpose(u, "fingertip", target, 300.0, 0.3, slice(0, 2)), -1, 1)
 
-    good, info = play("rlhf_robotics/ReacherSmooth-v0", 50, reach, seed=0)
-    bad, bad_success = random_return("rlhf_robotics/ReacherSmooth-v0", 50)
+    good, info = play("rlhf_robotics/ReacherSmooth-v1", 100, reach, seed=0)
+    bad, bad_success = random_return("rlhf_robotics/ReacherSmooth-v1", 100)
     assert good > bad + 20
     assert info["is_success"] and not bad_success
 
@@ -195,8 +195,8 @@ def test_pusher_approach_and_push_beats_random() -> None:
         target = np.array([target[0], target[1], obj[2]])
         return np.clip(jacobian_transpose(u, "tips_arm", target, 20.0, 1.0, slice(0, 7)), -2, 2)
 
-    good = np.mean([play("rlhf_robotics/PusherGentle-v0", 100, push, seed=seed)[0] for seed in range(3)])
-    bad, _ = random_return("rlhf_robotics/PusherGentle-v0", 100, range(3))
+    good = np.mean([play("rlhf_robotics/PusherGentle-v1", 100, push, seed=seed)[0] for seed in range(3)])
+    bad, _ = random_return("rlhf_robotics/PusherGentle-v1", 100, range(3))
     assert good > bad + 20
 
 
@@ -208,7 +208,7 @@ def test_pusher_verifier_wants_the_object_at_the_goal_and_never_struck(speed: fl
         qvel[-4] = speed
         u.set_state(qpos, qvel)
 
-    _, info = play("rlhf_robotics/PusherGentle-v0", 1, lambda u, t: np.zeros(7), prepare=place)
+    _, info = play("rlhf_robotics/PusherGentle-v1", 1, lambda u, t: np.zeros(7), prepare=place)
     assert info["is_success"] is success
     if speed:
         assert info["reward_gentle"] < 0

@@ -28,7 +28,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     run_dir = tmp_path_factory.mktemp("gallery") / "run"
     run_experiment(ExperimentConfig(
-        env=EnvConfig(id="rlhf_robotics/ReacherSmooth-v0", n_envs=2, segment_steps=5),
+        env=EnvConfig(id="rlhf_robotics/ReacherSmooth-v1", n_envs=2, segment_steps=5),
         labels=LabelsConfig(total=12, rounds=2, initial_steps=200, buffer_steps=400),
         reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=3)),
         ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2),
@@ -42,7 +42,7 @@ def test_policy_act_replays_the_saved_policy_on_normalised_observations(run: Pat
     from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy
 
     act, make_env, env_id, about = policy_act(run)
-    assert env_id == "rlhf_robotics/ReacherSmooth-v0" and "256 steps" in about and "12 labels" in about
+    assert env_id == "rlhf_robotics/ReacherSmooth-v1" and "256 steps" in about and "12 labels" in about
     policy, rms = load_policy(run), load_obs_rms(run)
     assert rms is not None  # the loop normalises observations: the gallery must apply the same statistics
     obs, _ = make_env().reset(seed=3)
@@ -62,7 +62,7 @@ def test_gallery_shows_each_runs_final_policy_beside_a_random_one(run: Path, tmp
     summary = json.loads((out / "gallery.json").read_text())
     learned, random = summary["runs"]
     assert (learned["policy"], random["policy"]) == ("learned", "random")
-    assert learned["env_id"] == random["env_id"] == "rlhf_robotics/ReacherSmooth-v0"
+    assert learned["env_id"] == random["env_id"] == "rlhf_robotics/ReacherSmooth-v1"
     act, make_env, env_id, _ = policy_act(run)
     _, _, _, ret, success = rollout_states(env_id, 0.3, 0, act, make_env)
     assert learned["return"] == pytest.approx(ret) and learned["success"] is success

@@ -180,10 +180,10 @@ def test_rubric_teacher_judges_on_reweighted_physics_rubric(tmp_path: Path) -> N
     from rlhf_robotics.robotics.config import TeacherSettings
     from rlhf_robotics.robotics.segments import SegmentStore
 
-    rubric = physics_rubric("rlhf_robotics/ReacherSmooth-v0")
+    rubric = physics_rubric("rlhf_robotics/ReacherSmooth-v1")
     weights = {c.name: (0.0 if c.weight else 1.0) for c in rubric.criteria}  # judge only on what the objective ignores
     config = tiny(tmp_path / "run", teacher=TeacherSettings(judge_on="rubric", rubric_weights=weights))
-    config.env = EnvConfig(id="rlhf_robotics/ReacherSmooth-v0", n_envs=2, segment_steps=10)
+    config.env = EnvConfig(id="rlhf_robotics/ReacherSmooth-v1", n_envs=2, segment_steps=10)
     run_experiment(config, progress=False)
     segments = SegmentStore(tmp_path / "run" / "segments")
     reweighted = rubric.weighted(weights)

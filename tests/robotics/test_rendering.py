@@ -114,7 +114,7 @@ def test_frames_show_the_stored_state() -> None:
     """Frame t is drawn from state t: one clip over poses A, B, A, C gives equal frames for the two A's, different
     frames for different poses, and each frame equals that pose rendered alone (a renderer that drew only the
     first state, or drew states out of order, fails)."""
-    seg = make_segments("rlhf_robotics/ReacherSmooth-v0", n=1, steps=1)  # fixed camera: poses differ in pixels
+    seg = make_segments("rlhf_robotics/ReacherSmooth-v1", n=1, steps=1)  # fixed camera: poses differ in pixels
     a = seg.qpos[0, 0]
     b, c = a.copy(), a.copy()
     b[0] += 1.5  # shoulder joint (rad)
@@ -146,9 +146,9 @@ def test_fast_and_pretty_presets_differ() -> None:
 
 @pytest.mark.render
 def test_a_survivor_renderer_is_not_blanked_when_another_is_closed() -> None:
-    seg = make_segments("rlhf_robotics/ReacherSmooth-v0", n=1, steps=2)
+    seg = make_segments("rlhf_robotics/ReacherSmooth-v1", n=1, steps=2)
     survivor = SceneRenderer(seg.env_id, "fast", 64, 64)
-    other = SceneRenderer("rlhf_robotics/PusherGentle-v0", "fast", 64, 64)
+    other = SceneRenderer("rlhf_robotics/PusherGentle-v1", "fast", 64, 64)
     before = survivor.frames(seg.qpos[0], seg.qvel[0])
     other.close()
     del other
@@ -203,7 +203,7 @@ def test_pool_renders_requested_store_ids_once_and_indexes_them(tmp_path: Path) 
     from rlhf_robotics.robotics.render_pool import ClipPool
 
     store = SegmentStore(tmp_path / "segments")
-    store.save("b0", make_segments("rlhf_robotics/ReacherSmooth-v0", n=3, steps=10, prefix="r"))
+    store.save("b0", make_segments("rlhf_robotics/ReacherSmooth-v1", n=3, steps=10, prefix="r"))
     store.save("b1", make_segments("rlhf_robotics/HopperBackflip-v2", n=1, steps=10, prefix="h"))
     clips = tmp_path / "clips"
     with ClipPool(clips, SMALL, workers=2) as pool:

@@ -84,7 +84,7 @@ def test_summary_success_rates_match_the_verifier_on_the_recorded_evaluation_epi
 
     # a looser target than the default 2 cm, so that short runs pass it in some episodes and fail it in others
     distance, jerk = 0.1, 1e9
-    config = _tiny(tmp_path / "run", "rlhf_robotics/ReacherSmooth-v0", success_distance=distance, success_mean_jerk=jerk)
+    config = _tiny(tmp_path / "run", "rlhf_robotics/ReacherSmooth-v1", success_distance=distance, success_mean_jerk=jerk)
     run_experiment(config, progress=False)
     data = json.loads((tmp_path / "run" / "summary.json").read_text())
     summary = Summary.from_json(data)

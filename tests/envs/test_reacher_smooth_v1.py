@@ -1,0 +1,188 @@
+"""ReacherSmooth-v1 (issue 15, "calibrated tasks"): the hidden objective PPO can learn to pass the verifier on;
+v0 still reproduces, bit for bit.
+
+``fingerprints/reacher_smooth_v0.json`` was recorded from v0's code (before v1 existed) on the rollouts of
+``ROLLOUTS``; re-record only for a meant change to v0, with ``RECORD_FINGERPRINTS=1 pytest
+tests/envs/test_reacher_smooth_v1.py``, and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+FINGERPRINT = Path(__file__).parent / "fingerprints" / "reacher_smooth_v0.json"
+V0 = "rlhf_robotics/ReacherSmooth-v0"
+
+
+def _min_jerk_reach(u: Any, t: int) -> np.ndarray:
+    """Track a minimum-jerk path (Flash & Hogan 1985) from the start to the target in 0.6 s."""
+    if t == 0:
+        u.start = u.get_body_com("fingertip").copy()
+    tau = min(1.0, (t + 1) * u.dt / 0.6)
+    s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
+    target = u.start + (u.get_body_com("target") - u.start) * s
+    jacp = np.zeros((3, u.model.nv))
+    mujoco.mj_jacBodyCom(u.model, u.data, jacp, None, u.model.body("fingertip").id)
+    error = target - u.data.body("fingertip").xipos
+    return np.clip(300.0 * jacp[:, :2].T @ error - 0.3 * u.data.qvel[:2], -1, 1)
+
+
+ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
+    "random": (0, None),  # (seed, action at step t or None for seeded random actions)
+    "random_seed1": (1, None),
+    "min_jerk_reach": (0, _min_jerk_reach),
+}
+
+
+def rollout(env_id: str, name: str) -> tuple[np.ndarray, list[float], list[dict]]:
+    """One whole episode: observations ``(T+1, D)``, rewards and infos."""
+    seed, act = ROLLOUTS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Gymnasium points users of old versions to the new
+        env = gym.make(env_id)
+    env.action_space.seed(seed)
+    obs, _ = env.reset(seed=seed)
+    observations, rewards, infos = [obs], [], []
+    truncated, t = False, 0
+    while not truncated:
+        action = env.action_space.sample() if act is None else act(env.unwrapped, t).astype(np.float32)
+        obs, reward, _, truncated, info = env.step(action)
+        observations.append(obs)
+        rewards.append(float(reward))
+        infos.append(info)
+        t += 1
+    env.close()
+    return np.array(observations), rewards, infos
+
+
+def fingerprint(env_id: str, name: str, keys: list[str] | None = None) -> dict[str, Any]:
+    """Every reward, every ``info`` term (``keys``: those v0 had) per step, and a digest of the observations."""
+    obs, rewards, infos = rollout(env_id, name)
+    keys = sorted(k for k in infos[0] if k != "is_success") if keys is None else keys
+    return {
+        "obs_shape": list(obs.shape),
+        "obs_sha256": hashlib.sha256(np.ascontiguousarray(obs, dtype=np.float64).tobytes()).hexdigest(),
+        "obs_last": obs[-1].tolist(),
+        "rewards": rewards,
+        "info": {k: [float(i[k]) for i in infos] for k in keys},
+        "is_success": [bool(i["is_success"]) for i in infos],
+    }
+
+
+def test_record() -> None:
+    if os.environ.get("RECORD_FINGERPRINTS") != "1":
+        pytest.skip("set RECORD_FINGERPRINTS=1 to re-record")
+    FINGERPRINT.write_text(json.dumps({V0: {name: fingerprint(V0, name) for name in ROLLOUTS}}, indent=1) + "\n")
+
+
+@pytest.mark.parametrize("name", sorted(ROLLOUTS))
+def test_v0_reproduces_its_recorded_rollouts_bit_for_bit(name: str) -> None:
+    expected = json.loads(FINGERPRINT.read_text())[V0][name]
+    assert fingerprint(V0, name, sorted(expected["info"])) == expected
+
+
+# --- v1's objective and verifier on a scripted fingertip path -----------------------------------------------
+
+DT = 0.02
+V1 = "rlhf_robotics/ReacherSmooth-v1"
+
+
+def scripted(shoulder: list[float], env_id: str = V1) -> tuple[np.ndarray, list[dict]]:
+    """Step the task with the simulation replaced by shoulder angles (rad, added to the reset pose; the arm at
+    rest, zero action) and the target put where the fingertip ends. Observations ``(T+1, D)``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        env = gym.make(env_id)
+    obs, _ = env.reset(seed=0)
+    u = env.unwrapped
+    start = u.data.qpos.copy()
+
+    def pose(angle: float, target: np.ndarray) -> None:
+        u.set_state(np.array([start[0] + angle, start[1], *target]), np.zeros(4))
+
+    pose(shoulder[-1], start[2:])
+    end = u.get_body_com("fingertip")[:2].copy()
+    moves = iter(shoulder)
+    u.do_simulation = lambda action, n_frames: pose(next(moves), end)
+    observations, infos = [obs], []
+    for _ in shoulder:
+        obs, reward, _, _, info = env.step(np.zeros(2, dtype=np.float32))
+        assert reward == pytest.approx(sum(v for k, v in info.items() if k.startswith("reward_")))
+        observations.append(obs)
+        infos.append(info)
+    env.close()
+    return np.array(observations), infos
+
+
+def tip(obs: np.ndarray) -> np.ndarray:
+    """Fingertip (x, y) from observations: (fingertip − target) + target."""
+    return obs[..., 8:10] + obs[..., 4:6]
+
+
+@pytest.mark.parametrize("jump_at", [0, 3])
+def test_a_step_in_the_path_costs_jerk_1_2_1_and_the_verifier_reads_the_mean(jump_at: int) -> None:
+    step = 0.01  # rad: the fingertip (r m from the shoulder) moves Δ = 2r·sin(step/2) in one step and stays
+    obs, infos = scripted([0.0] * jump_at + [step] * (100 - jump_at))
+    delta = float(np.linalg.norm(tip(obs[-1]) - tip(obs[0])))
+    assert delta == pytest.approx(2 * np.linalg.norm(tip(obs[0])) * np.sin(step / 2))
+    unit = delta / DT**3  # m/s³: Δ/dt, then Δ/dt², then Δ/dt³
+    expected = np.zeros(100)
+    expected[jump_at:jump_at + 3] = [unit, 2 * unit, unit]  # finite differences of a step: +1, -2, +1
+    np.testing.assert_allclose([i["tip_jerk"] for i in infos], expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose([i["reward_jerk"] for i in infos], -2e-3 * expected, rtol=1e-6, atol=1e-9)
+    assert infos[-1]["mean_jerk"] == pytest.approx(4 * unit / 100)  # 4 Δ/dt³ over 100 steps
+    # the fingertip ends on the target: the bonus, no distance cost, and the verifier passes (mean jerk ≤ 50)
+    assert infos[-1]["distance"] < 1e-9 and infos[-1]["reward_reach"] == 0.2 and infos[-1]["is_success"]
+    # indices 10–13: the fingertip's velocity and acceleration after each step, which the jerk term reads
+    np.testing.assert_allclose(obs[1:, 10:12], np.diff(tip(obs), axis=0) / DT, atol=1e-9)
+    np.testing.assert_allclose(obs[1:, 12:14], np.diff(obs[:, 10:12], axis=0) / DT, atol=1e-6)
+
+
+def test_the_verifier_fails_a_jerky_path_that_ends_on_the_target() -> None:
+    # back and forth by Δ (2.1 mm) three times, then still: jerk (1, 3, 4, 4, 4, 4, 3, 1) × Δ/dt³, mean ≈ 63 m/s³
+    obs, infos = scripted([0.0, 0.01, 0.0, 0.01, 0.0, 0.01] + [0.0] * 94)
+    unit = float(np.linalg.norm(tip(obs[2]) - tip(obs[1]))) / DT**3
+    np.testing.assert_allclose([i["tip_jerk"] for i in infos[:9]], np.array([0, 1, 3, 4, 4, 4, 4, 3, 1]) * unit,
+                               rtol=1e-6, atol=1e-6)
+    assert infos[-1]["mean_jerk"] == pytest.approx(24 * unit / 100) and infos[-1]["mean_jerk"] > 50
+    assert infos[-1]["distance"] < 1e-9
+    assert not infos[-1]["is_success"]
+    smooth_obs, smooth = scripted([0.0] * 100)
+    assert smooth[-1]["mean_jerk"] == 0.0 and smooth[-1]["is_success"]
+
+
+def test_the_bonus_is_paid_within_the_success_distance_only() -> None:
+    _, infos = scripted([0.2] * 5 + [0.0] * 95)  # 0.2 rad off: the fingertip 42 mm from the target, then on it
+    assert all(i["distance"] > 0.02 and i["reward_reach"] == 0.0 for i in infos[:5])
+    assert infos[0]["reward_dist"] == pytest.approx(-10 * infos[0]["distance"])
+    assert all(i["reward_reach"] == 0.2 for i in infos[5:])
+
+
+def test_the_jerk_term_is_a_function_of_consecutive_observations() -> None:
+    obs, _, infos = rollout(V1, "random")
+    assert obs.shape == (101, 14)
+    jerk = np.linalg.norm(np.diff(obs[:, 12:14], axis=0) / DT, axis=1)
+    np.testing.assert_allclose([i["tip_jerk"] for i in infos], jerk, rtol=1e-6)
+
+
+def test_v0_keeps_its_time_limit_and_observation() -> None:
+    obs, _, infos = rollout(V0, "random")
+    assert obs.shape == (51, 10) and "reward_reach" in infos[0] and infos[0]["reward_reach"] == 0.0
+
+
+@pytest.mark.parametrize("kwargs", [{"jerk_cost_weight": -1e-3}, {"success_mean_jerk": -1.0}])
+def test_negative_weights_and_thresholds_are_refused(kwargs: dict[str, float]) -> None:
+    name, value = next(iter(kwargs.items()))
+    with pytest.raises(ValueError, match=f"{name}={value}"):
+        gym.make(V1, **kwargs)
