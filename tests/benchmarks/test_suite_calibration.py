@@ -104,8 +104,8 @@ def test_tiny_run_evaluates_along_the_way_resumes_and_reaches_results(tmp_path: 
     assert not (work / "ppo_reacher_smooth_seed0.partial.json").exists() and out.with_suffix(".png").exists()
     from rlhf_robotics.robotics.gallery import policy_act
 
-    act = policy_act(Path(run["run_dir"]))[0]  # the final policy is kept and loads
-    assert act(np.zeros(10)).shape == (2,)
+    act, make_env, _, _ = policy_act(Path(run["run_dir"]))  # the final policy is kept and loads
+    assert act(np.zeros(make_env().observation_space.shape)).shape == (2,)
     assert data["tasks"]["reacher_smooth"]["calibrated_budget"] is None  # one seed cannot calibrate
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert "0 of 1 jobs to run" in again.stdout  # finished jobs are skipped
