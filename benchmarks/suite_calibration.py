@@ -345,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                       + ("" if ok else f" (log: {work / job.key}.log)"), flush=True)
     # every ceiling of this evaluation interval, unless a work folder was named
     data = collect(work if args.work else sorted(work.parent.glob(f"max*_every{args.eval_every}")), args.out)
-    print(f"{len(data['runs'])} finished jobs -> {args.out}")
+    still = sum(not r.get("finished", True) for r in data["runs"])
+    print(f"{len(data['runs']) - still} finished runs and {still} unfinished -> {args.out}")
     for task, row in data["tasks"].items():
         print(f"  {task}: seeds {row['seeds']}, most passing at one checkpoint {row['best_passing_seeds']}, "
               f"budget {row['calibrated_budget']}")
