@@ -554,6 +554,39 @@ def suite_calibration_section(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def backflip_loop_section(data: dict[str, Any]) -> list[str]:
+    """``benchmarks/backflip_loop_diagnosis.py``: what a backflip loop run's clips held, what its policy does and
+    what its learned reward pays for, per run."""
+    lines = ["## Why the loop does not learn the backflip: clips, policy, learned reward", "",
+             f"`{data.get('command', 'benchmarks/backflip_loop_diagnosis.py')}` (commit {str(data.get('commit', '?'))[:7]}, "
+             f"{data.get('date', '?')}). Learned and true reward per state class: the class mean minus the on-ground "
+             "mean, in standard deviations of each reward over the run's last 3 segment batches. The objective pays "
+             "nothing for turning past the flip's allowance; a positive learned value there is over-rotation the "
+             "learned reward still pays.", "",
+             "| run | steps | labels | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
+             "episodes | turns (median) | final torso height (m) | turning within the allowance: learned, true (SD) | "
+             "turning past it: learned, true (SD) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for run in data.get("runs", []):
+        clips, pol, lr = run["clips"], run["policy"], run["learned_reward"]
+
+        def pair(name: str, lr: dict[str, Any] = lr) -> str:
+            c = lr.get(name, {})
+            if "learned_minus_ground_in_sd" not in c:
+                return f"no such steps ({c.get('steps', 0)})"
+            return f"{c['learned_minus_ground_in_sd']:+.2f}, {c['true_minus_ground_in_sd']:+.2f} ({c['steps']:,} steps)"
+
+        acc, corr = run.get("reward_model_accuracy_vs_oracle"), run.get("reward_correlation_step")
+        lines.append(
+            f"| `{run['run_dir']}` | {run.get('steps') or '?':,} | {run.get('labels') or '?':,} | "
+            f"{'–' if acc is None else f'{acc:.3f}'} | {'–' if corr is None else f'{corr:.2f}'} | "
+            f"{sum(c['segments_with_a_landing'] for c in clips)} of {sum(c['segments'] for c in clips):,} | "
+            f"{pol['episodes_with_a_landing']} / {pol['episodes']} | {pol['turns_median']:.2f} | "
+            f"{pol['final_torso_height_median']:.2f} | {pair('turning_within_the_allowance')} | "
+            f"{pair('turning_past_the_allowance')} |")
+    return lines
+
+
 def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
     """Simulated annotators of mixed quality through the app's HTTP API: reliability model vs equal weights."""
     table = data.get("normalized_score", {})
@@ -728,7 +761,7 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
            relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
            reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None,
            label_scaling: dict[str, Any] | None = None, lm_seeds: dict[str, Any] | None = None,
-           calibration: dict[str, Any] | None = None) -> str:
+           calibration: dict[str, Any] | None = None, backflip_loop: dict[str, Any] | None = None) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -756,6 +789,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
         lines += annotator_reliability_section(data) + [""]
     if calibration:
         lines += suite_calibration_section(calibration) + [""]
+    if backflip_loop:
+        lines += backflip_loop_section(backflip_loop) + [""]
     if suite:
         lines += suite_section(suite) + [""]
     if label_scaling:
@@ -813,7 +848,8 @@ def main(argv: list[str] | None = None) -> int:
     lm_seeds = _load(HERE / "results" / "lm_seeds.json")
     calibration = _load(Path(args.suite).with_name("suite_calibration.json"))
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
-                                     suite, label_scaling, lm_seeds, calibration))
+                                     suite, label_scaling, lm_seeds, calibration,
+                                     _load(Path(args.suite).with_name("backflip_loop_diagnosis.json"))))
     print(f"wrote {args.out}")
     return 0
 

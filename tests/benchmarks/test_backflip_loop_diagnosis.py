@@ -68,3 +68,16 @@ def test_the_report_of_a_tiny_backflip_run(tmp_path: Path) -> None:
     classes = ("turning_within_the_allowance", "turning_past_the_allowance", "on_the_ground")
     assert sum(learned[c]["steps"] for c in classes) <= learned["steps"] == 10 * stored
     assert -1 <= learned["correlation_step"] <= 1
+
+
+def test_results_section_shows_each_run() -> None:
+    row = {"run_dir": "runs/a", "steps": 500_000, "labels": 1000, "reward_model_accuracy_vs_oracle": 0.876,
+           "reward_correlation_step": 0.87, "clips": [{"segments": 500, "segments_with_a_landing": 0},
+                                                      {"segments": 336, "segments_with_a_landing": 2}],
+           "policy": {"episodes": 40, "episodes_with_a_landing": 0, "turns_median": 1.4, "final_torso_height_median": 0.34},
+           "learned_reward": {"turning_within_the_allowance": {"steps": 10, "learned_minus_ground_in_sd": 1.7,
+                                                               "true_minus_ground_in_sd": 1.8},
+                              "turning_past_the_allowance": {"steps": 0}}}
+    text = "\n".join(load_script("make_results").backflip_loop_section({"runs": [row]}))
+    assert "| `runs/a` | 500,000 | 1,000 | 0.876 | 0.87 | 2 of 836 | 0 / 40 | 1.40 | 0.34 | +1.70, +1.80 (10 steps) | " \
+           "no such steps (0) |" in text
