@@ -8,14 +8,12 @@ tests/envs/test_reacher_smooth_v1.py``, and say why in the commit.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import fingerprinting
 import gymnasium as gym
 import mujoco
 import numpy as np
@@ -46,50 +44,17 @@ ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
 
 
 def rollout(env_id: str, name: str) -> tuple[np.ndarray, list[float], list[dict]]:
-    """One whole episode: observations ``(T+1, D)``, rewards and infos."""
-    seed, act = ROLLOUTS[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Gymnasium points users of old versions to the new
-        env = gym.make(env_id)
-    env.action_space.seed(seed)
-    obs, _ = env.reset(seed=seed)
-    observations, rewards, infos = [obs], [], []
-    truncated, t = False, 0
-    while not truncated:
-        action = env.action_space.sample() if act is None else act(env.unwrapped, t).astype(np.float32)
-        obs, reward, _, truncated, info = env.step(action)
-        observations.append(obs)
-        rewards.append(float(reward))
-        infos.append(info)
-        t += 1
-    env.close()
-    return np.array(observations), rewards, infos
-
-
-def fingerprint(env_id: str, name: str, keys: list[str] | None = None) -> dict[str, Any]:
-    """Every reward, every ``info`` term (``keys``: those v0 had) per step, and a digest of the observations."""
-    obs, rewards, infos = rollout(env_id, name)
-    keys = sorted(k for k in infos[0] if k != "is_success") if keys is None else keys
-    return {
-        "obs_shape": list(obs.shape),
-        "obs_sha256": hashlib.sha256(np.ascontiguousarray(obs, dtype=np.float64).tobytes()).hexdigest(),
-        "obs_last": obs[-1].tolist(),
-        "rewards": rewards,
-        "info": {k: [float(i[k]) for i in infos] for k in keys},
-        "is_success": [bool(i["is_success"]) for i in infos],
-    }
+    """One whole episode of ``ROLLOUTS[name]``: observations ``(T+1, D)``, rewards and infos."""
+    return fingerprinting.rollout(env_id, *ROLLOUTS[name])
 
 
 def test_record() -> None:
-    if os.environ.get("RECORD_FINGERPRINTS") != "1":
-        pytest.skip("set RECORD_FINGERPRINTS=1 to re-record")
-    FINGERPRINT.write_text(json.dumps({V0: {name: fingerprint(V0, name) for name in ROLLOUTS}}, indent=1) + "\n")
+    fingerprinting.record(FINGERPRINT, V0, ROLLOUTS)
 
 
 @pytest.mark.parametrize("name", sorted(ROLLOUTS))
 def test_v0_reproduces_its_recorded_rollouts_bit_for_bit(name: str) -> None:
-    expected = json.loads(FINGERPRINT.read_text())[V0][name]
-    assert fingerprint(V0, name, sorted(expected["info"])) == expected
+    fingerprinting.assert_reproduces(FINGERPRINT, V0, ROLLOUTS, name)
 
 
 # --- v1's objective and verifier on a scripted fingertip path -----------------------------------------------
