@@ -353,7 +353,9 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
     out = [
         f"### {data.get('env_id')}, reward refits {refit}"
         + (f", ≤ {data['refit_epochs']} epochs each" if "refit_epochs" in data else ", epochs not recorded (≤ 25, the default then)")
-        + (f", members trained {data['trainer_workers']} at a time" if data.get("trainer_workers", 1) > 1 else ""),
+        + (f", members trained {data['trainer_workers']} at a time" if data.get("trainer_workers", 1) > 1 else "")
+        + (", in a worker process" if data.get("refit_worker") == "process" else "")
+        + (f", stopped at {data['stop_accuracy']:.0%} training accuracy" if data.get("stop_accuracy") else ""),
         "",
         f"{data.get('steps')} env steps per arm, {data.get('labels')} labels from the perfect oracle, {len(reps)} repetitions "
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",
@@ -369,7 +371,8 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
         if name == "loop_total":
             share = "100%"
         elif name == "reward_training_background":
-            share = "(in a thread beside PPO; not added)"
+            share = ("(in the worker process beside PPO; not added)" if data.get("refit_worker") == "process"
+                     else "(in a thread beside PPO; not added)")
         else:
             share = f"{value / total:.0%}" if total and math.isfinite(total) else ""
         out.append(f"| {name} | {value:.1f} | {share} |")
@@ -800,7 +803,9 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
     lines += ["## Headline figures", ""]
     heads = headline(index_runs(label_efficiency.get("runs", []))) if label_efficiency else []
     for oh in overheads:
-        workers = f", members {oh['trainer_workers']} at a time" if oh.get("trainer_workers", 1) > 1 else ""
+        workers = (f", members {oh['trainer_workers']} at a time" if oh.get("trainer_workers", 1) > 1 else "") + (
+            ", worker process" if oh.get("refit_worker") == "process" else "") + (
+            f", stop at {oh['stop_accuracy']:.0%}" if oh.get("stop_accuracy") else "")
         heads.append(f"- Overhead ({oh.get('env_id')}, refits {oh.get('refit')}{workers}): the loop takes "
                      f"{oh.get('wall_time_ratio_median', math.nan):.2f}× the wall time of plain PPO at equal steps "
                      f"(median of {len(oh.get('repetitions', []))}; goal ≤ 1.15×).")
