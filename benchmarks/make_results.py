@@ -550,6 +550,8 @@ def suite_calibration_section(data: dict[str, Any]) -> list[str]:
                        "not yet (fewer seeds than needed)" if len(row["seeds"]) < data["seeds_for_a_budget"]
                        else "not yet (runs unfinished)" if row.get("unfinished_seeds")
                        else f"none within {int(min(row['last_checkpoint_by_seed'])):,} steps")
+        if budget is None and row.get("budget_at_most") is not None:
+            budget_text += f"; at most {int(row['budget_at_most']):,} (3 seeds pass there)"
         seeds = ", ".join(f"{seed} (unfinished: to {int(last):,} steps)" if seed in row.get("unfinished_seeds", []) else str(seed)
                           for seed, last in zip(row["seeds"], row.get("last_checkpoint_by_seed", row["seeds"])))
         lines.append(f"| {task} | {seeds} | {first} | {row['best_passing_seeds']} of "

@@ -203,6 +203,8 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
                      "max_steps_by_seed": [r.get("max_steps") for r in mine],
                      "last_checkpoint_by_seed": [r["curve"][-1]["steps"] for r in mine], "passing_seeds_at": passing_at,
                      "first_pass_by_seed": first, "calibrated_budget": budget,
+                     # 3 seeds passing at a checkpoint stay 3 of however many seeds run: the budget cannot be later
+                     "budget_at_most": first_three,
                      "best_passing_seeds": max(passing_at.values(), default=0),
                      "final_success_rate_by_seed": [p["success_rate"] for p in final],
                      "final_return_by_seed": [p["return_true"] for p in final]}

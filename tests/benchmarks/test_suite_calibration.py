@@ -41,6 +41,7 @@ def test_budget_is_the_first_checkpoint_where_three_of_five_seeds_pass(calibrati
 def test_no_budget_with_fewer_than_five_seeds_or_without_a_verifier(calibration: ModuleType) -> None:
     four = calibration.task_table([_run(s, [1.0, 1.0]) for s in range(4)])["hopper_backflip"]
     assert four["best_passing_seeds"] == 4 and four["calibrated_budget"] is None  # 4 of 4 is not "3 of 5"
+    assert four["budget_at_most"] == 100_000  # but 3 passing there stay 3 of 5 whatever seeds 4-5 do
     none = calibration.task_table([_run(s, [None, None]) for s in range(5)])["hopper_backflip"]
     assert none["best_passing_seeds"] == 0 and none["calibrated_budget"] is None  # no verifier never passes
 
