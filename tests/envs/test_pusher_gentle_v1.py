@@ -15,34 +15,19 @@ from typing import Any
 
 import fingerprinting
 import gymnasium as gym
-import mujoco
 import numpy as np
 import pytest
+import scripted
 
 FINGERPRINT = Path(__file__).parent / "fingerprints" / "pusher_gentle_v0.json"
 V0 = "rlhf_robotics/PusherGentle-v0"
 
 
-def _push(u: Any, t: int) -> np.ndarray:
-    """Go behind the object, then push it towards the goal (Jacobian-transpose control of the fingertip)."""
-    obj, goal, tip = u.get_body_com("object"), u.get_body_com("goal"), u.get_body_com("tips_arm")
-    direction = goal - obj
-    direction[2] = 0
-    direction /= np.linalg.norm(direction) + 1e-9
-    behind = obj - 0.12 * direction
-    target = behind if np.linalg.norm((tip - behind)[:2]) > 0.03 else obj + 0.05 * direction
-    target = np.array([target[0], target[1], obj[2]])
-    jacp = np.zeros((3, u.model.nv))
-    mujoco.mj_jacBodyCom(u.model, u.data, jacp, None, u.model.body("tips_arm").id)
-    error = target - u.data.body("tips_arm").xipos
-    return np.clip(20.0 * jacp[:, :7].T @ error - 1.0 * u.data.qvel[:7], -2, 2)
-
-
 ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
     "random": (0, None),  # (seed, action at step t or None for seeded random actions)
     "random_seed1": (1, None),
-    "push": (0, _push),
-    "push_seed1": (1, _push),
+    "push": (0, scripted.push),
+    "push_seed1": (1, scripted.push),
 }
 
 

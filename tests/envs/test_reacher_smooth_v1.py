@@ -15,31 +15,18 @@ from typing import Any
 
 import fingerprinting
 import gymnasium as gym
-import mujoco
 import numpy as np
 import pytest
+import scripted
 
 FINGERPRINT = Path(__file__).parent / "fingerprints" / "reacher_smooth_v0.json"
 V0 = "rlhf_robotics/ReacherSmooth-v0"
 
 
-def _min_jerk_reach(u: Any, t: int) -> np.ndarray:
-    """Track a minimum-jerk path (Flash & Hogan 1985) from the start to the target in 0.6 s."""
-    if t == 0:
-        u.start = u.get_body_com("fingertip").copy()
-    tau = min(1.0, (t + 1) * u.dt / 0.6)
-    s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-    target = u.start + (u.get_body_com("target") - u.start) * s
-    jacp = np.zeros((3, u.model.nv))
-    mujoco.mj_jacBodyCom(u.model, u.data, jacp, None, u.model.body("fingertip").id)
-    error = target - u.data.body("fingertip").xipos
-    return np.clip(300.0 * jacp[:, :2].T @ error - 0.3 * u.data.qvel[:2], -1, 1)
-
-
 ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
     "random": (0, None),  # (seed, action at step t or None for seeded random actions)
     "random_seed1": (1, None),
-    "min_jerk_reach": (0, _min_jerk_reach),
+    "min_jerk_reach": (0, scripted.min_jerk_reach),
 }
 
 

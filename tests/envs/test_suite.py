@@ -7,9 +7,9 @@ import warnings
 from typing import Any
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 import pytest
+import scripted
 from gymnasium.utils.env_checker import check_env
 from rlhf_robotics.envs import TASK_IDS, TASKS, physics_rubric, step_scores
 
@@ -121,13 +121,6 @@ def play(env_id: str, steps: int, act, prepare=None, teleport=None, seed: int = 
     return total, info
 
 
-def jacobian_transpose(u, body: str, target: np.ndarray, kp: float, kd: float, dofs: slice) -> np.ndarray:
-    jacp = np.zeros((3, u.model.nv))
-    mujoco.mj_jacBodyCom(u.model, u.data, jacp, None, u.model.body(body).id)
-    error = target - u.data.body(body).xipos
-    return kp * jacp[:, dofs].T @ error - kd * u.data.qvel[dofs]
-
-
 def test_hopper_backflip_launch_beats_random_and_lands() -> None:
     def launch(u) -> None:  # a jump with backward spin, set directly into the state
         qpos, qvel = u.data.qpos.copy(), u.data.qvel.copy()
@@ -170,32 +163,14 @@ def test_upright_gliding_pose_beats_random(env_id: str, speed: float) -> None:
 
 
 def test_reacher_minimum_jerk_reach_beats_random_and_verifies() -> None:
-    def reach(u, t) -> np.ndarray:  # track a minimum-jerk path from the start to the target (Flash & Hogan 1985)
-        if t == 0:
-            u.start = u.get_body_com("fingertip").copy()
-        tau = min(1.0, (t + 1) * u.dt / 0.6)
-        s = 10 * tau**3 - 15 * tau**4 + 6 * tau**5
-        target = u.start + (u.get_body_com("target") - u.start) * s
-        return np.clip(jacobian_transpose(u, "fingertip", target, 300.0, 0.3, slice(0, 2)), -1, 1)
-
-    good, info = play("rlhf_robotics/ReacherSmooth-v1", 100, reach, seed=0)
+    good, info = play("rlhf_robotics/ReacherSmooth-v1", 100, scripted.min_jerk_reach, seed=0)
     bad, bad_success = random_return("rlhf_robotics/ReacherSmooth-v1", 100)
     assert good > bad + 20
     assert info["is_success"] and not bad_success
 
 
 def test_pusher_approach_and_push_beats_random() -> None:
-    def push(u, t) -> np.ndarray:
-        obj, goal, tip = u.get_body_com("object"), u.get_body_com("goal"), u.get_body_com("tips_arm")
-        direction = goal - obj
-        direction[2] = 0
-        direction /= np.linalg.norm(direction) + 1e-9
-        behind = obj - 0.12 * direction
-        target = behind if np.linalg.norm((tip - behind)[:2]) > 0.03 else obj + 0.05 * direction
-        target = np.array([target[0], target[1], obj[2]])
-        return np.clip(jacobian_transpose(u, "tips_arm", target, 20.0, 1.0, slice(0, 7)), -2, 2)
-
-    good = np.mean([play("rlhf_robotics/PusherGentle-v1", 100, push, seed=seed)[0] for seed in range(3)])
+    good = np.mean([play("rlhf_robotics/PusherGentle-v1", 100, scripted.push, seed=seed)[0] for seed in range(3)])
     bad, _ = random_return("rlhf_robotics/PusherGentle-v1", 100, range(3))
     assert good > bad + 20
 
