@@ -38,13 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, provenance, write_result  # noqa: E402
 
 ALLOWANCE_INDEX, REGAIN_INDEX = 13, 11
-"""HopperBackflip-v2's observation: what is left of the flip's rotation allowance, and rotation to regain."""
+"""HopperBackflip-v2's and v3's observation: what is left of the flip's rotation allowance, and rotation to regain."""
 
 
 def segment_files(run_dir: Path) -> list[Path]:
     files = sorted((run_dir / "segments").glob("*.npz"))
     if not files:
-        raise SystemExit(f"{run_dir}: no stored segments (segments/*.npz); give a loop run directory of HopperBackflip-v2")
+        raise SystemExit(f"{run_dir}: no stored segments (segments/*.npz); give a loop run directory of HopperBackflip-v2 or -v3")
     return files
 
 
@@ -109,7 +109,7 @@ def learned_reward(run_dir: Path, batches: int) -> dict[str, Any]:
             air.append(z["term__airborne"])
     o, a, r, airborne = (np.concatenate(v) for v in (obs, act, true, air))
     if o.shape[-1] <= ALLOWANCE_INDEX:
-        raise SystemExit(f"{run_dir}: observations have {o.shape[-1]} entries; this reads HopperBackflip-v2's "
+        raise SystemExit(f"{run_dir}: observations have {o.shape[-1]} entries; this reads HopperBackflip-v2's or v3's "
                          f"(index {ALLOWANCE_INDEX} = rotation_to_complete)")
     x = np.concatenate([o, a], axis=-1)
     learned = reward(x.reshape(-1, x.shape[-1]).astype(np.float32)).reshape(r.shape)
@@ -130,7 +130,7 @@ def learned_reward(run_dir: Path, batches: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=Path, help="loop run directories of HopperBackflip-v2")
+    p.add_argument("runs", nargs="+", type=Path, help="loop run directories of HopperBackflip-v2 or -v3")
     p.add_argument("--episodes", type=int, default=40)
     p.add_argument("--last-batches", type=int, default=3, help="segment batches the learned reward is read on")
     p.add_argument("--seed", type=int, default=1000)
@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for run in args.runs:
         summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
-        row = {"run_dir": str(run), "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
+        config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+        row = {"run_dir": str(run), "env_id": config.get("env", {}).get("id"), "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
                "reward_model_accuracy_vs_oracle": summary.get("reward_model_accuracy_vs_oracle"),
                "reward_correlation_step": summary.get("reward_correlation_step"),
                "clips": clips(run), "policy": policy(run, args.episodes, args.seed),

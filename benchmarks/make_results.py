@@ -568,10 +568,10 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
              "mean, in standard deviations of each reward over the run's last 3 segment batches. The objective pays "
              "nothing for turning past the flip's allowance; a positive learned value there is over-rotation the "
              "learned reward still pays.", "",
-             "| run | steps | labels | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
+             "| run | task | steps | labels | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
              "episodes | turns (median) | final torso height (m) | turning within the allowance: learned, true (SD) | "
              "turning past it: learned, true (SD) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in data.get("runs", []):
         clips, pol, lr = run["clips"], run["policy"], run["learned_reward"]
 
@@ -583,7 +583,7 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
 
         acc, corr = run.get("reward_model_accuracy_vs_oracle"), run.get("reward_correlation_step")
         lines.append(
-            f"| `{run['run_dir']}` | {run.get('steps') or '?':,} | {run.get('labels') or '?':,} | "
+            f"| `{run['run_dir']}` | {str(run.get('env_id') or '?').split('/')[-1]} | {run.get('steps') or '?':,} | {run.get('labels') or '?':,} | "
             f"{'–' if acc is None else f'{acc:.3f}'} | {'–' if corr is None else f'{corr:.2f}'} | "
             f"{sum(c['segments_with_a_landing'] for c in clips)} of {sum(c['segments'] for c in clips):,} | "
             f"{pol['episodes_with_a_landing']} / {pol['episodes']} | {pol['turns_median']:.2f} | "

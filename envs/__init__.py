@@ -5,7 +5,7 @@ Importing ``rlhf_robotics.envs`` registers every task with Gymnasium under the `
     import gymnasium as gym
     import rlhf_robotics.envs  # noqa: F401  (registers the tasks)
 
-    env = gym.make("rlhf_robotics/HopperBackflip-v2")
+    env = gym.make("rlhf_robotics/HopperBackflip-v3")
 
 Each task subclasses a Gymnasium MuJoCo v5 environment; its class docstring is the spec. Every step's ``info``
 holds the hidden objective's terms (``reward_*``, summing to the reward), raw physics rubric terms and the
@@ -45,7 +45,7 @@ class TaskSpec:
 
 
 TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec("HopperBackflip-v2", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
+    TaskSpec("HopperBackflip-v3", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
              "Hopper jumps and turns a backward somersault"),
     TaskSpec("HalfCheetahOneLeg-v0", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
              "HalfCheetah runs forward with its front leg in the air"),
@@ -75,8 +75,11 @@ class EarlierVersion:
 
 
 EARLIER_VERSIONS: dict[str, EarlierVersion] = {
-    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v2", {"flip_allowance": False, "landing_reward": 20.0}),
-    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v2", {"markovian_objective": False, "flip_allowance": False,
+    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0}),
+    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "flip_allowance": False,
+                                                              "landing_reward": 20.0}),
+    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0,
+                                                              "markovian_objective": False, "flip_allowance": False,
                                                               "landing_reward": 20.0}),
     "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
                                                             "reach_bonus": 0.0, "success_mean_jerk": 100.0,

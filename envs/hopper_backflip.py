@@ -1,7 +1,7 @@
-"""``rlhf_robotics/HopperBackflip-v2``: the Hopper jumps and turns a backward somersault (Christiano et al. 2017).
+"""``rlhf_robotics/HopperBackflip-v3``: the Hopper jumps and turns a backward somersault (Christiano et al. 2017).
 
-``rlhf_robotics/HopperBackflip-v1`` (``flip_allowance=False, landing_reward=20``) and ``-v0`` (also
-``markovian_objective=False``) stay registered to reproduce earlier runs."""
+``rlhf_robotics/HopperBackflip-v2`` (``over_rotation_cost_weight=0``), ``-v1`` (also ``flip_allowance=False,
+landing_reward=20``) and ``-v0`` (also ``markovian_objective=False``) stay registered to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class HopperBackflipEnv(HopperEnv):
     |---|---|
     | ``reward_rotation`` | ``rotation_reward_weight`` · new backward rotation this step within the flip's allowance / dt (rad/s), on steps that start airborne |
     | ``reward_height`` | ``height_reward_weight`` · torso height (m) |
+    | ``reward_over_rotation`` | -``over_rotation_cost_weight`` · new backward rotation this step beyond the flip's allowance / dt (rad/s), in the air or not |
     | ``reward_landing`` | ``landing_reward`` on the step a backflip is completed by an upright landing |
     | ``reward_ctrl`` | -``ctrl_cost_weight`` · ‖a‖² |
 
@@ -59,6 +60,12 @@ class HopperBackflipEnv(HopperEnv):
     airborne``. Over an episode it sums to at most 2π·(flips landed + 1) / dt, ≈ 785 per flip at weights 1
     (dt = 0.008 s); a double turn landed at once pays one flip's rotation and one landing.
 
+    New backward rotation past the allowance costs what it would have earned (``reward_over_rotation``, in the air
+    or not): from one step's observations ``-over_rotation_cost_weight · (new − min(new, max(0,
+    rotation_to_complete))) / dt`` with ``new = max(0, turned back − rotation_to_regain)``. A flip's rotation net
+    of that cost is 2π less how far it overshot, so among unlanded attempts the one that stops nearest a full turn
+    scores best, as the instruction to labellers says ("extra turns without a landing ... are worse").
+
     ``landing_reward`` = 400 is sized against the other terms at weights 1 over the 300-step episode. With the
     rotation capped, a landed and an unlanded flip earn about the same rotation (≤ 785), so what separates them
     is height, and that can favour not landing: the higher jump that more turns need earns ~100 more height
@@ -68,16 +75,17 @@ class HopperBackflipEnv(HopperEnv):
     even with the cap. Returns of 300-step episodes launched from the standing start (set velocities, zero
     action afterwards; ``tests/envs/test_backflip_v2.py`` checks these numbers):
 
-    | episode (launch: upward m/s, backward spin rad/s) | rotation | landing | height | v2 return | v1 return |
-    |---|---|---|---|---|---|
-    | one flip landed at step 127 (5, 6), then stand (idealised: 1.25 m a step) | 746 | 400 | 188 + 1.25 × 172 | ≈ 1,550 | ≈ 1,170 |
-    | the same flip landed, then a fall onto its back | 746 | 400 | 248 | 1,394 | 1,014 |
-    | 1.3 turns, not landed, then lying (5, 8) | 785 | 0 | 229 | 1,014 | 1,270 |
-    | 2.4 turns, not landed (6, 12) | 785 | 0 | 350 | 1,135 | 2,191 |
+    | episode (launch: upward m/s, backward spin rad/s) | rotation | over-rotation (v3) | landing | height | v3 return | v2 return | v1 return |
+    |---|---|---|---|---|---|---|---|
+    | one flip landed at step 127 (5, 6), then stand (idealised: 1.25 m a step) | 746 | 0 | 400 | 188 + 1.25 × 172 | ≈ 1,550 | ≈ 1,550 | ≈ 1,170 |
+    | the same flip landed, then a fall onto its back | 746 | 0 | 400 | 248 | 1,394 | 1,394 | 1,014 |
+    | 1.33 turns, not landed, then lying (5, 8) | 785 | −255 | 0 | 229 | 759 | 1,014 | 1,270 |
+    | 2.36 turns, not landed (6, 12) | 785 | −1,068 | 0 | 350 | 67 | 1,135 | 2,191 |
 
     So (landed one flip, then stand) 1,550 > (one flip unlanded, lying) 1,014 and > (two turns unlanded) 1,135,
     and even a landing followed by a fall (1,394) beats both; v1 ranked both unlanded episodes (2,191, 1,270)
-    above both landed ones (1,170, 1,014).
+    above both landed ones (1,170, 1,014). v3 keeps that order and also ranks the unlanded attempts by how close
+    to one full turn they stopped (759 > 67), which v2 did the other way round (1,014 < 1,135).
 
     ## Rubric terms (raw physics, in ``info``)
     ``torso_height`` (m), ``pitch_rate`` (backward, rad/s), ``backward_rotation`` (rad since reset),
@@ -94,6 +102,17 @@ class HopperBackflipEnv(HopperEnv):
     written for Hopper-v5); the registered time limit of 300 steps (2.4 s) ends it.
 
     ## Version history
+    - v3 (issue 15, "taught by preferences"): turning past the flip's allowance costs what it would have earned
+      (``over_rotation_cost_weight`` = 1; the term ``reward_over_rotation``); observation, verifier and the other
+      terms as v2. Why: the loop with 1,000 rubric-teacher labels on v2 (``benchmarks/backflip_loop_diagnosis.py``,
+      seed 0) fitted the objective well by the usual measures (accuracy against the oracle 0.88 at 500 k steps and
+      0.94 at 1 M, step-reward correlation 0.87 and 0.92), yet its policy turned 1.4 and 1.0 turns (median), never
+      landed (0 of 40 episodes; 0 of 2,000 labelled clips held a landing), and its learned reward paid turning past
+      the allowance 0.7 SD above lying on the ground, where v2 paid nothing (true: −0.03 and −0.08 SD). Within a
+      clip the over-rotation follows the paid rotation, so a preference between whole clips credits both, and a
+      step worth exactly nothing next to steps worth much is what segment comparisons pin down worst (20- and
+      150-step clips did not help: 0.03 and 0.49 turns). A person watching counts the extra turn against the
+      attempt, not as nothing; v3's objective says so, which gives the comparisons a signal of its own sign.
     - v2 (issue 15, "calibrated tasks"): the objective's optimum made the verified behaviour. v1 paid every
       new backward turn in the air with no cap and a landing only 20, so turning on past a full turn beat
       landing it (one flip = 2π / dt ≈ 785). SB3 PPO on v1's objective (seed 0, 4 envs, default settings)
@@ -128,6 +147,7 @@ class HopperBackflipEnv(HopperEnv):
         terminate_when_unhealthy: bool = False,
         markovian_objective: bool = True,
         flip_allowance: bool = True,
+        over_rotation_cost_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
         """Args (beyond the reward weights and tolerances named in the class docstring):
@@ -135,7 +155,19 @@ class HopperBackflipEnv(HopperEnv):
                 False reproduces v0 (11-dim observation, rotation paid on steps that end airborne).
             flip_allowance: v2's rotation paid only up to completing the current flip, and observation index 13;
                 False (with ``landing_reward=20``) reproduces v1, and v0 with ``markovian_objective=False``.
+            over_rotation_cost_weight: v3's cost of turning past the flip's allowance; 0 reproduces v2 (and, with
+                the arguments above, v1 and v0), whose ``info`` has no ``reward_over_rotation`` term.
         """
+        if over_rotation_cost_weight < 0:
+            raise ValueError(
+                f"over_rotation_cost_weight={over_rotation_cost_weight!r} would pay turning past a full turn; "
+                "pass a weight >= 0 (1.0 is v3, 0.0 is v2)"
+            )
+        if over_rotation_cost_weight > 0 and not flip_allowance:
+            raise ValueError(
+                f"over_rotation_cost_weight={over_rotation_cost_weight!r} charges rotation beyond the flip's "
+                "allowance, which flip_allowance=False removes; for v1 or v0 pass over_rotation_cost_weight=0 too"
+            )
         if flip_allowance and not markovian_objective:
             raise ValueError(
                 "flip_allowance=True needs markovian_objective=True (its allowance is observed at index 13); "
@@ -157,8 +189,9 @@ class HopperBackflipEnv(HopperEnv):
         utils.EzPickle.__init__(
             self, rotation_reward_weight, height_reward_weight, landing_reward, ctrl_cost_weight,
             landing_angle_tolerance, landing_height, reset_noise_scale, terminate_when_unhealthy,
-            markovian_objective, flip_allowance, **kwargs,
+            markovian_objective, flip_allowance, over_rotation_cost_weight, **kwargs,
         )
+        self._over_rotation_cost_weight = over_rotation_cost_weight
         self._markovian = markovian_objective
         self._flip_allowance = flip_allowance
         self._rotation_reward_weight = rotation_reward_weight
@@ -218,9 +251,11 @@ class HopperBackflipEnv(HopperEnv):
         rotation = self._rotation()
         airborne = not touching(self.data, self._body, self._floor)
         foot_contact = touching(self.data, self._foot, self._floor)
-        progress = max(0.0, rotation - self._furthest_rotation)  # new backward rotation, rad
+        new = max(0.0, rotation - self._furthest_rotation)  # new backward rotation, rad
+        progress = new
         if self._flip_allowance:  # paid only up to completing the flip under way (v2)
-            progress = min(progress, max(0.0, self._rotation_to_complete()))
+            progress = min(new, max(0.0, self._rotation_to_complete()))
+        beyond = new - progress  # turned past the flip's allowance this step (v3 charges it)
         self._furthest_rotation = max(self._furthest_rotation, rotation)
         self._airborne = airborne
         paid_airborne = started_airborne if self._markovian else airborne
@@ -241,6 +276,8 @@ class HopperBackflipEnv(HopperEnv):
             "reward_landing": self._landing_reward * landed,
             "reward_ctrl": -float(self.control_cost(action)),
         }
+        if self._over_rotation_cost_weight > 0:  # v2 and earlier have no such term
+            terms["reward_over_rotation"] = -self._over_rotation_cost_weight * beyond / self.dt
         reward = float(sum(terms.values()))
         info: dict[str, Any] = {
             **terms,

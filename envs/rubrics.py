@@ -46,6 +46,18 @@ class TermSum:
 _Row = tuple[str, str, float, float, str]
 
 RUBRIC_ROWS: dict[str, list[_Row]] = {
+    "HopperBackflip-v3": [
+        # v3 charges turning past a full turn without landing what it would have earned; asked "which one does a
+        # better backflip", a person counts extra turns that end on the back against it
+        ("rotation", "reward_rotation", 1, 1,
+         "Which one gets further through a backward turn in the air, up to one full turn?"),
+        ("over_rotation", "reward_over_rotation", 1, 1, "Which one turns less past a full turn without landing it?"),
+        ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
+        ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("airtime", "airborne", 1, 0, "Which one spends more time in the air?"),
+        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+    ],
     "HopperBackflip-v2": [
         # v2 pays rotation only up to completing the flip under way, so the question says so: asked "which turns
         # more", a person (like v1's objective) would prefer turning on past a full turn to landing it
@@ -117,7 +129,7 @@ RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v
 
 
 def physics_rubric(env_id: str) -> Rubric:
-    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v2"`` or ``"HopperBackflip-v2"``)."""
+    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v3"`` or ``"HopperBackflip-v3"``)."""
     name = env_id.split("/", 1)[-1]
     if name not in RUBRIC_ROWS:
         raise ValueError(

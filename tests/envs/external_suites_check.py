@@ -105,7 +105,7 @@ def main(root: Path, work: Path) -> None:
                            "return": summary.policy_return_true.mean, "moves_fixtures": moves_fixtures(env_id),
                            "segments_keep_fixtures": stored.fixtures is not None,
                            "success_rate": None if summary.policy_success is None else summary.policy_success.rate}
-    for env_id in ("HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v2"):  # the base suite on this MuJoCo
+    for env_id in ("HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v3"):  # the base suite on this MuJoCo
         summary = run_experiment(tiny(env_id, work / env_id.replace("/", "_"), "ppo"), progress=False)
         runs[env_id] = {"env_id": env_id, "labels_used": summary.labels_used, "return": summary.policy_return_true.mean}
     results["runs"] = runs

@@ -52,7 +52,7 @@ def test_reacher_control_weight_is_zeroed_and_explicit_kwargs_win() -> None:
 
 
 def test_suite_tasks_work_too_and_horizon_is_exact() -> None:
-    env = make_christiano("rlhf_robotics/HopperBackflip-v2", horizon=37)
+    env = make_christiano("rlhf_robotics/HopperBackflip-v3", horizon=37)
     steps, _, infos = run_episode(env)
     assert steps == 37 and all(i["reward_ctrl"] == 0 for i in infos)
 

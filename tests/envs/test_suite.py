@@ -127,8 +127,8 @@ def test_hopper_backflip_launch_beats_random_and_lands() -> None:
         qvel[1], qvel[2] = 5.0, -6.0
         u.set_state(qpos, qvel)
 
-    good, info = play("rlhf_robotics/HopperBackflip-v2", 200, lambda u, t: np.zeros(3), prepare=launch)
-    bad, bad_success = random_return("rlhf_robotics/HopperBackflip-v2", 200)
+    good, info = play("rlhf_robotics/HopperBackflip-v3", 200, lambda u, t: np.zeros(3), prepare=launch)
+    bad, bad_success = random_return("rlhf_robotics/HopperBackflip-v3", 200)
     assert good > bad + 100
     assert info["is_success"] and info["flips_landed"] == 1 and not bad_success
 
@@ -190,9 +190,9 @@ def test_pusher_verifier_wants_the_object_at_the_goal_and_never_struck(speed: fl
 
 
 def test_hopper_v5_configs_work_and_termination_is_a_choice_where_it_makes_sense() -> None:
-    gym.make("rlhf_robotics/HopperBackflip-v2", terminate_when_unhealthy=False).close()
+    gym.make("rlhf_robotics/HopperBackflip-v3", terminate_when_unhealthy=False).close()
     with pytest.raises(ValueError, match="terminate_when_unhealthy=False"):
-        gym.make("rlhf_robotics/HopperBackflip-v2", terminate_when_unhealthy=True)
+        gym.make("rlhf_robotics/HopperBackflip-v3", terminate_when_unhealthy=True)
     env = gym.make("rlhf_robotics/Walker2dGracefulWalk-v0", terminate_when_unhealthy=True)
     env.action_space.seed(0)
     env.reset(seed=0)

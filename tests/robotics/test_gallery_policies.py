@@ -132,11 +132,11 @@ def test_the_calibration_results_are_read_as_the_ppo_arm_of_current_task_version
 
     path = tmp_path / "suite_calibration.json"
     path.write_text(json.dumps({"benchmark": "suite_calibration", "runs": [
-        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v2", 0, 300.0, kept[0]),
-        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v2", 1, 900.0, kept[1]),
-        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v2", 2, 5000.0, None, finished=False),  # still running
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v3", 0, 300.0, kept[0]),
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v3", 1, 900.0, kept[1]),
+        run("hopper_backflip", "rlhf_robotics/HopperBackflip-v3", 2, 5000.0, None, finished=False),  # still running
         run("hopper_backflip", "rlhf_robotics/HopperBackflip-v1", 0, 9000.0, kept[2]),  # an earlier version
-    ], "tasks": {"hopper_backflip": {"env_id": "rlhf_robotics/HopperBackflip-v2"},
+    ], "tasks": {"hopper_backflip": {"env_id": "rlhf_robotics/HopperBackflip-v3"},
                  "hopper_backflip (HopperBackflip-v1, superseded)": {"env_id": "rlhf_robotics/HopperBackflip-v1"}}}))
     results = read_suite_results(path)
     assert [(r["job"]["seed"], r["return_true"]["mean"]) for r in results["runs"]] == [(0, 300.0), (1, 900.0)]

@@ -45,7 +45,7 @@ def test_suite_ids_and_the_gl_backend_work_from_a_bare_python_api_import() -> No
     code = (
         "from rlhf_robotics.robotics.physics import episode_limit, make_env, step_seconds\n"
         "import os, sys\n"
-        "env_id = 'rlhf_robotics/HopperBackflip-v2'\n"
+        "env_id = 'rlhf_robotics/HopperBackflip-v3'\n"
         "print(step_seconds(env_id), episode_limit(env_id), type(make_env(env_id).unwrapped).__name__, "
         "os.environ['MUJOCO_GL'], 'mujoco' in sys.modules)\n"
     )

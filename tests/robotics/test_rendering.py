@@ -136,7 +136,7 @@ def test_frames_show_the_stored_state() -> None:
 
 @pytest.mark.render
 def test_fast_and_pretty_presets_differ() -> None:
-    seg = make_segments("rlhf_robotics/HopperBackflip-v2", n=1, steps=1)
+    seg = make_segments("rlhf_robotics/HopperBackflip-v3", n=1, steps=1)
     fast = render_frames(seg.env_id, seg.qpos[0], seg.qvel[0], seg.dt, SMALL)
     pretty = render_frames(seg.env_id, seg.qpos[0], seg.qvel[0], seg.dt,
                            RenderConfig(width=64, height=64, fps=None, preset="pretty"))
@@ -164,7 +164,7 @@ def test_a_survivor_renderer_is_not_blanked_when_another_is_closed() -> None:
 @pytest.mark.render
 @pytest.mark.parametrize("codec", ["mp4", "webm"])
 def test_segment_clip_reads_back_is_indexed_and_is_never_rendered_twice(tmp_path: Path, codec: Codec) -> None:
-    seg = make_segments("rlhf_robotics/HopperBackflip-v2", n=2, steps=25)
+    seg = make_segments("rlhf_robotics/HopperBackflip-v3", n=2, steps=25)
     config = RenderConfig(width=64, height=64, fps=50.0, codec=codec)  # 25 steps of 8 ms = 0.2 s → 10 frames
     path = render_segment(seg, 0, tmp_path, config)
     assert path.parent == tmp_path and path.suffix == f".{codec}"
@@ -183,8 +183,8 @@ def test_segment_clip_reads_back_is_indexed_and_is_never_rendered_twice(tmp_path
 
 @pytest.mark.render
 def test_pair_composite_plays_both_on_one_clock(tmp_path: Path) -> None:
-    a = make_segments("rlhf_robotics/HopperBackflip-v2", n=1, steps=25)
-    b = make_segments("rlhf_robotics/HopperBackflip-v2", n=1, steps=13, seed=5)
+    a = make_segments("rlhf_robotics/HopperBackflip-v3", n=1, steps=25)
+    b = make_segments("rlhf_robotics/HopperBackflip-v3", n=1, steps=13, seed=5)
     path = render_pair(a, 0, b, 0, tmp_path / "pair.mp4", RenderConfig(width=64, height=64, fps=50.0))
     video = iio.imread(path)
     assert video.shape == (10, 64, 132, 3)  # 64 + 4 px gap + 64; the shorter clip holds its last frame
@@ -204,7 +204,7 @@ def test_pool_renders_requested_store_ids_once_and_indexes_them(tmp_path: Path) 
 
     store = SegmentStore(tmp_path / "segments")
     store.save("b0", make_segments("rlhf_robotics/ReacherSmooth-v1", n=3, steps=10, prefix="r"))
-    store.save("b1", make_segments("rlhf_robotics/HopperBackflip-v2", n=1, steps=10, prefix="h"))
+    store.save("b1", make_segments("rlhf_robotics/HopperBackflip-v3", n=1, steps=10, prefix="h"))
     clips = tmp_path / "clips"
     with ClipPool(clips, SMALL, workers=2) as pool:
         futures = pool.request_ids(store, ["r-0", "h-0", "r-2"])
