@@ -143,7 +143,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
                       "successes": ev.success.successes, "episodes": ev.success.episodes,
                       "success_reason": ev.success.reason, "return_true": ev.returns.mean,
                       "return_true_std": ev.returns.std, "wall_seconds": time.perf_counter() - start})
-        write_result(partial, {"key": job.key, "curve": curve})
+        write_result(partial, {"key": job.key, "env_id": env.id, "curve": curve})
         print(f"{job.key}: {model.num_timesteps:,} steps, success {ev.success.rate}, return {ev.returns.mean:.1f}",
               flush=True)
 
@@ -240,14 +240,17 @@ def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
 
 def unfinished(work: Path) -> list[dict[str, Any]]:
     """The curves of jobs still running or stopped before the end (``<key>.partial.json`` without a result), marked
-    ``finished: False``: they show how far a task got, and never count towards a budget."""
+    ``finished: False``: they show how far a task got, and never count towards a budget. A curve of an earlier
+    version of its task (or one that does not say which) is left out."""
     jobs = {j.key: j for j in plan(range(100))}
     out = []
     for path in sorted(work.glob("*.partial.json")):
         job = jobs.get(path.name.removesuffix(".partial.json"))
-        curve = json.loads(path.read_text())["curve"]
-        if job is not None and curve and not (work / f"{job.key}.json").exists():
-            out.append({"key": job.key, "task": job.task, "env_id": current_env_id(job.task), "seed": job.seed,
+        record = json.loads(path.read_text())
+        curve = record["curve"]
+        if (job is not None and curve and not (work / f"{job.key}.json").exists()
+                and record.get("env_id") == current_env_id(job.task)):
+            out.append({"key": job.key, "task": job.task, "env_id": record["env_id"], "seed": job.seed,
                         "curve": curve, "finished": False})
     return out
 

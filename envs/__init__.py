@@ -75,10 +75,11 @@ class EarlierVersion:
 
 
 EARLIER_VERSIONS: dict[str, EarlierVersion] = {
-    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0}),
-    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "flip_allowance": False,
+    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False}),
+    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False,
+                                                              "flip_allowance": False,
                                                               "landing_reward": 20.0}),
-    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0,
+    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False,
                                                               "markovian_objective": False, "flip_allowance": False,
                                                               "landing_reward": 20.0}),
     "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,

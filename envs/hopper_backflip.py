@@ -25,20 +25,24 @@ class HopperBackflipEnv(HopperEnv):
     As Hopper-v5: ``Box(-1, 1, (3,))`` torques on the thigh, leg and foot hinges.
 
     ## Observation space
-    ``Box(-inf, inf, (14,))``:
+    ``Box(-inf, inf, (15,))``:
 
     | index | observation |
     |---|---|
-    | 0–10 | as Hopper-v5: qpos[1:] (torso height, torso angle, 3 joint angles) ⊕ qvel clipped to ±10 |
+    | 0–10 | as Hopper-v5 (qpos[1:]: torso height, torso angle, 3 joint angles ⊕ qvel clipped to ±10), except that index 1 is the cosine of the torso angle (1 upright, -1 upside down) |
     | 11 | ``rotation_to_regain``: furthest backward rotation so far − backward rotation now (rad, ≥ 0) |
     | 12 | ``airborne``: 1 when no part of the hopper touches the floor, else 0 |
     | 13 | ``rotation_to_complete``: 2π·(flips landed + 1) − furthest backward rotation so far (rad): what is left of this flip's rotation allowance; negative once turned past the flip without landing it |
+    | 14 | ``torso_angle_sin``: the sine of the torso angle (negative leaning back when upright) |
 
-    The torso angle (``rooty``) is not wrapped, so a full backflip shows as a change of -2π. Indices 11–13 are
+    The torso angle is observed as its cosine and sine (v2 and earlier: the angle itself, unwrapped, so -2π after a
+    flip), so the hopper standing after a landed flip is observed as it was standing before it, and the observation
+    is continuous through the upside-down half of the flip; how far it has turned is in indices 11 and 13. Indices
+    11–13 are
     the episode state the hidden objective reads, so that the objective is a function of what the policy and a
     reward model (one step's observation and action) see: index 11 + index 13 is how far the torso is from
-    upright after the next flip, which a landing needs within ``landing_angle_tolerance``. (v1 observed indices
-    0–12, v0 indices 0–10.)
+    upright after the next flip, which a landing needs within ``landing_angle_tolerance``. (v2 observed indices
+    0–13 with the angle itself at index 1, v1 indices 0–12, v0 indices 0–10.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -55,7 +59,8 @@ class HopperBackflipEnv(HopperEnv):
     was paid: return 1,887 for a net rotation of 1.8 rad). And it counts only up to completing the flip under
     way: the furthest backward rotation is paid up to 2π·(flips landed + 1), so turning past a full turn earns
     nothing until that flip is landed, and a landing opens the next flip's allowance. From one step's
-    observations (indices 11–13 before the step, torso angle before and after) the term is
+    observations (indices 11–13 before the step; turned back is the change of the angle whose cosine and sine are
+    indices 1 and 14) the term is
     ``rotation_reward_weight · min(max(0, turned back − rotation_to_regain), max(0, rotation_to_complete)) / dt ·
     airborne``. Over an episode it sums to at most 2π·(flips landed + 1) / dt, ≈ 785 per flip at weights 1
     (dt = 0.008 s); a double turn landed at once pays one flip's rotation and one landing.
@@ -103,8 +108,8 @@ class HopperBackflipEnv(HopperEnv):
 
     ## Version history
     - v3 (issue 15, "taught by preferences"): turning past the flip's allowance costs what it would have earned
-      (``over_rotation_cost_weight`` = 1; the term ``reward_over_rotation``); observation, verifier and the other
-      terms as v2. Why: the loop with 1,000 rubric-teacher labels on v2 (``benchmarks/backflip_loop_diagnosis.py``,
+      (``over_rotation_cost_weight`` = 1; the term ``reward_over_rotation``), and the torso angle is observed as
+      its cosine and sine (``torso_angle_cos_sin``; index 14 is new); verifier and the other terms as v2. Why: the loop with 1,000 rubric-teacher labels on v2 (``benchmarks/backflip_loop_diagnosis.py``,
       seed 0) fitted the objective well by the usual measures (accuracy against the oracle 0.88 at 500 k steps and
       0.94 at 1 M, step-reward correlation 0.87 and 0.92), yet its policy turned 1.4 and 1.0 turns (median), never
       landed (0 of 40 episodes; 0 of 2,000 labelled clips held a landing), and its learned reward paid turning past
@@ -148,6 +153,7 @@ class HopperBackflipEnv(HopperEnv):
         markovian_objective: bool = True,
         flip_allowance: bool = True,
         over_rotation_cost_weight: float = 1.0,
+        torso_angle_cos_sin: bool = True,
         **kwargs: Any,
     ) -> None:
         """Args (beyond the reward weights and tolerances named in the class docstring):
@@ -157,16 +163,20 @@ class HopperBackflipEnv(HopperEnv):
                 False (with ``landing_reward=20``) reproduces v1, and v0 with ``markovian_objective=False``.
             over_rotation_cost_weight: v3's cost of turning past the flip's allowance; 0 reproduces v2 (and, with
                 the arguments above, v1 and v0), whose ``info`` has no ``reward_over_rotation`` term.
+            torso_angle_cos_sin: v3's observation of the torso angle as its cosine (index 1) and sine (index 14);
+                False reproduces v2 and earlier (the angle itself at index 1).
         """
         if over_rotation_cost_weight < 0:
             raise ValueError(
                 f"over_rotation_cost_weight={over_rotation_cost_weight!r} would pay turning past a full turn; "
                 "pass a weight >= 0 (1.0 is v3, 0.0 is v2)"
             )
-        if over_rotation_cost_weight > 0 and not flip_allowance:
+        if not flip_allowance and (over_rotation_cost_weight > 0 or torso_angle_cos_sin):
             raise ValueError(
-                f"over_rotation_cost_weight={over_rotation_cost_weight!r} charges rotation beyond the flip's "
-                "allowance, which flip_allowance=False removes; for v1 or v0 pass over_rotation_cost_weight=0 too"
+                f"flip_allowance=False removes the allowance that over_rotation_cost_weight="
+                f"{over_rotation_cost_weight!r} charges past and the index 13 that torso_angle_cos_sin="
+                f"{torso_angle_cos_sin!r} puts the sine after; for v1 or v0 pass over_rotation_cost_weight=0 and "
+                "torso_angle_cos_sin=False too"
             )
         if flip_allowance and not markovian_objective:
             raise ValueError(
@@ -189,8 +199,9 @@ class HopperBackflipEnv(HopperEnv):
         utils.EzPickle.__init__(
             self, rotation_reward_weight, height_reward_weight, landing_reward, ctrl_cost_weight,
             landing_angle_tolerance, landing_height, reset_noise_scale, terminate_when_unhealthy,
-            markovian_objective, flip_allowance, over_rotation_cost_weight, **kwargs,
+            markovian_objective, flip_allowance, over_rotation_cost_weight, torso_angle_cos_sin, **kwargs,
         )
+        self._torso_angle_cos_sin = torso_angle_cos_sin
         self._over_rotation_cost_weight = over_rotation_cost_weight
         self._markovian = markovian_objective
         self._flip_allowance = flip_allowance
@@ -209,6 +220,8 @@ class HopperBackflipEnv(HopperEnv):
         extra = {"rotation_to_regain": 1, "airborne": 1} if markovian_objective else {}
         if flip_allowance:
             extra["rotation_to_complete"] = 1
+        if torso_angle_cos_sin:
+            extra["torso_angle_sin"] = 1
         if extra:
             size = self.observation_space.shape[0] + len(extra)  # type: ignore[index]
             self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
@@ -224,12 +237,19 @@ class HopperBackflipEnv(HopperEnv):
 
     def _get_obs(self) -> np.ndarray:
         observation = super()._get_obs()
+        angle = 0.0
+        if self._torso_angle_cos_sin:  # rooty: after the x position unless that is observed too
+            i = 1 if self._exclude_current_positions_from_observation else 2
+            angle = float(observation[i])
+            observation[i] = math.cos(angle)
         if not self._markovian:
             return observation
         regain = max(0.0, self._furthest_rotation - self._rotation())
         extra = [regain, float(self._airborne)]
         if self._flip_allowance:
             extra.append(self._rotation_to_complete())
+        if self._torso_angle_cos_sin:
+            extra.append(math.sin(angle))
         return np.concatenate([observation, extra])
 
     def reset_model(self) -> np.ndarray:

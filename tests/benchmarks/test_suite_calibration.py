@@ -142,7 +142,8 @@ def test_a_stopped_job_shows_its_curve_so_far_and_counts_only_as_far_as_it_got(c
         run = {**_run(seed, [0.0, 1.0]), "env_id": calibration.current_env_id("hopper_backflip"),
                "key": f"ppo_hopper_backflip_seed{seed}", "eval_every": 100_000, "eval_episodes": 10}
         if seed == 4:  # still running: only its partial file
-            (tmp_path / f"{run['key']}.partial.json").write_text(json.dumps({"key": run["key"], "curve": run["curve"][:1]}))
+            (tmp_path / f"{run['key']}.partial.json").write_text(
+                json.dumps({"key": run["key"], "env_id": run["env_id"], "curve": run["curve"][:1]}))
         else:
             (tmp_path / f"{run['key']}.json").write_text(json.dumps(run))
     data = calibration.collect(tmp_path, tmp_path.parent / f"{tmp_path.name}_out.json")
@@ -151,3 +152,14 @@ def test_a_stopped_job_shows_its_curve_so_far_and_counts_only_as_far_as_it_got(c
     assert row["best_passing_seeds"] == 4 and row["calibrated_budget"] is None  # 4 pass, but seed 4 has not finished
     text = "\n".join(load_script("make_results").suite_calibration_section(data))
     assert "4 (unfinished: to 100,000 steps)" in text and "not yet (runs unfinished)" in text
+
+
+def test_a_stopped_job_of_an_earlier_task_version_is_not_shown_as_the_current_one(calibration: ModuleType,
+                                                                                  tmp_path: Path) -> None:
+    now = calibration.current_env_id("hopper_backflip")
+    curve = _run(3, [1.0])["curve"]
+    for key, env_id in (("ppo_hopper_backflip_seed3", now.rsplit("-", 1)[0] + "-v1"), ("ppo_hopper_backflip_seed4", None),
+                        ("ppo_hopper_backflip_seed2", now)):
+        record = {"key": key, "curve": curve} if env_id is None else {"key": key, "env_id": env_id, "curve": curve}
+        (tmp_path / f"{key}.partial.json").write_text(json.dumps(record))
+    assert [(r["seed"], r["env_id"]) for r in calibration.unfinished(tmp_path)] == [(2, now)]

@@ -90,7 +90,8 @@ def test_the_cost_is_a_function_of_consecutive_observations() -> None:
     obs, _, infos = fingerprinting.rollout(V3, *ROLLOUTS["over_rotation"])
     cost = np.array([i["reward_over_rotation"] for i in infos])
     regain, complete = obs[:-1, 11], obs[:-1, 13]
-    turned_back = -(obs[1:, 1] - obs[:-1, 1])  # torso angle index 1: negative is backward
+    angle = np.arctan2(obs[:, 14], obs[:, 1])  # the torso angle from its sine and cosine (negative is backward)
+    turned_back = -(np.remainder(angle[1:] - angle[:-1] + np.pi, 2 * np.pi) - np.pi)
     new = np.maximum(0.0, turned_back - regain)
     np.testing.assert_allclose(cost, -(new - np.minimum(new, np.maximum(0.0, complete))) / DT, atol=1e-6)
     assert cost.sum() < -100  # the rollout turns well past a full turn
@@ -111,10 +112,41 @@ def test_the_docstrings_table_and_extra_turns_rank_below_partial_ones() -> None:
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"over_rotation_cost_weight": -1.0}, "over_rotation_cost_weight=-1.0 would pay"),
-    ({"flip_allowance": False}, "for v1 or v0 pass over_rotation_cost_weight=0"),
+    ({"flip_allowance": False}, "for v1 or v0 pass over_rotation_cost_weight=0 and torso_angle_cos_sin=False"),
 ])
 def test_bad_cost_settings_name_the_fix(kwargs: dict, match: str) -> None:
     import gymnasium as gym
 
     with pytest.raises(ValueError, match=match):
         gym.make(V3, **kwargs)
+
+
+def test_the_torso_angle_is_observed_as_cosine_and_sine_so_standing_after_a_flip_looks_like_standing_before_it(
+) -> None:
+    from test_backflip_v2 import POSES, scripted
+
+    obs3, infos = scripted(POSES, V3)
+    obs2, _ = scripted(POSES, V2)
+    rotation = np.array([0.0] + [r for _, r in POSES])
+    np.testing.assert_allclose(obs2[:, 1], obs2[0, 1] - rotation, atol=1e-9)  # v2: unwrapped, -2π after a flip
+    assert obs3.shape[1] == 15
+    np.testing.assert_allclose(obs3[:, 1], np.cos(obs2[:, 1]), atol=1e-9)  # index 1: cosine (1 upright, -1 upside down)
+    np.testing.assert_allclose(obs3[:, 14], np.sin(obs2[:, 1]), atol=1e-9)  # index 14: sine
+    landed = 1 + next(t for t, i in enumerate(infos) if i["reward_landing"] > 0)  # upright on the foot at 2π
+    np.testing.assert_allclose(obs3[landed, :11], obs3[1, :11], atol=1e-9)  # as on the foot before the flip
+    np.testing.assert_array_equal(np.delete(obs3[:, :14], 1, axis=1), np.delete(obs2, 1, axis=1))  # nothing else moved
+
+
+def test_the_angle_follows_an_observed_x_position() -> None:
+    import gymnasium as gym
+
+    env = gym.make(V3, exclude_current_positions_from_observation=False)
+    env.reset(seed=0)
+    u = env.unwrapped
+    qpos = u.data.qpos.copy()
+    qpos[2] = -2 * math.pi - 0.1  # a flip and a bit
+    u.set_state(qpos, u.data.qvel.copy())
+    obs = u._get_obs()
+    assert obs.shape == (16,) and obs[1] == pytest.approx(qpos[1])  # x position, then torso height
+    assert obs[2] == pytest.approx(math.cos(0.1)) and obs[15] == pytest.approx(-math.sin(0.1))
+    env.close()
