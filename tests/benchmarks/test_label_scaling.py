@@ -45,6 +45,9 @@ def test_each_job_runs_its_task_teacher_and_technique(ls: ModuleType, tmp_path: 
     assert (q.selection.name, q.selection.recent_steps, q.teacher.overrides) == ("disagreement", 20480, {})
     d = ls.experiment_config(ls.Job("default", "Ant-v5", 25, "oracle", 0), 1000, tmp_path)
     assert not d.reward_model.techniques.rime.enabled and d.env.reference_return == 1327.158
+    b = ls.experiment_config(ls.Job("best", "Swimmer-v5", 100, "oracle", 5), 1000, tmp_path)  # the screen's pick
+    assert (b.reward_model.techniques.stop_accuracy, b.selection.name) == (0.97, "kcenter_disagreement")
+    assert d.reward_model.techniques.stop_accuracy is None and d.selection.name != "kcenter_disagreement"
 
 
 def test_tables_give_fractions_of_the_same_seeds_ppo_and_scores(ls: ModuleType) -> None:
