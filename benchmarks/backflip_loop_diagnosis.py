@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.runs:
         summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
         config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
-        row = {"run_dir": str(run), "env_id": config.get("env", {}).get("id"), "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
+        row = {"run_dir": str(run), "env_id": config.get("env", {}).get("id"),
+               "env_kwargs": config.get("env", {}).get("kwargs") or {}, "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
                "reward_model_accuracy_vs_oracle": summary.get("reward_model_accuracy_vs_oracle"),
                "reward_correlation_step": summary.get("reward_correlation_step"),
                "clips": clips(run), "policy": policy(run, args.episodes, args.seed),

@@ -193,21 +193,37 @@ def collect(work: Path, out: Path) -> dict[str, Any]:
 
 
 def scaling_table(data: dict[str, Any]) -> dict[str, dict[str, dict[int, dict[str, list[float]]]]]:
-    """arm → task → labels → {"fraction": [...], "score": [...]} over seeds (oracle teacher; fraction against the
-    same seed's PPO)."""
+    """arm → task → labels → {"fraction": [...], "score": [...]} over seeds (fraction against the same seed's PPO).
+    A teacher other than the oracle, and the held-out seeds, are rows of their own: ``"rime (mistake30)"``,
+    ``"best (held-out seeds)"``."""
     ppo = {(r["task"], r["seed"]): r["return_true"]["mean"] for r in data["runs"] if r["arm"] == "ppo"}
     table: dict[str, dict[str, dict[int, dict[str, list[float]]]]] = {}
     for r in data["runs"]:
         if r["arm"] == "ppo":
             continue
-        cell = table.setdefault(f"{r['arm']}" + ("" if r["teacher"] == "oracle" else f" ({r['teacher']})"), {}).setdefault(
-            r["task"], {}).setdefault(int(r["labels"]), {"fraction": [], "score": []})
+        row = r["arm"] + ("" if r["teacher"] == "oracle" else f" ({r['teacher']})")
+        row += " (held-out seeds)" if r["seed"] in HELD_OUT_SEEDS else ""
+        cell = table.setdefault(row, {}).setdefault(r["task"], {}).setdefault(int(r["labels"]), {"fraction": [], "score": []})
         base = ppo.get((r["task"], r["seed"]))
         if base is not None and base > 0:
             cell["fraction"].append(r["return_true"]["mean"] / base)
         if r.get("score_vs_reference") is not None:
             cell["score"].append(r["score_vs_reference"])
     return table
+
+
+def across_tasks(data: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
+    """row → labels → {"fraction": [...], "score": [...], "tasks": [...]}: every (task, seed) of a row and budget pooled,
+    the issue's "IQM over the four tasks"; ``tasks`` says which tasks have runs."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for row, cells in scaling_table(data).items():
+        for task, by_labels in cells.items():
+            for n, cell in by_labels.items():
+                pooled = out.setdefault(row, {}).setdefault(n, {"fraction": [], "score": [], "tasks": []})
+                pooled["fraction"] += cell["fraction"]
+                pooled["score"] += cell["score"]
+                pooled["tasks"].append(task)
+    return out
 
 
 def plot(data: dict[str, Any], path: Path) -> None:

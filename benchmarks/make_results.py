@@ -565,13 +565,17 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
     lines = ["## Why the loop does not learn the backflip: clips, policy, learned reward", "",
              f"`{data.get('command', 'benchmarks/backflip_loop_diagnosis.py')}` (commit {str(data.get('commit', '?'))[:7]}, "
              f"{data.get('date', '?')}). Learned and true reward per state class: the class mean minus the on-ground "
-             "mean, in standard deviations of each reward over the run's last 3 segment batches. The objective pays "
-             "nothing for turning past the flip's allowance; a positive learned value there is over-rotation the "
-             "learned reward still pays.", "",
+             "mean, in standard deviations of each reward over the run's last 3 segment batches. v2's objective pays "
+             "nothing for turning past the flip's allowance and v3's charges it; a positive learned value there is "
+             "over-rotation the learned reward still pays. One seed per run: these are probes, not a result.", "",
              "| run | task | steps | labels | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
              "episodes | turns (median) | final torso height (m) | turning within the allowance: learned, true (SD) | "
              "turning past it: learned, true (SD) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    def task(run: dict[str, Any]) -> str:
+        kwargs = ", ".join(f"{k}={v}" for k, v in (run.get("env_kwargs") or {}).items())
+        return str(run.get("env_id") or "?").split("/")[-1] + (f" ({kwargs})" if kwargs else "")
+
     for run in data.get("runs", []):
         clips, pol, lr = run["clips"], run["policy"], run["learned_reward"]
 
@@ -583,7 +587,7 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
 
         acc, corr = run.get("reward_model_accuracy_vs_oracle"), run.get("reward_correlation_step")
         lines.append(
-            f"| `{run['run_dir']}` | {str(run.get('env_id') or '?').split('/')[-1]} | {run.get('steps') or '?':,} | {run.get('labels') or '?':,} | "
+            f"| `{run['run_dir']}` | {task(run)} | {run.get('steps') or '?':,} | {run.get('labels') or '?':,} | "
             f"{'–' if acc is None else f'{acc:.3f}'} | {'–' if corr is None else f'{corr:.2f}'} | "
             f"{sum(c['segments_with_a_landing'] for c in clips)} of {sum(c['segments'] for c in clips):,} | "
             f"{pol['episodes_with_a_landing']} / {pol['episodes']} | {pol['turns_median']:.2f} | "
@@ -648,7 +652,7 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/label_scaling.py``: the loop's fraction of true-reward PPO and score against a fixed reference by
     label budget, per arm and task."""
     sys.path.insert(0, str(HERE))
-    from label_scaling import scaling_table  # noqa: PLC0415  (a sibling script, importable only from here)
+    from label_scaling import TECHNIQUES, across_tasks, scaling_table  # noqa: PLC0415  (a sibling script)
 
     table = scaling_table(data)
     lines = [
@@ -661,7 +665,31 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
         f"Goals: {LABEL_SCALING_GOALS}. Plot: `benchmarks/results/label_scaling.png`.",
         "",
     ]
+    if data.get("best"):
+        lines += [f"`best` is the combination chosen from the technique screen: `{' '.join(data['best'])}` "
+                  "(`BEST` in `benchmarks/label_scaling.py` says why); it becomes the default only if it beats "
+                  "`default` on the held-out seeds 5–9.", ""]
     labels = sorted({n for cells in table.values() for task in cells.values() for n in task})
+    pooled = across_tasks(data)
+    n_tasks = len(data.get("tasks", []))
+    lines += ["### All tasks pooled", "",
+              f"IQM over every (task, seed) of the row and budget; a cell without all {n_tasks} tasks names how many it has "
+              "(the technique screen's rows, on one task, are in that task's table).",
+              "", "| arm | " + " | ".join(f"{n} labels" for n in labels) + " |", "|---|" + "---|" * len(labels)]
+    for row, by_labels in pooled.items():
+        if row in TECHNIQUES:
+            continue
+        cells = []
+        for n in labels:
+            c = by_labels.get(n)
+            if not c:
+                cells.append("–")
+                continue
+            partial = "" if len(c["tasks"]) == n_tasks else f", {len(c['tasks'])} of {n_tasks} tasks"
+            cells.append(f"{fmt(ci(c['fraction']), fraction=True)}; {fmt(ci(c['score']), fraction=True)} "
+                         f"(n={max(len(c['fraction']), len(c['score']))}{partial})")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    lines.append("")
     for task in data.get("tasks", []):
         arms = [a for a in table if task in table[a]]
         if not arms:

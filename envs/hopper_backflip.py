@@ -118,6 +118,17 @@ class HopperBackflipEnv(HopperEnv):
       step worth exactly nothing next to steps worth much is what segment comparisons pin down worst (20- and
       150-step clips did not help: 0.03 and 0.49 turns). A person watching counts the extra turn against the
       attempt, not as nothing; v3's objective says so, which gives the comparisons a signal of its own sign.
+      The angle is observed as cosine and sine because unwrapped it made standing after a landed flip (-2π) a state
+      the reward net had never seen anyone stand in, and wrapped to [-π, π] it jumps mid-flip. What v3 changed, in
+      one-seed loop probes (seed 0, 1,000 rubric labels; RESULTS.md "Why the loop does not learn the backflip"): the
+      learned reward's over-rotation credit fell at 500 k steps (+0.74 → −0.14 SD with the angle unwrapped) but came
+      back at 1 M (+0.62; +0.31 with cosine and sine) while the objective charges −0.96: the few steps past the
+      allowance (≤ 5 % of the clips' steps) do not teach a reward net to flip the sign of the rotation it is paid
+      for elsewhere. Landings stayed rare: 5 of 40 sampled episodes in one run (cosine and sine, 500 k), none in the
+      others, none in any labelled clip, so the learned reward still has no term for them. PPO on v3's objective
+      (``benchmarks/suite_calibration.py``) passes the verifier on seed 0 at 200 k steps with the angle unwrapped,
+      and with cosine and sine first on seeds 0, 1 and 2 at 200 k, 100 k and 300 k (seed 0 unsteadily: success 0.7,
+      0.0, 1.0, 0.0 at 200–500 k).
     - v2 (issue 15, "calibrated tasks"): the objective's optimum made the verified behaviour. v1 paid every
       new backward turn in the air with no cap and a landing only 20, so turning on past a full turn beat
       landing it (one flip = 2π / dt ≈ 785). SB3 PPO on v1's objective (seed 0, 4 envs, default settings)

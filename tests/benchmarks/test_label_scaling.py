@@ -93,3 +93,23 @@ def test_a_fresh_work_folder_starts_from_the_published_runs(ls: ModuleType, tmp_
     out = capsys.readouterr().out
     assert "1 finished jobs taken from" in out  # only the run at this budget
     assert "done     ppo_Hopper-v5_na_na_seed0" in out and "pending  ppo_Hopper-v5_na_na_seed1" in out
+
+
+def test_held_out_seeds_are_their_own_rows_and_tasks_pool(ls: ModuleType) -> None:
+    runs = [{"arm": "ppo", "task": t, "labels": None, "teacher": None, "seed": s, "return_true": {"mean": 1000.0}}
+            for t in ("Hopper-v5", "Swimmer-v5") for s in (0, 5)]
+    runs += [{"arm": "default", "task": t, "labels": 100, "teacher": "oracle", "seed": s,
+              "return_true": {"mean": 100.0 * (s + 1) * (2 if t == "Swimmer-v5" else 1)}, "score_vs_reference": 0.1}
+             for t in ("Hopper-v5", "Swimmer-v5") for s in (0, 5)]
+    runs.append({"arm": "kcenter", "task": "Hopper-v5", "labels": 100, "teacher": "oracle", "seed": 0,
+                 "return_true": {"mean": 500.0}, "score_vs_reference": 0.2})
+    data = {"runs": runs, "tasks": ["Hopper-v5", "Swimmer-v5"], "best": ["selection.name=kcenter_disagreement"]}
+    table = ls.scaling_table(data)
+    assert table["default"]["Hopper-v5"][100]["fraction"] == [0.1]  # seed 5 is not mixed in …
+    assert table["default (held-out seeds)"]["Hopper-v5"][100]["fraction"] == [0.6]  # … it has its own row
+    pooled = ls.across_tasks(data)
+    assert pooled["default"][100]["fraction"] == [0.1, 0.2] and pooled["default"][100]["tasks"] == ["Hopper-v5", "Swimmer-v5"]
+    text = "\n".join(_load("make_results").label_scaling_section(data))
+    assert "| default | 0.15" in text and "| default (held-out seeds) | 0.90" in text
+    assert "| kcenter | 0.50" in text.split("### Hopper-v5")[1] and "| kcenter |" not in text.split("### Hopper-v5")[0]
+    assert "`selection.name=kcenter_disagreement`" in text
