@@ -127,8 +127,9 @@ class HopperBackflipEnv(HopperEnv):
       for elsewhere. Landings stayed rare: 5 of 40 sampled episodes in one run (cosine and sine, 500 k), none in the
       others, none in any labelled clip, so the learned reward still has no term for them. PPO on v3's objective
       (``benchmarks/suite_calibration.py``) passes the verifier on seed 0 at 200 k steps with the angle unwrapped,
-      and with cosine and sine first on seeds 0, 1 and 2 at 200 k, 100 k and 300 k (seed 0 unsteadily: success 0.7,
-      0.0, 1.0, 0.0 at 200–500 k).
+      and with cosine and sine (5 seeds to 500 k) first on seeds 0–3 at 200 k, 100 k, 300 k and 300 k, seed 4 not at
+      all (seed 0 unsteadily: success 0.7, 0.0, 1.0, 0.0 at 200–500 k); 3 of 5 pass at 300 k, v3's calibrated
+      budget (v2: seeds 0–2 first at 200 k, 300 k, 200 k).
     - v2 (issue 15, "calibrated tasks"): the objective's optimum made the verified behaviour. v1 paid every
       new backward turn in the air with no cap and a landing only 20, so turning on past a full turn beat
       landing it (one flip = 2π / dt ≈ 785). SB3 PPO on v1's objective (seed 0, 4 envs, default settings)
