@@ -648,6 +648,12 @@ def annotator_reliability_section(data: dict[str, Any]) -> list[str]:
 LABEL_SCALING_GOALS = "IQM over the four tasks ≥ 0.9 of true-reward PPO at 100 labels and ≥ 0.8 at 50; ≥ 0.8 at 700 labels with 30 % mistakes"
 
 
+def scaling_cell(c: dict[str, Any], note: str = "") -> str:
+    """One label-scaling cell: IQM [CI] of the fractions; of the scores (n seeds``note``)."""
+    return (f"{fmt(ci(c['fraction']), fraction=True)}; {fmt(ci(c['score']), fraction=True)} "
+            f"(n={max(len(c['fraction']), len(c['score']))}{note})")
+
+
 def label_scaling_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/label_scaling.py``: the loop's fraction of true-reward PPO and score against a fixed reference by
     label budget, per arm and task."""
@@ -686,8 +692,7 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
                 cells.append("–")
                 continue
             partial = "" if len(c["tasks"]) == n_tasks else f", {len(c['tasks'])} of {n_tasks} tasks"
-            cells.append(f"{fmt(ci(c['fraction']), fraction=True)}; {fmt(ci(c['score']), fraction=True)} "
-                         f"(n={max(len(c['fraction']), len(c['score']))}{partial})")
+            cells.append(scaling_cell(c, partial))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     lines.append("")
     for task in data.get("tasks", []):
@@ -701,8 +706,7 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
             row = []
             for n in labels:
                 c = cells.get(n)
-                row.append("–" if not c else f"{fmt(ci(c['fraction']), fraction=True)}; {fmt(ci(c['score']), fraction=True)} "
-                           f"(n={max(len(c['fraction']), len(c['score']))})")
+                row.append("–" if not c else scaling_cell(c))
             lines.append(f"| {arm} | " + " | ".join(row) + " |")
         lines.append("")
     return lines

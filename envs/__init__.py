@@ -74,14 +74,13 @@ class EarlierVersion:
     """Its time limit (steps) where it differs from the current version's."""
 
 
+_BACKFLIP_V2: dict[str, object] = {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False}
+_BACKFLIP_V1: dict[str, object] = {**_BACKFLIP_V2, "flip_allowance": False, "landing_reward": 20.0}
+
 EARLIER_VERSIONS: dict[str, EarlierVersion] = {
-    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False}),
-    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False,
-                                                              "flip_allowance": False,
-                                                              "landing_reward": 20.0}),
-    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False,
-                                                              "markovian_objective": False, "flip_allowance": False,
-                                                              "landing_reward": 20.0}),
+    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V2),
+    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V1),
+    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {**_BACKFLIP_V1, "markovian_objective": False}),
     "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
                                                             "reach_bonus": 0.0, "success_mean_jerk": 100.0,
                                                             "observe_tip_motion": False}, max_episode_steps=50),

@@ -38,9 +38,8 @@ class HopperBackflipEnv(HopperEnv):
     The torso angle is observed as its cosine and sine (v2 and earlier: the angle itself, unwrapped, so -2π after a
     flip), so the hopper standing after a landed flip is observed as it was standing before it, and the observation
     is continuous through the upside-down half of the flip; how far it has turned is in indices 11 and 13. Indices
-    11–13 are
-    the episode state the hidden objective reads, so that the objective is a function of what the policy and a
-    reward model (one step's observation and action) see: index 11 + index 13 is how far the torso is from
+    11–13 are the episode state the hidden objective reads, so that the objective is a function of what the policy
+    and a reward model (one step's observation and action) see: index 11 + index 13 is how far the torso is from
     upright after the next flip, which a landing needs within ``landing_angle_tolerance``. (v2 observed indices
     0–13 with the angle itself at index 1, v1 indices 0–12, v0 indices 0–10.)
 

@@ -45,6 +45,15 @@ class TermSum:
 # (criterion name, info term, sign, weight, question). Objective terms first (weight 1), physics after (weight 0).
 _Row = tuple[str, str, float, float, str]
 
+_BACKFLIP_AFTER_ROTATION: list[_Row] = [
+        ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
+        ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("airtime", "airborne", 1, 0, "Which one spends more time in the air?"),
+        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+]
+"""Every HopperBackflip version's rows after its rotation question(s)."""
+
 RUBRIC_ROWS: dict[str, list[_Row]] = {
     "HopperBackflip-v3": [
         # v3 charges turning past a full turn without landing what it would have earned; asked "which one does a
@@ -52,11 +61,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("rotation", "reward_rotation", 1, 1,
          "Which one gets further through a backward turn in the air, up to one full turn?"),
         ("over_rotation", "reward_over_rotation", 1, 1, "Which one turns less past a full turn without landing it?"),
-        ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
-        ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
-        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
-        ("airtime", "airborne", 1, 0, "Which one spends more time in the air?"),
-        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+        *_BACKFLIP_AFTER_ROTATION,
     ],
     "HopperBackflip-v2": [
         # v2 pays rotation only up to completing the flip under way, so the question says so: asked "which turns
@@ -64,19 +69,11 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("rotation", "reward_rotation", 1, 1,
          "Which one gets further through a backward turn in the air (turning past a full turn without landing "
          "counts for nothing)?"),
-        ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
-        ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
-        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
-        ("airtime", "airborne", 1, 0, "Which one spends more time in the air?"),
-        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+        *_BACKFLIP_AFTER_ROTATION,
     ],
     "HopperBackflip-v1": [
         ("rotation", "reward_rotation", 1, 1, "Which one turns backwards more while in the air?"),
-        ("height", "reward_height", 1, 1, "Which one keeps its body higher?"),
-        ("landing", "reward_landing", 1, 1, "Which one lands a backflip on its foot?"),
-        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
-        ("airtime", "airborne", 1, 0, "Which one spends more time in the air?"),
-        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+        *_BACKFLIP_AFTER_ROTATION,
     ],
     "HalfCheetahOneLeg-v0": [
         ("forward", "reward_forward", 1, 1, "Which one moves forward faster?"),

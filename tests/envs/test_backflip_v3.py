@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import fingerprinting
+import gymnasium as gym
 import numpy as np
 import pytest
+from test_backflip_v2 import POSES, _launch, _rocking, _still, episode_return, scripted
 
 FINGERPRINT = Path(__file__).parent / "fingerprints" / "backflip_v2.json"
 V2 = "rlhf_robotics/HopperBackflip-v2"
@@ -23,32 +25,23 @@ DT = 0.008
 
 
 def launched(vz: float, spin: float, then: Callable[[int], np.ndarray]) -> Callable[[Any, int], np.ndarray]:
-    """Set a jump (``vz`` m/s up, ``spin`` rad/s, negative is backward) into the state before the first step, then
-    act ``then(t)``."""
+    """v2's test launch (``vz`` m/s up, ``spin`` rad/s, negative is backward) set before the first step, then act
+    ``then(t)``: the fingerprint helper's ``act(u, t)`` form."""
+    prepare = _launch(vz, spin)
 
     def act(u: Any, t: int) -> np.ndarray:
         if t == 0:
-            qvel = u.data.qvel.copy()
-            qvel[1], qvel[2] = vz, spin
-            u.set_state(u.data.qpos.copy(), qvel)
+            prepare(u)
         return then(t)
 
     return act
 
 
-def still(t: int) -> np.ndarray:
-    return np.zeros(3)
-
-
-def rocking(t: int) -> np.ndarray:
-    return np.sin(2 * math.pi * 3.0 * t * DT + np.array([0.0, 1.0, 2.0]))
-
-
 ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
     "random": (0, None),  # (seed, action at step t or None for seeded random actions)
     "random_seed1": (1, None),
-    "flip_landed": (0, launched(5.0, -6.0, still)),  # one flip, landed at step 127, then a fall
-    "over_rotation": (0, launched(5.0, -9.0, rocking)),  # past the full turn in the air, never landed
+    "flip_landed": (0, launched(5.0, -6.0, _still)),  # one flip, landed at step 127, then a fall
+    "over_rotation": (0, launched(5.0, -9.0, _rocking)),  # past the full turn in the air, never landed
 }
 
 
@@ -68,9 +61,7 @@ TAU = 2 * math.pi
 
 
 def test_turning_past_the_flip_costs_what_it_would_have_earned_and_a_landing_reopens_the_allowance() -> None:
-    # poses: 0.5 … 6.0 rad in the air, 6.5, 7.0, 6.5, landed at 2π, …
-    from test_backflip_v2 import POSES, scripted
-
+    # POSES: 0.5 … 6.0 rad in the air, 6.5, 7.0, 6.5, landed at 2π, …
     _, infos = scripted(POSES, V3)
     paid = [i["reward_rotation"] for i in infos]
     cost = [i["reward_over_rotation"] for i in infos]
@@ -98,8 +89,6 @@ def test_the_cost_is_a_function_of_consecutive_observations() -> None:
 
 
 def test_the_docstrings_table_and_extra_turns_rank_below_partial_ones() -> None:
-    from test_backflip_v2 import episode_return
-
     fall, infos = episode_return(V3, 5.0, -6.0)
     landing = next(t for t, i in enumerate(infos) if i["reward_landing"] > 0)
     stand = sum(sum(v for k, v in i.items() if k.startswith("reward_")) for i in infos[:landing + 1])
@@ -115,16 +104,12 @@ def test_the_docstrings_table_and_extra_turns_rank_below_partial_ones() -> None:
     ({"flip_allowance": False}, "for v1 or v0 pass over_rotation_cost_weight=0 and torso_angle_cos_sin=False"),
 ])
 def test_bad_cost_settings_name_the_fix(kwargs: dict, match: str) -> None:
-    import gymnasium as gym
-
     with pytest.raises(ValueError, match=match):
         gym.make(V3, **kwargs)
 
 
 def test_the_torso_angle_is_observed_as_cosine_and_sine_so_standing_after_a_flip_looks_like_standing_before_it(
 ) -> None:
-    from test_backflip_v2 import POSES, scripted
-
     obs3, infos = scripted(POSES, V3)
     obs2, _ = scripted(POSES, V2)
     rotation = np.array([0.0] + [r for _, r in POSES])
@@ -138,8 +123,6 @@ def test_the_torso_angle_is_observed_as_cosine_and_sine_so_standing_after_a_flip
 
 
 def test_the_angle_follows_an_observed_x_position() -> None:
-    import gymnasium as gym
-
     env = gym.make(V3, exclude_current_positions_from_observation=False)
     env.reset(seed=0)
     u = env.unwrapped
