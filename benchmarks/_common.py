@@ -84,11 +84,14 @@ def superseded(result: Path, env_id: str) -> bool:
 
 
 def set_aside(result: Path) -> Path:
-    """Move a superseded job result to ``superseded/<name>_<version>.json`` beside it (kept, never overwritten by
-    the rerun); returns the new path."""
+    """Move a superseded job result to ``superseded/<name>_<version>.json`` beside it (``..._<version>_2.json`` and
+    so on when one is there already; kept, never overwritten by the rerun); returns the new path."""
     version = str(json.loads(result.read_text()).get("env_id", "unknown")).rsplit("-", 1)[-1]
     dest = result.parent / "superseded" / f"{result.stem}_{version}.json"
     dest.parent.mkdir(exist_ok=True)
+    k = 2
+    while dest.exists() or dest.with_suffix("").exists():  # set aside before (e.g. an earlier budget of this version)
+        dest, k = result.parent / "superseded" / f"{result.stem}_{version}_{k}.json", k + 1
     result.replace(dest)
     return dest
 

@@ -7,6 +7,7 @@ observation and action, and the loop's reward model on v2 reaches 0.88–0.94 ac
 down. This script reads a loop run directory (``rlhf-robotics env=hopper_backflip ...``, or a
 ``benchmarks/suite.py`` loop job) and reports three things:
 
+- **label schedule**: labels asked per round (round 0 on the initial policy), from the run's ``config.json``;
 - **clips**: per label round, the stored segments, how many contain a landing (``reward_landing`` > 0), and the
   share that turn further back than half a turn and than a full turn;
 - **policy**: ``--episodes`` stochastic (as in training) episodes of the final policy: landings, turns, final
@@ -128,6 +129,16 @@ def learned_reward(run_dir: Path, batches: int) -> dict[str, Any]:
     return out
 
 
+def label_schedule(config: dict[str, Any]) -> list[int] | None:
+    """Labels the run asked per round (round 0 on the initial policy), from its ``config.json``; None without one."""
+    from rlhf_robotics.robotics.schedule import label_schedule as schedule
+
+    lab = config.get("labels")
+    if not lab or "total_steps" not in config:
+        return None
+    return schedule(lab["total"], lab["initial_fraction"], lab["rounds"], config["total_steps"], lab["schedule_timescale"])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="loop run directories of HopperBackflip-v2 or -v3")
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                "env_kwargs": config.get("env", {}).get("kwargs") or {}, "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
                "reward_model_accuracy_vs_oracle": summary.get("reward_model_accuracy_vs_oracle"),
                "reward_correlation_step": summary.get("reward_correlation_step"),
-               "clips": clips(run), "policy": policy(run, args.episodes, args.seed),
+               "label_schedule": label_schedule(config), "clips": clips(run), "policy": policy(run, args.episodes, args.seed),
                "learned_reward": learned_reward(run, args.last_batches)}
         print(json.dumps({k: v for k, v in row.items() if k != "clips"}, default=float), flush=True)
         rows.append(row)

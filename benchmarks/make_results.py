@@ -465,6 +465,16 @@ def _rate(run: dict[str, Any]) -> float | None:
     return None if rate is None else float(rate)
 
 
+def _suite_schedule(settings: dict[str, Any] | None) -> str:
+    """How the suite's loop asked its labels (``conf/experiment/suite.yaml``), for the section's header."""
+    lab = (settings or {}).get("labels")
+    if not lab:
+        return ""
+    shares = "equal shares" if lab.get("schedule_timescale", 0) >= 1e6 else "a decaying rate"
+    return (f", {lab['initial_fraction']:.0%} on the initial policy and the rest in {shares} over {lab['rounds']} "
+            "rounds (`conf/experiment/suite.yaml`, `+experiment=suite` on the command line)")
+
+
 def suite_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/suite.py``: per suite task, true-reward PPO and the loop with the rubric teacher at the task's
     budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO."""
@@ -475,7 +485,8 @@ def suite_section(data: dict[str, Any]) -> list[str]:
         "## The suite as a benchmark: success rates at each task's budget",
         "",
         f"`benchmarks/suite.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; budgets: "
-        f"{data.get('budget_source', '?')}; the loop with {data.get('labels', '?'):,} rubric-teacher labels; commit "
+        f"{data.get('budget_source', '?')}; the loop with {data.get('labels', '?'):,} rubric-teacher labels"
+        f"{_suite_schedule(data.get('loop_settings'))}; commit "
         f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
         "Success rate: share of 10 evaluation episodes whose last step passes the task's verifier "
         f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
@@ -568,13 +579,18 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
              "mean, in standard deviations of each reward over the run's last 3 segment batches. v2's objective pays "
              "nothing for turning past the flip's allowance and v3's charges it; a positive learned value there is "
              "over-rotation the learned reward still pays. One seed per run: these are probes, not a result.", "",
-             "| run | task | steps | labels | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
+             "| run | task | steps | labels | labels per round: initial; first later → last | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
              "episodes | turns (median) | final torso height (m) | turning within the allowance: learned, true (SD) | "
              "turning past it: learned, true (SD) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def task(run: dict[str, Any]) -> str:
         kwargs = ", ".join(f"{k}={v}" for k, v in (run.get("env_kwargs") or {}).items())
         return str(run.get("env_id") or "?").split("/")[-1] + (f" ({kwargs})" if kwargs else "")
+
+    def schedule(counts: list[int] | None) -> str:
+        if not counts or len(counts) < 2:
+            return "–"
+        return f"{counts[0]}; {counts[1]} → {counts[-1]} ({len(counts) - 1} rounds)"
 
     for run in data.get("runs", []):
         clips, pol, lr = run["clips"], run["policy"], run["learned_reward"]
@@ -588,6 +604,7 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
         acc, corr = run.get("reward_model_accuracy_vs_oracle"), run.get("reward_correlation_step")
         lines.append(
             f"| `{run['run_dir']}` | {task(run)} | {run.get('steps') or '?':,} | {run.get('labels') or '?':,} | "
+            f"{schedule(run.get('label_schedule'))} | "
             f"{'–' if acc is None else f'{acc:.3f}'} | {'–' if corr is None else f'{corr:.2f}'} | "
             f"{sum(c['segments_with_a_landing'] for c in clips)} of {sum(c['segments'] for c in clips):,} | "
             f"{pol['episodes_with_a_landing']} / {pol['episodes']} | {pol['turns_median']:.2f} | "

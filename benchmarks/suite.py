@@ -6,7 +6,10 @@ two arms × seeds 0–4:
 
 - ``ppo``: SB3 PPO on the true (hidden) reward, built as the loop's own ``baseline=True`` arm builds it;
 - ``loop``: our preference loop with 1,000 labels from the rubric teacher (``teacher.judge_on=rubric``, the
-  task's physics rubric at its own weights, the oracle preset), otherwise the defaults of ``ExperimentConfig``.
+  task's physics rubric at its own weights, the oracle preset), asked on ``conf/experiment/suite.yaml``'s label
+  schedule (equal shares over 20 rounds, PEBBLE's, instead of the default's decaying one: the file says why),
+  otherwise the defaults of ``ExperimentConfig``. A loop result made on other label settings (or another budget)
+  is set aside and rerun, like a result of an earlier task version.
 
 Every run of a task uses the task's budget, ``benchmark_steps`` in its env config (``--steps`` overrides it for
 all tasks, for trials and tests; such runs go to their own work folder). Each run is evaluated on 10 episodes:
@@ -26,15 +29,14 @@ layout (``Checkpointer.save_policy``). A result records ``run_dir``, relative to
 lies inside it (the default work folder) and absolute otherwise, so ``rlhf-robotics gallery
 benchmark=benchmarks/results/suite.json`` (run from the repository root) shows each task's best seed.
 
-Cost: not measured yet. The issue's backflip trial (1 M steps, 1,000 rubric labels, loop and baseline in one
-process) took 13.5 min on 2 cores; at 1 M steps per run the 60 jobs are roughly 60 × 7–10 min of one core,
-about 4–5 hours at 2 jobs at a time. The budgets in the env configs are provisional until calibrated.
+Cost: HopperBackflip-v3 at 500,000 steps, 2 jobs at a time on 2 cores: a ``loop`` job 290–340 s, a ``ppo`` job
+230–400 s (Dec 2). The other tasks' budgets (0.5–2 M steps once calibrated) scale it roughly linearly.
 
     .venv/bin/python benchmarks/suite.py --jobs 2                          # the whole grid, resumable
     .venv/bin/python benchmarks/suite.py --jobs 2 --only task=hopper_backflip seed=0,1,2
     .venv/bin/python benchmarks/suite.py --list                            # every job and its state
     .venv/bin/python benchmarks/suite.py --collect                         # only gather finished results
-    .venv/bin/python benchmarks/suite.py --steps 2048 --only seed=0        # a trial at a tiny budget (own folder)
+    .venv/bin/python benchmarks/suite.py --steps 2048 --only seed=0        # a trial: own folder and results file
     .venv/bin/python benchmarks/make_results.py                            # regenerate RESULTS.md
     .venv/bin/rlhf-robotics gallery benchmark=benchmarks/results/suite.json arm=loop   # each task's best seed
 """
@@ -101,6 +103,14 @@ def env_configs() -> dict[str, Any]:
     return dict(sorted(found.items(), key=lambda item: order[item[1].id]))
 
 
+@functools.cache
+def loop_settings() -> dict[str, Any]:
+    """The ``loop`` arm's teacher and label settings: ``conf/experiment/suite.yaml`` (the preset a user passes as
+    ``+experiment=suite``), so the benchmark and the command line run the same loop."""
+    raw = yaml.safe_load((ROOT / "conf" / "experiment" / "suite.yaml").read_text())
+    return {"teacher": dict(raw["teacher"]), "labels": dict(raw["labels"])}
+
+
 def budget(task: str, steps: int | None = None) -> int:
     """The task's env steps per run: ``steps`` when given, else ``benchmark_steps`` of its env config."""
     if steps is not None:
@@ -137,11 +147,25 @@ def result_path(job: Job, work: Path) -> Path:
     return work / f"{job.key}.json"
 
 
-def job_state(job: Job, work: Path) -> str:
+def stale(job: Job, work: Path, steps: int | None = None) -> bool:
+    """The job's result was made on an earlier version of its task, on another budget, or (``loop``) on other label
+    settings than ``conf/experiment/suite.yaml``'s: the job runs again and the old result is kept aside."""
+    path = result_path(job, work)
+    if superseded(path, env_configs()[job.task].id):
+        return True
+    if not path.exists():
+        return False
+    result = json.loads(path.read_text())
+    if result.get("steps") != budget(job.task, steps):
+        return True
+    return job.arm == "loop" and result.get("loop_labels") != {**loop_settings()["labels"], "total": result.get("labels")}
+
+
+def job_state(job: Job, work: Path, steps: int | None = None) -> str:
     """``done`` (result file), ``superseded`` (a result of an earlier version of the task: the job runs again),
     ``failed`` (the last try raised) or ``pending``."""
     if result_path(job, work).exists():
-        return "superseded" if superseded(result_path(job, work), env_configs()[job.task].id) else "done"
+        return "superseded" if stale(job, work, steps) else "done"
     return "failed" if (work / f"{job.key}.failed.json").exists() else "pending"
 
 
@@ -151,8 +175,10 @@ def job_state(job: Job, work: Path) -> str:
 def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
     from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, TeacherSettings
 
+    loop = loop_settings()
     return ExperimentConfig(
-        env=env_configs()[job.task], labels=LabelsConfig(total=labels), teacher=TeacherSettings(judge_on="rubric"),
+        env=env_configs()[job.task], labels=LabelsConfig(**{**loop["labels"], "total": labels}),
+        teacher=TeacherSettings(**loop["teacher"]),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
     )
@@ -223,7 +249,7 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     """Run one job in this process and write its result file; a failure writes ``<job>.failed.json``."""
     work.mkdir(parents=True, exist_ok=True)
     run_dir = work / job.key
-    if superseded(result_path(job, work), env_configs()[job.task].id):  # keep the earlier version's figures and policy
+    if stale(job, work, steps):  # keep the earlier result's figures and policy
         moved = set_aside(result_path(job, work))
         if run_dir.exists():
             run_dir.rename(moved.with_suffix(""))
@@ -242,7 +268,9 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
 
     Checkpointer(run_dir).keep_latest_only()  # the final policy stays for the gallery; earlier rounds go
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
-              "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0, "eval_episodes": EVAL_EPISODES, **measured,
+              "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
+              **({"loop_labels": {**loop_settings()["labels"], "total": labels}} if job.arm == "loop" else {}),
+              "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}
     tmp = result_path(job, work).with_suffix(".json.tmp")
@@ -274,7 +302,7 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
     """Gather every finished result under ``work`` into one file for ``make_results.py``."""
     found = [json.loads(p.read_text()) for p in sorted(work.glob("*.json")) if not p.name.endswith(".failed.json")]
     configs = env_configs()
-    runs = [r for r in found if r["job"]["task"] in configs and r["env_id"] == configs[r["job"]["task"]].id]
+    runs = [r for r in found if r["job"]["task"] in configs and not stale(Job(**r["job"]), work, steps)]
     earlier = [r for r in found if r not in runs] + [json.loads(p.read_text()) for p in sorted(work.glob("superseded/*.json"))]
     failed = [json.loads(p.read_text()) for p in sorted(work.glob("*.failed.json"))]
     grid, done = plan(), {r["key"] for r in runs}
@@ -290,7 +318,8 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "jobs_remaining": [j.key for j in grid if j.key not in done],
         "failed": [{"key": Job(**f["job"]).key, "error": f["error"]} for f in failed],
         "runs": runs,
-        "superseded_runs": earlier,  # made on an earlier version of their task; not in the tables
+        "superseded_runs": earlier,  # made on an earlier task version, budget or label schedule; not in the tables
+        "loop_settings": loop_settings(),
         **provenance(),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -308,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", default=[], metavar="FIELD=V[,V]",
                         help=f"run a subset; fields {', '.join(FILTER_FIELDS)}")
     parser.add_argument("--work", default=None, help="work folder (default benchmarks/.work/suite/<budget>)")
-    parser.add_argument("--out", default=str(RESULTS / "suite.json"))
+    parser.add_argument("--out", default=None,
+                        help="results file (default benchmarks/results/suite.json for the grid's settings; a trial "
+                             "with --steps or another --labels writes suite_<work folder>.json, never the grid's)")
     parser.add_argument("--list", action="store_true", help="print every selected job and its state, run nothing")
     parser.add_argument("--collect", action="store_true", help="only gather finished results into --out")
     parser.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
@@ -317,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.steps is not None and args.steps < 1) or args.jobs < 1 or args.labels < 1:
         parser.error(f"--steps, --jobs and --labels must be >= 1, got {args.steps}, {args.jobs}, {args.labels}")
     work = Path(args.work) if args.work else work_dir(args.steps, args.labels)
+    if args.out is None:
+        trial = args.steps is not None or args.labels != LABELS
+        args.out = str(RESULTS / (f"suite_{work_dir(args.steps, args.labels).name}.json" if trial else "suite.json"))
     if args.run_job:
         job = next((j for j in plan(seeds=range(100)) if j.key == args.run_job), None)
         if job is None:
@@ -329,11 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     if args.list:
         for j in jobs:
-            print(f"{job_state(j, work):8s} {j.key}  ({budget(j.task, args.steps):,} steps)")
+            print(f"{job_state(j, work, args.steps):8s} {j.key}  ({budget(j.task, args.steps):,} steps)")
         return 0
     if not args.collect:
         command = " ".join(["python benchmarks/suite.py", *(sys.argv[1:] if argv is None else argv)])
-        todo = [j for j in jobs if job_state(j, work) != "done"]
+        todo = [j for j in jobs if job_state(j, work, args.steps) != "done"]
         print(f"{len(jobs) - len(todo)} of {len(jobs)} selected jobs already done; running {len(todo)}, "
               f"{args.jobs} at a time", flush=True)
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:

@@ -63,6 +63,7 @@ def test_the_report_of_a_tiny_backflip_run(tmp_path: Path) -> None:
     (row,) = json.loads(out.read_text())["runs"]
     stored = sum(len(np.load(p)["reward"]) for p in (run / "segments").glob("*.npz"))
     assert sum(c["segments"] for c in row["clips"]) == stored and row["labels"] == 12
+    assert sum(row["label_schedule"]) == 12 and len(row["label_schedule"]) == 3  # round 0 and 2 later rounds
     assert row["env_id"] == "rlhf_robotics/HopperBackflip-v3" and row["env_kwargs"] == {}
     assert row["policy"]["episodes"] == 2 and row["policy"]["successes"] <= row["policy"]["episodes_with_a_landing"] + 2
     learned = row["learned_reward"]
@@ -73,7 +74,7 @@ def test_the_report_of_a_tiny_backflip_run(tmp_path: Path) -> None:
 
 def test_results_section_shows_each_run() -> None:
     row = {"run_dir": "runs/a", "env_id": "rlhf_robotics/HopperBackflip-v3", "env_kwargs": {"torso_angle_cos_sin": False},
-           "steps": 500_000, "labels": 1000, "reward_model_accuracy_vs_oracle": 0.876,
+           "steps": 500_000, "labels": 1000, "label_schedule": [250, 125, 90, 37], "reward_model_accuracy_vs_oracle": 0.876,
            "reward_correlation_step": 0.87, "clips": [{"segments": 500, "segments_with_a_landing": 0},
                                                       {"segments": 336, "segments_with_a_landing": 2}],
            "policy": {"episodes": 40, "episodes_with_a_landing": 0, "turns_median": 1.4, "final_torso_height_median": 0.34},
@@ -81,5 +82,5 @@ def test_results_section_shows_each_run() -> None:
                                                                "true_minus_ground_in_sd": 1.8},
                               "turning_past_the_allowance": {"steps": 0}}}
     text = "\n".join(load_script("make_results").backflip_loop_section({"runs": [row]}))
-    assert "| `runs/a` | HopperBackflip-v3 (torso_angle_cos_sin=False) | 500,000 | 1,000 | 0.876 | 0.87 | 2 of 836 | 0 / 40 | 1.40 | 0.34 | +1.70, +1.80 (10 steps) | " \
+    assert "| `runs/a` | HopperBackflip-v3 (torso_angle_cos_sin=False) | 500,000 | 1,000 | 250; 125 → 37 (3 rounds) | 0.876 | 0.87 | 2 of 836 | 0 / 40 | 1.40 | 0.34 | +1.70, +1.80 (10 steps) | " \
            "no such steps (0) |" in text

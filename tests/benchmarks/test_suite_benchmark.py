@@ -72,6 +72,8 @@ def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifie
     assert "met on 0 of 3 (none)" in goals  # no task has 3 passing PPO seeds
     assert "met on 1 (hopper_backflip)" in goals  # reacher: PPO's rate is 0, so no share of it is reached
     assert "## The suite as a benchmark" in make_results.render(None, suite=data)
+    data["loop_settings"] = {"labels": {"initial_fraction": 0.25, "rounds": 20, "schedule_timescale": 1e9}}
+    assert ", 25% on the initial policy and the rest in equal shares over 20 rounds" in make_results.suite_section(data)[2]
 
 
 @pytest.mark.slow
@@ -124,6 +126,48 @@ def test_a_result_of_an_earlier_task_version_is_rerun_and_its_figures_and_policy
     suite.run_job(job, 512, 1000, tmp_path)
     kept = json.loads((tmp_path / "superseded" / f"{job.key}_v1.json").read_text())
     assert kept["return_true"]["mean"] == 1.0 and (Path(kept["run_dir"]) / "policy.zip").read_text() == "v1 policy"
-    assert suite.job_state(job, tmp_path) == "done"
-    data = suite.collect(tmp_path, tmp_path.parent / f"{tmp_path.name}_out.json", None, 1000)
+    assert suite.job_state(job, tmp_path, 512) == "done"
+    assert suite.job_state(job, tmp_path) == "superseded"  # made on another budget than the env config's
+    data = suite.collect(tmp_path, tmp_path.parent / f"{tmp_path.name}_out.json", 512, 1000)
     assert [r["env_id"] for r in data["runs"]] == [now] and [r["env_id"] for r in data["superseded_runs"]] == [old_id]
+
+
+@pytest.mark.parametrize(("flags", "written"), [(["--steps", "5000"], "suite_steps5000.json"),
+                                                (["--labels", "50"], "suite_calibrated_labels50.json"),
+                                                ([], "suite.json")])
+def test_a_trial_writes_its_own_results_file_never_the_grids(suite: ModuleType, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, flags: list[str],
+                                                              written: str) -> None:
+    monkeypatch.setattr(suite, "RESULTS", tmp_path / "results")
+    assert suite.main([*flags, "--collect", "--work", str(tmp_path / "work")]) == 0
+    assert [p.name for p in (tmp_path / "results").iterdir()] == [written]
+
+
+def test_loop_arm_runs_the_command_lines_suite_preset(suite: ModuleType, tmp_path: Path) -> None:
+    """The benchmark's loop and ``rlhf-robotics +experiment=suite env=...`` are the same loop: equal label shares
+    (not the default's decaying schedule) from the rubric teacher."""
+    from dataclasses import asdict
+
+    from hydra import compose, initialize_config_dir
+
+    from rlhf_robotics.cli.train import CONF_DIR, experiment_config
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cli = experiment_config(compose(config_name="config", overrides=[
+            "run_dir=/tmp/x", "+experiment=suite", "env=hopper_backflip"]))
+    bench = suite.experiment_config(suite.Job("loop", "hopper_backflip", 0), 500_000, 1000, tmp_path / "run")
+    assert asdict(bench.labels) == asdict(cli.labels)
+    assert bench.teacher.judge_on == cli.teacher.judge_on == "rubric"
+    assert cli.labels.schedule_timescale > 1e6 and cli.labels.rounds == 20  # equal shares, not the decaying default
+
+
+def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleType, tmp_path: Path) -> None:
+    job = suite.Job("loop", "hopper_backflip", 0)
+    budget = suite.budget("hopper_backflip")
+    current = {"env_id": suite.env_configs()["hopper_backflip"].id, "steps": budget, "labels": 1000,
+               "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}}
+    for result, stale in [(current, False), ({**current, "loop_labels": None}, True),  # made before the preset
+                          ({**current, "steps": budget // 2}, True), ({**current, "env_id": "old-v0"}, True)]:
+        suite.result_path(job, tmp_path).write_text(json.dumps(result))
+        assert suite.stale(job, tmp_path) is stale
+        assert suite.job_state(job, tmp_path) == ("superseded" if stale else "done")
