@@ -671,11 +671,32 @@ def scaling_cell(c: dict[str, Any], note: str = "") -> str:
             f"(n={max(len(c['fraction']), len(c['score']))}{note})")
 
 
+def held_out_verdict(pairs: dict[str, Any], n_tasks: int) -> list[str]:
+    """The held-out check in words: ``best`` minus ``default`` paired by (task, seed), mean with a 95 % bootstrap
+    interval; ``best`` beats ``default`` only where the interval of the score difference lies above 0."""
+    n = len(pairs["pairs"])
+    if n == 0:
+        return ["Held-out check (seeds 5–9, 100 labels): no pair has run yet.", ""]
+    rng = np.random.default_rng(0)
+    mean = lambda x: float(np.mean(x))  # noqa: E731
+    frac, score = (bootstrap_ci(np.asarray(pairs[k], dtype=float), mean, rng) for k in ("fraction", "score"))
+    wins = sum(d > 0 for d in pairs["score"])
+    complete = n == n_tasks * 5
+    verdict = ("`best` beats `default` on the held-out seeds" if score.n and score.low > 0 else
+               "`best` does not beat `default` on the held-out seeds" + ("" if complete else " so far"))
+    return [f"Held-out check (seeds 5–9, 100 oracle labels, {n} of {n_tasks * 5} (task, seed) pairs"
+            f"{'' if complete else ' so far'}): `best` − `default`, mean over pairs [95 % bootstrap CI], in the "
+            f"fraction of true-reward PPO {frac.point:+.2f} [{frac.low:+.2f}, {frac.high:+.2f}] and in the score "
+            f"{score.point:+.2f} [{score.low:+.2f}, {score.high:+.2f}]; `best` scores higher on {wins} of "
+            f"{len(pairs['score'])} pairs. Verdict: {verdict}"
+            + (", so the default is unchanged." if not (score.n and score.low > 0) else "."), ""]
+
+
 def label_scaling_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/label_scaling.py``: the loop's fraction of true-reward PPO and score against a fixed reference by
     label budget, per arm and task."""
     sys.path.insert(0, str(HERE))
-    from label_scaling import TECHNIQUES, across_tasks, scaling_table  # noqa: PLC0415  (a sibling script)
+    from label_scaling import TECHNIQUES, across_tasks, held_out_pairs, scaling_table  # noqa: PLC0415  (a sibling script)
 
     table = scaling_table(data)
     lines = [
@@ -692,6 +713,7 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
         lines += [f"`best` is the combination chosen from the technique screen: `{' '.join(data['best'])}` "
                   "(`BEST` in `benchmarks/label_scaling.py` says why); it becomes the default only if it beats "
                   "`default` on the held-out seeds 5–9.", ""]
+        lines += held_out_verdict(held_out_pairs(data), len(data.get("tasks", [])))
     labels = sorted({n for cells in table.values() for task in cells.values() for n in task})
     pooled = across_tasks(data)
     n_tasks = len(data.get("tasks", []))

@@ -113,3 +113,26 @@ def test_held_out_seeds_are_their_own_rows_and_tasks_pool(ls: ModuleType) -> Non
     assert "| default | 0.15" in text and "| default (held-out seeds) | 0.90" in text
     assert "| kcenter | 0.50" in text.split("### Hopper-v5")[1] and "| kcenter |" not in text.split("### Hopper-v5")[0]
     assert "`selection.name=kcenter_disagreement`" in text
+
+
+def test_held_out_check_pairs_best_with_default_by_task_and_seed(ls: ModuleType) -> None:
+    mr = _load("make_results")
+    tasks = ("Hopper-v5", "Swimmer-v5")
+
+    def run(arm: str, t: str, s: int, ret: float, score: float | None = None, labels: int | None = 100) -> dict:
+        return {"arm": arm, "task": t, "labels": labels, "teacher": None if arm == "ppo" else "oracle", "seed": s,
+                "return_true": {"mean": ret}, "score_vs_reference": score}
+
+    runs = [run("ppo", t, s, 1000.0, labels=None) for t in tasks for s in (5, 6)]
+    runs += [run("default", t, s, 500.0, 0.5) for t in tasks for s in (5, 6)]
+    runs += [run("best", t, s, 700.0, 0.7) for t in tasks for s in (5, 6)]
+    runs += [run("best", "Hopper-v5", 0, 10.0, 0.0), run("best", "Hopper-v5", 7, 10.0, 0.0)]  # not held out; no pair
+    pairs = ls.held_out_pairs({"runs": runs})
+    assert pairs["pairs"] == ["Hopper-v5/5", "Hopper-v5/6", "Swimmer-v5/5", "Swimmer-v5/6"]
+    assert pairs["fraction"] == pytest.approx([0.2] * 4) and pairs["score"] == pytest.approx([0.2] * 4)
+    text = " ".join(mr.held_out_verdict(pairs, n_tasks=2))
+    assert "4 of 10 (task, seed) pairs so far" in text and "`best` scores higher on 4 of 4 pairs" in text
+    assert "Verdict: `best` beats `default` on the held-out seeds." in text
+    worse = {**pairs, "score": [-0.1, 0.2, -0.3, 0.05]}
+    assert "does not beat `default` on the held-out seeds so far, so the default is unchanged" in " ".join(
+        mr.held_out_verdict(worse, n_tasks=2))
