@@ -682,14 +682,15 @@ def held_out_verdict(pairs: dict[str, Any], n_tasks: int) -> list[str]:
     frac, score = (bootstrap_ci(np.asarray(pairs[k], dtype=float), mean, rng) for k in ("fraction", "score"))
     wins = sum(d > 0 for d in pairs["score"])
     complete = n == n_tasks * 5
-    verdict = ("`best` beats `default` on the held-out seeds" if score.n and score.low > 0 else
-               "`best` does not beat `default` on the held-out seeds" + ("" if complete else " so far"))
+    beats = bool(score.n) and score.low > 0
+    verdict = ("`best` beats `default` on the held-out seeds." if beats else
+               "`best` does not beat `default` on the held-out seeds" + ("" if complete else " so far")
+               + ", so the default is unchanged.")
     return [f"Held-out check (seeds 5–9, 100 oracle labels, {n} of {n_tasks * 5} (task, seed) pairs"
             f"{'' if complete else ' so far'}): `best` − `default`, mean over pairs [95 % bootstrap CI], in the "
             f"fraction of true-reward PPO {frac.point:+.2f} [{frac.low:+.2f}, {frac.high:+.2f}] and in the score "
             f"{score.point:+.2f} [{score.low:+.2f}, {score.high:+.2f}]; `best` scores higher on {wins} of "
-            f"{len(pairs['score'])} pairs. Verdict: {verdict}"
-            + (", so the default is unchanged." if not (score.n and score.low > 0) else "."), ""]
+            f"{len(pairs['score'])} pairs. Verdict: {verdict}", ""]
 
 
 def label_scaling_section(data: dict[str, Any]) -> list[str]:

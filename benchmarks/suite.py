@@ -30,7 +30,7 @@ lies inside it (the default work folder) and absolute otherwise, so ``rlhf-robot
 benchmark=benchmarks/results/suite.json`` (run from the repository root) shows each task's best seed.
 
 Cost: HopperBackflip-v3 at 500,000 steps, 2 jobs at a time on 2 cores: a ``loop`` job 290–340 s, a ``ppo`` job
-230–400 s (Dec 2). The other tasks' budgets (0.5–2 M steps once calibrated) scale it roughly linearly.
+230–400 s (Dec 2; the test suite shared the machine for part of it, so these are indicative, not timings). The other tasks' budgets (0.5–2 M steps once calibrated) scale it roughly linearly.
 
     .venv/bin/python benchmarks/suite.py --jobs 2                          # the whole grid, resumable
     .venv/bin/python benchmarks/suite.py --jobs 2 --only task=hopper_backflip seed=0,1,2
@@ -62,7 +62,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, set_aside, superseded  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, set_aside  # noqa: E402
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
@@ -147,22 +147,28 @@ def result_path(job: Job, work: Path) -> Path:
     return work / f"{job.key}.json"
 
 
+def loop_labels(total: int) -> dict[str, Any]:
+    """The ``loop`` arm's label settings at ``total`` labels, as a result records them (``loop_labels``)."""
+    return {**loop_settings()["labels"], "total": total}
+
+
+def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
+    """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, or
+    (``loop``) on other label settings than ``conf/experiment/suite.yaml``'s."""
+    return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != budget(job.task, steps)
+            or (job.arm == "loop" and result.get("loop_labels") != loop_labels(result.get("labels"))))
+
+
 def stale(job: Job, work: Path, steps: int | None = None) -> bool:
-    """The job's result was made on an earlier version of its task, on another budget, or (``loop``) on other label
-    settings than ``conf/experiment/suite.yaml``'s: the job runs again and the old result is kept aside."""
+    """The job has a result, and it is stale (:func:`stale_result`): the job runs again and the old result is kept
+    aside."""
     path = result_path(job, work)
-    if superseded(path, env_configs()[job.task].id):
-        return True
-    if not path.exists():
-        return False
-    result = json.loads(path.read_text())
-    if result.get("steps") != budget(job.task, steps):
-        return True
-    return job.arm == "loop" and result.get("loop_labels") != {**loop_settings()["labels"], "total": result.get("labels")}
+    return path.exists() and stale_result(job, json.loads(path.read_text()), steps)
 
 
 def job_state(job: Job, work: Path, steps: int | None = None) -> str:
-    """``done`` (result file), ``superseded`` (a result of an earlier version of the task: the job runs again),
+    """``done`` (result file), ``superseded`` (a stale result: earlier task version, budget or label settings; the
+    job runs again),
     ``failed`` (the last try raised) or ``pending``."""
     if result_path(job, work).exists():
         return "superseded" if stale(job, work, steps) else "done"
@@ -175,10 +181,9 @@ def job_state(job: Job, work: Path, steps: int | None = None) -> str:
 def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
     from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, TeacherSettings
 
-    loop = loop_settings()
     return ExperimentConfig(
-        env=env_configs()[job.task], labels=LabelsConfig(**{**loop["labels"], "total": labels}),
-        teacher=TeacherSettings(**loop["teacher"]),
+        env=env_configs()[job.task], labels=LabelsConfig(**loop_labels(labels)),
+        teacher=TeacherSettings(**loop_settings()["teacher"]),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
     )
@@ -269,7 +274,7 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     Checkpointer(run_dir).keep_latest_only()  # the final policy stays for the gallery; earlier rounds go
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
               "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
-              **({"loop_labels": {**loop_settings()["labels"], "total": labels}} if job.arm == "loop" else {}),
+              **({"loop_labels": loop_labels(labels)} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}
@@ -302,7 +307,7 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
     """Gather every finished result under ``work`` into one file for ``make_results.py``."""
     found = [json.loads(p.read_text()) for p in sorted(work.glob("*.json")) if not p.name.endswith(".failed.json")]
     configs = env_configs()
-    runs = [r for r in found if r["job"]["task"] in configs and not stale(Job(**r["job"]), work, steps)]
+    runs = [r for r in found if r["job"]["task"] in configs and not stale_result(Job(**r["job"]), r, steps)]
     earlier = [r for r in found if r not in runs] + [json.loads(p.read_text()) for p in sorted(work.glob("superseded/*.json"))]
     failed = [json.loads(p.read_text()) for p in sorted(work.glob("*.failed.json"))]
     grid, done = plan(), {r["key"] for r in runs}
