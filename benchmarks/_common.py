@@ -109,3 +109,27 @@ def seed_from_published(work: Path, published: Path, steps: int) -> int:
             write_result(path, run)
             n += 1
     return n
+
+
+def restore(run: dict[str, Any], path: Path, aside: bool = False) -> bool:
+    """Write a published run back into a work folder on a fresh clone, so a benchmark continued there neither redoes
+    nor (on ``--collect``) drops it. ``path`` is the run's job file; with ``aside`` the run was set aside (an
+    earlier task version, budget or label setting) and goes to ``superseded/`` under :func:`set_aside`'s name,
+    unless a run of the same job, version and date is there already. Never overwrites; True when written."""
+    if not aside:
+        if path.exists():
+            return False
+        write_result(path, run)
+        return True
+    version = str(run.get("env_id", "unknown")).rsplit("-", 1)[-1]
+    folder = path.parent / "superseded"
+    same = [p for p in folder.glob(f"{path.stem}_{version}*.json")
+            if json.loads(p.read_text()).get("date") == run.get("date")]
+    if same:
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    dest, k = folder / f"{path.stem}_{version}.json", 2
+    while dest.exists():
+        dest, k = folder / f"{path.stem}_{version}_{k}.json", k + 1
+    write_result(dest, run)
+    return True

@@ -62,7 +62,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, set_aside  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside  # noqa: E402
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
@@ -332,6 +332,18 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
     return data
 
 
+def restore_published(work: Path, published: Path = RESULTS / "suite.json") -> int:
+    """Put the published grid's runs back into ``work`` (its set-aside runs into ``work/superseded/``), so the grid
+    continued on a fresh clone skips them and ``--collect`` keeps them; returns how many were written. Never
+    overwrites. The policies they name stay on the machine that made them."""
+    if not published.exists():
+        return 0
+    data = json.loads(published.read_text())
+    work.mkdir(parents=True, exist_ok=True)
+    return (sum(restore(r, result_path(Job(**r["job"]), work)) for r in data.get("runs", []))
+            + sum(restore(r, result_path(Job(**r["job"]), work), aside=True) for r in data.get("superseded_runs", [])))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=None,
@@ -353,9 +365,11 @@ def main(argv: list[str] | None = None) -> int:
     if (args.steps is not None and args.steps < 1) or args.jobs < 1 or args.labels < 1:
         parser.error(f"--steps, --jobs and --labels must be >= 1, got {args.steps}, {args.jobs}, {args.labels}")
     work = Path(args.work) if args.work else work_dir(args.steps, args.labels)
+    trial = args.steps is not None or args.labels != LABELS
     if args.out is None:
-        trial = args.steps is not None or args.labels != LABELS
         args.out = str(RESULTS / (f"suite_{work_dir(args.steps, args.labels).name}.json" if trial else "suite.json"))
+    if not args.run_job and args.work is None and not trial and (restored := restore_published(work)):
+        print(f"{restored} runs taken from {RESULTS / 'suite.json'} (this machine's work folder did not have them)")
     if args.run_job:
         job = next((j for j in plan(seeds=range(100)) if j.key == args.run_job), None)
         if job is None:

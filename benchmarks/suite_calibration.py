@@ -57,7 +57,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import suite  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, set_aside, superseded, write_result  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside, superseded, write_result  # noqa: E402
 
 SEEDS = (0, 1, 2, 3, 4)
 MAX_STEPS = 2_000_000
@@ -67,6 +67,7 @@ PASS_RATE = 0.5
 """A seed passes at a checkpoint when at least this share of its evaluation episodes succeed."""
 PASS_SEEDS = 3
 """A task is calibrated at the first checkpoint where at least this many of its 5 seeds pass."""
+PUBLISHED = RESULTS / "suite_calibration.json"
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,23 @@ def collect(work: Path | Sequence[Path], out: Path) -> dict[str, Any]:
     return data
 
 
+def restore_published(parent: Path, published: Path = PUBLISHED, eval_every: int = EVAL_EVERY) -> int:
+    """Put the published runs of this evaluation interval back into their ``max<N>_every<M>`` folders under
+    ``parent`` (a run of an earlier task version into ``superseded/``), so a calibration continued on a fresh clone
+    skips them and ``--collect`` keeps them; returns how many were written. Never overwrites. An unfinished curve
+    has no ceiling to be filed under and is not restored (its job reruns from the start anyway)."""
+    if not published.exists():
+        return 0
+    configs, n = suite.env_configs(), 0
+    for run in json.loads(published.read_text()).get("runs", []):
+        if run.get("eval_every") != eval_every or not run.get("finished", True) or run["task"] not in configs:
+            continue
+        folder = parent / f"max{run['max_steps']}_every{eval_every}"
+        folder.mkdir(parents=True, exist_ok=True)
+        n += restore(run, folder / f"{run['key']}.json", aside=run["env_id"] != current_env_id(run["task"]))
+    return n
+
+
 def launch(job: Job, args: argparse.Namespace, work: Path) -> bool:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
@@ -319,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--tasks {' '.join(unknown)}: not a suite task; choose from {', '.join(known)}")
     work = args.work or WORK / "suite_calibration" / f"max{args.max_steps}_every{args.eval_every}"
     work.mkdir(parents=True, exist_ok=True)
+    if not args.run_job and args.work is None and (restored := restore_published(work.parent, eval_every=args.eval_every)):
+        print(f"{restored} runs taken from {PUBLISHED} (this machine's work folders did not have them)")
     if args.run_job:
         job = next((j for j in plan(range(100)) if j.key == args.run_job), None)
         if job is None:

@@ -171,3 +171,22 @@ def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleT
         suite.result_path(job, tmp_path).write_text(json.dumps(result))
         assert suite.stale(job, tmp_path) is stale
         assert suite.job_state(job, tmp_path) == ("superseded" if stale else "done")
+
+
+def test_a_fresh_clone_continues_from_the_published_grid_and_collect_keeps_it(suite: ModuleType, tmp_path: Path) -> None:
+    """The work folder is git-ignored: on a fresh clone the published runs (and set-aside ones) are written back, so
+    the grid skips them and the next collect does not drop them from RESULTS.md."""
+    now, budget = suite.env_configs()["hopper_backflip"].id, suite.budget("hopper_backflip")
+    run = {"job": {"arm": "ppo", "task": "hopper_backflip", "seed": 0}, "key": "ppo_hopper_backflip_seed0",
+           "env_id": now, "steps": budget, "labels": 0, "date": "d1"}
+    aside = {**run, "steps": budget // 2, "date": "d0"}
+    published = tmp_path / "suite.json"
+    published.write_text(json.dumps({"runs": [run], "superseded_runs": [aside, {**aside, "date": "d00"}]}))
+    work = tmp_path / "work"
+    assert suite.restore_published(work, published) == 3
+    assert suite.restore_published(work, published) == 0
+    assert sorted(p.name for p in (work / "superseded").iterdir()) == [
+        f"ppo_hopper_backflip_seed0_{now.rsplit('-', 1)[-1]}{k}.json" for k in ("", "_2")]
+    assert suite.job_state(suite.Job("ppo", "hopper_backflip", 0), work) == "done"
+    data = suite.collect(work, tmp_path / "out.json", None, 1000)
+    assert [r["date"] for r in data["runs"]] == ["d1"] and sorted(r["date"] for r in data["superseded_runs"]) == ["d0", "d00"]

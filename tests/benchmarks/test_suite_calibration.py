@@ -163,3 +163,23 @@ def test_a_stopped_job_of_an_earlier_task_version_is_not_shown_as_the_current_on
         record = {"key": key, "curve": curve} if env_id is None else {"key": key, "env_id": env_id, "curve": curve}
         (tmp_path / f"{key}.partial.json").write_text(json.dumps(record))
     assert [(r["seed"], r["env_id"]) for r in calibration.unfinished(tmp_path)] == [(2, now)]
+
+
+def test_a_fresh_clone_continues_from_the_published_runs_and_collect_keeps_them(calibration: ModuleType,
+                                                                                tmp_path: Path) -> None:
+    """The work folders are git-ignored: on a fresh clone the published runs are written back (an earlier version's
+    into ``superseded/``), so the next collect keeps every published row instead of dropping them."""
+    now = calibration.current_env_id("hopper_backflip")
+    runs = [{**_run(s, [0.0, 1.0]), "env_id": now, "key": f"ppo_hopper_backflip_seed{s}", "max_steps": 200_000,
+             "eval_every": 100_000, "date": "d1"} for s in range(5)]
+    old = {**runs[0], "env_id": now.rsplit("-", 1)[0] + "-v1", "max_steps": 400_000, "date": "d0"}
+    published = tmp_path / "published.json"
+    published.write_text(json.dumps({"runs": [*runs, old, {**runs[1], "eval_every": 50_000}]}))
+    work = tmp_path / "work"
+    assert calibration.restore_published(work, published) == 6  # the other evaluation interval stays out
+    assert calibration.restore_published(work, published) == 0  # never twice, never over a job file
+    assert (work / "max400000_every100000" / "superseded" / "ppo_hopper_backflip_seed0_v1.json").exists()
+    data = calibration.collect(sorted(work.glob("max*_every100000")), tmp_path / "out.json")
+    assert list(data["tasks"]) == ["hopper_backflip", "hopper_backflip (HopperBackflip-v1, superseded)"]
+    assert data["tasks"]["hopper_backflip"]["calibrated_budget"] == 200_000
+    assert calibration.job_state(calibration.Job("hopper_backflip", 2), work / "max200000_every100000", 200_000) == "done"
