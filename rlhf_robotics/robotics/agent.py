@@ -11,12 +11,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure as configure_logger
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlhf_robotics.robotics.config import ExperimentConfig
-from rlhf_robotics.robotics.exploration import reset_critic
+from rlhf_robotics.robotics.exploration import reset_critic, reset_value
 from rlhf_robotics.robotics.policy import (
     ALGORITHMS,
     CurveCallback,
@@ -38,7 +40,8 @@ class Agent:
         device: where the networks live.
         timer: the loop's phase timer (``policy_learn``, ``relabel``).
         log_dir: TensorBoard directory.
-        pretrain: start with PEBBLE's state-entropy replay buffer (off-policy only).
+        pretrain: start with PEBBLE's state-entropy replay buffer (off-policy; PPO's reward is swapped in the env
+            stack instead).
         progress: show a progress bar while learning.
     """
 
@@ -79,12 +82,22 @@ class Agent:
             relabel_replay_buffer(buffer, reward, self.venv.action_space)
 
     def end_pretraining(self) -> None:
-        """From now on the replay buffer serves the learned (relabelled) rewards, not the state-entropy one."""
-        self.model.replay_buffer.intrinsic = False  # type: ignore[attr-defined]
+        """From now on the replay buffer serves the learned (relabelled) rewards, not the state-entropy one (PPO:
+        nothing here; the loop installs the learned reward in the env stack)."""
+        if is_off_policy(self.config):
+            self.model.replay_buffer.intrinsic = False  # type: ignore[attr-defined]
 
     def hand_over(self) -> None:
         """PEBBLE's hand-over after pre-training: reset the critic (its values estimate the exploration reward) and
-        take ``pretrain.reset_updates`` gradient steps on the relabelled buffer."""
+        take ``pretrain.reset_updates`` gradient steps on the relabelled buffer. PPO: re-initialise the value
+        function and restart the return statistics of its reward normalisation (they measured the exploration
+        reward's returns, and being cumulative would scale the learned reward by them for a long while)."""
+        if not is_off_policy(self.config):
+            reset_value(self.model)
+            if isinstance(self.venv, VecNormalize) and self.venv.norm_reward:
+                self.venv.ret_rms = RunningMeanStd(shape=())
+                self.venv.returns = np.zeros(self.venv.num_envs)
+            return
         with self.timer("policy_learn"):
             reset_critic(self.model)
             if self.config.pretrain.reset_updates:

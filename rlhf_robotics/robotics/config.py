@@ -372,21 +372,24 @@ class OffPolicyConfig:
 
 @dataclass
 class PretrainConfig:
-    """PEBBLE's unsupervised pre-training (Lee et al. 2021): before the first labels an off-policy agent explores on
-    a state-entropy reward (distance to the ``k``-th nearest stored state over its running std), then its critic is
-    reset and the replay buffer relabelled with the first learned reward. Counts toward ``total_steps``."""
+    """PEBBLE's unsupervised pre-training (Lee et al. 2021): before the first labels the agent explores on a
+    state-entropy reward (distance to the ``k``-th nearest stored state over its running std), then its critic is
+    reset and (off-policy) the replay buffer relabelled with the first learned reward. Counts toward
+    ``total_steps``. SAC/TD3 read the reward from their replay buffer; PPO from its rollouts, each state measured
+    against the run's transition buffer (``labels.buffer_steps``), and its value function is the critic reset."""
 
     steps: int = 0
-    """Env steps of pre-training after ``off_policy.learning_starts`` random seed steps (B-Pref: 9,000 after 1,000;
-    0 = off: the initial policy's rollouts are collected without learning, as in Christiano et al.)."""
+    """Env steps of pre-training (off-policy: after ``off_policy.learning_starts`` random seed steps; B-Pref: 9,000
+    after 1,000). 0 = off: the initial policy's rollouts are collected without learning, as in Christiano et al."""
     k: int = 5
     """Neighbour whose distance is the intrinsic reward (B-Pref: 5)."""
     chunk_size: int = 500
     """Stored states per distance computation (bounds memory at batch_size × chunk_size floats)."""
     reset_critic: bool = True
-    """Re-initialise the critic (and its target and optimiser) after pre-training, as PEBBLE does."""
+    """Re-initialise the critic (and its target and optimiser) after pre-training, as PEBBLE does; PPO: its value
+    function and the return statistics its reward normalisation divides by."""
     reset_updates: int = 100
-    """Gradient steps on the relabelled buffer right after the reset (B-Pref's ``reset_update``)."""
+    """Gradient steps on the relabelled buffer right after the reset (B-Pref's ``reset_update``; off-policy only)."""
 
     def __post_init__(self) -> None:
         check_range("pretrain.steps", self.steps, ge=0)
@@ -438,13 +441,12 @@ class ExperimentConfig:
         if self.algo not in ("ppo", "sac", "td3"):
             raise ValueError(f"algo={self.algo!r}: expected one of ppo, sac, td3")
         if self.pretrain.steps > 0:
-            if self.algo == "ppo":
+            if self.algo == "ppo" and self.pretrain.steps >= self.total_steps:
                 raise ValueError(
-                    f"pretrain.steps={self.pretrain.steps} needs algo=sac or td3 (got algo=ppo): PEBBLE's state-entropy "
-                    "reward is read from an off-policy replay buffer (method=pebble sets it); set algo=sac or td3, or pretrain.steps=0"
-                )
+                    f"pretrain.steps = {self.pretrain.steps} leaves no steps of total_steps={self.total_steps} for "
+                    "learning from labels; raise total_steps or lower pretrain.steps")
             before_labels = self.pretrain.steps + self.off_policy.learning_starts
-            if before_labels >= self.total_steps:
+            if self.algo != "ppo" and before_labels >= self.total_steps:
                 raise ValueError(
                     f"pretrain.steps + off_policy.learning_starts = {before_labels} leaves no steps of total_steps="
                     f"{self.total_steps} for learning from labels; raise total_steps or lower pretrain.steps"

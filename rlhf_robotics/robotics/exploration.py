@@ -9,10 +9,17 @@ states, so memory stays bounded by ``batch × chunk`` however large the buffer g
 For SB3's off-policy algorithms the reward is swapped where the critic reads it: :class:`StateEntropyReplayBuffer`
 returns intrinsic rewards from ``sample()`` while its ``intrinsic`` switch is on. After pre-training, PEBBLE resets
 the critic (its values belong to the exploration reward) with :func:`reset_critic`.
+
+For PPO, which learns from the rewards of its own rollouts, the reward is swapped where the rollout is collected:
+:class:`StateEntropyReward` is the learned-reward wrapper's reward function during pre-training, each step's
+observation measured against the observations the run's transition buffer holds (its most recent
+``labels.buffer_steps``: the states the exploring policy has visited lately). After it, :func:`reset_value`
+re-initialises the value function, PPO's counterpart of the critic.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -92,6 +99,58 @@ class StateEntropyReplayBuffer(ReplayBuffer):
         with torch.no_grad():
             reward = self.state_entropy(raw).reshape(-1, 1).to(samples.rewards.dtype)
         return samples._replace(rewards=reward)
+
+
+class StateEntropyReward:
+    """PEBBLE's state-entropy reward for an on-policy learner, as a reward function of the learned-reward wrapper
+    (``(N, obs_dim + act_dim)`` step features → ``(N,)``): the distance of each step's observation to its ``k``-th
+    nearest stored observation, divided by the running std of those distances.
+
+    Args:
+        stored: returns the stored observations, any shape ending in ``obs_dim`` (the transition buffer's ``(T,
+            n_envs, obs_dim)``); the step being rewarded
+            is not among them yet (the wrapper records it after computing its reward), so no ``+1`` as in B-Pref.
+        obs_dim: leading columns of the features that are the observation.
+        k: the neighbour (B-Pref: 5).
+        chunk_size: stored observations per distance computation (at least ``1e6 / N``: the batch here is one
+            vector step, a few rows, so whole buffers fit at once).
+    """
+
+    def __init__(self, stored: Any, obs_dim: int, k: int = 5, chunk_size: int = 500) -> None:
+        self.stored, self.obs_dim, self.k, self.chunk_size = stored, obs_dim, k, chunk_size
+        self.stats = RunningStd()
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        reference = np.asarray(self.stored()).reshape(-1, self.obs_dim)
+        if len(reference) < self.k:  # the first steps of a run: too few states to measure against
+            return np.zeros(len(features), np.float32)
+        x = torch.as_tensor(np.asarray(features)[:, : self.obs_dim], dtype=torch.float32)
+        ref = torch.as_tensor(reference, dtype=torch.float32)
+        d = knn_distances(x, ref, self.k, max(self.chunk_size, 1_000_000 // max(len(x), 1))).numpy()
+        self.stats.update(d)
+        return (d / max(self.stats.std, 1e-8)).astype(np.float32)
+
+
+def reset_value(model: BaseAlgorithm) -> None:
+    """Re-initialise an SB3 PPO's value function (its hidden layers and head, as SB3 initialises them; the actor is
+    kept) and drop their optimiser state: after pre-training its values estimate the exploration reward's returns."""
+    policy = model.policy
+    head, extractor = getattr(policy, "value_net", None), getattr(policy, "mlp_extractor", None)
+    if head is None or extractor is None:
+        raise TypeError(f"{type(model).__name__} has no value function to reset; this needs algo=ppo")
+    params = set()
+    for module, gain in ((extractor.value_net, np.sqrt(2)), (head, 1.0)):  # SB3's ActorCriticPolicy gains
+        if getattr(policy, "ortho_init", True):
+            module.apply(partial(policy.init_weights, gain=gain))
+        else:
+            for sub in module.modules():
+                if hasattr(sub, "reset_parameters"):
+                    sub.reset_parameters()  # type: ignore[operator]
+        params.update(id(p) for p in module.parameters())
+    for group in policy.optimizer.param_groups:
+        for p in group["params"]:
+            if id(p) in params:
+                policy.optimizer.state.pop(p, None)
 
 
 def reset_critic(model: BaseAlgorithm) -> None:

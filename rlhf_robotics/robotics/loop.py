@@ -36,7 +36,8 @@ from rlhf_robotics.robotics.evaluation import ReturnStats, SuccessRate
 from rlhf_robotics.robotics.final_report import FinalReport
 from rlhf_robotics.robotics.labeller import Labeller, PeopleLabeller, QueryAsker, TeacherLabeller
 from rlhf_robotics.robotics.physics import env_factory, episode_limit, step_seconds, suite_rubric
-from rlhf_robotics.robotics.policy import PhaseTimer, TimedReward, resolve_device, validate_experiment
+from rlhf_robotics.robotics.exploration import StateEntropyReward
+from rlhf_robotics.robotics.policy import PhaseTimer, TimedReward, is_off_policy, resolve_device, validate_experiment
 from rlhf_robotics.robotics.reward_fit import RewardFitter, RUNEReward
 from rlhf_robotics.robotics.reward_wrapper import RewardFn
 from rlhf_robotics.robotics.run_log import MetricsLog, round_line, round_row
@@ -84,8 +85,9 @@ class PreferenceLoop:
         """Set when run() completes; a run cut short terminates its clip renders on close()."""
         lab = config.labels
         self.schedule = label_schedule(lab.total, lab.initial_fraction, lab.rounds, config.total_steps, lab.schedule_timescale)
-        self.pretrain_steps = config.off_policy.learning_starts + config.pretrain.steps if config.pretrain.steps else 0
-        """Env steps before the first labels: PEBBLE's seed steps and state-entropy pre-training (0: none)."""
+        seed_steps = config.off_policy.learning_starts if is_off_policy(config) else 0
+        self.pretrain_steps = seed_steps + config.pretrain.steps if config.pretrain.steps else 0
+        """Env steps before the first labels: PEBBLE's seed steps (off-policy) and state-entropy pre-training (0: none)."""
 
     def run(self, resume: bool = False) -> Summary:
         c, s = self.config, self.s
@@ -103,6 +105,11 @@ class PreferenceLoop:
             self.initial_return, self.initial_success = initial.returns, initial.success
             if self.pretrain_steps:
                 self.status("waiting_for_policy", "unsupervised pre-training on state entropy (PEBBLE)")
+                if not is_off_policy(c):  # PPO learns from its rollouts' rewards: the wrapper gives the entropy one
+                    buffer = s.collector.buffer
+                    s.collector.install(TimedReward(StateEntropyReward(
+                        lambda: buffer.obs[: len(buffer) // buffer.n_envs], s.collector.obs_dim, c.pretrain.k,
+                        c.pretrain.chunk_size), s.timer))
                 s.agent.learn(self.pretrain_steps, "pre-training (state entropy)")
                 s.agent.end_pretraining()  # from now on: learned rewards
             else:

@@ -107,7 +107,7 @@ def test_method_presets_give_the_papers_schedules() -> None:
     ablation = _compose(["method=sac_relabel"])
     assert (ablation.algo, ablation.pretrain.steps, ablation.off_policy.relabel) == ("sac", 0, True)
     assert _compose(["method=christiano", "run_dir=r"]) == _compose(["run_dir=r"])  # the defaults, named
-    with pytest.raises(ConfigError, match="needs algo=sac or td3"):
-        _compose(["method=pebble", "algo=ppo"])
+    ppo = _compose(["method=pebble", "algo=ppo"])  # PEBBLE's pre-training under PPO: the rollouts get the reward
+    assert (ppo.algo, ppo.pretrain.steps) == ("ppo", pebble.pretrain.steps)
     with pytest.raises(ConfigError, match="off_policy.ent_coef='auto_x'"):
         _compose(["off_policy.ent_coef=auto_x"])

@@ -62,12 +62,14 @@ class FakeCollector:
 
     def __init__(self, events: list[tuple]) -> None:
         self.events, self.buffer = events, FakeBuffer()
+        self.installed: list[Any] = []
 
     def segments(self, n: int, rng: np.random.Generator, prefix: str, recent_steps: int | None = None) -> Segments:
         return segments(n, rng, prefix)
 
     def install(self, reward: Any) -> None:
         self.events.append(("install",))
+        self.installed.append(reward)
 
     def frozen_statistics(self) -> Any:
         self.events.append(("frozen_statistics",))
@@ -200,6 +202,23 @@ def test_pebble_pretrains_then_relabels_and_hands_over_before_the_rounds(tmp_pat
     assert kinds[1:6] == ["end_pretraining", "fit", "install", "relabel", "hand_over"]
     assert kinds[6:] == ["learn", "fit", "install", "relabel"] * 3  # relabelled after every refit
     assert sum(e[1] for e in events if e[0] == "learn") == 300  # pre-training counts toward total_steps
+
+
+def test_ppo_pretrains_on_the_state_entropy_of_its_rollouts_then_hands_over(tmp_path: Path) -> None:
+    from rlhf_robotics.robotics.exploration import StateEntropyReward
+
+    events: list[tuple] = []
+    loop = fake_loop(config(tmp_path, pretrain=PretrainConfig(steps=80)), events)
+    try:
+        loop.run()
+    finally:
+        loop.close()
+    kinds = [e[0] for e in events]
+    assert events[:2] == [("install",), ("learn", 80)]  # the entropy reward, then pre-training (no seed steps for PPO)
+    assert isinstance(loop.s.collector.installed[0].fn, StateEntropyReward)  # type: ignore[attr-defined]
+    assert kinds[2:7] == ["end_pretraining", "fit", "install", "relabel", "hand_over"]  # learned reward from round 0
+    assert kinds[7:] == ["learn", "fit", "install", "relabel"] * 3
+    assert sum(e[1] for e in events if e[0] == "learn") == 300
 
 
 def test_a_killed_run_resumes_after_its_last_checkpoint(tmp_path: Path) -> None:

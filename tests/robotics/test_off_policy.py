@@ -120,13 +120,14 @@ def test_pebble_pretrains_on_state_entropy_then_hands_over_within_the_step_budge
         resumed.close()
 
 
-def test_pretraining_needs_an_off_policy_agent_and_room_in_the_budget(tmp_path: Path) -> None:
+def test_pretraining_needs_room_in_the_budget(tmp_path: Path) -> None:
     from rlhf_robotics.robotics.config import PretrainConfig
 
-    with pytest.raises(ValueError, match="pretrain.steps=100 needs algo=sac or td3"):
-        replace(tiny_off_policy(tmp_path), algo="ppo", pretrain=PretrainConfig(steps=100))
+    with pytest.raises(ValueError, match="pretrain.steps = 400 leaves no steps of total_steps=400"):
+        replace(tiny_off_policy(tmp_path), algo="ppo", pretrain=PretrainConfig(steps=400))
+    assert replace(tiny_off_policy(tmp_path), algo="ppo", pretrain=PretrainConfig(steps=350)).pretrain.steps == 350
     with pytest.raises(ValueError, match="leaves no steps of total_steps=400"):
-        replace(tiny_off_policy(tmp_path), pretrain=PretrainConfig(steps=350))
+        replace(tiny_off_policy(tmp_path), pretrain=PretrainConfig(steps=350))  # + SAC's seed steps
 
 
 def test_external_suite_tasks_without_their_extra_or_misspelt_stop_before_any_work(tmp_path: Path) -> None:
