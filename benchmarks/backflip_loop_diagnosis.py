@@ -21,7 +21,9 @@ down. This script reads a loop run directory (``rlhf-robotics env=hopper_backfli
 
     .venv/bin/python benchmarks/backflip_loop_diagnosis.py benchmarks/.work/suite/steps500000/loop_hopper_backflip_seed0
 
-Writes ``benchmarks/results/backflip_loop_diagnosis.json`` (``--out``); a few seconds per run directory.
+Writes ``benchmarks/results/backflip_loop_diagnosis.json`` (``--out``), adding to the rows already there (a run
+read again replaces its row; the others stay, since their run directories may exist only where they were made);
+a few seconds per run directory.
 """
 
 from __future__ import annotations
@@ -164,10 +166,20 @@ def main(argv: list[str] | None = None) -> int:
                "learned_reward": learned_reward(run, args.last_batches)}
         print(json.dumps({k: v for k, v in row.items() if k != "clips"}, default=float), flush=True)
         rows.append(row)
-    write_result(args.out, {"benchmark": "backflip_loop_diagnosis", "command": " ".join(
-        ["python benchmarks/backflip_loop_diagnosis.py", *(sys.argv[1:] if argv is None else argv)]),
-        "runs": rows, **provenance()})
+    command = " ".join(["python benchmarks/backflip_loop_diagnosis.py", *(sys.argv[1:] if argv is None else argv)])
+    write_result(args.out, merged(args.out, rows, command))
     return 0
+
+
+def merged(out: Path, rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
+    """The results file with ``rows`` added: a run read again replaces its row; rows of runs not read this time
+    (their run directories may live only on the machine that made them) are kept, with the earlier commands."""
+    earlier = json.loads(out.read_text()) if out.is_file() else {}
+    fresh = {r["run_dir"] for r in rows}
+    kept = [r for r in earlier.get("runs", []) if r["run_dir"] not in fresh]
+    commands = [*earlier.get("earlier_commands", []), *([earlier["command"]] if kept and "command" in earlier else [])]
+    return {"benchmark": "backflip_loop_diagnosis", "command": command, "earlier_commands": commands if kept else [],
+            "runs": kept + rows, **provenance()}
 
 
 if __name__ == "__main__":

@@ -575,7 +575,9 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
     what its learned reward pays for, per run."""
     lines = ["## Why the loop does not learn the backflip: clips, policy, learned reward", "",
              f"`{data.get('command', 'benchmarks/backflip_loop_diagnosis.py')}` (commit {str(data.get('commit', '?'))[:7]}, "
-             f"{data.get('date', '?')}). Learned and true reward per state class: the class mean minus the on-ground "
+             f"{data.get('date', '?')})"
+             + (f", beside the rows of {len(data['earlier_commands'])} earlier invocation(s) (their commands in the JSON)"
+                if data.get("earlier_commands") else "") + ". Learned and true reward per state class: the class mean minus the on-ground "
              "mean, in standard deviations of each reward over the run's last 3 segment batches. v2's objective pays "
              "nothing for turning past the flip's allowance and v3's charges it; a positive learned value there is "
              "over-rotation the learned reward still pays. One seed per run: these are probes, not a result.", "",

@@ -84,3 +84,17 @@ def test_results_section_shows_each_run() -> None:
     text = "\n".join(load_script("make_results").backflip_loop_section({"runs": [row]}))
     assert "| `runs/a` | HopperBackflip-v3 (torso_angle_cos_sin=False) | 500,000 | 1,000 | 250; 125 → 37 (3 rounds) | 0.876 | 0.87 | 2 of 836 | 0 / 40 | 1.40 | 0.34 | +1.70, +1.80 (10 steps) | " \
            "no such steps (0) |" in text
+
+
+def test_rows_of_runs_not_read_again_are_kept(tmp_path: Path) -> None:
+    """The run directories are git-ignored: a diagnosis of new runs on another machine must not drop the published
+    rows of runs that machine does not have; a run read again replaces its own row."""
+    diagnosis = load_script("backflip_loop_diagnosis")
+    out = tmp_path / "diagnosis.json"
+    out.write_text(json.dumps({"command": "python d.py a b", "runs": [{"run_dir": "a", "v": 1}, {"run_dir": "b", "v": 1}]}))
+    data = diagnosis.merged(out, [{"run_dir": "b", "v": 2}, {"run_dir": "c", "v": 2}], "python d.py b c")
+    assert [(r["run_dir"], r["v"]) for r in data["runs"]] == [("a", 1), ("b", 2), ("c", 2)]
+    assert data["command"] == "python d.py b c" and data["earlier_commands"] == ["python d.py a b"]
+    header = "\n".join(load_script("make_results").backflip_loop_section({**data, "runs": []}))
+    assert "`python d.py b c`" in header and "beside the rows of 1 earlier invocation" in header
+    assert diagnosis.merged(out, [{"run_dir": "a"}, {"run_dir": "b"}], "x")["earlier_commands"] == []  # all replaced
