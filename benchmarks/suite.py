@@ -7,9 +7,10 @@ two arms × seeds 0–4:
 - ``ppo``: SB3 PPO on the true (hidden) reward, built as the loop's own ``baseline=True`` arm builds it;
 - ``loop``: our preference loop with 1,000 labels from the rubric teacher (``teacher.judge_on=rubric``, the
   task's physics rubric at its own weights, the oracle preset), asked on ``conf/experiment/suite.yaml``'s label
-  schedule (equal shares over 20 rounds, PEBBLE's, instead of the default's decaying one: the file says why),
-  otherwise the defaults of ``ExperimentConfig``. A loop result made on other label settings (or another budget)
-  is set aside and rerun, like a result of an earlier task version.
+  schedule (equal shares over 20 rounds, PEBBLE's, instead of the default's decaying one) after its state-entropy
+  pre-training (PEBBLE's, 100,000 steps; the file says why both), otherwise the defaults of ``ExperimentConfig``.
+  A loop result made on other label or pre-training settings (or another budget) is set aside and rerun, like a
+  result of an earlier task version.
 
 Every run of a task uses the task's budget, ``benchmark_steps`` in its env config (``--steps`` overrides it for
 all tasks, for trials and tests; such runs go to their own work folder). Each run is evaluated on 10 episodes:
@@ -108,7 +109,7 @@ def loop_settings() -> dict[str, Any]:
     """The ``loop`` arm's teacher and label settings: ``conf/experiment/suite.yaml`` (the preset a user passes as
     ``+experiment=suite``), so the benchmark and the command line run the same loop."""
     raw = yaml.safe_load((ROOT / "conf" / "experiment" / "suite.yaml").read_text())
-    return {"teacher": dict(raw["teacher"]), "labels": dict(raw["labels"])}
+    return {"teacher": dict(raw["teacher"]), "labels": dict(raw["labels"]), "pretrain": dict(raw.get("pretrain") or {})}
 
 
 def budget(task: str, steps: int | None = None) -> int:
@@ -152,11 +153,22 @@ def loop_labels(total: int) -> dict[str, Any]:
     return {**loop_settings()["labels"], "total": total}
 
 
+def loop_pretrain(steps: int) -> dict[str, Any]:
+    """The ``loop`` arm's pre-training settings for a run of ``steps``: the preset's, with its pre-training cut to a
+    fifth of the run when the run is that short (``--steps`` trials; every calibrated budget is far longer)."""
+    settings = dict(loop_settings()["pretrain"])
+    if settings.get("steps"):
+        settings["steps"] = min(int(settings["steps"]), steps // 5)
+    return settings
+
+
 def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
     """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, or
-    (``loop``) on other label settings than ``conf/experiment/suite.yaml``'s."""
+    (``loop``) on other label or pre-training settings than ``conf/experiment/suite.yaml``'s (a result without
+    ``loop_pretrain`` was made before the preset had any: none)."""
     return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != budget(job.task, steps)
-            or (job.arm == "loop" and result.get("loop_labels") != loop_labels(result.get("labels"))))
+            or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(result.get("labels"))
+                                       or result.get("loop_pretrain", {}) != loop_pretrain(budget(job.task, steps)))))
 
 
 def stale(job: Job, work: Path, steps: int | None = None) -> bool:
@@ -179,11 +191,12 @@ def job_state(job: Job, work: Path, steps: int | None = None) -> str:
 # One job, in its own process (``--run-job KEY``)
 # ----------------------------------------------------------------------------------------------------------
 def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
-    from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, TeacherSettings
+    from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, PretrainConfig, TeacherSettings
 
     return ExperimentConfig(
         env=env_configs()[job.task], labels=LabelsConfig(**loop_labels(labels)),
         teacher=TeacherSettings(**loop_settings()["teacher"]),
+        pretrain=PretrainConfig(**loop_pretrain(steps)) if job.arm == "loop" else PretrainConfig(),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
     )
@@ -274,7 +287,7 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     Checkpointer(run_dir).keep_latest_only()  # the final policy stays for the gallery; earlier rounds go
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
               "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
-              **({"loop_labels": loop_labels(labels)} if job.arm == "loop" else {}),
+              **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(steps)} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}

@@ -43,6 +43,10 @@ def test_grid_covers_every_suite_task_at_its_configured_budget(suite: ModuleType
         suite.parse_only(["env=hopper_backflip"])
     loop = suite.experiment_config(picked[0], 1000, 1000, Path("/tmp/x"))
     assert loop.teacher.judge_on == "rubric" and loop.labels.total == 1000 and not loop.baseline
+    assert loop.pretrain.steps == 200  # a trial this short pre-trains for a fifth of it
+    full = suite.experiment_config(picked[0], suite.budget("hopper_backflip"), 1000, Path("/tmp/x"))
+    assert full.pretrain.steps == 100_000  # the preset's, at the calibrated budget
+    assert suite.experiment_config(jobs[0], 500_000, 1000, Path("/tmp/x")).pretrain.steps == 0  # PPO: none
 
 
 def _run(task: str, arm: str, seed: int, rate: float | None, ret: float) -> dict:
@@ -158,6 +162,7 @@ def test_loop_arm_runs_the_command_lines_suite_preset(suite: ModuleType, tmp_pat
     bench = suite.experiment_config(suite.Job("loop", "hopper_backflip", 0), 500_000, 1000, tmp_path / "run")
     assert asdict(bench.labels) == asdict(cli.labels)
     assert bench.teacher.judge_on == cli.teacher.judge_on == "rubric"
+    assert asdict(bench.pretrain) == asdict(cli.pretrain) and cli.pretrain.steps == 100_000  # PEBBLE's, under PPO
     assert cli.labels.schedule_timescale > 1e6 and cli.labels.rounds == 20  # equal shares, not the decaying default
 
 
@@ -165,8 +170,9 @@ def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleT
     job = suite.Job("loop", "hopper_backflip", 0)
     budget = suite.budget("hopper_backflip")
     current = {"env_id": suite.env_configs()["hopper_backflip"].id, "steps": budget, "labels": 1000,
-               "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}}
+               "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}, "loop_pretrain": {"steps": 100_000}}
     for result, stale in [(current, False), ({**current, "loop_labels": None}, True),  # made before the preset
+                          ({k: v for k, v in current.items() if k != "loop_pretrain"}, True),  # before pre-training
                           ({**current, "steps": budget // 2}, True), ({**current, "env_id": "old-v0"}, True)]:
         suite.result_path(job, tmp_path).write_text(json.dumps(result))
         assert suite.stale(job, tmp_path) is stale
