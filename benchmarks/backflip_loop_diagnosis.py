@@ -141,6 +141,16 @@ def label_schedule(config: dict[str, Any]) -> list[int] | None:
     return schedule(lab["total"], lab["initial_fraction"], lab["rounds"], config["total_steps"], lab["schedule_timescale"])
 
 
+SETTINGS = (("pretrain", "steps", 0), ("ppo", "ent_coef", 0.0))
+"""(section, key, default) of the run settings a row names when they differ from the default (the probes' knobs)."""
+
+
+def settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The run's :data:`SETTINGS` that differ from their defaults, as ``{"pretrain.steps": 100000}``."""
+    return {f"{sec}.{key}": config[sec][key] for sec, key, default in SETTINGS
+            if key in config.get(sec, {}) and config[sec][key] != default}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="loop run directories of HopperBackflip-v2 or -v3")
@@ -162,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                "env_kwargs": config.get("env", {}).get("kwargs") or {}, "steps": summary.get("total_steps"), "labels": summary.get("labels_used"),
                "reward_model_accuracy_vs_oracle": summary.get("reward_model_accuracy_vs_oracle"),
                "reward_correlation_step": summary.get("reward_correlation_step"),
-               "label_schedule": label_schedule(config), "clips": clips(run), "policy": policy(run, args.episodes, args.seed),
+               "label_schedule": label_schedule(config), "settings": settings(config), "clips": clips(run), "policy": policy(run, args.episodes, args.seed),
                "learned_reward": learned_reward(run, args.last_batches)}
         print(json.dumps({k: v for k, v in row.items() if k != "clips"}, default=float), flush=True)
         rows.append(row)
@@ -173,10 +183,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def merged(out: Path, rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
     """The results file with ``rows`` added: a run read again replaces its row; rows of runs not read this time
-    (their run directories may live only on the machine that made them) are kept, with the earlier commands."""
+    (their run directories may live only on the machine that made them) are kept, with the earlier commands. A row
+    is the same run when its directory, steps and reward-model accuracy match (a benchmark that reran a job in the
+    same directory made another run, and both rows stay)."""
+    def same_run(row: dict[str, Any]) -> tuple[Any, ...]:
+        return row["run_dir"], row.get("steps"), row.get("reward_model_accuracy_vs_oracle")
+
     earlier = json.loads(out.read_text()) if out.is_file() else {}
-    fresh = {r["run_dir"] for r in rows}
-    kept = [r for r in earlier.get("runs", []) if r["run_dir"] not in fresh]
+    fresh = {same_run(r) for r in rows}
+    kept = [r for r in earlier.get("runs", []) if same_run(r) not in fresh]
     commands = [*earlier.get("earlier_commands", []), *([earlier["command"]] if kept and "command" in earlier else [])]
     return {"benchmark": "backflip_loop_diagnosis", "command": command, "earlier_commands": commands if kept else [],
             "runs": kept + rows, **provenance()}

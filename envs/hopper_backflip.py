@@ -119,7 +119,7 @@ class HopperBackflipEnv(HopperEnv):
       attempt, not as nothing; v3's objective says so, which gives the comparisons a signal of its own sign.
       The angle is observed as cosine and sine because unwrapped it made standing after a landed flip (-2π) a state
       the reward net had never seen anyone stand in, and wrapped to [-π, π] it jumps mid-flip. What v3 changed, in
-      one-seed loop probes (seed 0, 1,000 rubric labels; RESULTS.md "Why the loop does not learn the backflip"): the
+      one-seed loop probes (seed 0, 1,000 rubric labels; RESULTS.md "The backflip through the loop"): the
       learned reward's over-rotation credit fell at 500 k steps (+0.74 → −0.14 SD with the angle unwrapped) but came
       back at 1 M (+0.62; +0.31 with cosine and sine) while the objective charges −0.96: the few steps past the
       allowance (≤ 5 % of the clips' steps) do not teach a reward net to flip the sign of the rotation it is paid

@@ -98,3 +98,6 @@ def test_rows_of_runs_not_read_again_are_kept(tmp_path: Path) -> None:
     header = "\n".join(load_script("make_results").backflip_loop_section({**data, "runs": []}))
     assert "`python d.py b c`" in header and "beside the rows of 1 earlier invocation" in header
     assert diagnosis.merged(out, [{"run_dir": "a"}, {"run_dir": "b"}], "x")["earlier_commands"] == []  # all replaced
+    other = diagnosis.merged(out, [{"run_dir": "a", "reward_model_accuracy_vs_oracle": 0.9}], "y")  # a new run there
+    assert [r["run_dir"] for r in other["runs"]] == ["a", "b", "a"]
+    assert diagnosis.settings({"pretrain": {"steps": 100000, "k": 5}, "ppo": {"ent_coef": 0.0}}) == {"pretrain.steps": 100000}
