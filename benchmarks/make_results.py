@@ -471,7 +471,10 @@ def _suite_schedule(settings: dict[str, Any] | None) -> str:
     if not lab:
         return ""
     shares = "equal shares" if lab.get("schedule_timescale", 0) >= 1e6 else "a decaying rate"
-    return (f", {lab['initial_fraction']:.0%} on the initial policy and the rest in {shares} over {lab['rounds']} "
+    pretrain = int(((settings or {}).get("pretrain") or {}).get("steps") or 0)
+    first = (f"after {pretrain:,} steps of PEBBLE's state-entropy pre-training, {lab['initial_fraction']:.0%} on the "
+             "pre-trained policy") if pretrain else f"{lab['initial_fraction']:.0%} on the initial policy"
+    return (f", {first} and the rest in {shares} over {lab['rounds']} "
             "rounds (`conf/experiment/suite.yaml`, `+experiment=suite` on the command line)")
 
 

@@ -78,6 +78,9 @@ def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifie
     assert "## The suite as a benchmark" in make_results.render(None, suite=data)
     data["loop_settings"] = {"labels": {"initial_fraction": 0.25, "rounds": 20, "schedule_timescale": 1e9}}
     assert ", 25% on the initial policy and the rest in equal shares over 20 rounds" in make_results.suite_section(data)[2]
+    data["loop_settings"]["pretrain"] = {"steps": 100_000}
+    assert ("after 100,000 steps of PEBBLE's state-entropy pre-training, 25% on the pre-trained policy"
+            in make_results.suite_section(data)[2])
 
 
 @pytest.mark.slow
