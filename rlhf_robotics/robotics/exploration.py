@@ -107,9 +107,9 @@ class StateEntropyReward:
     nearest stored observation, divided by the running std of those distances.
 
     Args:
-        stored: returns the stored observations, any shape ending in ``obs_dim`` (the transition buffer's ``(T,
-            n_envs, obs_dim)``); the step being rewarded
-            is not among them yet (the wrapper records it after computing its reward), so no ``+1`` as in B-Pref.
+        stored: returns the stored observations, any shape ending in ``obs_dim`` (the transition buffer's
+            ``(T, n_envs, obs_dim)``); the step being rewarded is not among them yet (the wrapper records it after
+            computing its reward), so no ``+1`` as in B-Pref.
         obs_dim: leading columns of the features that are the observation.
         k: the neighbour (B-Pref: 5).
         chunk_size: stored observations per distance computation (at least ``1e6 / N``: the batch here is one
@@ -138,7 +138,7 @@ def reset_value(model: BaseAlgorithm) -> None:
     head, extractor = getattr(policy, "value_net", None), getattr(policy, "mlp_extractor", None)
     if head is None or extractor is None:
         raise TypeError(f"{type(model).__name__} has no value function to reset; this needs algo=ppo")
-    params = set()
+    params: set[int] = set()
     for module, gain in ((extractor.value_net, np.sqrt(2)), (head, 1.0)):  # SB3's ActorCriticPolicy gains
         if getattr(policy, "ortho_init", True):
             module.apply(partial(policy.init_weights, gain=gain))

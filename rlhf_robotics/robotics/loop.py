@@ -33,11 +33,17 @@ from rlhf_robotics.robotics.checkpoint import Checkpointer
 from rlhf_robotics.robotics.collector import Collector
 from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.evaluation import ReturnStats, SuccessRate
+from rlhf_robotics.robotics.exploration import StateEntropyReward
 from rlhf_robotics.robotics.final_report import FinalReport
 from rlhf_robotics.robotics.labeller import Labeller, PeopleLabeller, QueryAsker, TeacherLabeller
 from rlhf_robotics.robotics.physics import env_factory, episode_limit, step_seconds, suite_rubric
-from rlhf_robotics.robotics.exploration import StateEntropyReward
-from rlhf_robotics.robotics.policy import PhaseTimer, TimedReward, is_off_policy, resolve_device, validate_experiment
+from rlhf_robotics.robotics.policy import (
+    PhaseTimer,
+    TimedReward,
+    is_off_policy,
+    resolve_device,
+    validate_experiment,
+)
 from rlhf_robotics.robotics.reward_fit import RewardFitter, RUNEReward
 from rlhf_robotics.robotics.reward_wrapper import RewardFn
 from rlhf_robotics.robotics.run_log import MetricsLog, round_line, round_row
