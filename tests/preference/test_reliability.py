@@ -126,15 +126,17 @@ def test_training_targets_none_is_aggregate_targets_with_no_weights() -> None:
         training_targets(judged, queries, "majority")
 
 
-def test_unweighted_training_is_bit_for_bit_the_trainer_before_weights() -> None:
+def test_unweighted_training_is_the_trainer_before_weights() -> None:
     # Golden values from the trainer as it was before per-label weights existed (commit 57ece3c), same data,
-    # seeds and config: the default path (weight=None) must not change a single bit.
+    # seeds and config: the default path (weight=None) must not change it. Recorded on an AMD EPYC, where they
+    # matched bit for bit; an Intel Xeon's kernels round differently (parameter sum off by ~1e-7 relative, the old
+    # commit included), so the check allows float rounding and nothing more.
     data, _ = linear_pairs(3, n_items=40, n_pairs=120)
     ensemble = new_ensemble(seed=1, items=data.items)
     metrics = train_ensemble(ensemble, data, RewardTrainerConfig(epochs=5, device="cpu"), np.random.default_rng(7))
     params = torch.cat([p.detach().flatten() for p in ensemble.parameters()])
-    assert float(params.double().sum()).hex() == "-0x1.b40c7d88a0000p+0"
-    assert metrics.train_loss.hex() == "0x1.498aa95555556p-1"
+    assert float(params.double().sum()) == pytest.approx(float.fromhex("-0x1.b40c7d88a0000p+0"), rel=1e-5)
+    assert metrics.train_loss == pytest.approx(float.fromhex("0x1.498aa95555556p-1"), rel=1e-5)
 
 
 def test_weights_steer_training_away_from_a_random_responder() -> None:

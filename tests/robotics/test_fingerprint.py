@@ -72,8 +72,12 @@ def test_fresh_run_matches_the_recorded_fingerprint(tmp_path: Path, name: str) -
     expected = json.loads(path.read_text())
     assert got["labels"] == expected["labels"]
     assert set(got["weights"]) == set(expected["weights"])
+    # Labels are exact; weights to 1e-3: the fingerprints were recorded on an AMD EPYC, and on an Intel Xeon the
+    # same code's reward-model weights differ by ~2e-5 (relative) after training — float rounding of other SIMD
+    # kernels, the labels identical. A change of behaviour (other pairs, targets, loss or schedule) moves them by
+    # far more.
     for key, want in expected["weights"].items():
-        assert got["weights"][key]["sum"] == pytest.approx(want["sum"], rel=1e-5, abs=1e-6), key
-        assert got["weights"][key]["norm"] == pytest.approx(want["norm"], rel=1e-5, abs=1e-6), key
+        assert got["weights"][key]["sum"] == pytest.approx(want["sum"], rel=1e-3, abs=1e-5), key
+        assert got["weights"][key]["norm"] == pytest.approx(want["norm"], rel=1e-3, abs=1e-5), key
     if "policy_return_true" in expected:  # the PPO fingerprint of c76ef63 predates this field
         assert got["policy_return_true"] == pytest.approx(expected["policy_return_true"], rel=1e-6)
