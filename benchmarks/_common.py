@@ -86,13 +86,19 @@ def superseded(result: Path, env_id: str) -> bool:
 def set_aside(result: Path) -> Path:
     """Move a superseded job result to ``superseded/<name>_<version>.json`` beside it (``..._<version>_2.json`` and
     so on when one is there already; kept, never overwritten by the rerun); returns the new path."""
-    version = str(json.loads(result.read_text()).get("env_id", "unknown")).rsplit("-", 1)[-1]
+    dest = aside_path(result, json.loads(result.read_text()))
+    result.replace(dest)
+    return dest
+
+
+def aside_path(result: Path, run: dict[str, Any]) -> Path:
+    """A free ``superseded/<name>_<version>[_k].json`` beside ``result`` for ``run`` (its folder made)."""
+    version = str(run.get("env_id", "unknown")).rsplit("-", 1)[-1]
     dest = result.parent / "superseded" / f"{result.stem}_{version}.json"
     dest.parent.mkdir(exist_ok=True)
     k = 2
     while dest.exists() or dest.with_suffix("").exists():  # set aside before (e.g. an earlier budget of this version)
         dest, k = result.parent / "superseded" / f"{result.stem}_{version}_{k}.json", k + 1
-    result.replace(dest)
     return dest
 
 
@@ -102,13 +108,8 @@ def seed_from_published(work: Path, published: Path, steps: int) -> int:
     many. Never overwrites a job file."""
     if not published.exists():
         return 0
-    n = 0
-    for run in json.loads(published.read_text()).get("runs", []):
-        path = work / f"{run['job']}.json"
-        if int(run.get("steps", -1)) == steps and not path.exists():
-            write_result(path, run)
-            n += 1
-    return n
+    return sum(restore(run, work / f"{run['job']}.json") for run in json.loads(published.read_text()).get("runs", [])
+               if int(run.get("steps", -1)) == steps)
 
 
 def restore(run: dict[str, Any], path: Path, aside: bool = False) -> bool:
@@ -122,14 +123,8 @@ def restore(run: dict[str, Any], path: Path, aside: bool = False) -> bool:
         write_result(path, run)
         return True
     version = str(run.get("env_id", "unknown")).rsplit("-", 1)[-1]
-    folder = path.parent / "superseded"
-    same = [p for p in folder.glob(f"{path.stem}_{version}*.json")
-            if json.loads(p.read_text()).get("date") == run.get("date")]
-    if same:
+    if any(json.loads(p.read_text()).get("date") == run.get("date")
+           for p in (path.parent / "superseded").glob(f"{path.stem}_{version}*.json")):
         return False
-    folder.mkdir(parents=True, exist_ok=True)
-    dest, k = folder / f"{path.stem}_{version}.json", 2
-    while dest.exists():
-        dest, k = folder / f"{path.stem}_{version}_{k}.json", k + 1
-    write_result(dest, run)
+    write_result(aside_path(path, run), run)
     return True

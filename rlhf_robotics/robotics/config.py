@@ -432,6 +432,14 @@ class ExperimentConfig:
     torch_threads: int = 1
     """Torch CPU threads (more does not help these small nets)."""
 
+    @property
+    def steps_before_labels(self) -> int:
+        """Env steps before the first labels: PEBBLE's state-entropy pre-training and, off-policy, its random seed
+        steps (``off_policy.learning_starts``); 0 without pre-training."""
+        if not self.pretrain.steps:
+            return 0
+        return self.pretrain.steps + (0 if self.algo == "ppo" else self.off_policy.learning_starts)
+
     def __post_init__(self) -> None:
         if self.total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {self.total_steps}")
@@ -440,17 +448,11 @@ class ExperimentConfig:
         check_range("torch_threads", self.torch_threads, ge=1)
         if self.algo not in ("ppo", "sac", "td3"):
             raise ValueError(f"algo={self.algo!r}: expected one of ppo, sac, td3")
-        if self.pretrain.steps > 0:
-            if self.algo == "ppo" and self.pretrain.steps >= self.total_steps:
-                raise ValueError(
-                    f"pretrain.steps = {self.pretrain.steps} leaves no steps of total_steps={self.total_steps} for "
-                    "learning from labels; raise total_steps or lower pretrain.steps")
-            before_labels = self.pretrain.steps + self.off_policy.learning_starts
-            if self.algo != "ppo" and before_labels >= self.total_steps:
-                raise ValueError(
-                    f"pretrain.steps + off_policy.learning_starts = {before_labels} leaves no steps of total_steps="
-                    f"{self.total_steps} for learning from labels; raise total_steps or lower pretrain.steps"
-                )
+        if self.pretrain.steps > 0 and self.steps_before_labels >= self.total_steps:
+            seed = "" if self.algo == "ppo" else " + off_policy.learning_starts"
+            raise ValueError(
+                f"pretrain.steps{seed} = {self.steps_before_labels} leaves no steps of total_steps={self.total_steps} "
+                "for learning from labels; raise total_steps or lower pretrain.steps")
         rollout = self.ppo.n_steps * self.env.n_envs
         check_range("ppo.n_steps", self.ppo.n_steps, ge=2 / self.env.n_envs,
                     why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")

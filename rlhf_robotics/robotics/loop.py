@@ -91,8 +91,7 @@ class PreferenceLoop:
         """Set when run() completes; a run cut short terminates its clip renders on close()."""
         lab = config.labels
         self.schedule = label_schedule(lab.total, lab.initial_fraction, lab.rounds, config.total_steps, lab.schedule_timescale)
-        seed_steps = config.off_policy.learning_starts if is_off_policy(config) else 0
-        self.pretrain_steps = seed_steps + config.pretrain.steps if config.pretrain.steps else 0
+        self.pretrain_steps = config.steps_before_labels
         """Env steps before the first labels: PEBBLE's seed steps (off-policy) and state-entropy pre-training (0: none)."""
 
     def run(self, resume: bool = False) -> Summary:
