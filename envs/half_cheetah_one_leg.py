@@ -1,4 +1,4 @@
-"""``rlhf_robotics/HalfCheetahOneLeg-v0``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
+"""``rlhf_robotics/HalfCheetahOneLeg-v1``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
 
 from __future__ import annotations
 
@@ -40,12 +40,19 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     ## Verifier
     ``info["is_success"]`` is true while, over the episode so far, the mean forward velocity is at least
     ``success_speed``, the front leg touched the floor on at most ``success_contact_fraction`` of the steps and
-    the body never touched it. Read it on the episode's last step.
+    the body (torso or head) on at most ``success_body_contact_fraction`` of them. Read it on the episode's last
+    step.
 
     ## Starting state and episode end
     As HalfCheetah-v5. No termination; the registered time limit is 1000 steps (50 s).
 
     ## Version history
+    - v1: the verifier allows body contact on up to 1 % of the steps (``success_body_contact_fraction=0.01``; v0:
+      none). Under v0 a single step of the head brushing the floor in 1,000 failed an episode, so a good one-legged
+      runner's success rate swung by checkpoint (one PPO seed: 0.6, 0.3, 0.4, 0.3, 0.3, 0.6, 0.8, 0.4) and no
+      budget within 1 M steps had 3 of 5 seeds passing. Running on the back or rolling over still fails: both keep
+      the body down for far more than 10 steps. The reward, observations and dynamics are v0's, so training is
+      identical; only ``is_success`` differs.
     - v0: first version.
     """
 
@@ -57,6 +64,7 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         ctrl_cost_weight: float = 0.1,
         success_speed: float = 1.0,
         success_contact_fraction: float = 0.1,
+        success_body_contact_fraction: float = 0.01,
         reset_noise_scale: float = 0.1,
         **kwargs: Any,
     ) -> None:
@@ -68,12 +76,13 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         )
         utils.EzPickle.__init__(
             self, forward_reward_weight, front_contact_cost, body_contact_cost, ctrl_cost_weight,
-            success_speed, success_contact_fraction, reset_noise_scale, **kwargs,
+            success_speed, success_contact_fraction, success_body_contact_fraction, reset_noise_scale, **kwargs,
         )
         self._front_contact_cost = front_contact_cost
         self._body_contact_cost = body_contact_cost
         self._success_speed = success_speed
         self._success_contact_fraction = success_contact_fraction
+        self._success_body_contact_fraction = success_body_contact_fraction
         self._floor = geom_ids(self.model, ["floor"])
         self._front = geom_ids(self.model, ["fthigh", "fshin", "ffoot"])
         self._back = geom_ids(self.model, ["bthigh", "bshin", "bfoot"])
@@ -115,7 +124,7 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         success = (
             mean_speed >= self._success_speed
             and self._front_steps <= self._success_contact_fraction * self._steps
-            and self._body_steps == 0
+            and self._body_steps <= self._success_body_contact_fraction * self._steps
         )
         info: dict[str, Any] = {
             **terms,

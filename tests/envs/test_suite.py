@@ -133,17 +133,40 @@ def test_hopper_backflip_launch_beats_random_and_lands() -> None:
     assert info["is_success"] and info["flips_landed"] == 1 and not bad_success
 
 
-def test_cheetah_on_one_leg_pose_beats_random() -> None:
-    def rear_up(u, t) -> None:  # nose up, front leg tucked, moving forward at 2 m/s
-        qpos, qvel = u.data.qpos.copy(), np.zeros(u.model.nv)
-        qpos[1], qpos[2], qpos[6:9] = 0.25, -0.7, (-0.5, 0.5, 0.5)
-        qvel[0] = 2.0
-        u.set_state(qpos, qvel)
+def rear_up(u, t, body_down_at: tuple[int, ...] = ()) -> None:
+    """Nose up, front leg tucked, moving forward at 2 m/s; on the steps ``body_down_at`` on its back instead."""
+    qpos, qvel = u.data.qpos.copy(), np.zeros(u.model.nv)
+    qpos[1], qpos[2], qpos[6:9] = 0.25, -0.7, (-0.5, 0.5, 0.5)
+    if t in body_down_at:
+        qpos[1], qpos[2] = -0.62, np.pi  # upside down, torso resting on the floor
+    qvel[0] = 2.0
+    u.set_state(qpos, qvel)
 
-    good, info = play("rlhf_robotics/HalfCheetahOneLeg-v0", 150, lambda u, t: np.zeros(6), teleport=rear_up)
-    bad, bad_success = random_return("rlhf_robotics/HalfCheetahOneLeg-v0", 150)
+
+def test_cheetah_on_one_leg_pose_beats_random() -> None:
+    good, info = play("rlhf_robotics/HalfCheetahOneLeg-v1", 150, lambda u, t: np.zeros(6), teleport=rear_up)
+    bad, bad_success = random_return("rlhf_robotics/HalfCheetahOneLeg-v1", 150)
     assert good > bad + 100
     assert info["is_success"] and not bad_success
+
+
+@pytest.mark.parametrize("version, down_steps, passes", [
+    ("v1", 1, True), ("v1", 2, False),  # v1: at most 1 % of 150 steps (1.5) with the body down
+    ("v0", 1, False),  # v0: never
+])
+def test_cheetah_verifier_allows_one_percent_of_body_contact_from_v1(version: str, down_steps: int,
+                                                                    passes: bool) -> None:
+    down = tuple(range(60, 60 + down_steps))
+    env = gym.make(f"rlhf_robotics/HalfCheetahOneLeg-{version}")
+    env.reset(seed=0)
+    seen = []
+    for t in range(150):
+        rear_up(env.unwrapped, t, down)
+        *_, info = env.step(np.zeros(6))
+        seen.append(info["body_contact"])
+    env.close()
+    assert [t for t, c in enumerate(seen) if c] == list(down)  # the body touched on exactly those steps
+    assert info["is_success"] is passes
 
 
 @pytest.mark.parametrize("env_id, speed", [("rlhf_robotics/Walker2dGracefulWalk-v0", 1.5),
