@@ -77,9 +77,13 @@ TECHNIQUES: dict[str, tuple[str, ...]] = {
     "reed": ("reward_model.techniques.reed.enabled=true",),
     "kcenter": ("selection.name=kcenter_disagreement",),
     "qpa": ("selection.name=disagreement", "selection.recent_steps=20480"),
+    "pebble": ("pretrain.steps=20480",),
 }
 """Arm → the settings it changes (``--set``-style). Crops of up to 10 steps on Hopper's 60-step segments; QPA's window
-is one label round of PPO (204,800 / 10 steps)."""
+is one label round of PPO (204,800 / 10 steps). ``pebble``: PEBBLE's state-entropy pre-training (Lee et al. 2021)
+for the first 10 % of the steps, so that the first labels compare an exploring policy's clips (added Dec 2, after
+the screen below: the backflip's loop went from 0 to 4 of 5 seeds with it, and Hopper's failure at 50 labels, a
+policy that falls and lies, looks the same)."""
 TEACHERS: dict[str, str] = {"oracle": "{}", "mistake20": '{"mistake": 0.2}', "mistake30": '{"mistake": 0.3}'}
 """Teacher name → ``teacher.overrides`` of the perfect oracle (a B-Pref mistake teacher flips this share of answers)."""
 BEST: list[str] = [*TECHNIQUES["stop97"], *TECHNIQUES["kcenter"]]
