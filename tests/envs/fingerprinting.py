@@ -20,11 +20,11 @@ Act = Callable[[Any, int], np.ndarray] | None
 """The action at step ``t`` from the unwrapped env, or None for the action space's seeded random actions."""
 
 
-def rollout(env_id: str, seed: int, act: Act) -> tuple[np.ndarray, list[float], list[dict]]:
-    """One whole episode: observations ``(T+1, D)``, rewards and infos."""
+def rollout(env_id: str, seed: int, act: Act, steps: int | None = None) -> tuple[np.ndarray, list[float], list[dict]]:
+    """One whole episode (or its first ``steps``): observations ``(T+1, D)``, rewards and infos."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # Gymnasium points users of old versions to the new
-        env = gym.make(env_id)
+        env = gym.make(env_id, **({} if steps is None else {"max_episode_steps": steps}))
     env.action_space.seed(seed)
     obs, _ = env.reset(seed=seed)
     observations, rewards, infos = [obs], [], []
@@ -40,10 +40,11 @@ def rollout(env_id: str, seed: int, act: Act) -> tuple[np.ndarray, list[float], 
     return np.array(observations), rewards, infos
 
 
-def fingerprint(env_id: str, seed: int, act: Act, keys: list[str] | None = None) -> dict[str, Any]:
+def fingerprint(env_id: str, seed: int, act: Act, keys: list[str] | None = None,
+                steps: int | None = None) -> dict[str, Any]:
     """Every reward, every ``info`` term (``keys``: those the recorded version had) per step, the verifier per step
-    and a digest of the observations."""
-    obs, rewards, infos = rollout(env_id, seed, act)
+    and a digest of the observations (of the first ``steps`` of the episode when given)."""
+    obs, rewards, infos = rollout(env_id, seed, act, steps)
     keys = sorted(k for k in infos[0] if k != "is_success") if keys is None else keys
     return {
         "obs_shape": list(obs.shape),
@@ -55,14 +56,17 @@ def fingerprint(env_id: str, seed: int, act: Act, keys: list[str] | None = None)
     }
 
 
-def record(path: Path, env_id: str, rollouts: dict[str, tuple[int, Act]]) -> None:
-    """Write the fingerprints of every rollout (only with ``RECORD_FINGERPRINTS=1``; skips otherwise)."""
+def record(path: Path, env_id: str, rollouts: dict[str, tuple[int, Act]], steps: int | None = None) -> None:
+    """Write the fingerprints of every rollout (only with ``RECORD_FINGERPRINTS=1``; skips otherwise); ``steps``
+    cuts each to its first steps (long episodes)."""
     if os.environ.get("RECORD_FINGERPRINTS") != "1":
         pytest.skip("set RECORD_FINGERPRINTS=1 to re-record")
-    path.write_text(json.dumps({env_id: {name: fingerprint(env_id, *rollouts[name]) for name in rollouts}}, indent=1) + "\n")
+    path.write_text(json.dumps({env_id: {name: fingerprint(env_id, *rollouts[name], steps=steps) for name in rollouts}},
+                               indent=1) + "\n")
 
 
-def assert_reproduces(path: Path, env_id: str, rollouts: dict[str, tuple[int, Act]], name: str) -> None:
+def assert_reproduces(path: Path, env_id: str, rollouts: dict[str, tuple[int, Act]], name: str,
+                      steps: int | None = None) -> None:
     """``env_id`` gives rollout ``name`` exactly as recorded in ``path`` (the recorded info terms only)."""
     expected = json.loads(path.read_text())[env_id][name]
-    assert fingerprint(env_id, *rollouts[name], sorted(expected["info"])) == expected
+    assert fingerprint(env_id, *rollouts[name], sorted(expected["info"]), steps) == expected
