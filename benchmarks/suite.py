@@ -8,7 +8,8 @@ two arms × seeds 0–4:
 - ``loop``: our preference loop with 1,000 labels from the rubric teacher (``teacher.judge_on=rubric``, the
   task's physics rubric at its own weights, the oracle preset), asked on ``conf/experiment/suite.yaml``'s label
   schedule (equal shares over 20 rounds, PEBBLE's, instead of the default's decaying one) after its state-entropy
-  pre-training (PEBBLE's, 100,000 steps; the file says why both), otherwise the defaults of ``ExperimentConfig``.
+  pre-training (PEBBLE's, 100,000 steps; the file says why both; a task whose env config sets
+  ``benchmark_pretrain_steps`` uses its own, with the reason there), otherwise the defaults of ``ExperimentConfig``.
   A loop result made on other label or pre-training settings (or another budget) is set aside and rerun, like a
   result of an earlier task version.
 
@@ -153,10 +154,13 @@ def loop_labels(total: int) -> dict[str, Any]:
     return {**loop_settings()["labels"], "total": total}
 
 
-def loop_pretrain(steps: int) -> dict[str, Any]:
-    """The ``loop`` arm's pre-training settings for a run of ``steps``: the preset's, with its pre-training cut to a
-    fifth of the run when the run is that short (``--steps`` trials; every calibrated budget is far longer)."""
+def loop_pretrain(task: str, steps: int) -> dict[str, Any]:
+    """The ``loop`` arm's pre-training settings for a run of ``steps`` on ``task``: the preset's, with the task's own
+    step count where its env config sets one (``benchmark_pretrain_steps``), cut to a fifth of the run when the run
+    is that short (``--steps`` trials; every calibrated budget is far longer)."""
     settings = dict(loop_settings()["pretrain"])
+    if (own := env_configs()[task].benchmark_pretrain_steps) is not None:
+        settings["steps"] = own
     if settings.get("steps"):
         settings["steps"] = min(int(settings["steps"]), steps // 5)
     return settings
@@ -164,11 +168,11 @@ def loop_pretrain(steps: int) -> dict[str, Any]:
 
 def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
     """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, or
-    (``loop``) on other label or pre-training settings than ``conf/experiment/suite.yaml``'s (a result without
-    ``loop_pretrain`` was made before the preset had any: none)."""
+    (``loop``) on other label or pre-training settings than :func:`loop_labels` and :func:`loop_pretrain` give (a
+    result without ``loop_pretrain`` was made before the preset had any: none)."""
     return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != budget(job.task, steps)
             or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(result.get("labels"))
-                                       or result.get("loop_pretrain", {}) != loop_pretrain(budget(job.task, steps)))))
+                                       or result.get("loop_pretrain", {}) != loop_pretrain(job.task, budget(job.task, steps)))))
 
 
 def stale(job: Job, work: Path, steps: int | None = None) -> bool:
@@ -196,7 +200,7 @@ def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
     return ExperimentConfig(
         env=env_configs()[job.task], labels=LabelsConfig(**loop_labels(labels)),
         teacher=TeacherSettings(**loop_settings()["teacher"]),
-        pretrain=PretrainConfig(**loop_pretrain(steps)) if job.arm == "loop" else PretrainConfig(),
+        pretrain=PretrainConfig(**loop_pretrain(job.task, steps)) if job.arm == "loop" else PretrainConfig(),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
     )
@@ -287,7 +291,7 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     Checkpointer(run_dir).keep_latest_only()  # the final policy stays for the gallery; earlier rounds go
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
               "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
-              **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(steps)} if job.arm == "loop" else {}),
+              **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(job.task, steps)} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}

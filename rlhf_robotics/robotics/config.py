@@ -66,6 +66,10 @@ class EnvConfig:
     benchmark_steps: int | None = None
     """The task's env-step budget in ``benchmarks/suite.py`` (issue 15: the budget at which PPO on the hidden
     objective should pass the verifier in at least 3 of 5 seeds); None: the task is not in the suite benchmark."""
+    benchmark_pretrain_steps: int | None = None
+    """Steps of PEBBLE's pre-training for ``benchmarks/suite.py``'s loop on this task (None: the suite preset's,
+    ``conf/experiment/suite.yaml``; 0: none). A task whose pre-trained policy ends in states it cannot leave sets
+    it, with the reason in its env config."""
 
     def __post_init__(self) -> None:
         check_range("env.n_envs", self.n_envs, ge=1)
@@ -85,6 +89,9 @@ class EnvConfig:
             check_range("env.camera_elevation", self.camera_elevation, ge=-90, le=90, why="degrees")
         if self.benchmark_steps is not None:
             check_range("env.benchmark_steps", self.benchmark_steps, ge=1, why="env steps per benchmark run")
+        if self.benchmark_pretrain_steps is not None:
+            check_range("env.benchmark_pretrain_steps", self.benchmark_pretrain_steps, ge=0,
+                        why="env steps of pre-training; 0 = none")
 
 
 @dataclass

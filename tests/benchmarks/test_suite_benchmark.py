@@ -182,6 +182,35 @@ def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleT
         assert suite.job_state(job, tmp_path) == ("superseded" if stale else "done")
 
 
+def test_a_task_may_set_its_own_pretraining_and_results_made_with_the_preset_s_go_stale(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    configs = dict(suite.env_configs())
+    preset = suite.loop_settings()["pretrain"]["steps"]
+    assert suite.loop_pretrain("hopper_backflip", 10_000_000)["steps"] == preset
+    assert suite.loop_pretrain("hopper_backflip", 50_000)["steps"] == 10_000  # a short trial: a fifth of the run
+    made = {"env_id": configs["hopper_backflip"].id, "steps": suite.budget("hopper_backflip"), "labels": 1000,
+            "loop_labels": suite.loop_labels(1000), "loop_pretrain": suite.loop_pretrain("hopper_backflip", 500_000)}
+    job = suite.Job("loop", "hopper_backflip", 0)
+    suite.result_path(job, tmp_path).write_text(json.dumps(made))
+    assert suite.job_state(job, tmp_path) == "done"
+
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_pretrain_steps=0)
+    monkeypatch.setattr(suite, "env_configs", lambda: configs)
+    assert suite.loop_pretrain("hopper_backflip", 500_000)["steps"] == 0
+    assert suite.experiment_config(job, 500_000, 1000, tmp_path / "run").pretrain.steps == 0
+    assert suite.job_state(job, tmp_path) == "superseded"  # made with the preset's pre-training: rerun
+    assert suite.experiment_config(suite.Job("ppo", "hopper_backflip", 0), 500_000, 1000, tmp_path / "r").pretrain.steps == 0
+
+
+def test_a_negative_pretraining_in_an_env_config_names_the_key() -> None:
+    from rlhf_robotics.robotics.config import EnvConfig
+
+    with pytest.raises(ValueError, match="env.benchmark_pretrain_steps"):
+        EnvConfig(id="Hopper-v5", benchmark_pretrain_steps=-1)
+
+
 def test_a_fresh_clone_continues_from_the_published_grid_and_collect_keeps_it(suite: ModuleType, tmp_path: Path) -> None:
     """The work folder is git-ignored: on a fresh clone the published runs (and set-aside ones) are written back, so
     the grid skips them and the next collect does not drop them from RESULTS.md."""
