@@ -81,6 +81,12 @@ def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifie
     data["loop_settings"]["pretrain"] = {"steps": 100_000}
     assert ("after 100,000 steps of PEBBLE's state-entropy pre-training, 25% on the pre-trained policy"
             in make_results.suite_section(data)[2])
+    # a task's own pre-training (benchmark_pretrain_steps) is named in its loop row; the preset's is not
+    for r in runs:
+        if r["job"]["arm"] == "loop":
+            r["loop_pretrain"] = {"steps": 100_000 if r["job"]["task"] == "hopper_backflip" else 0}
+    arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
+    assert ("hopper_backflip", "1,000", "loop") in arms and ("reacher_smooth", "500", "loop (no pre-training)") in arms
 
 
 @pytest.mark.slow
