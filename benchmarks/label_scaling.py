@@ -83,7 +83,8 @@ TECHNIQUES: dict[str, tuple[str, ...]] = {
 is one label round of PPO (204,800 / 10 steps). ``pebble``: PEBBLE's state-entropy pre-training (Lee et al. 2021)
 for the first 10 % of the steps, so that the first labels compare an exploring policy's clips (added Dec 2, after
 the screen below: the backflip's loop went from 0 to 4 of 5 seeds with it, and Hopper's failure at 50 labels, a
-policy that falls and lies, looks the same)."""
+policy that falls and lies, looks the same). Measured (5 seeds, Dec 2): IQM fraction of true-reward PPO 0.51 and
+0.65 at 50 and 200 labels (default 0.41 and 0.72), policies at 50 labels still fall and lie; not in ``BEST``."""
 TEACHERS: dict[str, str] = {"oracle": "{}", "mistake20": '{"mistake": 0.2}', "mistake30": '{"mistake": 0.3}'}
 """Teacher name → ``teacher.overrides`` of the perfect oracle (a B-Pref mistake teacher flips this share of answers)."""
 BEST: list[str] = [*TECHNIQUES["stop97"], *TECHNIQUES["kcenter"]]
