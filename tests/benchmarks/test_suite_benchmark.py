@@ -86,7 +86,17 @@ def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifie
         if r["job"]["arm"] == "loop":
             r["loop_pretrain"] = {"steps": 100_000 if r["job"]["task"] == "hopper_backflip" else 0}
     arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
-    assert ("hopper_backflip", "1,000", "loop") in arms and ("reacher_smooth", "500", "loop (no pre-training)") in arms
+    assert ("hopper_backflip", "1,000", "loop (100,000 steps of pre-training)") in arms  # more than a fifth of 1,000
+    assert ("reacher_smooth", "500", "loop (no pre-training)") in arms
+    data["tasks"]["hopper_backflip"]["steps"] = 500_000
+    arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
+    assert ("hopper_backflip", "500,000", "loop") in arms
+    for r in runs:  # a short trial pre-trains for a fifth of its steps, as the preset says: no remark
+        if r["job"]["arm"] == "loop" and r["job"]["task"] == "hopper_backflip":
+            r["loop_pretrain"] = {"steps": 200}
+    data["tasks"]["hopper_backflip"]["steps"] = 1000
+    arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
+    assert ("hopper_backflip", "1,000", "loop") in arms
 
 
 @pytest.mark.slow
