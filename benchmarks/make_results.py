@@ -478,13 +478,12 @@ def _suite_schedule(settings: dict[str, Any] | None) -> str:
             "rounds (`conf/experiment/suite.yaml`, `+experiment=suite` on the command line)")
 
 
-def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], settings: dict[str, Any] | None, run_steps: int) -> str:
-    """The arm as the table names it: a ``loop`` whose pre-training differs from the header's (a task's own
-    ``benchmark_pretrain_steps``) says so. The header's is cut to a fifth of a short run, as ``suite.loop_pretrain``
-    cuts it."""
-    preset = int(((settings or {}).get("pretrain") or {}).get("steps") or 0)
+def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, Any]) -> str:
+    """The arm as the table names it: a ``loop`` whose pre-training differs from the preset's at the task's budget
+    (``preset_pretrain_steps``, recorded by ``suite.py``'s collect; a task's own ``benchmark_pretrain_steps``) says
+    so."""
     steps = {int((r.get("loop_pretrain") or {}).get("steps") or 0) for r in cell.values()}
-    if arm != "loop" or steps == {min(preset, run_steps // 5)}:
+    if arm != "loop" or steps == {int(task_info.get("preset_pretrain_steps") or 0)}:
         return arm
     return f"{arm} ({', '.join('no pre-training' if n == 0 else f'{n:,} steps of pre-training' for n in sorted(steps))})"
 
@@ -528,7 +527,7 @@ def suite_section(data: dict[str, Any]) -> list[str]:
                          if s in ppo and ppo[s]["return_true"]["mean"] > 0 and r["return_true"]["mean"] >= 0]
             fraction = "1 (the reference)" if arm == "ppo" else fmt(ci(fractions), fraction=True)
             lines.append(
-                f"| {task} | {int(info.get('steps', 0)):,} | {_suite_arm(arm, cell, data.get('loop_settings'), int(info.get('steps', 0)))} | {len(cell)} | "
+                f"| {task} | {int(info.get('steps', 0)):,} | {_suite_arm(arm, cell, info)} | {len(cell)} | "
                 f"{'n/a (no verifier)' if no_verifier else f'{mean_rate[arm]:.2f}'} | {by_seed} | "
                 f"{'n/a' if no_verifier else f'{passing} of {len(cell)}'} | "
                 f"{fmt(ci([r['return_true']['mean'] for r in cell.values()]))} | {fraction} |")

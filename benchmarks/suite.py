@@ -154,12 +154,12 @@ def loop_labels(total: int) -> dict[str, Any]:
     return {**loop_settings()["labels"], "total": total}
 
 
-def loop_pretrain(task: str, steps: int) -> dict[str, Any]:
+def loop_pretrain(task: str | None, steps: int) -> dict[str, Any]:
     """The ``loop`` arm's pre-training settings for a run of ``steps`` on ``task``: the preset's, with the task's own
     step count where its env config sets one (``benchmark_pretrain_steps``), cut to a fifth of the run when the run
-    is that short (``--steps`` trials; every calibrated budget is far longer)."""
+    is that short (``--steps`` trials; every calibrated budget is far longer). ``task=None``: the preset's alone."""
     settings = dict(loop_settings()["pretrain"])
-    if (own := env_configs()[task].benchmark_pretrain_steps) is not None:
+    if task is not None and (own := env_configs()[task].benchmark_pretrain_steps) is not None:
         settings["steps"] = own
     if settings.get("steps"):
         settings["steps"] = min(int(settings["steps"]), steps // 5)
@@ -335,7 +335,12 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "budget_source": "env configs (benchmark_steps)" if steps is None else f"--steps {steps} for every task",
         "labels": labels,
         "run_dirs": "each run's run_dir holds its final policy: relative to the repository root, or absolute",
-        "tasks": {t: {"env_id": c.id, "steps": budget(t, steps)} for t, c in env_configs().items()},
+        # the loop's pre-training per task, and the preset's at the same budget (RESULTS.md names a loop row whose
+        # pre-training is not the preset's)
+        "tasks": {t: {"env_id": c.id, "steps": budget(t, steps),
+                      "loop_pretrain_steps": int(loop_pretrain(t, budget(t, steps)).get("steps") or 0),
+                      "preset_pretrain_steps": int(loop_pretrain(None, budget(t, steps)).get("steps") or 0)}
+                  for t, c in env_configs().items()},
         "jobs_in_grid": len(grid), "jobs_done": len(done & {j.key for j in grid}),
         "jobs_remaining": [j.key for j in grid if j.key not in done],
         "failed": [{"key": Job(**f["job"]).key, "error": f["error"]} for f in failed],

@@ -81,22 +81,36 @@ def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifie
     data["loop_settings"]["pretrain"] = {"steps": 100_000}
     assert ("after 100,000 steps of PEBBLE's state-entropy pre-training, 25% on the pre-trained policy"
             in make_results.suite_section(data)[2])
-    # a task's own pre-training (benchmark_pretrain_steps) is named in its loop row; the preset's is not
+    # a task's own pre-training (benchmark_pretrain_steps) is named in its loop row; the preset's at the task's
+    # budget (preset_pretrain_steps, which collect records) is not
+    data["tasks"]["hopper_backflip"]["preset_pretrain_steps"] = 200  # the preset's, cut to a fifth of 1,000
+    data["tasks"]["reacher_smooth"]["preset_pretrain_steps"] = 100
     for r in runs:
         if r["job"]["arm"] == "loop":
             r["loop_pretrain"] = {"steps": 100_000 if r["job"]["task"] == "hopper_backflip" else 0}
     arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
-    assert ("hopper_backflip", "1,000", "loop (100,000 steps of pre-training)") in arms  # more than a fifth of 1,000
+    assert ("hopper_backflip", "1,000", "loop (100,000 steps of pre-training)") in arms
     assert ("reacher_smooth", "500", "loop (no pre-training)") in arms
-    data["tasks"]["hopper_backflip"]["steps"] = 500_000
-    arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
-    assert ("hopper_backflip", "500,000", "loop") in arms
-    for r in runs:  # a short trial pre-trains for a fifth of its steps, as the preset says: no remark
+    for r in runs:
         if r["job"]["arm"] == "loop" and r["job"]["task"] == "hopper_backflip":
             r["loop_pretrain"] = {"steps": 200}
-    data["tasks"]["hopper_backflip"]["steps"] = 1000
     arms = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data) if line.startswith("| ")}
     assert ("hopper_backflip", "1,000", "loop") in arms
+
+
+def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    configs = dict(suite.env_configs())
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_pretrain_steps=0)
+    monkeypatch.setattr(suite, "env_configs", lambda: configs)
+    preset = suite.loop_settings()["pretrain"]["steps"]
+    tasks = suite.collect(tmp_path / "work", tmp_path / "suite.json", None, 1000)["tasks"]
+    assert tasks["hopper_backflip"]["loop_pretrain_steps"] == 0
+    assert tasks["hopper_backflip"]["preset_pretrain_steps"] == preset
+    short = suite.collect(tmp_path / "work", tmp_path / "short.json", 1000, 1000)["tasks"]
+    assert short["reacher_smooth"]["loop_pretrain_steps"] == short["reacher_smooth"]["preset_pretrain_steps"] == 200
 
 
 @pytest.mark.slow
