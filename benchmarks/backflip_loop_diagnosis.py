@@ -80,7 +80,8 @@ def policy(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
     turns, landed, heights, successes = [], [], [], []
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + k)
-        furthest, flips, done, info = 0.0, 0, False, {}
+        furthest, flips, done = 0.0, 0, False
+        info: dict[str, Any] = {}
         while not done:
             x = obs if rms is None else np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
             action, _ = agent.predict(x[None].astype(np.float32), deterministic=False)

@@ -36,6 +36,7 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -56,7 +57,7 @@ def episodes(env_id: str, n: int, seed: int, steps: int = 300) -> list[dict[str,
     out = []
     for k in range(n):
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
-        u = env.unwrapped
+        u: Any = env.unwrapped  # the MuJoCo env under the wrappers (data, set_state, dt)
         kind = k % 3
         if kind == 1:  # a jump with a random backward spin, set into the state (as the suite's test does)
             qvel = u.data.qvel.copy()

@@ -226,7 +226,7 @@ def held_out_pairs(data: dict[str, Any]) -> dict[str, list[float]]:
     runs = {(r["arm"], r["task"], r["seed"]): r for r in data["runs"]
             if r["seed"] in HELD_OUT_SEEDS and r["arm"] in ("default", "best", "ppo")
             and (r["arm"] == "ppo" or (r["labels"] == 100 and r["teacher"] == "oracle"))}
-    out: dict[str, list[float]] = {"fraction": [], "score": [], "pairs": []}
+    out: dict[str, list[Any]] = {"fraction": [], "score": [], "pairs": []}  # pairs: "task/seed" names
     for (arm, task, seed), best in sorted(runs.items()):
         default = runs.get(("default", task, seed))
         if arm != "best" or default is None:

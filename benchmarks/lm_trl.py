@@ -119,7 +119,7 @@ def build_pairs(n: int, seed: int) -> list[dict[str, object]]:
 
     mix = TaskMix(["arithmetic"], n_eval=1)
     rng = np.random.default_rng(seed)
-    pairs = []
+    pairs: list[dict[str, object]] = []
     for p in mix.sample(rng, n):
         wrong = mix.task(p).mistake(p, rng)
         if wrong == p.answer:

@@ -763,12 +763,8 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
         lines += [f"### {task}", "", "| arm | " + " | ".join(f"{n} labels" for n in labels) + " |",
                   "|---|" + "---|" * len(labels)]
         for arm in arms:
-            cells = table[arm][task]
-            row = []
-            for n in labels:
-                c = cells.get(n)
-                row.append("–" if not c else scaling_cell(c))
-            lines.append(f"| {arm} | " + " | ".join(row) + " |")
+            by_n = table[arm][task]
+            lines.append(f"| {arm} | " + " | ".join("–" if not by_n.get(n) else scaling_cell(by_n[n]) for n in labels) + " |")
         lines.append("")
     return lines
 

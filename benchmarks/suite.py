@@ -171,7 +171,7 @@ def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> 
     (``loop``) on other label or pre-training settings than :func:`loop_labels` and :func:`loop_pretrain` give (a
     result without ``loop_pretrain`` was made before the preset had any: none)."""
     return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != budget(job.task, steps)
-            or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(result.get("labels"))
+            or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
                                        or result.get("loop_pretrain", {}) != loop_pretrain(job.task, budget(job.task, steps)))))
 
 

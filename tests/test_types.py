@@ -1,4 +1,4 @@
-"""The type checker runs over the whole package, the suite's tasks included."""
+"""The type checker runs over the whole package, the suite's tasks included, and over the benchmarks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = ["rlhf_robotics", "envs"]  # the whole package: the suite's tasks live in envs/ (rlhf_robotics.envs)
+CHECKED = ["rlhf_robotics", "envs", "benchmarks"]  # the package (the suite's tasks live in envs/) and the benchmarks
 
 
 @pytest.mark.slow
