@@ -14,7 +14,9 @@ The grid, every run at 204,800 env steps with the loop's and PPO's default setti
   tasks, seeds 0–4;
 - the best combination (``BEST``, chosen from the technique screen: B-Pref's stop at 97 % and k-center batch
   diversity; ``--best KEY=VALUE ...`` replaces it) on all four tasks at every label budget, then at 100 labels on
-  held-out seeds 5–9 against ``default`` before it may become the default.
+  held-out seeds 5–9 against ``default`` before it may become the default;
+- ``cheap_refit`` (``CHEAP_REFIT``: the refit in a worker process one round late, B-Pref's stop), meant to cost
+  less rather than learn more: on the held-out seeds at 100 labels only, against ``default``.
 
 Figures (``--collect`` → ``benchmarks/results/label_scaling.json`` → ``make_results.py`` → RESULTS.md): per arm,
 task and budget the IQM with a 95 % bootstrap CI of (a) the fraction of true-reward PPO with the same seed and (b)
@@ -97,6 +99,17 @@ score 0.13 / 0.27 each, default 0.12 / 0.23), and the stop also makes the refit 
 (seeds 5–9, 100 labels, all four tasks, Dec 2): ``best`` − ``default`` −0.01 [−0.09, +0.06] in the score (higher on
 11 of 20 pairs), so it did not become the default; it stays in the grid as the issue's "best combination" arm."""
 
+CHEAP_REFIT: tuple[str, ...] = ("reward_model.async_training=true", "reward_model.refit_worker=process",
+                                "reward_model.techniques.stop_accuracy=0.97")
+"""Issue 13's cheaper refit (item 6) as one arm: the refit in a worker process beside the agent, one round late
+(Christiano et al.'s asynchronous predictor), and B-Pref's stop at 97 % training accuracy. ``overhead.py`` measured
+it at 1.12× plain PPO's wall time (AMD, Dec 2) against 1.36× for today's synchronous default, the only setting
+under the 1.15× goal. It is meant to cost less, not to learn more, so it runs only on the held-out seeds at 100
+labels, and it may become the default if it is not worse there: the 95 % bootstrap CI of ``cheap_refit`` −
+``default`` in the score (paired by task and seed) must lie above −0.10 (``NON_INFERIORITY_MARGIN``; stated
+before the runs, Dec 2)."""
+NON_INFERIORITY_MARGIN = 0.10
+
 
 @dataclass(frozen=True)
 class Job:
@@ -120,6 +133,8 @@ def arm_settings(arm: str) -> tuple[str, ...]:
         return ()
     if arm == "best":
         return tuple(BEST)
+    if arm == "cheap_refit":
+        return CHEAP_REFIT
     return TECHNIQUES[arm]
 
 
@@ -134,6 +149,7 @@ def plan(best: bool = False) -> list[Job]:
         jobs += [Job("best", t, n, "oracle", s) for s in SEEDS for t in TASKS for n in LABELS]
         jobs += [Job(arm, t, 100, "oracle", s) for s in HELD_OUT_SEEDS for t in TASKS for arm in ("default", "best")]
         jobs += [Job("ppo", t, None, None, s) for s in HELD_OUT_SEEDS for t in TASKS]
+        jobs += [Job("cheap_refit", t, 100, "oracle", s) for s in HELD_OUT_SEEDS for t in TASKS]
     return jobs
 
 
@@ -192,7 +208,8 @@ def collect(work: Path, out: Path) -> dict[str, Any]:
     data = {"benchmark": "label_scaling", "work": str(work), "runs": runs, "jobs_done": len(runs),
             "jobs_in_grid": len(plan(best=bool(BEST))), "tasks": list(TASKS), "labels": list(LABELS), "seeds": list(SEEDS),
             "screen": {"task": SCREEN_TASK, "labels": list(SCREEN_LABELS), "techniques": {k: list(v) for k, v in TECHNIQUES.items()}},
-            "teachers": TEACHERS, "best": BEST, **provenance()}
+            "teachers": TEACHERS, "best": BEST, "cheap_refit": list(CHEAP_REFIT),
+            "non_inferiority_margin": NON_INFERIORITY_MARGIN, **provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
     plot(data, out.with_suffix(".png"))
@@ -219,17 +236,17 @@ def scaling_table(data: dict[str, Any]) -> dict[str, dict[str, dict[int, dict[st
     return table
 
 
-def held_out_pairs(data: dict[str, Any]) -> dict[str, list[float]]:
-    """The held-out check: for every (task, seed 5–9) with both a ``default`` and a ``best`` run at 100 oracle labels,
-    ``best`` minus ``default`` in the fraction of that seed's true-reward PPO and in the score against the reference
-    (paired: same task, seed, steps and labels)."""
+def held_out_pairs(data: dict[str, Any], arm: str = "best") -> dict[str, list[float]]:
+    """The held-out check: for every (task, seed 5–9) with both a ``default`` and an ``arm`` run at 100 oracle
+    labels, ``arm`` minus ``default`` in the fraction of that seed's true-reward PPO and in the score against the
+    reference (paired: same task, seed, steps and labels)."""
     runs = {(r["arm"], r["task"], r["seed"]): r for r in data["runs"]
-            if r["seed"] in HELD_OUT_SEEDS and r["arm"] in ("default", "best", "ppo")
+            if r["seed"] in HELD_OUT_SEEDS and r["arm"] in ("default", arm, "ppo")
             and (r["arm"] == "ppo" or (r["labels"] == 100 and r["teacher"] == "oracle"))}
     out: dict[str, list[Any]] = {"fraction": [], "score": [], "pairs": []}  # pairs: "task/seed" names
-    for (arm, task, seed), best in sorted(runs.items()):
+    for (name, task, seed), best in sorted(runs.items()):
         default = runs.get(("default", task, seed))
-        if arm != "best" or default is None:
+        if name != arm or default is None:
             continue
         out["pairs"].append(f"{task}/{seed}")
         ppo = runs.get(("ppo", task, seed))

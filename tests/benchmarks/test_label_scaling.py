@@ -136,3 +136,28 @@ def test_held_out_check_pairs_best_with_default_by_task_and_seed(ls: ModuleType)
     worse = {**pairs, "score": [-0.1, 0.2, -0.3, 0.05]}
     assert "does not beat `default` on the held-out seeds so far, so the default is unchanged" in " ".join(
         mr.held_out_verdict(worse, n_tasks=2))
+
+
+def test_cheap_refit_runs_on_held_out_seeds_and_is_judged_by_a_margin(ls: ModuleType) -> None:
+    mr = _load("make_results")
+    jobs = [j for j in ls.plan(best=True) if j.arm == "cheap_refit"]
+    assert {(j.labels, j.teacher) for j in jobs} == {(100, "oracle")}
+    assert {j.seed for j in jobs} == set(ls.HELD_OUT_SEEDS) and {j.task for j in jobs} == set(ls.TASKS)
+    assert ls.arm_settings("cheap_refit") == ls.CHEAP_REFIT
+    config = ls.experiment_config(jobs[0], 2048, Path("/tmp/x"))
+    rm = config.reward_model
+    assert rm.async_training and rm.refit_worker == "process" and rm.techniques.stop_accuracy == 0.97
+
+    def run(arm: str, s: int, score: float) -> dict:
+        return {"arm": arm, "task": "Hopper-v5", "labels": 100, "teacher": "oracle", "seed": s,
+                "return_true": {"mean": 100 * score}, "score_vs_reference": score}
+
+    runs = [run("default", s, 0.5) for s in ls.HELD_OUT_SEEDS] + [run("best", 5, 0.9)]
+    same = ls.held_out_pairs({"runs": runs + [run("cheap_refit", s, 0.5 + d) for s, d in
+                                              zip(ls.HELD_OUT_SEEDS, (-0.02, 0.01, 0.0, -0.01, 0.02))]}, "cheap_refit")
+    assert same["pairs"] == [f"Hopper-v5/{s}" for s in ls.HELD_OUT_SEEDS]  # the best arm's run is not paired
+    text = " ".join(mr.held_out_verdict(same, 1, "cheap_refit", margin=0.1))
+    assert "Verdict: `cheap_refit` is not worse than `default` on the held-out seeds (the score" in text
+    worse = ls.held_out_pairs({"runs": runs + [run("cheap_refit", s, 0.3) for s in ls.HELD_OUT_SEEDS]}, "cheap_refit")
+    text = " ".join(mr.held_out_verdict(worse, 1, "cheap_refit", margin=0.1))
+    assert "reaches below −0.10), so the default is unchanged" in text
