@@ -1,4 +1,4 @@
-"""``rlhf_robotics/Walker2dGracefulWalk-v0``: the Walker2d walks at a steady pace with an upright torso and smooth
+"""``rlhf_robotics/Walker2dGracefulWalk-v1``: the Walker2d walks at a steady pace with an upright torso and smooth
 joint motion."""
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
     episode on the first fallen step instead. The registered time limit is 1000 steps (8 s).
 
     ## Version history
+    - v1: a fallen step costs 10 (``fall_cost``; v0: 2). Under v0 PPO on the hidden objective learned to lean
+      forward, fall and get up again every ~250 steps (1.66 m/s, fallen on 11-14 % of the steps) and was paid for
+      it as well as for a steady walk: one such policy's mean return was 2,010 against 1,876 for a policy that
+      never fell and passed every episode, so 2 of 5 seeds passed at 1 M steps and one run to 2 M never did. Over
+      80 evaluation episodes of eight v0 policies (PPO and the loop), the share of (passing, failing) episode
+      pairs that the objective ranks the right way goes from 0.84 at v0's cost to 0.97 at 10; the falling
+      policies' mean return drops to 180-1,010 while the steady walker keeps its 1,876. Observations, dynamics
+      and the verifier are v0's.
     - v0: first version.
     """
 
@@ -52,7 +60,7 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         pace_reward_weight: float = 1.0,
         upright_reward_weight: float = 1.0,
         smoothness_cost_weight: float = 0.1,
-        fall_cost: float = 2.0,
+        fall_cost: float = 10.0,
         ctrl_cost_weight: float = 1e-3,
         success_speed: float = 0.75,
         success_upright: float = 0.9,
