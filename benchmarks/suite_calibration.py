@@ -25,7 +25,11 @@ afresh; a result made on an earlier version of its task (the env config now name
 ``max*_every<N>`` folder of the same evaluation interval (per job the longest curve) into
 ``benchmarks/results/suite_calibration.json`` with a plot of every curve (``suite_calibration.png``), and
 ``make_results.py`` turns that into a RESULTS.md section; a job stopped part-way shows its curve so far, marked
-unfinished, and counts towards a budget only as far as it got.
+unfinished, and counts towards a budget only as far as it got. ``--extend`` continues a job from its run to a
+smaller ceiling (its final checkpoint: policy, optimiser, step count, normalisation) instead of starting afresh, so
+taking a task from 1 M to 2 M costs the second million only; the continuation draws fresh episodes and reseeds, so it
+is another draw of the same experiment rather than the uninterrupted run's copy, and its result says what it
+extended (``extended_from``).
 
 Cost (measured, seed 0 of each task, ``job_wall_seconds`` in the results): a 2 M-step job took 950–1,050 s two
 at a time (HalfCheetahOneLeg, HopperBackflip-v1; the test suite ran beside them for part of it) and 1,200–2,700 s
@@ -36,6 +40,7 @@ Seeds are run seed-major, so a partly finished calibration has every task at the
     .venv/bin/python benchmarks/suite_calibration.py --jobs 2                    # seeds 0-4, resumable
     .venv/bin/python benchmarks/suite_calibration.py --jobs 2 --max-steps 1000000 --seeds 1 2 3 4   # half the cost;
                                                      # counts beside seed 0's 2 M curves (see "budget" above)
+    .venv/bin/python benchmarks/suite_calibration.py --jobs 2 --max-steps 2000000 --extend   # 1 M runs on to 2 M
     .venv/bin/python benchmarks/suite_calibration.py --list
     .venv/bin/python benchmarks/suite_calibration.py --collect && .venv/bin/python benchmarks/make_results.py
 """
@@ -104,6 +109,26 @@ def finished_elsewhere(job: Job, work: Path, max_steps: int) -> Path | None:
     return None
 
 
+def shorter_run(job: Job, work: Path, max_steps: int, eval_episodes: int) -> Path | None:
+    """What ``--extend`` continues: the longest current-version result of ``job`` in a sibling ``max*`` folder (same
+    evaluation interval and episodes, same PPO settings) that stopped short of ``max_steps`` and kept its final
+    policy; None when there is none."""
+    from rlhf_robotics.robotics.config import ExperimentConfig
+
+    interval = work.name.rpartition("_every")[2]
+    ppo = asdict(ExperimentConfig(env=suite.env_configs()[job.task]).ppo)
+    found = []
+    for other in sorted(work.parent.glob(f"max*_every{interval}")):
+        path = other / f"{job.key}.json"
+        if other == work or not path.exists() or superseded(path, current_env_id(job.task)):
+            continue
+        run = json.loads(path.read_text())
+        if (run["max_steps"] < max_steps and run.get("eval_episodes") == eval_episodes and run.get("ppo") == ppo
+                and (ROOT / run["run_dir"] / "checkpoints" / "latest.json").exists()):
+            found.append((run["curve"][-1]["steps"], str(path)))
+    return Path(max(found)[1]) if found else None
+
+
 def job_state(job: Job, work: Path, max_steps: int | None = None) -> str:
     if max_steps is not None and not (work / f"{job.key}.json").exists():
         elsewhere = finished_elsewhere(job, work, max_steps)
@@ -120,8 +145,11 @@ def job_state(job: Job, work: Path, max_steps: int | None = None) -> str:
     return "pending"
 
 
-def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work: Path) -> dict[str, Any]:
-    """PPO on the task's true reward with an evaluation every ``eval_every`` steps; returns the result record."""
+def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work: Path,
+            extend_from: Path | None = None) -> dict[str, Any]:
+    """PPO on the task's true reward with an evaluation every ``eval_every`` steps; returns the result record.
+    With ``extend_from`` (a shorter run's result, :func:`shorter_run`) PPO continues from that run's final
+    checkpoint and its curve is continued."""
     from stable_baselines3.common.callbacks import BaseCallback
 
     from rlhf_robotics.robotics.config import ExperimentConfig
@@ -132,10 +160,15 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     env = suite.env_configs()[job.task]
     config = ExperimentConfig(env=env, total_steps=max_steps, seed=job.seed, run_dir=str(work / job.key),
                               baseline=False, video=False, device="cpu")
-    model, venv = suite.true_reward_ppo(config)
+    prior: dict[str, Any] | None = None
+    if extend_from is None:
+        model, venv = suite.true_reward_ppo(config)
+    else:
+        prior = json.loads(extend_from.read_text())
+        model, venv = continued_ppo(config, ROOT / prior["run_dir"])
     make_env = env_factory(env.id, env.kwargs, env.christiano)
-    curve: list[dict[str, Any]] = []
-    start = time.perf_counter()
+    curve: list[dict[str, Any]] = list(prior["curve"]) if prior else []
+    start = time.perf_counter() - (prior["job_wall_seconds"] if prior else 0.0)
     partial = work / f"{job.key}.partial.json"
 
     def evaluate() -> None:
@@ -151,7 +184,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     class EveryNSteps(BaseCallback):
         def __init__(self) -> None:
             super().__init__()
-            self.next_eval = eval_every
+            self.next_eval = (model.num_timesteps // eval_every + 1) * eval_every
 
         def _on_step(self) -> bool:
             if self.num_timesteps >= self.next_eval:
@@ -159,7 +192,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
                 evaluate()
             return True
 
-    model.learn(max_steps, callback=EveryNSteps())
+    model.learn(max(0, max_steps - model.num_timesteps), callback=EveryNSteps(), reset_num_timesteps=prior is None)
     if not curve or curve[-1]["steps"] < model.num_timesteps:
         evaluate()
     run_dir = work / job.key  # the final policy, for `rlhf-robotics eval` and `gallery runs=[...]`
@@ -168,7 +201,40 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     return {"key": job.key, "task": job.task, "env_id": env.id, "seed": job.seed, "max_steps": max_steps,
             "run_dir": suite.recorded_path(run_dir),
             "eval_every": eval_every, "eval_episodes": eval_episodes, "ppo": asdict(config.ppo), "n_envs": env.n_envs,
-            "curve": curve, "job_wall_seconds": time.perf_counter() - start, **provenance()}
+            "curve": curve, "job_wall_seconds": time.perf_counter() - start,
+            **({"extended_from": {"result": suite.recorded_path(extend_from), "steps": prior["curve"][-1]["steps"]}}
+               if prior and extend_from else {}),
+            **provenance()}
+
+
+def continued_ppo(config: Any, prior_dir: Path) -> tuple[Any, Any]:
+    """A true-reward PPO (as :func:`suite.true_reward_ppo` builds it) restored from ``prior_dir``'s final checkpoint:
+    policy, value function, optimiser state, step count and normalisation statistics. Its envs start fresh episodes
+    under seeds offset by the steps already run, and its random generators are reseeded the same way, so the
+    continuation is a different draw from an uninterrupted run of the same seed, not a copy of one."""
+    import numpy as np
+    from stable_baselines3 import PPO
+
+    from rlhf_robotics.robotics.checkpoint import Checkpointer
+    from rlhf_robotics.robotics.policy import make_vec_env, normalize, obs_rms
+
+    saved = Checkpointer(prior_dir).latest()
+    if saved is None:
+        raise FileNotFoundError(f"{prior_dir} has no checkpoint to continue from")
+    checkpoint, state = saved
+    offset = config.seed + int(state["num_timesteps"])
+    venv = normalize(make_vec_env(config, offset), config.ppo)
+    stats = checkpoint / "vecnormalize.npz"
+    if stats.exists():
+        with np.load(stats) as z:
+            rms = obs_rms(venv)
+            if rms is not None:
+                rms.mean, rms.var, rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+            if hasattr(venv, "ret_rms"):
+                venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+    model = PPO.load(checkpoint / "policy.zip", env=venv, device="cpu")
+    model.set_random_seed(offset)
+    return model, venv
 
 
 def passing(point: dict[str, Any]) -> bool:
@@ -309,6 +375,8 @@ def launch(job: Job, args: argparse.Namespace, work: Path) -> bool:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--run-job", job.key, "--work", str(work),
            "--max-steps", str(args.max_steps), "--eval-every", str(args.eval_every),
            "--eval-episodes", str(args.eval_episodes)]
+    if args.extend and (prior := shorter_run(job, work, args.max_steps, args.eval_episodes)) is not None:
+        cmd += ["--extend-from", str(prior)]
     with open(work / f"{job.key}.log", "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     return proc.returncode == 0 and (work / f"{job.key}.json").exists()
@@ -326,7 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS / "suite_calibration.json")
     p.add_argument("--list", action="store_true", help="print every job and its state")
     p.add_argument("--collect", action="store_true", help="only gather finished results")
+    p.add_argument("--extend", action="store_true",
+                   help="continue each job from its run to a smaller --max-steps where one finished (same evaluation "
+                        "interval, episodes and PPO settings) instead of starting afresh")
     p.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--extend-from", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     for name in ("max_steps", "eval_every", "eval_episodes", "jobs"):
         if getattr(args, name) < 1:
@@ -347,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         if superseded(work / f"{job.key}.json", current_env_id(job.task)):
             set_aside(work / f"{job.key}.json")
         try:
-            result = run_job(job, args.max_steps, args.eval_every, args.eval_episodes, work)
+            result = run_job(job, args.max_steps, args.eval_every, args.eval_episodes, work, args.extend_from)
         except Exception:
             write_result(work / f"{job.key}.failed.json", {"key": job.key, "traceback": traceback.format_exc()})
             raise
@@ -357,7 +429,9 @@ def main(argv: list[str] | None = None) -> int:
     jobs = plan(args.seeds, args.tasks)
     if args.list:
         for job in jobs:
-            print(f"{job_state(job, work, args.max_steps):24} {job.key}")
+            state = job_state(job, work, args.max_steps)
+            prior = shorter_run(job, work, args.max_steps, args.eval_episodes) if args.extend and state == "pending" else None
+            print(f"{state:24} {job.key}" + (f" (extends {prior.parent.name})" if prior else ""))
         return 0
     if not args.collect:
         todo = [j for j in jobs if not job_state(j, work, args.max_steps).startswith("done")]

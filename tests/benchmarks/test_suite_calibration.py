@@ -183,3 +183,29 @@ def test_a_fresh_clone_continues_from_the_published_runs_and_collect_keeps_them(
     assert list(data["tasks"]) == ["hopper_backflip", "hopper_backflip (HopperBackflip-v1, superseded)"]
     assert data["tasks"]["hopper_backflip"]["calibrated_budget"] == 200_000
     assert calibration.job_state(calibration.Job("hopper_backflip", 2), work / "max200000_every100000", 200_000) == "done"
+
+
+def test_extend_continues_a_shorter_run_from_its_final_checkpoint(tmp_path: Path) -> None:
+    base = [sys.executable, str(BENCHMARKS / "suite_calibration.py"), "--eval-every", "1024", "--eval-episodes", "2",
+            "--tasks", "reacher_smooth", "--seeds", "0", "--jobs", "1", "--out", str(tmp_path / "out.json")]
+    short, long_ = tmp_path / "max1024_every1024", tmp_path / "max4096_every1024"
+    first = subprocess.run(base + ["--max-steps", "1024", "--work", str(short)], capture_output=True, text=True,
+                           timeout=600)
+    assert first.returncode == 0, first.stdout + first.stderr
+    listed = subprocess.run(base + ["--max-steps", "4096", "--work", str(long_), "--extend", "--list"],
+                            capture_output=True, text=True, timeout=120)
+    assert "pending" in listed.stdout and f"(extends {short.name})" in listed.stdout
+    second = subprocess.run(base + ["--max-steps", "4096", "--work", str(long_), "--extend"], capture_output=True,
+                            text=True, timeout=600)
+    assert second.returncode == 0, second.stdout + second.stderr
+    before = json.loads((short / "ppo_reacher_smooth_seed0.json").read_text())
+    after = json.loads((long_ / "ppo_reacher_smooth_seed0.json").read_text())
+    # the short run learned one 2,048-step rollout; the continuation adds one more and evaluates on the way
+    assert [p["steps"] for p in after["curve"]] == [1024, 2048, 3072, 4096]
+    assert after["curve"][:2] == before["curve"] and after["extended_from"]["steps"] == 2048
+    assert after["extended_from"]["result"].endswith("max1024_every1024/ppo_reacher_smooth_seed0.json")
+    state = json.loads((long_ / "ppo_reacher_smooth_seed0" / "checkpoints" / "round_000" / "state.json").read_text())
+    assert state["num_timesteps"] == 4096  # the step count went on from the short run's, not from 0
+    plain = subprocess.run(base + ["--max-steps", "8192", "--work", str(tmp_path / "max8192_every1024"), "--list"],
+                           capture_output=True, text=True, timeout=120)
+    assert "pending" in plain.stdout and "extends" not in plain.stdout  # without --extend a job starts afresh
