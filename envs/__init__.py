@@ -47,7 +47,7 @@ class TaskSpec:
 TASKS: tuple[TaskSpec, ...] = (
     TaskSpec("HopperBackflip-v3", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
              "Hopper jumps and turns a backward somersault"),
-    TaskSpec("HalfCheetahOneLeg-v2", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
+    TaskSpec("HalfCheetahOneLeg-v1", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
              "HalfCheetah runs forward with its front leg in the air"),
     TaskSpec("Walker2dGracefulWalk-v1", "rlhf_robotics.envs.walker2d_graceful:Walker2dGracefulWalkEnv", 1000,
              "Walker2d walks at a steady pace, torso upright, smooth joints"),
@@ -76,7 +76,6 @@ class EarlierVersion:
 
 _BACKFLIP_V2: dict[str, object] = {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False}
 _BACKFLIP_V1: dict[str, object] = {**_BACKFLIP_V2, "flip_allowance": False, "landing_reward": 20.0}
-_HALF_CHEETAH_V1: dict[str, object] = {"front_contact_cost": 5.0, "body_contact_cost": 5.0}
 
 EARLIER_VERSIONS: dict[str, EarlierVersion] = {
     "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V2),
@@ -85,8 +84,7 @@ EARLIER_VERSIONS: dict[str, EarlierVersion] = {
     "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
                                                             "reach_bonus": 0.0, "success_mean_jerk": 100.0,
                                                             "observe_tip_motion": False}, max_episode_steps=50),
-    "HalfCheetahOneLeg-v1": EarlierVersion("HalfCheetahOneLeg-v2", _HALF_CHEETAH_V1),
-    "HalfCheetahOneLeg-v0": EarlierVersion("HalfCheetahOneLeg-v2", {**_HALF_CHEETAH_V1, "success_body_contact_fraction": 0.0}),
+    "HalfCheetahOneLeg-v0": EarlierVersion("HalfCheetahOneLeg-v1", {"success_body_contact_fraction": 0.0}),
     "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"planar_distance": False, "observe_object_velocity": False}),
     "Walker2dGracefulWalk-v0": EarlierVersion("Walker2dGracefulWalk-v1", {"fall_cost": 2.0}),
 }

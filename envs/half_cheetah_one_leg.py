@@ -1,4 +1,4 @@
-"""``rlhf_robotics/HalfCheetahOneLeg-v2``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
+"""``rlhf_robotics/HalfCheetahOneLeg-v1``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,8 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     | ``reward_body_contact`` | -``body_contact_cost`` if the torso or head touches the floor (no running on the back) |
     | ``reward_ctrl`` | -``ctrl_cost_weight`` · ‖a‖² |
 
-    The contact costs (15 per step) outweigh any speed a two-legged gallop adds over a one-legged gait: with a
-    cost of 1, PPO on this objective learned a 2.1 m/s gallop with the front foot down 28 % of the time, and with
-    5 (v0, v1) a 3.3 m/s gallop with it down on 10 % of the steps, on the verifier's limit.
+    The contact costs (5 per step) outweigh any speed a two-legged gallop adds over a one-legged gait: with a
+    cost of 1, PPO on this objective learned a 2.1 m/s gallop with the front foot down 28 % of the time.
 
     ## Rubric terms (raw physics, in ``info``)
     ``x_velocity`` (m/s), ``front_leg_contact``, ``back_leg_contact``, ``body_contact`` (0/1 each),
@@ -48,14 +47,6 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     As HalfCheetah-v5. No termination; the registered time limit is 1000 steps (50 s).
 
     ## Version history
-    - v2: a step with the front leg or the body on the floor costs 15 (``front_contact_cost`` and
-      ``body_contact_cost``; v1: 5). Under v1 PPO on the hidden objective (seeds 0-4 to 1 M steps) never had more
-      than 2 of 5 seeds passing at one checkpoint, for two reasons the objective paid for: the fastest runners
-      galloped at 3.3 m/s with the front leg down on 9.5-11.4 % of the steps, so each episode passed or failed on
-      the verifier's 10 % limit by a step or two (seed 3: success 0.7, 0.3, 0.1 at the last three checkpoints,
-      return rising), and two seeds tumbled over and over (body on the floor on 3-8 % of the steps, pitch past
-      ±2π) for a return of 50-800 that a 5-a-step cost hardly dented. Observations, dynamics and the verifier are
-      v1's.
     - v1: the verifier allows body contact on up to 1 % of the steps (``success_body_contact_fraction=0.01``; v0:
       none). Under v0 a single step of the head brushing the floor in 1,000 failed an episode, so a good one-legged
       runner's success rate swung by checkpoint (one PPO seed: 0.6, 0.3, 0.4, 0.3, 0.3, 0.6, 0.8, 0.4) and no
@@ -68,8 +59,8 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     def __init__(
         self,
         forward_reward_weight: float = 1.0,
-        front_contact_cost: float = 15.0,
-        body_contact_cost: float = 15.0,
+        front_contact_cost: float = 5.0,
+        body_contact_cost: float = 5.0,
         ctrl_cost_weight: float = 0.1,
         success_speed: float = 1.0,
         success_contact_fraction: float = 0.1,

@@ -75,7 +75,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("rotation", "reward_rotation", 1, 1, "Which one turns backwards more while in the air?"),
         *_BACKFLIP_AFTER_ROTATION,
     ],
-    "HalfCheetahOneLeg-v2": [
+    "HalfCheetahOneLeg-v1": [
         ("forward", "reward_forward", 1, 1, "Which one moves forward faster?"),
         ("front_leg_up", "reward_front_contact", 1, 1, "Which one keeps its front leg off the ground?"),
         ("body_off_ground", "reward_body_contact", 1, 1, "Which one keeps its body off the ground?"),
@@ -123,8 +123,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
 """Task name (without the ``rlhf_robotics/`` namespace) → its rubric's rows."""
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
-RUBRIC_ROWS["HalfCheetahOneLeg-v1"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # same terms; v2 weighs contact more
-RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # same terms; v1 changed only the verifier
+RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v1"]  # same terms; v1 changed only the verifier
 RUBRIC_ROWS["Walker2dGracefulWalk-v0"] = RUBRIC_ROWS["Walker2dGracefulWalk-v1"]  # same terms; v1 weighs a fall more
 
 

@@ -144,8 +144,8 @@ def rear_up(u, t, body_down_at: tuple[int, ...] = ()) -> None:
 
 
 def test_cheetah_on_one_leg_pose_beats_random() -> None:
-    good, info = play("rlhf_robotics/HalfCheetahOneLeg-v2", 150, lambda u, t: np.zeros(6), teleport=rear_up)
-    bad, bad_success = random_return("rlhf_robotics/HalfCheetahOneLeg-v2", 150)
+    good, info = play("rlhf_robotics/HalfCheetahOneLeg-v1", 150, lambda u, t: np.zeros(6), teleport=rear_up)
+    bad, bad_success = random_return("rlhf_robotics/HalfCheetahOneLeg-v1", 150)
     assert good > bad + 100
     assert info["is_success"] and not bad_success
 
