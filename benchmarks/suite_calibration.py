@@ -124,9 +124,22 @@ def shorter_run(job: Job, work: Path, max_steps: int, eval_episodes: int) -> Pat
             continue
         run = json.loads(path.read_text())
         if (run["max_steps"] < max_steps and run.get("eval_episodes") == eval_episodes and run.get("ppo") == ppo
-                and (ROOT / run["run_dir"] / "checkpoints" / "latest.json").exists()):
+                and kept_policy_of(run)):
             found.append((run["curve"][-1]["steps"], str(path)))
     return Path(max(found)[1]) if found else None
+
+
+def kept_policy_of(run: dict[str, Any]) -> bool:
+    """Whether ``run``'s folder still holds that run's final policy: a checkpoint at the run's last step count,
+    trained on the run's env id and seed (a later run of another task version writes the same folder)."""
+    run_dir = ROOT / run["run_dir"]
+    latest, config = run_dir / "checkpoints" / "latest.json", run_dir / "config.json"
+    if not (latest.exists() and config.exists()):
+        return False
+    saved = json.loads(config.read_text())
+    state_dir = run_dir / "checkpoints" / json.loads(latest.read_text())["dir"]
+    steps = json.loads((state_dir / "state.json").read_text()).get("num_timesteps")
+    return bool(saved["env"]["id"] == run["env_id"] and saved["seed"] == run["seed"] and steps == run["curve"][-1]["steps"])
 
 
 def job_state(job: Job, work: Path, max_steps: int | None = None) -> str:
