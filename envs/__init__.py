@@ -86,7 +86,7 @@ EARLIER_VERSIONS: dict[str, EarlierVersion] = {
                                                             "observe_tip_motion": False}, max_episode_steps=50),
     "HalfCheetahOneLeg-v0": EarlierVersion("HalfCheetahOneLeg-v1", {"success_body_contact_fraction": 0.0}),
     "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"planar_distance": False, "observe_object_velocity": False}),
-    "Walker2dGracefulWalk-v0": EarlierVersion("Walker2dGracefulWalk-v1", {"fall_cost": 2.0}),
+    "Walker2dGracefulWalk-v0": EarlierVersion("Walker2dGracefulWalk-v1", {"fallen_forfeits": False}),
 }
 """Superseded ids (without the namespace) → what reproduces them. Each task's version history says what changed."""
 

@@ -124,7 +124,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
 RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v1"]  # same terms; v1 changed only the verifier
-RUBRIC_ROWS["Walker2dGracefulWalk-v0"] = RUBRIC_ROWS["Walker2dGracefulWalk-v1"]  # same terms; v1 weighs a fall more
+RUBRIC_ROWS["Walker2dGracefulWalk-v0"] = RUBRIC_ROWS["Walker2dGracefulWalk-v1"]  # same terms; v1 pays nothing while fallen
 
 
 def physics_rubric(env_id: str) -> Rubric:

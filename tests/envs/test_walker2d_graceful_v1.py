@@ -1,5 +1,5 @@
-"""Walker2dGracefulWalk-v1 (issue 15, "calibrated tasks"): v1 makes a fallen step cost 10 instead of 2; v0 still
-reproduces, bit for bit.
+"""Walker2dGracefulWalk-v1 (issue 15, "calibrated tasks"): a fallen step earns no pace and no upright reward in v1; v0
+still reproduces, bit for bit.
 
 ``fingerprints/walker2d_graceful_v0.json`` was recorded from v0's code (9d797dd, before v1 existed) on the first
 ``STEPS`` steps of the rollouts of ``ROLLOUTS``; re-record only for a meant change to v0, with
@@ -46,13 +46,18 @@ def test_v0_reproduces_its_recorded_rollouts_bit_for_bit(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(ROLLOUTS))
-def test_v1_differs_from_v0_only_in_what_a_fallen_step_costs(name: str) -> None:
+def test_v1_differs_from_v0_only_in_what_a_fallen_step_earns(name: str) -> None:
     obs0, rewards0, infos0 = fingerprinting.rollout(V0, *ROLLOUTS[name], STEPS)
     obs1, rewards1, infos1 = fingerprinting.rollout(V1, *ROLLOUTS[name], STEPS)
     np.testing.assert_array_equal(obs0, obs1)
-    fallen = np.array([i["fallen"] for i in infos0])
+    fallen = np.array([i["fallen"] for i in infos0]) > 0
     assert fallen.any() and not fallen.all(), "the rollout should have standing and fallen steps"
-    np.testing.assert_allclose(np.array(rewards1) - np.array(rewards0), -8.0 * fallen, atol=1e-9)
-    assert [i["reward_fallen"] for i in infos1] == [-10.0 * f for f in fallen]
-    assert [{k: v for k, v in i.items() if k != "reward_fallen"} for i in infos0] == \
-           [{k: v for k, v in i.items() if k != "reward_fallen"} for i in infos1]
+    forfeited = np.array([i["reward_pace"] + i["reward_upright"] for i in infos0])
+    np.testing.assert_allclose(np.array(rewards1), np.array(rewards0) - np.where(fallen, forfeited, 0.0), atol=1e-9)
+    for term in ("reward_pace", "reward_upright"):
+        assert [i[term] for i, f in zip(infos1, fallen) if f] == [0.0] * int(fallen.sum())
+        assert [i[term] for i, f in zip(infos1, fallen) if not f] == [i[term] for i, f in zip(infos0, fallen) if not f]
+    assert all(i["reward_fallen"] == -2.0 for i, f in zip(infos1, fallen) if f)
+    earned = ("reward_pace", "reward_upright")
+    assert [{k: v for k, v in i.items() if k not in earned} for i in infos0] == \
+           [{k: v for k, v in i.items() if k not in earned} for i in infos1]
