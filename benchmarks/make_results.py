@@ -745,11 +745,13 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
                   "(`BEST` in `benchmarks/label_scaling.py` says why); it becomes the default only if it beats "
                   "`default` on the held-out seeds 5–9.", ""]
         lines += held_out_verdict(held_out_pairs(data), len(data.get("tasks", [])))
-    if data.get("cheap_refit"):
-        lines += [f"`cheap_refit` is issue 13's cheaper refit: `{' '.join(data['cheap_refit'])}` (`CHEAP_REFIT` in "
+    for arm, constant in (("cheap_refit", "CHEAP_REFIT"), ("early_refit", "EARLY_REFIT")):
+        if not data.get(arm) or (arm != "cheap_refit" and not held_out_pairs(data, arm)["pairs"]):
+            continue
+        lines += [f"`{arm}` is a cheaper refit of issue 13's: `{' '.join(data[arm])}` (`{constant}` in "
                   "`benchmarks/label_scaling.py` says why); meant to cost less, not to learn more, it runs on the "
                   "held-out seeds only and may become the default if it is not worse there.", ""]
-        lines += held_out_verdict(held_out_pairs(data, "cheap_refit"), len(data.get("tasks", [])), "cheap_refit",
+        lines += held_out_verdict(held_out_pairs(data, arm), len(data.get("tasks", [])), arm,
                                   float(data.get("non_inferiority_margin") or 0.1))
     labels = sorted({n for cells in table.values() for task in cells.values() for n in task})
     pooled = across_tasks(data)

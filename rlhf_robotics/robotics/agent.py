@@ -8,11 +8,13 @@ and loads itself. The loop never touches the SB3 object directly, so a test can 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure as configure_logger
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -29,6 +31,24 @@ from rlhf_robotics.robotics.policy import (
 )
 from rlhf_robotics.robotics.relabel import relabel_replay_buffer
 from rlhf_robotics.robotics.reward_wrapper import RewardFn
+
+
+class BeforeRollout(BaseCallback):
+    """Calls ``hook(n)`` before each rollout, ``n`` the env steps taken since learning started."""
+
+    def __init__(self, hook: Callable[[int], None]) -> None:
+        super().__init__()
+        self.hook = hook
+        self._start = 0
+
+    def _on_training_start(self) -> None:
+        self._start = self.model.num_timesteps
+
+    def _on_rollout_start(self) -> None:
+        self.hook(self.model.num_timesteps - self._start)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 class Agent:
@@ -60,11 +80,15 @@ class Agent:
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
 
-    def learn(self, steps: int, desc: str) -> None:
-        """Learn for ``steps`` env steps on the installed reward, continuing the step count."""
+    def learn(self, steps: int, desc: str, before_rollout: Callable[[int], None] | None = None) -> None:
+        """Learn for ``steps`` env steps on the installed reward, continuing the step count; ``before_rollout(n)``,
+        when given, runs before each rollout with ``n`` the env steps this call has taken so far (it may install a
+        new reward: the rollout then collects under it)."""
         with self.timer("policy_learn"), progress_bar(steps, desc, self.progress) as bar:
-            self.model.learn(steps, reset_num_timesteps=False, callback=CurveCallback(self.curve, bar, self.curve_interval),
-                             progress_bar=False)
+            callback: BaseCallback = CurveCallback(self.curve, bar, self.curve_interval)
+            if before_rollout is not None:
+                callback = CallbackList([BeforeRollout(before_rollout), callback])
+            self.model.learn(steps, reset_num_timesteps=False, callback=callback, progress_bar=False)
 
     def collect(self, steps: int) -> None:
         """Act for ``steps`` env steps (all envs together) without learning; the wrapper records them."""

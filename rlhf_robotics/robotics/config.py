@@ -232,6 +232,13 @@ class RewardModelConfig:
     round's end. It only pays off with a core to spare: in one Python process the refit competes with PPO for
     the GIL, and with the second core busy it measured slower than synchronous refits. Needs
     ``mlp.dropout = 0`` (dropout would draw from the generator PPO samples from)."""
+    async_install_steps: int | None = None
+    """With ``async_training``: when the background refit's reward takes over within the round. None: at the
+    round's end (the data flow of the synchronous loop, one whole round late). N: at the first rollout boundary at
+    least N env steps into the round (all envs together), waiting there for the refit if it has not finished, so
+    only those steps learn on the previous reward; deterministic, since the switch is at a step count and not at
+    whatever moment the refit happens to finish. With ``refit_worker=process`` the refit runs on the second core
+    during those steps (issue 13: an asynchronous refit's reward one round late cost learning)."""
     refit_worker: str = "thread"
     """Where a background refit runs: ``thread`` (in this process, sharing the GIL with the agent) or ``process``
     (a worker process started once per run, so the second core trains the reward model while the agent steps;
@@ -252,6 +259,11 @@ class RewardModelConfig:
         check_range("reward_model.refit_epochs", self.refit_epochs, ge=1)
         if self.refit_worker not in ("thread", "process"):
             raise ValueError(f"reward_model.refit_worker={self.refit_worker!r}: choose thread or process")
+        if self.async_install_steps is not None:
+            check_range("reward_model.async_install_steps", self.async_install_steps, ge=0)
+            if not self.async_training:
+                raise ValueError(f"reward_model.async_install_steps={self.async_install_steps} only applies to a "
+                                 "background refit: set reward_model.async_training=true, or leave it null")
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
         check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -44,7 +45,7 @@ from rlhf_robotics.robotics.policy import (
     resolve_device,
     validate_experiment,
 )
-from rlhf_robotics.robotics.reward_fit import RewardFitter, RUNEReward
+from rlhf_robotics.robotics.reward_fit import PendingRefit, RewardFitter, RUNEReward
 from rlhf_robotics.robotics.reward_wrapper import RewardFn
 from rlhf_robotics.robotics.run_log import MetricsLog, round_line, round_row
 from rlhf_robotics.robotics.saved_run import RunDirError, finished_summary, holds_run
@@ -132,13 +133,19 @@ class PreferenceLoop:
             self.round = r
             if c.reward_model.async_training:
                 # Ask about the latest policy's segments, refit in the background while the agent learns on the
-                # reward fitted so far, then install the refit: the data flow of the synchronous loop, one round late.
+                # reward fitted so far, then install the refit: the data flow of the synchronous loop, one round late
+                # (or, with async_install_steps, only that many steps late).
                 asked = self.ask(c.selection.name)
                 job = s.fitter.start(r)
                 self.status("waiting_for_policy", f"round {r}: training the policy")
-                s.agent.learn(steps_per_round[r - 1], self.round_desc())
-                with s.timer("reward_training"):  # only the wait for the refit counts against the loop
-                    metrics = self.install(*job.result())
+                installed: list[RewardTrainerMetrics | None] = []
+                s.agent.learn(steps_per_round[r - 1], self.round_desc(),
+                              self.install_during_round(job, c.reward_model.async_install_steps, installed))
+                if installed:
+                    metrics = installed[0]
+                else:
+                    with s.timer("reward_training"):
+                        metrics = self.install(*job.result())
             else:
                 self.status("waiting_for_policy", f"round {r}: training the policy")
                 s.agent.learn(steps_per_round[r - 1], self.round_desc())
@@ -151,6 +158,21 @@ class PreferenceLoop:
         self.status("done", "finished")
         self.finished = True
         return summary
+
+    def install_during_round(self, job: PendingRefit, after: int | None,
+                             installed: list[RewardTrainerMetrics | None]) -> Callable[[int], None] | None:
+        """The agent's before-rollout hook that installs the background refit ``job`` at the first rollout at least
+        ``after`` env steps into the round (waiting for it there), appending its metrics to ``installed``; None
+        (install at the round's end) without ``after``."""
+        if after is None:
+            return None
+
+        def hook(steps: int) -> None:
+            if not installed and steps >= after:
+                with self.s.timer.within("policy_learn", "reward_training"):  # the wait, as at a round's end
+                    installed.append(self.install(*job.result()))
+
+        return hook
 
     def round_desc(self) -> str:
         return f"round {self.round} {self.config.algo.upper()}"

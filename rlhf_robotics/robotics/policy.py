@@ -47,6 +47,18 @@ class PhaseTimer:
         finally:
             self.seconds[phase] += time.perf_counter() - start
 
+    @contextmanager
+    def within(self, outer: str, phase: str) -> Iterator[None]:
+        """Time ``phase`` inside a running ``outer`` phase: its seconds count for ``phase`` and not for ``outer`` (a
+        refit waited for in the middle of the policy's learning is reward training, not policy learning)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            self.seconds[phase] += elapsed
+            self.seconds[outer] -= elapsed
+
 
 class TimedReward:
     """Wraps the wrapper's reward function to measure reward-inference time on the hot path."""

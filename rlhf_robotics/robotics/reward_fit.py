@@ -249,6 +249,10 @@ class PendingRefit:
     def __init__(self, future: Future[Any], fitter: RewardFitter) -> None:
         self.future, self.fitter = future, fitter
 
+    def done(self) -> bool:
+        """Whether the refit has finished (its :meth:`result` will not wait)."""
+        return self.future.done()
+
     def result(self) -> Fitted:
         out = self.future.result()
         if len(out) == 2:  # a thread's (or no) refit: the run's own objects were updated in place

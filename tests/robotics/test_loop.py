@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from dataclasses import asdict
@@ -152,6 +153,25 @@ def test_asynchronous_refits_are_deterministic_and_keep_the_budget(tmp_path: Pat
     assert _labels(tmp_path / "a") == _labels(tmp_path / "b")
     wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_a_refit_installed_a_set_number_of_steps_into_the_round_is_deterministic(tmp_path: Path) -> None:
+    def early(run: Path, after: int | None = 128) -> ExperimentConfig:
+        rm = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5), async_training=True,
+                               async_install_steps=after)
+        return dataclasses.replace(tiny(run, reward_model=rm), total_steps=768)  # 256 steps a round: 2 rollouts
+
+    a = run_experiment(early(tmp_path / "a"), progress=False)
+    run_experiment(early(tmp_path / "b"), progress=False)
+    late = run_experiment(early(tmp_path / "late", None), progress=False)
+    assert a.labels_used == late.labels_used == 24
+    assert _labels(tmp_path / "a") == _labels(tmp_path / "b")
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    # the policy learned half of each round on the new reward instead of none of it, so from round 2 on it was shown
+    # other segments: a different run from the round-late one
+    wl = _weights(tmp_path / "late")
+    assert not all(torch.equal(wa[k], wl[k]) for k in wa)
 
 
 def test_input_statistics_follow_the_labelled_segments_only_when_per_round(tmp_path: Path) -> None:

@@ -86,11 +86,18 @@ class FakeAgent:
         self.events, self.num_timesteps, self.curve, self.model = events, 0, [], None
         self.learns, self.die_in_learn = 0, die_in_learn
 
-    def learn(self, steps: int, desc: str) -> None:
+    rollout = 25
+    """Env steps per rollout when a ``before_rollout`` hook is given (the learning is then noted per rollout)."""
+
+    def learn(self, steps: int, desc: str, before_rollout: Any = None) -> None:
         self.learns += 1
         if self.learns == self.die_in_learn:
             raise KeyboardInterrupt
-        self.events.append(("learn", steps))
+        if before_rollout is None:
+            self.events.append(("learn", steps))
+        for done in range(0, steps, self.rollout) if before_rollout is not None else ():
+            before_rollout(done)
+            self.events.append(("learn", min(self.rollout, steps - done)))
         self.num_timesteps += steps
         self.curve.append({"step": float(self.num_timesteps), "policy/return_true": 1.0})
 
@@ -192,6 +199,23 @@ def test_background_refits_start_before_the_policy_learns(tmp_path: Path) -> Non
     kinds = [e[0] for e in events]
     assert kinds[4:] == ["start", "learn", "install", "relabel"] * 3  # the refit runs while the agent learns
     assert [e[1] for e in events if e[0] == "start"] == [1, 2, 3]
+
+
+def test_a_background_refit_can_take_over_a_set_number_of_steps_into_the_round(tmp_path: Path) -> None:
+    c = config(tmp_path)
+    events = run(dataclasses.replace(c, reward_model=dataclasses.replace(c.reward_model, async_training=True,
+                                                                          async_install_steps=40)))
+    # 100 steps a round in rollouts of 25: the refit is installed before the first rollout at least 40 steps in
+    per_round = [("start",), ("learn", 25), ("learn", 25), ("install",), ("relabel",), ("learn", 25), ("learn", 25)]
+    assert [e[:1] if e[0] != "learn" else e for e in events[4:]] == per_round * 3
+    assert [e[1] for e in events if e[0] == "start"] == [1, 2, 3]
+
+
+def test_async_install_steps_needs_a_background_refit_and_a_step_count() -> None:
+    with pytest.raises(ValueError, match="async_install_steps=100 only applies to a background refit"):
+        RewardModelConfig(async_install_steps=100)
+    with pytest.raises(ValueError, match="reward_model.async_install_steps"):
+        RewardModelConfig(async_training=True, async_install_steps=-1)
 
 
 def test_pebble_pretrains_then_relabels_and_hands_over_before_the_rounds(tmp_path: Path) -> None:
