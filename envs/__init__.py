@@ -49,7 +49,7 @@ TASKS: tuple[TaskSpec, ...] = (
              "Hopper jumps and turns a backward somersault"),
     TaskSpec("HalfCheetahOneLeg-v1", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
              "HalfCheetah runs forward with its front leg in the air"),
-    TaskSpec("Walker2dGracefulWalk-v1", "rlhf_robotics.envs.walker2d_graceful:Walker2dGracefulWalkEnv", 1000,
+    TaskSpec("Walker2dGracefulWalk-v0", "rlhf_robotics.envs.walker2d_graceful:Walker2dGracefulWalkEnv", 1000,
              "Walker2d walks at a steady pace, torso upright, smooth joints"),
     TaskSpec("AntUprightWalk-v0", "rlhf_robotics.envs.ant_upright:AntUprightWalkEnv", 1000,
              "Ant walks forward with a level torso and a smooth gait"),
@@ -86,7 +86,6 @@ EARLIER_VERSIONS: dict[str, EarlierVersion] = {
                                                             "observe_tip_motion": False}, max_episode_steps=50),
     "HalfCheetahOneLeg-v0": EarlierVersion("HalfCheetahOneLeg-v1", {"success_body_contact_fraction": 0.0}),
     "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"planar_distance": False, "observe_object_velocity": False}),
-    "Walker2dGracefulWalk-v0": EarlierVersion("Walker2dGracefulWalk-v1", {"fallen_forfeits": False}),
 }
 """Superseded ids (without the namespace) → what reproduces them. Each task's version history says what changed."""
 

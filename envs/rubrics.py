@@ -9,7 +9,7 @@ Every task's rubric has one criterion per hidden-objective term with weight 1 (s
 equals its hidden return) and some physics criteria with weight 0 (logged and asked in the labelling app, not
 optimised); ``Rubric.weighted`` shifts the emphasis. A synthetic rubric teacher::
 
-    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v1").weighted({"smooth": 3.0})
+    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v0").weighted({"smooth": 3.0})
     scores = step_scores(rubric, segments.terms)                       # (N, T)
     labels = build_teacher("oracle", seed=0).judge(scores[0::2], scores[1::2])
 """
@@ -83,7 +83,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("back_leg_support", "back_leg_contact", 1, 0, "Which one stands on its back leg more?"),
         ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
-    "Walker2dGracefulWalk-v1": [
+    "Walker2dGracefulWalk-v0": [
         ("pace", "reward_pace", 1, 1, "Which one walks forward at a better pace?"),
         ("upright", "reward_upright", 1, 1, "Which one keeps its torso more upright?"),
         ("smooth", "reward_smooth", 1, 1, "Which one moves more smoothly?"),
@@ -124,7 +124,6 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
 RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v1"]  # same terms; v1 changed only the verifier
-RUBRIC_ROWS["Walker2dGracefulWalk-v0"] = RUBRIC_ROWS["Walker2dGracefulWalk-v1"]  # same terms; v1 pays nothing while fallen
 
 
 def physics_rubric(env_id: str) -> Rubric:

@@ -1,4 +1,4 @@
-"""``rlhf_robotics/Walker2dGracefulWalk-v1``: the Walker2d walks at a steady pace with an upright torso and smooth
+"""``rlhf_robotics/Walker2dGracefulWalk-v0``: the Walker2d walks at a steady pace with an upright torso and smooth
 joint motion."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
     |---|---|
-    | ``reward_pace`` | ``pace_reward_weight`` · min(forward velocity, ``target_speed``) (m/s); 0 while fallen |
-    | ``reward_upright`` | ``upright_reward_weight`` · cos(torso angle); 0 while fallen |
+    | ``reward_pace`` | ``pace_reward_weight`` · min(forward velocity, ``target_speed``) (m/s) |
+    | ``reward_upright`` | ``upright_reward_weight`` · cos(torso angle) |
     | ``reward_smooth`` | -``smoothness_cost_weight`` · ‖a_t − a_{t−1}‖² (a_{−1} = 0) |
     | ``reward_fallen`` | -``fall_cost`` while unhealthy (Walker2d-v5's height and angle ranges) |
     | ``reward_ctrl`` | -``ctrl_cost_weight`` · ‖a‖² |
@@ -43,16 +43,6 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
     episode on the first fallen step instead. The registered time limit is 1000 steps (8 s).
 
     ## Version history
-    - v1: a fallen step earns no pace and no upright reward (``fallen_forfeits=True``; v0 paid both while fallen),
-      and still costs ``fall_cost`` (2). Under v0 PPO on the hidden objective learned to lean forward, fall and get
-      up again every ~250 steps (1.66 m/s, fallen on 11-14 % of the steps) and was paid for it as well as for a
-      steady walk: one such policy's mean return was 2,010 against 1,876 for a policy that never fell and passed
-      every episode, so 2 of 5 seeds passed at 1 M steps and one run to 2 M never did. Over 80 evaluation episodes
-      of eight v0 policies (PPO and the loop), the share of (passing, failing) episode pairs the objective ranks
-      the right way goes from 0.84 to 0.96 and the falling policies' mean return drops to 1,390-1,750. Tried first
-      and dropped: a fall cost of 10 (share 0.97), under which PPO never learned to walk (seed 0 lay fallen, return
-      -7,100 at 1.1 M steps; seed 1 learned to stand still, return 1,005 from 700 k on), since every exploratory
-      stride risked 10 a step. Observations, dynamics and the verifier are v0's.
     - v0: first version.
     """
 
@@ -63,7 +53,6 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         upright_reward_weight: float = 1.0,
         smoothness_cost_weight: float = 0.1,
         fall_cost: float = 2.0,
-        fallen_forfeits: bool = True,
         ctrl_cost_weight: float = 1e-3,
         success_speed: float = 0.75,
         success_upright: float = 0.9,
@@ -81,15 +70,13 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         )
         utils.EzPickle.__init__(
             self, target_speed, pace_reward_weight, upright_reward_weight, smoothness_cost_weight, fall_cost,
-            fallen_forfeits, ctrl_cost_weight, success_speed, success_upright, reset_noise_scale,
-            terminate_when_unhealthy, **kwargs,
+            ctrl_cost_weight, success_speed, success_upright, reset_noise_scale, terminate_when_unhealthy, **kwargs,
         )
         self._target_speed = target_speed
         self._pace_reward_weight = pace_reward_weight
         self._upright_reward_weight = upright_reward_weight
         self._smoothness_cost_weight = smoothness_cost_weight
         self._fall_cost = fall_cost
-        self._fallen_forfeits = fallen_forfeits
         self._success_speed = success_speed
         self._success_upright = success_upright
         self._floor = geom_ids(self.model, ["floor"])
@@ -114,10 +101,9 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         fallen = not self.is_healthy
         action_change = self._gait.update(action, x_velocity, upright, fallen, self.dt)
 
-        earns = not (fallen and self._fallen_forfeits)
         terms = {
-            "reward_pace": self._pace_reward_weight * min(x_velocity, self._target_speed) if earns else 0.0,
-            "reward_upright": self._upright_reward_weight * upright if earns else 0.0,
+            "reward_pace": self._pace_reward_weight * min(x_velocity, self._target_speed),
+            "reward_upright": self._upright_reward_weight * upright,
             "reward_smooth": -self._smoothness_cost_weight * action_change,
             "reward_fallen": -self._fall_cost * fallen,
             "reward_ctrl": -float(self.control_cost(action)),

@@ -22,7 +22,7 @@ def walker_terms() -> dict[str, np.ndarray]:
 
 def test_step_scores_sum_to_the_rubric_score_and_reweighting_changes_the_teachers_answer() -> None:
     terms = walker_terms()
-    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v1")
+    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v0")
     scores = step_scores(rubric, terms)
     assert scores.shape == (2, 3)
     for i in range(2):
@@ -35,7 +35,7 @@ def test_step_scores_sum_to_the_rubric_score_and_reweighting_changes_the_teacher
 
 
 def test_missing_terms_are_named() -> None:
-    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v1")
+    rubric = physics_rubric("rlhf_robotics/Walker2dGracefulWalk-v0")
     with pytest.raises(KeyError, match="reward_pace"):
         step_scores(rubric, {"reward_upright": np.ones((1, 2))})
     with pytest.raises(ValueError, match="give at least one a weight"):

@@ -169,7 +169,7 @@ def test_cheetah_verifier_allows_one_percent_of_body_contact_from_v1(version: st
     assert info["is_success"] is passes
 
 
-@pytest.mark.parametrize("env_id, speed", [("rlhf_robotics/Walker2dGracefulWalk-v1", 1.5),
+@pytest.mark.parametrize("env_id, speed", [("rlhf_robotics/Walker2dGracefulWalk-v0", 1.5),
                                            ("rlhf_robotics/AntUprightWalk-v0", 1.0)])
 def test_upright_gliding_pose_beats_random(env_id: str, speed: float) -> None:
     def glide(u, t) -> None:  # the initial upright pose, translated forward at the target speed
@@ -216,7 +216,7 @@ def test_hopper_v5_configs_work_and_termination_is_a_choice_where_it_makes_sense
     gym.make("rlhf_robotics/HopperBackflip-v3", terminate_when_unhealthy=False).close()
     with pytest.raises(ValueError, match="terminate_when_unhealthy=False"):
         gym.make("rlhf_robotics/HopperBackflip-v3", terminate_when_unhealthy=True)
-    env = gym.make("rlhf_robotics/Walker2dGracefulWalk-v1", terminate_when_unhealthy=True)
+    env = gym.make("rlhf_robotics/Walker2dGracefulWalk-v0", terminate_when_unhealthy=True)
     env.action_space.seed(0)
     env.reset(seed=0)
     for _ in range(1000):
