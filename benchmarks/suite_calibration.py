@@ -225,11 +225,10 @@ def continued_ppo(config: Any, prior_dir: Path) -> tuple[Any, Any]:
     policy, value function, optimiser state, step count and normalisation statistics. Its envs start fresh episodes
     under seeds offset by the steps already run, and its random generators are reseeded the same way, so the
     continuation is a different draw from an uninterrupted run of the same seed, not a copy of one."""
-    import numpy as np
     from stable_baselines3 import PPO
 
     from rlhf_robotics.robotics.checkpoint import Checkpointer
-    from rlhf_robotics.robotics.policy import make_vec_env, normalize, obs_rms
+    from rlhf_robotics.robotics.policy import make_vec_env, normalize
 
     saved = Checkpointer(prior_dir).latest()
     if saved is None:
@@ -237,14 +236,7 @@ def continued_ppo(config: Any, prior_dir: Path) -> tuple[Any, Any]:
     checkpoint, state = saved
     offset = config.seed + int(state["num_timesteps"])
     venv = normalize(make_vec_env(config, offset), config.ppo)
-    stats = checkpoint / "vecnormalize.npz"
-    if stats.exists():
-        with np.load(stats) as z:
-            rms = obs_rms(venv)
-            if rms is not None:
-                rms.mean, rms.var, rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
-            if hasattr(venv, "ret_rms"):
-                venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+    Checkpointer.restore_normalisation(checkpoint, venv)
     model = PPO.load(checkpoint / "policy.zip", env=venv, device="cpu")
     model.set_random_seed(offset)
     return model, venv

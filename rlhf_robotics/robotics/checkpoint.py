@@ -124,12 +124,17 @@ class Checkpointer:
     def restore(d: Path, ensemble: RewardEnsemble, venv: VecEnv) -> None:
         """Load the ensemble's weights and ``venv``'s normalisation statistics from checkpoint ``d``."""
         ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True))
+        Checkpointer.restore_normalisation(d, venv)
+
+    @staticmethod
+    def restore_normalisation(d: Path, venv: VecEnv) -> None:
+        """Load ``venv``'s observation and return statistics from checkpoint ``d`` (nothing without them)."""
         if isinstance(venv, VecNormalize) and (d / "vecnormalize.npz").exists():
-            z = np.load(d / "vecnormalize.npz")
-            rms = obs_rms(venv)
-            if rms is not None:
-                rms.mean, rms.var, rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
-            venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+            with np.load(d / "vecnormalize.npz") as z:
+                rms = obs_rms(venv)
+                if rms is not None:
+                    rms.mean, rms.var, rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+                venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
 
     def final_state(self) -> dict[str, Any]:
         """The final report's finished phases (``final.json``), empty before the first."""
