@@ -13,6 +13,10 @@ two arms × seeds 0–4:
   A loop result made on other label or pre-training settings (or another budget) is set aside and rerun, like a
   result of an earlier task version.
 
+Both arms train with the task's PPO settings as ``rlhf-robotics env=<task>`` composes them (``conf/ppo/default.yaml``
+unless the env config selects its own, as rl-zoo keeps per-env hyperparameters); a result made with other PPO
+settings is set aside and rerun too.
+
 Every run of a task uses the task's budget, ``benchmark_steps`` in its env config (``--steps`` overrides it for
 all tasks, for trials and tests; such runs go to their own work folder). Each run is evaluated on 10 episodes:
 true return and the verifier's success rate (``info["is_success"]`` on each episode's last step; see
@@ -99,10 +103,41 @@ def env_configs() -> dict[str, Any]:
     found = {}
     for path in sorted((ROOT / "conf" / "env").glob("*.yaml")):
         raw = yaml.safe_load(path.read_text()) or {}
+        raw.pop("defaults", None)  # Hydra's: the task's own PPO settings (task_ppo)
         if raw.get("id") in TASK_IDS:
             found[path.stem] = from_mapping(EnvConfig, raw, prefix="env.")
     order = {env_id: k for k, env_id in enumerate(TASK_IDS)}
     return dict(sorted(found.items(), key=lambda item: order[item[1].id]))
+
+
+@functools.cache
+def task_ppo(task: str) -> Any:
+    """The task's PPO settings (a typed ``PPOConfig``) as ``rlhf-robotics env=<task>`` composes them from this
+    checkout's ``conf/``: ``conf/ppo/default.yaml``, or the ``ppo`` option the task's env config selects (rl-zoo's
+    per-task hyperparameters; ``conf/ppo/default.yaml`` says how). Both arms use them."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from rlhf_robotics.robotics.config import PPOConfig
+    from rlhf_robotics.typed_config import from_mapping
+
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"env={task}"])
+    settings = OmegaConf.to_container(cfg.ppo, resolve=True)
+    assert isinstance(settings, dict)
+    return from_mapping(PPOConfig, {str(k): v for k, v in settings.items()}, prefix="ppo.")
+
+
+def default_ppo() -> dict[str, Any]:
+    """``PPOConfig()`` as a result records it: what a result made before results recorded ``ppo`` ran with."""
+    from rlhf_robotics.robotics.config import PPOConfig
+
+    return asdict(PPOConfig())
+
+
+def result_ppo(result: dict[str, Any]) -> dict[str, Any]:
+    """The PPO settings a job result was made with (:func:`default_ppo` for one from before they were recorded)."""
+    return result.get("ppo") or default_ppo()
 
 
 @functools.cache
@@ -167,10 +202,12 @@ def loop_pretrain(task: str | None, steps: int) -> dict[str, Any]:
 
 
 def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
-    """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, or
-    (``loop``) on other label or pre-training settings than :func:`loop_labels` and :func:`loop_pretrain` give (a
-    result without ``loop_pretrain`` was made before the preset had any: none)."""
+    """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, on other
+    PPO settings than :func:`task_ppo`, or (``loop``) on other label or pre-training settings than
+    :func:`loop_labels` and :func:`loop_pretrain` give (a result without ``loop_pretrain`` was made before the preset
+    had any: none)."""
     return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != budget(job.task, steps)
+            or result_ppo(result) != asdict(task_ppo(job.task))
             or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
                                        or result.get("loop_pretrain", {}) != loop_pretrain(job.task, budget(job.task, steps)))))
 
@@ -198,7 +235,7 @@ def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
     from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, PretrainConfig, TeacherSettings
 
     return ExperimentConfig(
-        env=env_configs()[job.task], labels=LabelsConfig(**loop_labels(labels)),
+        env=env_configs()[job.task], ppo=task_ppo(job.task), labels=LabelsConfig(**loop_labels(labels)),
         teacher=TeacherSettings(**loop_settings()["teacher"]),
         pretrain=PretrainConfig(**loop_pretrain(job.task, steps)) if job.arm == "loop" else PretrainConfig(),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
@@ -291,6 +328,7 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     Checkpointer(run_dir).keep_latest_only()  # the final policy stays for the gallery; earlier rounds go
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
               "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
+              "ppo": asdict(task_ppo(job.task)),
               **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(job.task, steps)} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
@@ -337,7 +375,7 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "run_dirs": "each run's run_dir holds its final policy: relative to the repository root, or absolute",
         # the loop's pre-training per task, and the preset's at the same budget (RESULTS.md names a loop row whose
         # pre-training is not the preset's)
-        "tasks": {t: {"env_id": c.id, "steps": budget(t, steps),
+        "tasks": {t: {"env_id": c.id, "steps": budget(t, steps), "ppo": asdict(task_ppo(t)),
                       "loop_pretrain_steps": int(loop_pretrain(t, budget(t, steps)).get("steps") or 0),
                       "preset_pretrain_steps": int(loop_pretrain(None, budget(t, steps)).get("steps") or 0)}
                   for t, c in env_configs().items()},

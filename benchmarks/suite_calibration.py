@@ -3,7 +3,8 @@ task's verifier?
 
 Per suite task (every ``conf/env/*.yaml`` whose id is in ``rlhf_robotics.envs.TASK_IDS``) and seed, SB3 PPO on the
 true (hidden) reward — built as ``benchmarks/suite.py``'s ``ppo`` arm and the loop's ``baseline=True`` arm build
-it, with the task's env config and ``ExperimentConfig``'s PPO settings — learns for up to ``--max-steps`` env
+it, with the task's env config and PPO settings (``suite.task_ppo``: ``conf/ppo/default.yaml`` unless the env
+config selects its own) — learns for up to ``--max-steps`` env
 steps (default 2,000,000, the issue's ceiling). Every ``--eval-every`` steps (default 100,000) the policy plays
 ``--eval-episodes`` (10) deterministic episodes with fresh seeds and the learning curve records the verifier's
 success rate (``info["is_success"]`` on each episode's last step) and the true return.
@@ -20,8 +21,8 @@ Each (task, seed) is one job in its own process, one thread; it keeps its final 
 layout ``rlhf-robotics eval`` and ``gallery runs=[...]`` read). It writes ``<job>.partial.json`` after every
 evaluation (``--list`` shows how far a running job is) and ``<job>.json`` only when it has finished; a rerun skips
 finished jobs (also those finished in another ``max*`` folder to at least ``--max-steps``) and starts unfinished ones
-afresh; a result made on an earlier version of its task (the env config now names a newer id) is moved to
-``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers every
+afresh; a result made on an earlier version of its task (the env config now names a newer id) or with other PPO
+settings than the task's now is moved to ``superseded/`` and the job runs again, its old curve kept as its own row. ``--collect`` gathers every
 ``max*_every<N>`` folder of the same evaluation interval (per job the longest curve) into
 ``benchmarks/results/suite_calibration.json`` with a plot of every curve (``suite_calibration.png``), and
 ``make_results.py`` turns that into a RESULTS.md section; a job stopped part-way shows its curve so far, marked
@@ -62,7 +63,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import suite  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside, superseded, write_result  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside, write_result  # noqa: E402
 
 SEEDS = (0, 1, 2, 3, 4)
 MAX_STEPS = 2_000_000
@@ -97,13 +98,29 @@ def current_env_id(task: str) -> str:
     return str(suite.env_configs()[task].id)
 
 
+def current_ppo(task: str) -> dict[str, Any]:
+    """The task's PPO settings now, as a result records them (``ppo``)."""
+    return asdict(suite.task_ppo(task))
+
+
+def current_setting(run: dict[str, Any]) -> bool:
+    """``run`` (a result or a curve) was made on the task's current version with its current PPO settings."""
+    return run.get("env_id") == current_env_id(run["task"]) and suite.result_ppo(run) == current_ppo(run["task"])
+
+
+def outdated(result: Path, task: str) -> bool:
+    """The job result at ``result`` was made on an earlier version of ``task`` or with other PPO settings than the
+    task's now: it is set aside and the job runs again."""
+    return result.exists() and not current_setting({**json.loads(result.read_text()), "task": task})
+
+
 def finished_elsewhere(job: Job, work: Path, max_steps: int) -> Path | None:
     """A current-version result of ``job`` in a sibling ``max*`` folder (same evaluation interval) that ran at least
     ``max_steps``: no need to run it again for a smaller ceiling."""
     interval = work.name.rpartition("_every")[2]
     for other in sorted(work.parent.glob(f"max*_every{interval}")):
         path = other / f"{job.key}.json"
-        if other != work and path.exists() and not superseded(path, current_env_id(job.task)):
+        if other != work and path.exists() and not outdated(path, job.task):
             if json.loads(path.read_text())["max_steps"] >= max_steps:
                 return path
     return None
@@ -111,20 +128,16 @@ def finished_elsewhere(job: Job, work: Path, max_steps: int) -> Path | None:
 
 def shorter_run(job: Job, work: Path, max_steps: int, eval_episodes: int) -> Path | None:
     """What ``--extend`` continues: the longest current-version result of ``job`` in a sibling ``max*`` folder (same
-    evaluation interval and episodes, same PPO settings) that stopped short of ``max_steps`` and kept its final
-    policy; None when there is none."""
-    from rlhf_robotics.robotics.config import ExperimentConfig
-
+    evaluation interval and episodes, the task's PPO settings now) that stopped short of ``max_steps`` and kept its
+    final policy; None when there is none."""
     interval = work.name.rpartition("_every")[2]
-    ppo = asdict(ExperimentConfig(env=suite.env_configs()[job.task]).ppo)
     found = []
     for other in sorted(work.parent.glob(f"max*_every{interval}")):
         path = other / f"{job.key}.json"
-        if other == work or not path.exists() or superseded(path, current_env_id(job.task)):
+        if other == work or not path.exists() or outdated(path, job.task):
             continue
         run = json.loads(path.read_text())
-        if (run["max_steps"] < max_steps and run.get("eval_episodes") == eval_episodes and run.get("ppo") == ppo
-                and kept_policy_of(run)):
+        if run["max_steps"] < max_steps and run.get("eval_episodes") == eval_episodes and kept_policy_of(run):
             found.append((run["curve"][-1]["steps"], str(path)))
     return Path(max(found)[1]) if found else None
 
@@ -148,7 +161,7 @@ def job_state(job: Job, work: Path, max_steps: int | None = None) -> str:
         if elsewhere is not None:
             return f"done (in {elsewhere.parent.name})"
     if (work / f"{job.key}.json").exists():
-        return "superseded (task changed since)" if superseded(work / f"{job.key}.json", current_env_id(job.task)) else "done"
+        return "superseded (task or PPO settings changed since)" if outdated(work / f"{job.key}.json", job.task) else "done"
     if (work / f"{job.key}.failed.json").exists():
         return "failed"
     partial = work / f"{job.key}.partial.json"
@@ -171,7 +184,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
     from rlhf_robotics.robotics.policy import obs_rms
 
     env = suite.env_configs()[job.task]
-    config = ExperimentConfig(env=env, total_steps=max_steps, seed=job.seed, run_dir=str(work / job.key),
+    config = ExperimentConfig(env=env, ppo=suite.task_ppo(job.task), total_steps=max_steps, seed=job.seed, run_dir=str(work / job.key),
                               baseline=False, video=False, device="cpu")
     prior: dict[str, Any] | None = None
     if extend_from is None:
@@ -190,7 +203,7 @@ def run_job(job: Job, max_steps: int, eval_every: int, eval_episodes: int, work:
                       "successes": ev.success.successes, "episodes": ev.success.episodes,
                       "success_reason": ev.success.reason, "return_true": ev.returns.mean,
                       "return_true_std": ev.returns.std, "wall_seconds": time.perf_counter() - start})
-        write_result(partial, {"key": job.key, "env_id": env.id, "curve": curve})
+        write_result(partial, {"key": job.key, "env_id": env.id, "ppo": asdict(config.ppo), "curve": curve})
         print(f"{job.key}: {model.num_timesteps:,} steps, success {ev.success.rate}, return {ev.returns.mean:.1f}",
               flush=True)
 
@@ -246,20 +259,27 @@ def passing(point: dict[str, Any]) -> bool:
     return point["success_rate"] is not None and point["success_rate"] >= PASS_RATE
 
 
-def row_name(run: dict[str, Any], current: dict[str, str] | None = None) -> str:
-    """A table row: the task's config name, with the env id's version when the run was on an earlier one."""
-    if current is None or current.get(run["task"], run["env_id"]) == run["env_id"]:
-        return str(run["task"])
-    return f"{run['task']} ({str(run['env_id']).rsplit('/', 1)[-1]}, superseded)"
+def row_name(run: dict[str, Any], current: dict[str, str] | None = None,
+             ppo: dict[str, dict[str, Any]] | None = None) -> str:
+    """A table row: the task's config name, with the env id's version when the run was on an earlier one (given
+    ``current``, task → env id now), or marked when it ran with other PPO settings (given ``ppo``, task → its
+    settings now)."""
+    if current is not None and current.get(run["task"], run["env_id"]) != run["env_id"]:
+        return f"{run['task']} ({str(run['env_id']).rsplit('/', 1)[-1]}, superseded)"
+    if ppo is not None and run["task"] in ppo and suite.result_ppo(run) != ppo[run["task"]]:
+        return f"{run['task']} (earlier PPO settings)"
+    return str(run["task"])
 
 
-def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
-    """Per task (and per superseded version of it, given ``current`` task → env id): the seeds run, per checkpoint
+def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = None,
+               ppo: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+    """Per task (and per superseded version of it, given ``current`` task → env id, or earlier PPO settings, given
+    ``ppo`` task → its settings now; see :func:`row_name`): the seeds run, per checkpoint
     how many of them pass, the first checkpoint at which each seed passes, and the calibrated budget (first
     checkpoint with ``PASS_SEEDS`` passing seeds out of at least 5)."""
     out: dict[str, dict[str, Any]] = {}
-    for name in dict.fromkeys(row_name(r, current) for r in runs):
-        mine = sorted((r for r in runs if row_name(r, current) == name), key=lambda r: r["seed"])
+    for name in dict.fromkeys(row_name(r, current, ppo) for r in runs):
+        mine = sorted((r for r in runs if row_name(r, current, ppo) == name), key=lambda r: r["seed"])
         checkpoints = sorted({p["steps"] for r in mine for p in r["curve"]})
         by_seed = {r["seed"]: {p["steps"]: p for p in r["curve"]} for r in mine}
         passing_at = {s: sum(passing(c[s]) for c in by_seed.values() if s in c) for s in checkpoints}
@@ -291,12 +311,13 @@ def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     current = {r["task"]: current_env_id(r["task"]) for r in runs}
-    tasks = list(dict.fromkeys(row_name(r, current) for r in runs))
+    ppo = {r["task"]: current_ppo(r["task"]) for r in runs}
+    tasks = list(dict.fromkeys(row_name(r, current, ppo) for r in runs))
     if not tasks:
         return
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.2 * len(tasks), 2.8), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
-        for r in sorted((r for r in runs if row_name(r, current) == task), key=lambda r: r["seed"]):
+        for r in sorted((r for r in runs if row_name(r, current, ppo) == task), key=lambda r: r["seed"]):
             pts = [(p["steps"], p["success_rate"]) for p in r["curve"] if p["success_rate"] is not None]
             ax.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], marker=".", label=f"seed {r['seed']}")
         ax.axhline(PASS_RATE, color="grey", ls="--", lw=0.8)
@@ -313,7 +334,7 @@ def plot(runs: Sequence[dict[str, Any]], path: Path) -> None:
 def unfinished(work: Path) -> list[dict[str, Any]]:
     """The curves of jobs still running or stopped before the end (``<key>.partial.json`` without a result), marked
     ``finished: False``: they show how far a task got, and never count towards a budget. A curve of an earlier
-    version of its task (or one that does not say which) is left out."""
+    version of its task (or one that does not say which), or with other PPO settings, is left out."""
     jobs = {j.key: j for j in plan(range(100))}
     out = []
     for path in sorted(work.glob("*.partial.json")):
@@ -321,9 +342,9 @@ def unfinished(work: Path) -> list[dict[str, Any]]:
         record = json.loads(path.read_text())
         curve = record["curve"]
         if (job is not None and curve and not (work / f"{job.key}.json").exists()
-                and record.get("env_id") == current_env_id(job.task)):
+                and current_setting({**record, "task": job.task})):
             out.append({"key": job.key, "task": job.task, "env_id": record["env_id"], "seed": job.seed,
-                        "curve": curve, "finished": False})
+                        "ppo": suite.result_ppo(record), "curve": curve, "finished": False})
     return out
 
 
@@ -337,20 +358,21 @@ def gather(work: Path) -> list[dict[str, Any]]:
 
 def collect(work: Path | Sequence[Path], out: Path) -> dict[str, Any]:
     """Gather one work folder, or several (e.g. every ``max*`` ceiling of one evaluation interval): per job and task
-    version the longest curve, a finished run before an unfinished one of the same length."""
+    version and PPO settings the longest curve, a finished run before an unfinished one of the same length."""
     works = [work] if isinstance(work, Path) else list(work)
-    best: dict[tuple[str, int, str], dict[str, Any]] = {}
+    best: dict[tuple[str, int, str, str], dict[str, Any]] = {}
     for folder in works:
         for run in gather(folder):
-            key = (run["task"], run["seed"], run["env_id"])
+            key = (run["task"], run["seed"], run["env_id"], json.dumps(suite.result_ppo(run), sort_keys=True))
             rank = (run["curve"][-1]["steps"] if run["curve"] else 0, run.get("finished", True))
             if key not in best or rank > (best[key]["curve"][-1]["steps"] if best[key]["curve"] else 0,
                                           best[key].get("finished", True)):
                 best[key] = run
     runs = sorted(best.values(), key=lambda r: (r["task"], r["seed"]))
     current = {r["task"]: current_env_id(r["task"]) for r in runs}
+    ppo = {r["task"]: current_ppo(r["task"]) for r in runs}
     data = {"benchmark": "suite_calibration", "work": [str(w) for w in works], "pass_rate": PASS_RATE, "pass_seeds": PASS_SEEDS,
-            "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs, current), **provenance()}
+            "seeds_for_a_budget": len(SEEDS), "runs": runs, "tasks": task_table(runs, current, ppo), **provenance()}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1, default=float) + "\n")
     plot(runs, out.with_suffix(".png"))
@@ -370,7 +392,7 @@ def restore_published(parent: Path, published: Path = PUBLISHED, eval_every: int
             continue
         folder = parent / f"max{run['max_steps']}_every{eval_every}"
         folder.mkdir(parents=True, exist_ok=True)
-        n += restore(run, folder / f"{run['key']}.json", aside=run["env_id"] != current_env_id(run["task"]))
+        n += restore(run, folder / f"{run['key']}.json", aside=not current_setting(run))
     return n
 
 
@@ -421,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if job is None:
             p.error(f"no job {args.run_job!r}; see --list")
         (work / f"{job.key}.failed.json").unlink(missing_ok=True)
-        if superseded(work / f"{job.key}.json", current_env_id(job.task)):
+        if outdated(work / f"{job.key}.json", job.task):
             set_aside(work / f"{job.key}.json")
         try:
             result = run_job(job, args.max_steps, args.eval_every, args.eval_episodes, work, args.extend_from)

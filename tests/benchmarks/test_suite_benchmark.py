@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
 
@@ -258,3 +260,59 @@ def test_a_fresh_clone_continues_from_the_published_grid_and_collect_keeps_it(su
     assert suite.job_state(suite.Job("ppo", "hopper_backflip", 0), work) == "done"
     data = suite.collect(work, tmp_path / "out.json", None, 1000)
     assert [r["date"] for r in data["runs"]] == ["d1"] and sorted(r["date"] for r in data["superseded_runs"]) == ["d0", "d00"]
+
+
+@pytest.fixture
+def own_ppo_conf(suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of ``conf/`` in which reacher_smooth's env config selects its own PPO settings (``conf/ppo/
+    reacher_smooth.yaml``: n_steps 1024, the rest the default's), as ``conf/ppo/default.yaml`` says to; the suite
+    reads it instead of the checkout's."""
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(BENCHMARKS.parent / "conf", conf)
+    (conf / "ppo" / "reacher_smooth.yaml").write_text("defaults:\n  - default\nn_steps: 1024\n")
+    env = conf / "env" / "reacher_smooth.yaml"
+    env.write_text("defaults:\n  - override /ppo@_global_.ppo: reacher_smooth\n" + env.read_text())
+    monkeypatch.setattr(suite, "ROOT", tmp_path)
+    for cached in (suite.env_configs, suite.task_ppo):
+        cached.cache_clear()
+    yield conf
+    for cached in (suite.env_configs, suite.task_ppo):
+        cached.cache_clear()
+
+
+def test_a_task_can_have_its_own_ppo_settings_and_both_arms_use_them(suite: ModuleType, own_ppo_conf: Path) -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(own_ppo_conf), version_base="1.3"):
+        # the command line composes the same way: the task's settings, a key given by hand over them, and ppo=default
+        assert compose("config", ["env=reacher_smooth"]).ppo.n_steps == 1024
+        assert compose("config", ["env=reacher_smooth", "ppo.n_steps=256"]).ppo.n_steps == 256
+        assert compose("config", ["env=reacher_smooth", "ppo=default"]).ppo.n_steps == 512
+        assert compose("config", ["env=hopper_backflip"]).ppo.n_steps == 512
+    # the env config still loads as a task (Hydra's defaults list is not one of its settings)
+    assert "reacher_smooth" in suite.env_configs() and suite.env_configs()["reacher_smooth"].benchmark_steps
+    assert suite.task_ppo("reacher_smooth").n_steps == 1024 and suite.task_ppo("reacher_smooth").batch_size == 256
+    assert suite.task_ppo("hopper_backflip").n_steps == 512
+    for arm in suite.ARMS:
+        config = suite.experiment_config(suite.Job(arm, "reacher_smooth", 0), 10_000, 1000, Path("/tmp/x"))
+        assert config.ppo.n_steps == 1024
+    # a result made with the default settings (recorded, or from before results recorded them) is stale for the
+    # task that now has its own, and only for it
+    for task in ("reacher_smooth", "hopper_backflip"):
+        job = suite.Job("ppo", task, 0)
+        made = {"env_id": suite.env_configs()[task].id, "steps": suite.budget(task)}
+        assert suite.stale_result(job, made) is (task == "reacher_smooth")
+        assert suite.stale_result(job, {**made, "ppo": asdict(suite.task_ppo(task))}) is False
+    calibration = _load("suite_calibration")
+    assert calibration.suite is suite
+    for task in ("reacher_smooth", "hopper_backflip"):
+        result = own_ppo_conf.parent / f"ppo_{task}_seed0.json"
+        result.write_text(json.dumps({"env_id": suite.env_configs()[task].id, "ppo": suite.default_ppo(),
+                                      "curve": [{"steps": 100_000, "success_rate": 1.0, "return_true": 0.0}]}))
+        assert calibration.outdated(result, task) is (task == "reacher_smooth")
+    run = {**json.loads((own_ppo_conf.parent / "ppo_reacher_smooth_seed0.json").read_text()), "task": "reacher_smooth",
+           "seed": 0}
+    table = calibration.task_table([run], ppo={"reacher_smooth": calibration.current_ppo("reacher_smooth")})
+    assert list(table) == ["reacher_smooth (earlier PPO settings)"]  # never counted towards the task's budget now
