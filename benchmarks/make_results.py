@@ -22,7 +22,7 @@ import argparse
 import json
 import math
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -488,6 +488,16 @@ def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, A
     return f"{arm} ({', '.join('no pre-training' if n == 0 else f'{n:,} steps of pre-training' for n in sorted(steps))})"
 
 
+def _episodes(runs: list[dict[str, Any]]) -> str:
+    """The suite's evaluation episodes per run: ``50``, or ``50 (10 for ppo_x_seed0)`` where some runs differ."""
+    counts = Counter(int(r.get("eval_episodes") or 0) for r in runs)
+    if not counts:
+        return "the"
+    usual = counts.most_common(1)[0][0]
+    odd = [f"{int(r.get('eval_episodes') or 0)} for {r['key']}" for r in runs if int(r.get("eval_episodes") or 0) != usual]
+    return f"{usual}" + (f" ({', '.join(odd)})" if odd else "")
+
+
 def suite_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/suite.py``: per suite task, true-reward PPO and the loop with the rubric teacher at the task's
     budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO."""
@@ -501,7 +511,7 @@ def suite_section(data: dict[str, Any]) -> list[str]:
         f"{data.get('budget_source', '?')}; the loop with {data.get('labels', '?'):,} rubric-teacher labels"
         f"{_suite_schedule(data.get('loop_settings'))}; commit "
         f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
-        "Success rate: share of 10 evaluation episodes whose last step passes the task's verifier "
+        f"Success rate: share of {_episodes(data.get('runs', []))} evaluation episodes whose last step passes the task's verifier "
         f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
         "bootstrap CI]; fraction: each seed's return over true-reward PPO's with the same seed and steps.",
         "",

@@ -127,7 +127,7 @@ def test_tiny_budget_run_of_both_arms_resumes_and_reaches_results(tmp_path: Path
     runs = {r["job"]["arm"]: r for r in data["runs"]}
     assert set(runs) == {"ppo", "loop"} and data["jobs_done"] == 2 and data["tasks"]["reacher_smooth"]["steps"] == 512
     for r in runs.values():
-        assert r["steps"] == 512 and r["success"]["episodes"] == 10 and 0 <= r["success"]["rate"] <= 1
+        assert r["steps"] == 512 and r["success"]["episodes"] == 50 and 0 <= r["success"]["rate"] <= 1
     assert runs["loop"]["labels_used"] == 20 and runs["loop"]["random_success"]["rate"] is not None
     from rlhf_robotics.robotics.gallery import policy_act
 
@@ -316,3 +316,33 @@ def test_a_task_can_have_its_own_ppo_settings_and_both_arms_use_them(suite: Modu
            "seed": 0}
     table = calibration.task_table([run], ppo={"reacher_smooth": calibration.current_ppo("reacher_smooth")})
     assert list(table) == ["reacher_smooth (earlier PPO settings)"]  # never counted towards the task's budget now
+
+
+def test_a_result_on_fewer_episodes_is_reevaluated_from_its_kept_policy_extending_the_same_episodes(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    job = suite.Job("ppo", "reacher_smooth", 0)
+    monkeypatch.setattr(suite, "EVAL_EPISODES", 2)
+    suite.run_job(job, 512, 1000, tmp_path)
+    first = json.loads(suite.result_path(job, tmp_path).read_text())
+    assert first["eval_episodes"] == 2 and not suite.needs_reevaluation(job, tmp_path, 512)
+
+    monkeypatch.setattr(suite, "EVAL_EPISODES", 6)
+    assert suite.needs_reevaluation(job, tmp_path, 512)
+    done = suite.reevaluate(job, tmp_path)
+    assert done.startswith("2 → 6 episodes"), done
+    now = json.loads(suite.result_path(job, tmp_path).read_text())
+    assert now["eval_episodes"] == 6 and now["success"]["episodes"] == 6 and now["return_true"]["episodes"] == 6
+    assert now["random_success"]["episodes"] == 6
+    assert now["evaluated_earlier"] == {k: first[k] for k in ("eval_episodes", "return_true", "success")}
+    assert not suite.needs_reevaluation(job, tmp_path, 512)
+    # the 6 episodes extend the recorded 2: the same env seeds, so the evaluation is reproducible from the policy
+    from rlhf_robotics.robotics.saved_run import evaluate_run
+    assert evaluate_run(Path(now["run_dir"]), 6, seed=10_000, video=False).policy_return_true.mean == pytest.approx(
+        now["return_true"]["mean"], abs=1e-9)
+
+    # a recorded return its kept policy does not reproduce: the result is left as it is
+    monkeypatch.setattr(suite, "EVAL_EPISODES", 8)
+    tampered = {**now, "return_true": {**now["return_true"], "mean": now["return_true"]["mean"] + 1.0}}
+    suite.result_path(job, tmp_path).write_text(json.dumps(tampered))
+    assert "left on 6 episodes" in suite.reevaluate(job, tmp_path)
+    assert json.loads(suite.result_path(job, tmp_path).read_text()) == tampered
