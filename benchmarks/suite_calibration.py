@@ -275,8 +275,10 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
                ppo: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
     """Per task (and per superseded version of it, given ``current`` task → env id, or earlier PPO settings, given
     ``ppo`` task → its settings now; see :func:`row_name`): the seeds run, per checkpoint
-    how many of them pass, the first checkpoint at which each seed passes, and the calibrated budget (first
-    checkpoint with ``PASS_SEEDS`` passing seeds out of at least 5)."""
+    how many of them pass, the first checkpoint at which each seed passes, the calibrated budget (first
+    checkpoint with ``PASS_SEEDS`` passing seeds out of at least 5), and ``sustained_from``: the first checkpoint
+    from which ``PASS_SEEDS`` pass at every later checkpoint every seed was evaluated at (``sustained_checkpoints``
+    of them), or None."""
     out: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(row_name(r, current, ppo) for r in runs):
         mine = sorted((r for r in runs if row_name(r, current, ppo) == name), key=lambda r: r["seed"])
@@ -290,6 +292,11 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
         known_to = min(r["curve"][-1]["steps"] for r in mine)
         first_three = next((s for s in checkpoints if passing_at[s] >= PASS_SEEDS), None)
         budget = first_three if len(mine) >= len(SEEDS) and first_three is not None and first_three <= known_to else None
+        # the sturdier reading: from which checkpoint on do >= PASS_SEEDS pass at every checkpoint all seeds reached?
+        # (the first checkpoint with 3 passing can be a lucky one: 10 episodes per evaluation are a noisy draw)
+        shared = [s for s in checkpoints if all(s in c for c in by_seed.values())]
+        held = [s for k, s in enumerate(shared) if all(passing_at[t] >= PASS_SEEDS for t in shared[k:])]
+        sustained = held[0] if held and len(mine) >= len(SEEDS) else None
         final = [r["curve"][-1] for r in mine]
         out[name] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "unfinished_seeds": open_,
                      "max_steps_by_seed": [r.get("max_steps") for r in mine],
@@ -298,6 +305,8 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
                      # 3 seeds passing at a checkpoint stay 3 of however many seeds run: the budget cannot be later
                      "budget_at_most": first_three,
                      "best_passing_seeds": max(passing_at.values(), default=0),
+                     "sustained_from": sustained,
+                     "sustained_checkpoints": sum(1 for t in shared if sustained is not None and t >= sustained),
                      "final_success_rate_by_seed": [p["success_rate"] for p in final],
                      "final_return_by_seed": [p["return_true"] for p in final]}
     return out

@@ -38,6 +38,24 @@ def test_budget_is_the_first_checkpoint_where_three_of_five_seeds_pass(calibrati
     assert row["final_success_rate_by_seed"] == [0.6, 0.9, 0.2, 0.7, 0.0]
 
 
+def test_sustained_budget_is_where_three_pass_at_every_later_checkpoint_every_seed_reached(
+        calibration: ModuleType) -> None:
+    # passing seeds by checkpoint: 3, 2, 3, 4 — the first 3 is a spike, 3 or more hold from the third checkpoint
+    runs = [_run(0, [0.5, 0.5, 0.5, 0.5]), _run(1, [0.5, 0.4, 0.6, 0.6]), _run(2, [0.9, 0.9, 0.2, 0.8]),
+            _run(3, [0.0, 0.0, 0.7, 0.7]), _run(4, [0.0, 0.0, 0.0, 0.0, 0.9, 0.9])]
+    row = calibration.task_table(runs)["hopper_backflip"]
+    assert row["calibrated_budget"] == 100_000
+    assert row["sustained_from"] == 300_000 and row["sustained_checkpoints"] == 2  # seed 4's later points: not shared
+    runs[0], runs[1] = _run(0, [0.5, 0.5, 0.5, 0.0]), _run(1, [0.5, 0.4, 0.6, 0.1])  # the last shared checkpoint: 2 pass
+    assert calibration.task_table(runs)["hopper_backflip"]["passing_seeds_at"][400_000] == 2
+    assert calibration.task_table(runs)["hopper_backflip"]["sustained_from"] is None  # nothing holds to the end
+    assert calibration.task_table(runs[:4])["hopper_backflip"]["sustained_from"] is None  # 4 seeds: no budget at all
+    text = "\n".join(load_script("make_results").suite_calibration_section(
+        {"tasks": {"hopper_backflip": row}, "runs": [{**r, "eval_every": 100_000, "eval_episodes": 10} for r in runs],
+         "pass_rate": 0.5, "pass_seeds": 3, "seeds_for_a_budget": 5}))
+    assert "| 100,000 | 300,000 (2 checkpoints to 400,000) |" in text
+
+
 def test_no_budget_with_fewer_than_five_seeds_or_without_a_verifier(calibration: ModuleType) -> None:
     four = calibration.task_table([_run(s, [1.0, 1.0]) for s in range(4)])["hopper_backflip"]
     assert four["best_passing_seeds"] == 4 and four["calibrated_budget"] is None  # 4 of 4 is not "3 of 5"
