@@ -303,11 +303,16 @@ RUNNERS = {"loop": run_loop, "ppo": run_ppo}
 
 
 def needs_reevaluation(job: Job, work: Path, steps: int | None = None) -> bool:
-    """The job's current (not stale) result was evaluated on fewer than ``EVAL_EPISODES`` episodes."""
+    """The job's current (not stale) result was evaluated on fewer than ``EVAL_EPISODES`` episodes and its final
+    policy is on this machine (a published result restored on a fresh clone has none: it keeps its episodes)."""
+    from rlhf_robotics.robotics.suite_results import final_policy_missing
+
     path = result_path(job, work)
     if not path.exists() or stale(job, work, steps):
         return False
-    return int(json.loads(path.read_text()).get("eval_episodes") or 0) < EVAL_EPISODES
+    result = json.loads(path.read_text())
+    return (int(result.get("eval_episodes") or 0) < EVAL_EPISODES and bool(result.get("run_dir"))
+            and final_policy_missing(ROOT / result["run_dir"]) is None)
 
 
 def reevaluate(job: Job, work: Path) -> str:

@@ -5,6 +5,7 @@ task without a verifier)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -346,3 +347,7 @@ def test_a_result_on_fewer_episodes_is_reevaluated_from_its_kept_policy_extendin
     suite.result_path(job, tmp_path).write_text(json.dumps(tampered))
     assert "left on 6 episodes" in suite.reevaluate(job, tmp_path)
     assert json.loads(suite.result_path(job, tmp_path).read_text()) == tampered
+    # a result whose policy is not on this machine (restored from the published grid) keeps its episodes
+    shutil.rmtree(now["run_dir"])
+    assert not suite.needs_reevaluation(job, tmp_path, 512)
+    assert suite.reevaluate(job, tmp_path).startswith("left on 6 episodes: run directory")
