@@ -532,7 +532,7 @@ def suite_section(data: dict[str, Any]) -> list[str]:
             mean_rate[arm] = float(np.mean(measured)) if measured else None
             no_verifier = not measured
             passing = sum(x >= SUITE_PASS for x in measured)
-            by_seed = ", ".join("n/a" if x is None else f"{x:.1f}" for x in rates.values())
+            by_seed = ", ".join("n/a" if x is None else f"{x:.2f}" for x in rates.values())
             fractions = [r["return_true"]["mean"] / ppo[s]["return_true"]["mean"] for s, r in cell.items()
                          if s in ppo and ppo[s]["return_true"]["mean"] > 0 and r["return_true"]["mean"] >= 0]
             fraction = "1 (the reference)" if arm == "ppo" else fmt(ci(fractions), fraction=True)
