@@ -490,11 +490,11 @@ def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, A
 
 def _episodes(runs: list[dict[str, Any]]) -> str:
     """The suite's evaluation episodes per run: ``50``, or ``50 (10 for ppo_x_seed0)`` where some runs differ."""
-    counts = Counter(int(r.get("eval_episodes") or 0) for r in runs)
-    if not counts:
+    episodes = [int(r.get("eval_episodes") or 0) for r in runs]
+    if not episodes:
         return "the"
-    usual = counts.most_common(1)[0][0]
-    odd = [f"{int(r.get('eval_episodes') or 0)} for {r['key']}" for r in runs if int(r.get("eval_episodes") or 0) != usual]
+    usual = Counter(episodes).most_common(1)[0][0]
+    odd = [f"{n} for {r['key']}" for r, n in zip(runs, episodes) if n != usual]
     return f"{usual}" + (f" ({', '.join(odd)})" if odd else "")
 
 

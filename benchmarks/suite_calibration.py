@@ -295,8 +295,8 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
         # the sturdier reading: from which checkpoint on do >= PASS_SEEDS pass at every checkpoint all seeds reached?
         # (the first checkpoint with 3 passing can be a lucky one: 10 episodes per evaluation are a noisy draw)
         shared = [s for s in checkpoints if all(s in c for c in by_seed.values())]
-        held = [s for k, s in enumerate(shared) if all(passing_at[t] >= PASS_SEEDS for t in shared[k:])]
-        sustained = held[0] if held and len(mine) >= len(SEEDS) else None
+        last_short = max((s for s in shared if passing_at[s] < PASS_SEEDS), default=-1)
+        held = [s for s in shared if s > last_short] if len(mine) >= len(SEEDS) else []
         final = [r["curve"][-1] for r in mine]
         out[name] = {"env_id": mine[0]["env_id"], "seeds": [r["seed"] for r in mine], "unfinished_seeds": open_,
                      "max_steps_by_seed": [r.get("max_steps") for r in mine],
@@ -305,8 +305,8 @@ def task_table(runs: Sequence[dict[str, Any]], current: dict[str, str] | None = 
                      # 3 seeds passing at a checkpoint stay 3 of however many seeds run: the budget cannot be later
                      "budget_at_most": first_three,
                      "best_passing_seeds": max(passing_at.values(), default=0),
-                     "sustained_from": sustained,
-                     "sustained_checkpoints": sum(1 for t in shared if sustained is not None and t >= sustained),
+                     "sustained_from": held[0] if held else None,
+                     "sustained_checkpoints": len(held),
                      "final_success_rate_by_seed": [p["success_rate"] for p in final],
                      "final_return_by_seed": [p["return_true"] for p in final]}
     return out
