@@ -66,8 +66,9 @@ def render_check(env_id: str, out: Path) -> dict[str, object]:
 
 
 def fixture_check(env_id: str) -> dict[str, object]:
-    """A task that places model parts per episode: two episodes' fixtures differ, a clip shows the stored episode's
-    parts (not the model's defaults), and the renderer's model is left as it was."""
+    """A task that places model parts per episode: two seeds' fixtures differ, a fresh environment reset with the same
+    seed places them the same, a clip shows the stored episode's parts (not the model's defaults), and the
+    renderer's model is left as it was."""
     import gymnasium as gym
     import rlhf_robotics.envs  # noqa: F401  (registers the ids)
 
@@ -82,12 +83,17 @@ def fixture_check(env_id: str) -> dict[str, object]:
         data = env.unwrapped.data  # type: ignore[attr-defined]
         states.append((data.qpos.copy()[None], data.qvel.copy()[None]))
     env.close()
+    again = gym.make(env_id)  # a fresh environment (fresh variations, for Meta-World) with seed 0 again
+    again.reset(seed=0)
+    repeated = fixture_vector(again.unwrapped.model)  # type: ignore[attr-defined]
+    again.close()
     config = RenderConfig(width=96, height=96)
     q, v = states[0]
     plain = render_frames(env_id, q, v, 0.01, config)
     first = render_frames(env_id, q, v, 0.01, config, fixtures[0])
     second = render_frames(env_id, q, v, 0.01, config, fixtures[1])
     return {"episodes_place_parts_differently": bool(not np.allclose(fixtures[0], fixtures[1])),
+            "a_seed_repeats_its_placement": bool(np.array_equal(fixtures[0], repeated)),
             "fixtures_change_the_clip": bool(np.abs(first.astype(int) - second.astype(int)).sum() > 0),
             "model_restored": bool(np.array_equal(plain, render_frames(env_id, q, v, 0.01, config)))}
 

@@ -45,8 +45,8 @@ def test_dmc_and_metaworld_tasks_run_through_the_loop_and_render_from_state(tmp_
             assert run["success_rate"] is not None and 0.0 <= run["success_rate"] <= 1.0, name
     assert {"HalfCheetah-v5", "rlhf_robotics/HopperBackflip-v3"} <= set(result["runs"])
     for env_id, check in result["fixtures"].items():  # clips show the episode's goal/fixture where it was
-        assert check == {"episodes_place_parts_differently": True, "fixtures_change_the_clip": True,
-                         "model_restored": True}, env_id
+        assert check == {"episodes_place_parts_differently": True, "a_seed_repeats_its_placement": True,
+                         "fixtures_change_the_clip": True, "model_restored": True}, env_id
     for env_id, clip in result["render"].items():
         assert clip["first_equals_its_rerender"] and clip["first_differs_from_last"], env_id
         assert clip["distinct_colours"] > 20 and clip["clip_bytes"] > 1000, env_id
