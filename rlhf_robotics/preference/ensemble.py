@@ -38,6 +38,25 @@ _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+MIN_INPUT_STD = 1e-3
+"""A step feature whose std over the fit data is below this is not divided by it (:func:`input_scale`)."""
+
+
+def input_scale(x: torch.Tensor) -> torch.Tensor:
+    """What each feature of ``x`` ``(N, D)`` is divided by when standardised: its std, or 1 where the std is below
+    :data:`MIN_INPUT_STD` (scikit-learn's ``StandardScaler`` does the same for constant features).
+
+    A feature that has not varied in the data (PusherGentle's object velocity while no clip has touched the object;
+    a fixed goal) teaches the network nothing, and its first-layer weights stay at their random start. Divided by a
+    floored std, the first small change later (a gentle push at 0.05 m/s, 50 "standard deviations" at a 1e-3 floor)
+    reached those random weights 1,000-fold: the reward model of a PusherGentle loop (seed 0) paid -8 a step on
+    true-reward PPO's episodes and 0 on its own, and ranked every one of them below the loop's (truth: every one
+    above), so the loop's policy learned never to move the object. Left unscaled, the change stays as small as it is.
+    """
+    std = x.std(0)
+    return torch.where(std < MIN_INPUT_STD, torch.ones_like(std), std)
+
+
 class StepRewardMLP(nn.Module):
     """r̂(x) for one step's features ``x`` (observation ⊕ action); input standardised by stored statistics.
 
@@ -65,9 +84,9 @@ class StepRewardMLP(nn.Module):
         self.register_buffer("input_std", torch.ones(in_dim))
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
-        """Standardise inputs with the mean and std of ``x`` ``(N, D)`` (std floored at 1e-3)."""
+        """Standardise inputs with the mean and std of ``x`` ``(N, D)`` (:func:`input_scale`)."""
         self.input_mean.copy_(x.mean(0))
-        self.input_std.copy_(x.std(0).clamp_min(1e-3))
+        self.input_std.copy_(input_scale(x))
 
     @torch.no_grad()
     def restandardise(self, x: torch.Tensor) -> None:
@@ -79,7 +98,7 @@ class StepRewardMLP(nn.Module):
         """
         first = self.net[0]
         assert isinstance(first, nn.Linear)
-        mean, std = x.mean(0), x.std(0).clamp_min(1e-3)
+        mean, std = x.mean(0), input_scale(x)
         first.bias.add_(first.weight @ ((mean - self.input_mean) / self.input_std))
         first.weight.mul_((std / self.input_std)[None, :])
         self.input_mean.copy_(mean)

@@ -61,9 +61,27 @@ def test_input_statistics_standardise_the_features() -> None:
     member.set_input_statistics(x)
     torch.testing.assert_close(member.input_mean, torch.tensor([2.0, 30.0]))
     torch.testing.assert_close(member.input_std, torch.tensor([2.0, 20.0]))
-    # A constant feature's std is floored so it cannot blow up.
-    member.set_input_statistics(torch.ones(3, 2))
-    torch.testing.assert_close(member.input_std, torch.full((2,), 1e-3))
+    # A feature that does not vary (std below MIN_INPUT_STD) is centred, not divided: scale 1.
+    member.set_input_statistics(torch.tensor([[1.0, 0.0], [1.0, 2e-4], [1.0, 4e-4]]))
+    torch.testing.assert_close(member.input_std, torch.ones(2))
+    member.set_input_statistics(torch.tensor([[1.0, 0.0], [1.0, 2e-3], [1.0, 4e-3]]))
+    torch.testing.assert_close(member.input_std, torch.tensor([1.0, 2e-3]))
+
+
+def test_a_feature_that_never_varied_moves_the_reward_no_more_than_its_own_change() -> None:
+    """PusherGentle's object velocity is 0 in every clip until the arm touches the object; a gentle push then
+    (0.05 m/s) must not reach the untrained first-layer weights of that feature magnified by 1/std."""
+    torch.manual_seed(0)
+    member = StepRewardMLP(3, MLPConfig(hidden_sizes=(32, 32)))
+    seen = torch.randn(400, 3)
+    seen[:, 2] = 0.0  # never varied in the fit data
+    member.set_input_statistics(seen)
+    pushed = seen.clone()
+    pushed[:, 2] = 0.05
+    with torch.no_grad():
+        change = (member(pushed) - member(seen)).abs().max()
+    assert float(member.input_std[2]) == 1.0
+    assert float(change) < 0.05  # with the old 1e-3 floor (a 50-std input) the same push changed it by 4.4
 
 
 def test_restandardise_moves_the_statistics_and_keeps_the_function() -> None:
