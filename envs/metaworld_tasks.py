@@ -61,7 +61,7 @@ class SuccessAsVerifier(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> Any:
         if seed is not None:
-            self.env.unwrapped.seed(seed)  # type: ignore[attr-defined]  (SawyerXYZEnv.seed: its np_random)
+            self.env.unwrapped.seed(seed)  # type: ignore[attr-defined]  # SawyerXYZEnv.seed: its np_random
         return self.env.reset(seed=seed, options=options)
 
     def step(self, action: Any) -> Any:
