@@ -91,10 +91,11 @@ class TransitionBuffer:
         return np.argwhere(same)
 
     def sample_segments(self, n: int, length: int, rng: np.random.Generator, id_prefix: str, env_id: str = "",
-                        dt: float = 0.0, recent_steps: int | None = None) -> Segments:
+                        dt: float = 0.0, recent_steps: int | None = None, same_episode: float = 0.0) -> Segments:
         """Cut ``n`` random windows of ``length`` steps (distinct starts when possible); with ``recent_steps``,
         only windows inside the last ``recent_steps`` env steps (all envs together) recorded (QPA's queries from
-        recent behaviour).
+        recent behaviour). With ``same_episode`` > 0, each consecutive pair (segments 2k and 2k + 1) is, with that
+        probability, two windows of one episode at different starts (:meth:`_pair_within_episodes`).
 
         Raises:
             ValueError: no episode in the buffer is ``length`` steps long; use a shorter segment or a fixed horizon.
@@ -109,6 +110,8 @@ class TransitionBuffer:
                 "(env.segment_steps) or give the task a fixed horizon (env.kwargs.terminate_when_unhealthy=false)"
             )
         pick = rng.choice(len(starts), size=n, replace=len(starts) < n)
+        if same_episode > 0:
+            pick = self._pair_within_episodes(starts, pick, same_episode, rng)
         t0, env = starts[pick, 0], starts[pick, 1]
         t = t0[:, None] + np.arange(length)[None, :]  # (n, T)
         e = env[:, None]
@@ -125,6 +128,25 @@ class TransitionBuffer:
             obs=cut(self.obs), act=cut(self.act), reward=cut(self.reward), qpos=cut(self.qpos), qvel=cut(self.qvel),
             terms={k: terms[..., j] for j, k in enumerate(self.term_keys)}, env_id=env_id, dt=dt, fixtures=fixtures,
         )
+
+    def _pair_within_episodes(self, starts: np.ndarray, pick: np.ndarray, p: float,
+                              rng: np.random.Generator) -> np.ndarray:
+        """``pick`` (indices into ``starts``) with the second of each consecutive pair moved, with probability
+        ``p``, to another start in the first's episode (drawn uniformly; kept where that episode has one start)."""
+        episode = self._chronological(self.episode)[starts[:, 0], starts[:, 1]]
+        order = np.argsort(episode, kind="stable")
+        sorted_episodes = episode[order]
+        pick = pick.copy()
+        for k in np.flatnonzero(rng.random(len(pick) // 2) < p):
+            first = pick[2 * k]
+            lo, hi = np.searchsorted(sorted_episodes, episode[first], side="left"), \
+                np.searchsorted(sorted_episodes, episode[first], side="right")
+            if hi - lo < 2:
+                continue
+            j = int(rng.integers(lo, hi - 1))  # hi - lo - 1 starts other than the first's
+            partner = order[j]
+            pick[2 * k + 1] = partner if partner != first else order[hi - 1]
+        return pick
 
     def sample_steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random stored steps as (features ``(n, obs+act)``, true reward ``(n,)``)."""

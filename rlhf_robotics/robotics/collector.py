@@ -54,10 +54,12 @@ class Collector:
         """Make ``reward`` the reward of every later step."""
         self.reward_env.set_reward_fn(reward)
 
-    def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None) -> Segments:
-        """``n`` random segments of the buffer's behaviour (only the last ``recent_steps`` env steps' if given),
-        with their physics state."""
-        return self.buffer.sample_segments(n, self.segment_steps, rng, id_prefix, self.env_id, self.dt, recent_steps)
+    def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None,
+                 same_episode: float = 0.0) -> Segments:
+        """``n`` random segments of the buffer's behaviour (only the last ``recent_steps`` env steps' if given;
+        consecutive pairs from one episode with probability ``same_episode``), with their physics state."""
+        return self.buffer.sample_segments(n, self.segment_steps, rng, id_prefix, self.env_id, self.dt, recent_steps,
+                                           same_episode)
 
     def steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random recorded steps: ``(features, true rewards)``."""

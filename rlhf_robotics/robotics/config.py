@@ -200,9 +200,17 @@ class SelectionSettings:
     recent_steps: int | None = None
     """QPA (Hu et al. 2024): draw candidate segments only from the most recent this many env steps (over all envs)
     of the buffer, so queries are about the current policy's behaviour; None = the whole buffer."""
+    same_episode: float = 0.0
+    """Share of candidate pairs whose two segments are cut from one episode (at different starts); 0 = every
+    segment drawn on its own, as Christiano et al. and B-Pref do. For tasks that place a goal or object anew each
+    episode (Reacher's target, Pusher's object): two segments of different episodes differ mostly in where the
+    goal was put, which no policy changes, so a teacher's answer says more about the placement than about the
+    behaviour; within one episode the placement is shared and the answer is about what the arm did."""
 
     def __post_init__(self) -> None:
         check_selector(self.name, with_features=True)
+        check_range("selection.same_episode", self.same_episode, ge=0, le=1,
+                    why="a share of the candidate pairs; 0 draws every segment on its own")
         check_range("selection.oversampling", self.oversampling, ge=1, why="candidates per query kept")
         if self.recent_steps is not None:
             check_range("selection.recent_steps", self.recent_steps, ge=1,

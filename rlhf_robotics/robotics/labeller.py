@@ -30,7 +30,8 @@ from rlhf_robotics.robotics.segments import SegmentFeatures, Segments
 
 
 class Sampler(Protocol):
-    def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None) -> Segments: ...
+    def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None,
+                 same_episode: float = 0.0) -> Segments: ...
 
 
 class QueryAsker:
@@ -43,19 +44,21 @@ class QueryAsker:
         env_id: stored in every query's metadata.
         rng: ``segments`` (which steps are cut) and ``selection`` (ties and random selectors) streams.
         recent_steps: candidates only from the last this many env steps (QPA; None = the whole buffer).
+        same_episode: share of candidate pairs cut from one episode (``selection.same_episode``).
     """
 
     def __init__(self, store: PreferenceStore, features: SegmentFeatures, oversampling: float, env_id: str,
-                 rng: dict[str, np.random.Generator], recent_steps: int | None = None) -> None:
+                 rng: dict[str, np.random.Generator], recent_steps: int | None = None,
+                 same_episode: float = 0.0) -> None:
         self.store, self.features, self.oversampling, self.env_id = store, features, oversampling, env_id
-        self.rng, self.recent_steps = rng, recent_steps
+        self.rng, self.recent_steps, self.same_episode = rng, recent_steps, same_episode
 
     def ask(self, n: int, selector: str, round: int, sampler: Sampler, ensemble: RewardEnsemble) -> tuple[Segments, list[int]]:
         """Store ``n`` pairs chosen by ``selector`` among candidates cut from ``sampler``; returns the pairs'
         segments (consecutive pairs) and their query ids."""
         c = candidate_count(n, self.oversampling, selector)
         batch, prefix = self._batch_names(round)
-        segs = sampler.segments(2 * c, self.rng["segments"], prefix, self.recent_steps)
+        segs = sampler.segments(2 * c, self.rng["segments"], prefix, self.recent_steps, self.same_episode)
         feats = segs.features()
         if selector == "uniform":
             chosen, scores = np.arange(n), np.zeros(c)

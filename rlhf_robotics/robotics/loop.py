@@ -264,7 +264,8 @@ def build_loop(config: ExperimentConfig, progress: bool = True) -> PreferenceLoo
     checkpointer, metrics = Checkpointer(run_dir), MetricsLog(paths.metrics)
     report = FinalReport(config, env_factory(e.id, e.kwargs, e.christiano), checkpointer, metrics, timer, device, progress)
     return PreferenceLoop(config, Stages(agent, collector, QueryAsker(store, features, config.selection.oversampling, e.id, rng,
-                                                                     config.selection.recent_steps),
+                                                                     config.selection.recent_steps,
+                                                                     config.selection.same_episode),
                                          labeller, fitter, checkpointer, report, metrics, store, rng, timer))
 
 

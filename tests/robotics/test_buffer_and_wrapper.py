@@ -199,3 +199,45 @@ def test_any_sb3_algorithm_learns_through_the_wrapper(algo: type[BaseAlgorithm])
 def test_physics_state_info_rejects_non_mujoco_envs() -> None:
     with pytest.raises(TypeError, match="not a MuJoCo environment"):
         PhysicsStateInfo(gym.make("CartPole-v1"))
+
+
+def _tagged_buffer(episode_lengths: tuple[int, int], steps: int = 300) -> TransitionBuffer:
+    """Two envs whose episodes have fixed lengths; each step's observation is ``1000 · episode + t``."""
+    buf = TransitionBuffer(2, 2 * steps, 1, 1, 1, 1, [])
+    episode, t = [0, 1], [0, 0]
+    for _ in range(steps):
+        obs = np.array([[1000.0 * episode[e] + t[e]] for e in range(2)])
+        dones = np.array([t[e] + 1 == episode_lengths[e] for e in range(2)])
+        buf.add(obs, np.zeros((2, 1)), np.zeros(2), np.zeros((2, 1)), np.zeros((2, 1)), [{}, {}], dones)
+        for e in range(2):
+            episode[e], t[e] = (max(episode) + 1, 0) if dones[e] else (episode[e], t[e] + 1)
+    return buf
+
+
+def test_same_episode_pairs_are_two_windows_of_one_episode_at_different_starts() -> None:
+    buf = _tagged_buffer((50, 30))
+    segs = buf.sample_segments(400, 10, np.random.default_rng(0), "s", same_episode=1.0)
+    first, second = segs.obs[0::2, 0, 0], segs.obs[1::2, 0, 0]
+    assert np.array_equal(first // 1000, second // 1000)  # one episode
+    assert (first != second).all()  # different starts
+    assert len(np.unique(second % 1000)) > 15  # the partner's start is drawn, not fixed
+    half = buf.sample_segments(2000, 10, np.random.default_rng(1), "s", same_episode=0.5).obs[:, 0, 0] // 1000
+    shared = float(np.mean(half[0::2] == half[1::2]))
+    assert 0.45 < shared < 0.6  # half on purpose, plus the few independent draws that land in one episode
+
+
+def test_same_episode_zero_draws_exactly_what_independent_segments_draw() -> None:
+    buf = _tagged_buffer((50, 30))
+    a_rng, b_rng = np.random.default_rng(3), np.random.default_rng(3)
+    a = buf.sample_segments(64, 10, a_rng, "s")
+    b = buf.sample_segments(64, 10, b_rng, "s", same_episode=0.0)
+    assert np.array_equal(a.obs, b.obs) and a_rng.random() == b_rng.random()
+    independent = a.obs[:, 0, 0] // 1000
+    assert float(np.mean(independent[0::2] == independent[1::2])) < 0.3
+
+
+def test_an_episode_with_a_single_window_keeps_an_independent_partner() -> None:
+    buf = _tagged_buffer((10, 10))  # a 10-step segment fits each episode once
+    segs = buf.sample_segments(40, 10, np.random.default_rng(0), "s", same_episode=1.0)
+    assert segs.obs.shape == (40, 10, 1)
+    assert not np.array_equal(segs.obs[0::2, 0, 0] // 1000, segs.obs[1::2, 0, 0] // 1000)

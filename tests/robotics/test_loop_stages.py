@@ -64,7 +64,8 @@ class FakeCollector:
         self.events, self.buffer = events, FakeBuffer()
         self.installed: list[Any] = []
 
-    def segments(self, n: int, rng: np.random.Generator, prefix: str, recent_steps: int | None = None) -> Segments:
+    def segments(self, n: int, rng: np.random.Generator, prefix: str, recent_steps: int | None = None,
+                 same_episode: float = 0.0) -> Segments:
         return segments(n, rng, prefix)
 
     def install(self, reward: Any) -> None:

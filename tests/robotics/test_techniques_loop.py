@@ -9,6 +9,7 @@ import dataclasses
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -103,6 +104,23 @@ def test_kcenter_and_recent_queries_run_through_the_loop(tmp_path: Path) -> None
     with sqlite3.connect(tmp_path / "run" / "preferences.sqlite") as db:
         selectors = [r[0] for r in db.execute("SELECT selector FROM queries ORDER BY id")]
     assert selectors[:6] == ["uniform"] * 6 and set(selectors[6:]) == {"kcenter_disagreement"}
+
+
+def test_same_episode_reaches_the_buffer_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlhf_robotics.robotics.buffer import TransitionBuffer
+
+    asked: list[float] = []
+    original = TransitionBuffer.sample_segments
+
+    def spy(self: TransitionBuffer, *args: Any, **kwargs: Any) -> Any:
+        asked.append(args[7] if len(args) > 7 else kwargs.get("same_episode", 0.0))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransitionBuffer, "sample_segments", spy)
+    c = dataclasses.replace(tiny(tmp_path / "run"), selection=SelectionSettings(name="disagreement", same_episode=0.75))
+    assert run_experiment(c, progress=False).labels_used == 24
+    # every query round asks with it; the last call cuts the final report's evaluation pairs, independent on purpose
+    assert len(asked) >= 4 and asked[:-1] == [0.75] * (len(asked) - 1) and asked[-1] == 0.0
 
 
 def test_recent_steps_cut_segments_only_from_the_newest_steps() -> None:
