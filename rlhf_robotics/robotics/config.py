@@ -205,7 +205,9 @@ class SelectionSettings:
     segment drawn on its own, as Christiano et al. and B-Pref do. For tasks that place a goal or object anew each
     episode (Reacher's target, Pusher's object): two segments of different episodes differ mostly in where the
     goal was put, which no policy changes, so a teacher's answer says more about the placement than about the
-    behaviour; within one episode the placement is shared and the answer is about what the arm did."""
+    behaviour; within one episode the placement is shared and the answer is about what the arm did. Measured
+    (PusherGentle-v1, the suite's loop, seeds 0–4, 0.5 against 0): true return +2.4 on average (−0.6 to +8.7 by
+    seed), success 0.0 either way, so it stays off."""
 
     def __post_init__(self) -> None:
         check_selector(self.name, with_features=True)
