@@ -51,7 +51,7 @@ def input_scale(x: torch.Tensor) -> torch.Tensor:
     floored std, the first small change later (a gentle push at 0.05 m/s, 50 "standard deviations" at a 1e-3 floor)
     reached those random weights 1,000-fold: the reward model of a PusherGentle loop (seed 0) paid -8 a step on
     true-reward PPO's episodes and 0 on its own, and ranked every one of them below the loop's (truth: every one
-    above), so the loop's policy learned never to move the object. Left unscaled, the change stays as small as it is.
+    above). Left unscaled, the change stays as small as it is.
     """
     std = x.std(0)
     return torch.where(std < MIN_INPUT_STD, torch.ones_like(std), std)

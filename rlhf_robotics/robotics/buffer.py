@@ -139,8 +139,8 @@ class TransitionBuffer:
         pick = pick.copy()
         for k in np.flatnonzero(rng.random(len(pick) // 2) < p):
             first = pick[2 * k]
-            lo, hi = np.searchsorted(sorted_episodes, episode[first], side="left"), \
-                np.searchsorted(sorted_episodes, episode[first], side="right")
+            lo = np.searchsorted(sorted_episodes, episode[first], side="left")
+            hi = np.searchsorted(sorted_episodes, episode[first], side="right")
             if hi - lo < 2:
                 continue
             j = int(rng.integers(lo, hi - 1))  # hi - lo - 1 starts other than the first's
