@@ -28,7 +28,15 @@ class MLPConfig:
     """One of relu, leaky_relu, tanh, silu."""
     dropout: float = 0.0
     """Dropout after each hidden layer (0 = none)."""
+    output: str = "linear"
+    """The per-step reward's output: ``linear`` (unbounded; Christiano et al.) or ``tanh``, a step reward in (−1, 1)
+    as PEBBLE's and B-Pref's reward networks have (Lee et al. 2021, ``gen_net(activation='tanh')``). Bounded, no
+    single feature can be paid more than 2 a step however cleanly it separates the labelled pairs, so a few pairs
+    won by a wide margin (a flailing arm against a still one) cannot set the scale that decides the close ones."""
 
+
+OUTPUTS: dict[str, Callable[[], nn.Module]] = {"linear": nn.Identity, "tanh": nn.Tanh}
+"""``MLPConfig.output`` → the module applied to the last layer's output."""
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU,
@@ -71,6 +79,8 @@ class StepRewardMLP(nn.Module):
         config = config or MLPConfig()
         if config.activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {config.activation!r}; expected one of {sorted(_ACTIVATIONS)}")
+        if config.output not in OUTPUTS:
+            raise ValueError(f"unknown reward output {config.output!r}; expected one of {sorted(OUTPUTS)}")
         layers: list[nn.Module] = []
         width = in_dim
         for h in config.hidden_sizes:
@@ -80,6 +90,7 @@ class StepRewardMLP(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.output = OUTPUTS[config.output]()
         self.register_buffer("input_mean", torch.zeros(in_dim))
         self.register_buffer("input_std", torch.ones(in_dim))
 
@@ -117,7 +128,7 @@ class StepRewardMLP(nn.Module):
         return self.net[:-1]((x - self.input_mean) / self.input_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.input_mean) / self.input_std).squeeze(-1)
+        return self.output(self.net((x - self.input_mean) / self.input_std)).squeeze(-1)
 
 
 class RewardEnsemble(nn.Module):
@@ -224,6 +235,10 @@ class StackedStepReward:
         per_member = [[layer for layer in m.net if not isinstance(layer, nn.Dropout)] for m in members]
         linears = [[cast(nn.Linear, layer) for layer in layers if isinstance(layer, nn.Linear)] for layers in per_member]
         self._acts = [type(layer).__name__ for layer in per_member[0] if not isinstance(layer, nn.Linear)]
+        output = type(members[0].output).__name__
+        self._output = None if output == "Identity" else _NUMPY_ACTIVATIONS[output]
+        """A bounded output (``MLPConfig.output``) comes before each member's normalisation, so the last layer is
+        then kept per member instead of folded into one column."""
         # the reward is sum_e c_e * (raw_e - shift_e), c_e = 1 / (scale_e * E * output_scale)
         c = (1.0 / (ensemble.scale.cpu().double() * e * float(ensemble.output_scale))).numpy()
         shift = ensemble.shift.cpu().double().numpy()
@@ -247,6 +262,9 @@ class StackedStepReward:
             if k == len(linears[0]) - 1:  # E outputs -> one normalised mean
                 scale = ensemble.scale.cpu().double().numpy()
                 # kept per member too, for the ensemble's spread (RUNE's bonus, :meth:`member_rewards`)
+                if self._output is not None:  # raw_e = out(h @ w_e + b_e): nothing folds past the output
+                    self._members_raw = (w.astype(np.float32), b.astype(np.float32), shift.astype(np.float32),
+                                         scale.astype(np.float32), c.astype(np.float32))
                 self._members_last = ((w / scale[None, :]).astype(np.float32), ((b - shift) / scale).astype(np.float32))
                 b = np.array([b @ c - shift @ c])
                 w = w @ c[:, None]
@@ -262,7 +280,16 @@ class StackedStepReward:
             h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
         return h
 
+    def _raw_members(self, h: np.ndarray) -> np.ndarray:
+        """``(N, E)`` each member's bounded output before its normalisation (``MLPConfig.output`` not linear)."""
+        assert self._output is not None
+        w, b = self._members_raw[:2]
+        return self._output(h @ w + b)
+
     def _reward(self, h: np.ndarray) -> np.ndarray:
+        if self._output is not None:
+            shift, c = self._members_raw[2], self._members_raw[4]
+            return self._raw_members(h) @ c - shift @ c
         w, b = self._weights[-1]
         out = h @ w
         out += b
@@ -274,14 +301,19 @@ class StackedStepReward:
         """``(N, D)`` step features → ``(E, N)`` each member's normalised reward (as
         :meth:`RewardEnsemble.normalised_outputs`), e.g. for RUNE's std-over-members bonus
         (:func:`rlhf_robotics.preference.intrinsic.rune_bonus`)."""
+        return self._members(self._hidden(x))
+
+    def _members(self, h: np.ndarray) -> np.ndarray:
+        if self._output is not None:
+            shift, scale = self._members_raw[2:4]
+            return ((self._raw_members(h) - shift) / scale).T
         w_members, b_members = self._members_last
-        return (self._hidden(x) @ w_members + b_members).T
+        return (h @ w_members + b_members).T
 
     def reward_and_members(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(self(x), self.member_rewards(x))`` from one pass through the hidden layers (RUNE's hot path)."""
         h = self._hidden(x)
-        w_members, b_members = self._members_last
-        return self._reward(h), (h @ w_members + b_members).T
+        return self._reward(h), self._members(h)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """``(N, D)`` step features → ``(N,)`` normalised ensemble reward."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rlhf_robotics.preference.ensemble import MLPConfig
+from rlhf_robotics.preference.ensemble import OUTPUTS, MLPConfig
 from rlhf_robotics.preference.selection import check_selector
 from rlhf_robotics.preference.teachers import PRESETS
 from rlhf_robotics.preference.techniques import TechniquesConfig, check_value
@@ -277,6 +277,8 @@ class RewardModelConfig:
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
         check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)
+        if self.mlp.output not in OUTPUTS:
+            raise ValueError(f"reward_model.mlp.output={self.mlp.output!r}: choose one of {', '.join(OUTPUTS)}")
         t = self.trainer
         check_range("reward_model.trainer.lr", t.lr, gt=0)
         check_range("reward_model.trainer.weight_decay", t.weight_decay, ge=0)

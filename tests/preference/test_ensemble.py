@@ -110,11 +110,13 @@ def test_bad_configurations_raise() -> None:
         RewardEnsemble([])
 
 
+@pytest.mark.parametrize("output", ["linear", "tanh"])
 @pytest.mark.parametrize("hidden", [(16, 8), (), (12,)])
 @pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "silu", "relu"])
-def test_stacked_numpy_reward_equals_the_ensemble_reward(hidden: tuple[int, ...], activation: str) -> None:
+def test_stacked_numpy_reward_equals_the_ensemble_reward(hidden: tuple[int, ...], activation: str, output: str) -> None:
     torch.manual_seed(0)
-    ensemble = build_step_ensemble(5, 3, mlp=MLPConfig(hidden_sizes=hidden, activation=activation, dropout=0.1), seed=2)
+    ensemble = build_step_ensemble(5, 3, mlp=MLPConfig(hidden_sizes=hidden, activation=activation, dropout=0.1,
+                                                       output=output), seed=2)
     x = torch.randn(400, 5) * torch.tensor([1.0, 3.0, 0.2, 5.0, 1.0]) + 2
     with torch.no_grad():
         for i, m in enumerate(ensemble.members):
@@ -123,6 +125,28 @@ def test_stacked_numpy_reward_equals_the_ensemble_reward(hidden: tuple[int, ...]
         ensemble.fit_normalisation(x)
         ensemble.eval()
         expected = ensemble.reward(x).numpy()
-    got = StackedStepReward(ensemble)(x.numpy())
+        members = ensemble.normalised_outputs(x).numpy()
+    stacked = StackedStepReward(ensemble)
+    got = stacked(x.numpy())
     assert got.shape == (400,) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(stacked.member_rewards(x.numpy()), members, rtol=1e-4, atol=1e-4)
+    both = stacked.reward_and_members(x.numpy())
+    np.testing.assert_allclose(both[0], expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(both[1], members, rtol=1e-4, atol=1e-4)
+
+
+def test_a_tanh_output_bounds_each_step_reward_and_linear_does_not() -> None:
+    """``MLPConfig.output="tanh"`` (PEBBLE's reward network): a member's raw step reward stays within [-1, 1] however
+    far the input lies from the data; the default linear output grows with it."""
+    x = torch.randn(200, 4)
+    far = x * 1000
+    for output, bounded in (("tanh", True), ("linear", False)):
+        member = StepRewardMLP(4, MLPConfig(hidden_sizes=(8,), output=output))
+        member.set_input_statistics(x)
+        with torch.no_grad():
+            member.net[-1].weight.mul_(50)  # as if training had pushed the margins apart
+            raw = member(far)
+        assert (float(raw.abs().max()) <= 1.0) is bounded  # float32 tanh saturates at exactly 1
+    with pytest.raises(ValueError, match="'sigmoid'"):
+        StepRewardMLP(3, MLPConfig(output="sigmoid"))
