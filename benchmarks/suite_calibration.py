@@ -392,12 +392,24 @@ def restore_published(parent: Path, published: Path = PUBLISHED, eval_every: int
     """Put the published runs of this evaluation interval back into their ``max<N>_every<M>`` folders under
     ``parent`` (a run of an earlier task version into ``superseded/``), so a calibration continued on a fresh clone
     skips them and ``--collect`` keeps them; returns how many were written. Never overwrites. An unfinished curve
-    has no ceiling to be filed under and is not restored (its job reruns from the start anyway)."""
+    (a job stopped part-way, which records no ceiling or interval) goes back as ``<key>.partial.json`` into the
+    ``MAX_STEPS`` folder, unless that folder has the job already: ``--collect`` shows it as it was published, and
+    running the job starts it afresh as on the machine that stopped it. (Until Dec 3 it was not restored, so a
+    fresh clone's first collect dropped PusherGentle's seed 1, stopped at 1.7 M, and with it the task's budget.)"""
     if not published.exists():
         return 0
     configs, n = suite.env_configs(), 0
     for run in json.loads(published.read_text()).get("runs", []):
-        if run.get("eval_every") != eval_every or not run.get("finished", True) or run["task"] not in configs:
+        if not run.get("finished", True) and run["task"] in configs and run.get("curve"):
+            folder = parent / f"max{MAX_STEPS}_every{eval_every}"
+            partial = folder / f"{run['key']}.partial.json"
+            if not partial.exists() and not (folder / f"{run['key']}.json").exists():
+                folder.mkdir(parents=True, exist_ok=True)
+                write_result(partial, {"key": run["key"], "env_id": run["env_id"], "ppo": suite.result_ppo(run),
+                                       "curve": run["curve"]})
+                n += 1
+            continue
+        if run.get("eval_every") != eval_every or run["task"] not in configs:
             continue
         folder = parent / f"max{run['max_steps']}_every{eval_every}"
         folder.mkdir(parents=True, exist_ok=True)

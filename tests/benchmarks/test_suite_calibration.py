@@ -203,6 +203,27 @@ def test_a_fresh_clone_continues_from_the_published_runs_and_collect_keeps_them(
     assert calibration.job_state(calibration.Job("hopper_backflip", 2), work / "max200000_every100000", 200_000) == "done"
 
 
+def test_a_published_unfinished_curve_survives_a_fresh_clone(calibration: ModuleType, tmp_path: Path) -> None:
+    """A job stopped part-way is published marked unfinished and without a ceiling; a fresh clone puts it back as a
+    partial curve, so the next collect still shows it and counts it as far as it got, instead of dropping it."""
+    now = calibration.current_env_id("hopper_backflip")
+    runs = [{**_run(s, [0.0, 1.0]), "env_id": now, "key": f"ppo_hopper_backflip_seed{s}", "max_steps": 200_000,
+             "eval_every": 100_000} for s in range(4)]
+    stopped = {"key": "ppo_hopper_backflip_seed4", "task": "hopper_backflip", "env_id": now, "seed": 4,
+               "ppo": calibration.current_ppo("hopper_backflip"), "finished": False,
+               "curve": _run(4, [0.0, 1.0, 1.0])["curve"]}
+    published = tmp_path / "published.json"
+    published.write_text(json.dumps({"runs": [*runs, stopped]}))
+    work = tmp_path / "work"
+    assert calibration.restore_published(work, published) == 5
+    assert calibration.restore_published(work, published) == 0
+    data = calibration.collect(sorted(work.glob("max*_every100000")), tmp_path / "out.json")
+    row = data["tasks"]["hopper_backflip"]
+    assert row["seeds"] == [0, 1, 2, 3, 4] and row["unfinished_seeds"] == [4]
+    assert row["calibrated_budget"] == 200_000  # 5 seeds reach 200,000 steps, 5 pass there
+    assert [r for r in data["runs"] if r["seed"] == 4][0]["curve"] == stopped["curve"]
+
+
 def test_extend_continues_a_shorter_run_from_its_final_checkpoint(tmp_path: Path) -> None:
     base = [sys.executable, str(BENCHMARKS / "suite_calibration.py"), "--eval-every", "1024", "--eval-episodes", "2",
             "--tasks", "reacher_smooth", "--seeds", "0", "--jobs", "1", "--out", str(tmp_path / "out.json")]
