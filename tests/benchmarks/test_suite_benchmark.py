@@ -114,7 +114,7 @@ def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
     assert tasks["hopper_backflip"]["loop_pretrain_steps"] == 0
     assert tasks["hopper_backflip"]["preset_pretrain_steps"] == preset
     short = suite.collect(tmp_path / "work", tmp_path / "short.json", 1000, 1000)["tasks"]
-    assert short["reacher_smooth"]["loop_pretrain_steps"] == short["reacher_smooth"]["preset_pretrain_steps"] == 200
+    assert short["pusher_gentle"]["loop_pretrain_steps"] == short["pusher_gentle"]["preset_pretrain_steps"] == 200
 
 
 @pytest.mark.slow
@@ -267,15 +267,16 @@ def test_a_fresh_clone_continues_from_the_published_grid_and_collect_keeps_it(su
 @pytest.fixture
 def own_ppo_conf(suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of ``conf/`` in which reacher_smooth's env config selects its own PPO settings (``conf/ppo/
-    reacher_smooth.yaml``: n_steps 1024, the rest the default's), as ``conf/ppo/default.yaml`` says to; the suite
-    reads it instead of the checkout's."""
+    reacher_smooth.yaml`` rewritten as n_steps 1024, the rest the default's), as ``conf/ppo/default.yaml`` says to;
+    the suite reads it instead of the checkout's."""
     import shutil
 
     conf = tmp_path / "conf"
     shutil.copytree(BENCHMARKS.parent / "conf", conf)
     (conf / "ppo" / "reacher_smooth.yaml").write_text("defaults:\n  - default\nn_steps: 1024\n")
     env = conf / "env" / "reacher_smooth.yaml"
-    env.write_text("defaults:\n  - override /ppo@_global_.ppo: reacher_smooth\n" + env.read_text())
+    own = [line for line in env.read_text().splitlines() if not line.startswith(("defaults:", "  - override /ppo"))]
+    env.write_text("defaults:\n  - override /ppo@_global_.ppo: reacher_smooth\n" + "\n".join(own) + "\n")
     monkeypatch.setattr(suite, "ROOT", tmp_path)
     for cached in (suite.env_configs, suite.task_ppo):
         cached.cache_clear()
@@ -318,6 +319,21 @@ def test_a_task_can_have_its_own_ppo_settings_and_both_arms_use_them(suite: Modu
            "seed": 0}
     table = calibration.task_table([run], ppo={"reacher_smooth": calibration.current_ppo("reacher_smooth")})
     assert list(table) == ["reacher_smooth (earlier PPO settings)"]  # never counted towards the task's budget now
+
+
+def test_the_checked_in_reacher_smooth_trains_with_its_own_discount(suite: ModuleType) -> None:
+    """conf/env/reacher_smooth.yaml selects conf/ppo/reacher_smooth.yaml (gamma 0.9, rl-zoo's Reacher discount) for
+    the command line and both of the suite's arms; the other tasks keep the default's 0.99."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(BENCHMARKS.parent / "conf"), version_base="1.3"):
+        assert compose("config", ["env=reacher_smooth"]).ppo.gamma == 0.9
+        assert compose("config", ["env=reacher_smooth", "ppo=default"]).ppo.gamma == 0.99
+        assert compose("config", ["env=pusher_gentle"]).ppo.gamma == 0.99
+    suite.task_ppo.cache_clear()
+    assert suite.task_ppo("reacher_smooth").gamma == 0.9 and suite.task_ppo("reacher_smooth").n_steps == 512
+    for arm in suite.ARMS:
+        assert suite.experiment_config(suite.Job(arm, "reacher_smooth", 0), 10_000, 1000, Path("/tmp/x")).ppo.gamma == 0.9
 
 
 def test_a_result_on_fewer_episodes_is_reevaluated_from_its_kept_policy_extending_the_same_episodes(
