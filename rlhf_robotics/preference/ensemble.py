@@ -31,8 +31,10 @@ class MLPConfig:
     output: str = "linear"
     """The per-step reward's output: ``linear`` (unbounded; Christiano et al.) or ``tanh``, a step reward in (−1, 1)
     as PEBBLE's and B-Pref's reward networks have (Lee et al. 2021, ``gen_net(activation='tanh')``). Bounded, no
-    single feature can be paid more than 2 a step however cleanly it separates the labelled pairs, so a few pairs
-    won by a wide margin (a flailing arm against a still one) cannot set the scale that decides the close ones."""
+    feature can move a member's step reward by more than 2 however cleanly it separates the labelled pairs; the
+    intent is that a few pairs won by a wide margin (a flailing arm against a still one) do not set the scale that
+    decides the close ones. Measured once (ReacherSmooth's loop, seed 0): true return -230 against -289, success 0
+    either way; so it is off by default."""
 
 
 OUTPUTS: dict[str, Callable[[], nn.Module]] = {"linear": nn.Identity, "tanh": nn.Tanh}
