@@ -355,7 +355,13 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
         + (f", ≤ {data['refit_epochs']} epochs each" if "refit_epochs" in data else ", epochs not recorded (≤ 25, the default then)")
         + (f", members trained {data['trainer_workers']} at a time" if data.get("trainer_workers", 1) > 1 else "")
         + (", in a worker process" if data.get("refit_worker") == "process" else "")
-        + (f", stopped at {data['stop_accuracy']:.0%} training accuracy" if data.get("stop_accuracy") else ""),
+        + (f", stopped at {data['stop_accuracy']:.0%} training accuracy" if data.get("stop_accuracy") else "")
+        + (f", taken over {data['async_install_steps']:,} env steps into the round"
+           if data.get("async_install_steps") and not data.get("async_relabel") else "")
+        + (", taken over at the end of the round's first rollout, which is relabelled" if data.get("async_relabel")
+           and not data.get("async_install_steps") else "")
+        + (f", taken over at the end of a rollout ≥ {data['async_install_steps']:,} env steps into the round, which is "
+           "relabelled" if data.get("async_relabel") and data.get("async_install_steps") else ""),
         "",
         f"{data.get('steps')} env steps per arm, {data.get('labels')} labels from the perfect oracle, {len(reps)} repetitions "
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",
@@ -763,7 +769,8 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
                   "(`BEST` in `benchmarks/label_scaling.py` says why); it becomes the default only if it beats "
                   "`default` on the held-out seeds 5–9.", ""]
         lines += held_out_verdict(held_out_pairs(data), len(data.get("tasks", [])))
-    for arm, constant in (("cheap_refit", "CHEAP_REFIT"), ("early_refit", "EARLY_REFIT")):
+    for arm, constant in (("cheap_refit", "CHEAP_REFIT"), ("early_refit", "EARLY_REFIT"),
+                          ("relabel_refit", "RELABEL_REFIT")):
         if not data.get(arm) or (arm != "cheap_refit" and not held_out_pairs(data, arm)["pairs"]):
             continue
         lines += [f"`{arm}` is a cheaper refit of issue 13's: `{' '.join(data[arm])}` (`{constant}` in "

@@ -23,6 +23,8 @@ the same arm. Reported per repetition and as medians:
         --out benchmarks/results/overhead_process_stop97.json     # the refit on the second core, B-Pref's stop
     .venv/bin/python benchmarks/overhead.py --refit async --refit-worker process --stop-accuracy 0.97 \
         --install-steps 4096 --out benchmarks/results/overhead_process_stop97_install4096.json   # taken over 2 rollouts in
+    .venv/bin/python benchmarks/overhead.py --refit async --refit-worker process --stop-accuracy 0.97 \
+        --install-steps 0 --relabel --out benchmarks/results/overhead_process_stop97_relabel.json   # the first rollout relabelled
 
 The reward model's cost hardly depends on the env steps (10 refits of a 3-member ensemble on all comparisons so
 far), PPO's grows with them, so the ratio falls as ``--steps`` grows: compare ratios at equal steps only. Run it
@@ -74,7 +76,7 @@ def run_ppo(env_id: str, steps: int, seed: int) -> tuple[float, float]:
 
 def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refit: str, run_dir: Path,
              workers: int = 1, refit_worker: str = "thread", stop_accuracy: float | None = None,
-             install_steps: int | None = None) -> tuple[dict[str, float], float]:
+             install_steps: int | None = None, relabel: bool = False) -> tuple[dict[str, float], float]:
     """Our loop without its baseline: (phase seconds, CPU seconds of the whole run incl. its final evaluation)."""
     from rlhf_robotics.preference.techniques import TechniquesConfig
     from rlhf_robotics.preference.trainer import RewardTrainerConfig
@@ -92,7 +94,7 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
         env=EnvConfig(id=env_id), labels=LabelsConfig(total=labels), teacher=TeacherSettings(preset=teacher),
         reward_model=RewardModelConfig(async_training=refit == "async", trainer=RewardTrainerConfig(workers=workers),
                                        refit_worker=refit_worker, techniques=TechniquesConfig(stop_accuracy=stop_accuracy),
-                                       async_install_steps=install_steps),
+                                       async_install_steps=install_steps, async_relabel=relabel),
         total_steps=steps, seed=seed,
         run_dir=str(run_dir), baseline=False, video=False, eval_episodes=1, device="cpu",
     )
@@ -131,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--install-steps", type=int, default=None,
                         help="with --refit async: reward_model.async_install_steps (the refit takes over this many env "
                              "steps into the round, not at its end)")
+    parser.add_argument("--relabel", action="store_true",
+                        help="with --install-steps: reward_model.async_relabel (the refit takes over at the end of a "
+                             "rollout, which is relabelled before PPO learns from it)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", default=str(RESULTS / "overhead_sync.json"))
     args = parser.parse_args(argv)
@@ -140,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--refit-worker process needs --refit async (a synchronous refit runs in this process)")
     if args.install_steps is not None and (args.refit != "async" or args.install_steps < 0):
         parser.error(f"--install-steps {args.install_steps}: needs --refit async and a step count >= 0")
+    if args.relabel and args.install_steps is None:
+        parser.error("--relabel needs --install-steps (0: the end of the round's first rollout)")
     if args.stop_accuracy is not None and not 0.5 < args.stop_accuracy <= 1:
         parser.error(f"--stop-accuracy must be in (0.5, 1], got {args.stop_accuracy}")
     import torch
@@ -151,10 +158,12 @@ def main(argv: list[str] | None = None) -> int:
         if r % 2 == 0:
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
             phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir,
-                                        args.workers, args.refit_worker, args.stop_accuracy, args.install_steps)
+                                        args.workers, args.refit_worker, args.stop_accuracy, args.install_steps,
+                                        args.relabel)
         else:
             phases, loop_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir,
-                                        args.workers, args.refit_worker, args.stop_accuracy, args.install_steps)
+                                        args.workers, args.refit_worker, args.stop_accuracy, args.install_steps,
+                                        args.relabel)
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
         rep = {"seed": r, "order": "ppo first" if r % 2 == 0 else "loop first", "ppo_seconds": ppo_wall, "phases": phases,
                "wall_time_ratio": phases["loop_total"] / ppo_wall, "cpu_seconds_ppo": ppo_cpu, "cpu_seconds_loop": loop_cpu,
@@ -167,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher, "refit": args.refit,
         "refit_epochs": _refit_epochs(), "trainer_workers": args.workers, "refit_worker": args.refit_worker,
         "stop_accuracy": args.stop_accuracy, "async_install_steps": args.install_steps,
+        "async_relabel": args.relabel,
         "order": "alternating: PPO first on even repetitions, the loop first on odd ones",
         "repetitions": reps,
         "phase_medians_seconds": {k: float(np.median([rep["phases"][k] for rep in reps])) for k in PHASES},

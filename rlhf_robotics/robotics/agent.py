@@ -29,8 +29,8 @@ from rlhf_robotics.robotics.policy import (
     make_agent,
     progress_bar,
 )
-from rlhf_robotics.robotics.relabel import relabel_replay_buffer
-from rlhf_robotics.robotics.reward_wrapper import RewardFn
+from rlhf_robotics.robotics.relabel import relabel_replay_buffer, relabel_rollout
+from rlhf_robotics.robotics.reward_wrapper import LearnedRewardVecEnv, RewardFn
 
 
 class BeforeRollout(BaseCallback):
@@ -49,6 +49,59 @@ class BeforeRollout(BaseCallback):
 
     def _on_step(self) -> bool:
         return True
+
+
+class RelabelAfterRollout(BaseCallback):
+    """Calls ``hook(n)`` after each PPO rollout is collected and before the policy learns from it, ``n`` the env steps
+    taken since learning started (this rollout's included). When ``hook`` returns a reward function (it has just
+    installed a refit), the rollout is relabelled with it (:func:`~rlhf_robotics.robotics.relabel.relabel_rollout`)
+    and recording stops: after that every step is collected under the new reward anyway.
+
+    Args:
+        hook: what runs at each rollout's end; returns the new reward or None.
+        reward_env: the learned-reward wrapper that records each step's features and reward.
+        normalizer: the ``VecNormalize`` above it (None without one).
+    """
+
+    def __init__(self, hook: Callable[[int], RewardFn | None], reward_env: LearnedRewardVecEnv,
+                 normalizer: VecNormalize | None) -> None:
+        super().__init__()
+        self.hook, self.reward_env, self.normalizer = hook, reward_env, normalizer
+        self._start = 0
+        self._done = False
+
+    def _on_training_start(self) -> None:
+        self._start = self.model.num_timesteps
+        self._done = False
+
+    def _on_rollout_start(self) -> None:
+        self.reward_env.recording = None if self._done else []
+
+    def _on_rollout_end(self) -> None:
+        recorded, self.reward_env.recording = self.reward_env.recording, None
+        if self._done or recorded is None:
+            return
+        reward = self.hook(self.model.num_timesteps - self._start)
+        if reward is not None:
+            relabel_rollout(self.model.rollout_buffer, recorded, reward,  # type: ignore[attr-defined]
+                            self.normalizer, self.locals["values"], self.locals["dones"])
+            self._done = True
+
+    def _on_training_end(self) -> None:
+        self.reward_env.recording = None
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def learned_reward_env(venv: VecEnv) -> LearnedRewardVecEnv:
+    """The :class:`LearnedRewardVecEnv` inside ``venv`` (``venv`` itself or under its wrappers)."""
+    env: object = venv
+    while not isinstance(env, LearnedRewardVecEnv):
+        if not hasattr(env, "venv"):
+            raise TypeError(f"no LearnedRewardVecEnv inside {type(venv).__name__}")
+        env = env.venv  # type: ignore[attr-defined]
+    return env
 
 
 class Agent:
@@ -80,14 +133,24 @@ class Agent:
     def num_timesteps(self) -> int:
         return int(self.model.num_timesteps)
 
-    def learn(self, steps: int, desc: str, before_rollout: Callable[[int], None] | None = None) -> None:
+    def learn(self, steps: int, desc: str, before_rollout: Callable[[int], None] | None = None,
+              after_rollout: Callable[[int], RewardFn | None] | None = None) -> None:
         """Learn for ``steps`` env steps on the installed reward, continuing the step count; ``before_rollout(n)``,
         when given, runs before each rollout with ``n`` the env steps this call has taken so far (it may install a
-        new reward: the rollout then collects under it)."""
+        new reward: the rollout then collects under it). ``after_rollout(n)`` (PPO) runs after each rollout is
+        collected, before the policy learns from it; a reward it returns relabels that rollout
+        (:class:`RelabelAfterRollout`)."""
         with self.timer("policy_learn"), progress_bar(steps, desc, self.progress) as bar:
             callback: BaseCallback = CurveCallback(self.curve, bar, self.curve_interval)
             if before_rollout is not None:
                 callback = CallbackList([BeforeRollout(before_rollout), callback])
+            if after_rollout is not None:
+                if is_off_policy(self.config):
+                    raise ValueError("relabelling a rollout before the update is PPO's; off-policy agents relabel "
+                                     "their replay buffer (off_policy.relabel)")
+                normalizer = self.venv if isinstance(self.venv, VecNormalize) else None
+                callback = CallbackList([RelabelAfterRollout(after_rollout, learned_reward_env(self.venv), normalizer),
+                                         callback])
             self.model.learn(steps, reset_num_timesteps=False, callback=callback, progress_bar=False)
 
     def collect(self, steps: int) -> None:

@@ -249,6 +249,15 @@ class RewardModelConfig:
     only those steps learn on the previous reward; deterministic, since the switch is at a step count and not at
     whatever moment the refit happens to finish. With ``refit_worker=process`` the refit runs on the second core
     during those steps (issue 13: an asynchronous refit's reward one round late cost learning)."""
+    async_relabel: bool = False
+    """With ``async_training`` (PPO): the background refit takes over at the *end* of the first rollout that ends at
+    least ``async_install_steps`` env steps into the round (0: the round's first rollout), after the rollout is
+    collected and before PPO learns from it, and that rollout's learned rewards are recomputed with the new reward
+    (:func:`~rlhf_robotics.robotics.relabel.relabel_rollout`). No PPO update of the round then learns from the
+    previous round's reward: the data flow of the synchronous loop (the same policy collects the same first rollout;
+    only the reward normalisation's running statistics saw that rollout's old rewards), while the refit runs beside
+    the rollout's collection (on the second core with ``refit_worker=process``). Issue 13: an asynchronous refit's
+    reward one round late cost learning (``cheap_refit``, ``early_refit`` in ``benchmarks/label_scaling.py``)."""
     refit_worker: str = "thread"
     """Where a background refit runs: ``thread`` (in this process, sharing the GIL with the agent) or ``process``
     (a worker process started once per run, so the second core trains the reward model while the agent steps;
@@ -274,6 +283,13 @@ class RewardModelConfig:
             if not self.async_training:
                 raise ValueError(f"reward_model.async_install_steps={self.async_install_steps} only applies to a "
                                  "background refit: set reward_model.async_training=true, or leave it null")
+        if self.async_relabel and not self.async_training:
+            raise ValueError("reward_model.async_relabel=true relabels the rollout a background refit takes over in: set "
+                             "reward_model.async_training=true, or async_relabel=false")
+        if self.async_relabel and self.async_install_steps is None:
+            raise ValueError("reward_model.async_relabel=true needs reward_model.async_install_steps (0: the end of the "
+                             "round's first rollout); null installs at the round's end, where there is no rollout left "
+                             "to relabel")
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
         check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)
@@ -484,6 +500,9 @@ class ExperimentConfig:
             raise ValueError(
                 f"pretrain.steps{seed} = {self.steps_before_labels} leaves no steps of total_steps={self.total_steps} "
                 "for learning from labels; raise total_steps or lower pretrain.steps")
+        if self.reward_model.async_relabel and self.algo != "ppo":
+            raise ValueError(f"reward_model.async_relabel=true relabels PPO's rollout (algo={self.algo}); off-policy agents "
+                             "relabel their whole replay buffer at every refit (off_policy.relabel): set it false")
         rollout = self.ppo.n_steps * self.env.n_envs
         check_range("ppo.n_steps", self.ppo.n_steps, ge=2 / self.env.n_envs,
                     why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")

@@ -94,6 +94,8 @@ class PreferenceLoop:
         self.schedule = label_schedule(lab.total, lab.initial_fraction, lab.rounds, config.total_steps, lab.schedule_timescale)
         self.pretrain_steps = config.steps_before_labels
         """Env steps before the first labels: PEBBLE's seed steps (off-policy) and state-entropy pre-training (0: none)."""
+        self.installed_reward: RewardFn | None = None
+        """The learned reward last installed in the env stack (timed as ``reward_inference``)."""
 
     def run(self, resume: bool = False) -> Summary:
         c, s = self.config, self.s
@@ -105,6 +107,8 @@ class PreferenceLoop:
             with s.collector.frozen_statistics():
                 s.agent.collect(max(c.labels.buffer_steps, s.collector.segment_steps * 2 * c.env.n_envs))
         budget = c.total_steps - self.pretrain_steps  # pre-training counts toward the run's env steps
+        if c.reward_model.async_training and c.reward_model.refit_worker == "process":
+            s.fitter.warm_worker()  # starts beside the initial policy's rollouts, ready for round 1's refit
         steps_per_round = [budget // c.labels.rounds + (1 if r < budget % c.labels.rounds else 0) for r in range(c.labels.rounds)]
         if not resumed:
             initial = s.report.initial_evaluation(s.agent, s.collector)
@@ -136,11 +140,17 @@ class PreferenceLoop:
                 # reward fitted so far, then install the refit: the data flow of the synchronous loop, one round late
                 # (or, with async_install_steps, only that many steps late).
                 asked = self.ask(c.selection.name)
-                job = s.fitter.start(r)
+                with s.timer("reward_training"):  # reading the labels and handing them over; the fit runs beside
+                    job = s.fitter.start(r)
                 self.status("waiting_for_policy", f"round {r}: training the policy")
                 installed: list[RewardTrainerMetrics | None] = []
-                s.agent.learn(steps_per_round[r - 1], self.round_desc(),
-                              self.install_during_round(job, c.reward_model.async_install_steps, installed))
+                after = c.reward_model.async_install_steps
+                if c.reward_model.async_relabel:
+                    s.agent.learn(steps_per_round[r - 1], self.round_desc(),
+                                  after_rollout=self.install_after_rollout(job, after, installed))
+                else:
+                    s.agent.learn(steps_per_round[r - 1], self.round_desc(),
+                                  self.install_during_round(job, after, installed))
                 if installed:
                     metrics = installed[0]
                 else:
@@ -174,6 +184,23 @@ class PreferenceLoop:
 
         return hook
 
+    def install_after_rollout(self, job: PendingRefit, after: int | None,
+                              installed: list[RewardTrainerMetrics | None]) -> Callable[[int], RewardFn | None]:
+        """``reward_model.async_relabel``: the agent's after-rollout hook that installs the background refit ``job`` at
+        the end of the first rollout that ends at least ``after`` env steps into the round (waiting for it there) and
+        returns the new reward, with which the agent relabels that rollout before learning from it."""
+        first = after or 0
+
+        def hook(steps: int) -> RewardFn | None:
+            if installed or steps < first:
+                return None
+            with self.s.timer.within("policy_learn", "reward_training"):  # the wait, as at a round's end
+                ensemble, metrics = job.result()
+                installed.append(self.install(ensemble, metrics))
+            return self.installed_reward if ensemble is not None else None
+
+        return hook
+
     def round_desc(self) -> str:
         return f"round {self.round} {self.config.algo.upper()}"
 
@@ -199,7 +226,8 @@ class PreferenceLoop:
         """Make a refitted ensemble the reward of every later step and (off-policy) of the whole replay buffer."""
         if ensemble is not None:
             reward = self.reward(self.s.fitter.install(ensemble))
-            self.s.collector.install(TimedReward(reward, self.s.timer))
+            self.installed_reward = TimedReward(reward, self.s.timer)
+            self.s.collector.install(self.installed_reward)
             self.s.agent.relabel(reward)
         return metrics
 

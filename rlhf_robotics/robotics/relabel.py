@@ -1,4 +1,5 @@
-"""Relabel an off-policy agent's replay buffer with the current learned reward (PEBBLE, Lee et al. 2021).
+"""Relabel an off-policy agent's replay buffer with the current learned reward (PEBBLE, Lee et al. 2021), or the
+rollout PPO is about to learn from (:func:`relabel_rollout`).
 
 An off-policy learner (SAC, TD3) trains on rewards stored when each transition was collected. Once the reward
 model is refitted those rewards belong to a function that no longer exists, so after every reward-model update
@@ -10,8 +11,10 @@ rll-research/BPref issue #7) — gets the new reward, computed by the same per-s
 from __future__ import annotations
 
 import numpy as np
+import torch
 from gymnasium import spaces
-from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.buffers import ReplayBuffer, RolloutBuffer
+from stable_baselines3.common.vec_env import VecNormalize
 
 from rlhf_robotics.robotics.reward_wrapper import RewardFn
 
@@ -69,3 +72,46 @@ def relabel_replay_buffer(
         f[:, obs_dim:] = env_actions(act[start:stop], action_space)
         rewards[start:stop] = reward_fn(f)
     return n * n_envs
+
+
+def relabel_rollout(
+    buffer: RolloutBuffer,
+    recorded: list[tuple[np.ndarray, np.ndarray]],
+    reward_fn: RewardFn,
+    normalizer: VecNormalize | None,
+    last_values: torch.Tensor,
+    dones: np.ndarray,
+) -> np.ndarray:
+    """Give the rollout PPO is about to learn from the rewards of ``reward_fn`` and recompute its advantages.
+
+    What the synchronous loop would have stored, had the new reward been installed before the rollout: each step's
+    stored reward moves by ``norm(new) − norm(old)``, so the rest of it (SB3's bootstrap of a time-limit truncation,
+    γ·V(final observation)) stays; ``norm`` is the reward normalisation the rollout went through, with the statistics
+    it has now (they were updated step by step with the old rewards; over one rollout of a long run they barely
+    move). Then GAE is rerun with the rollout's last values, as ``collect_rollouts`` ran it.
+
+    Args:
+        buffer: the full rollout buffer (``model.rollout_buffer``), after ``collect_rollouts``.
+        recorded: per vector step, ``(features (n_envs, D), learned reward (n_envs,))`` as the wrapper gave them
+            (:attr:`~rlhf_robotics.robotics.reward_wrapper.LearnedRewardVecEnv.recording`), one per buffer row.
+        reward_fn: the new per-step reward.
+        normalizer: the ``VecNormalize`` between the wrapper and the agent, or None.
+        last_values: ``collect_rollouts``' value of the observation after the last step.
+        dones: whether that last step ended its episode.
+
+    Returns:
+        The new learned rewards, ``(n_steps, n_envs)``, before normalisation.
+    """
+    if len(recorded) != buffer.buffer_size:
+        raise ValueError(f"relabel_rollout: {len(recorded)} recorded steps for a rollout of {buffer.buffer_size}; "
+                         "recording must start with the rollout")
+    features = np.stack([f for f, _ in recorded])  # (n_steps, n_envs, D)
+    old = np.stack([r for _, r in recorded]).astype(np.float32)
+    new = np.asarray(reward_fn(features.reshape(-1, features.shape[-1])), dtype=np.float32).reshape(old.shape)
+
+    def norm(r: np.ndarray) -> np.ndarray:
+        return normalizer.normalize_reward(r) if normalizer is not None and normalizer.norm_reward else r
+
+    buffer.rewards += norm(new) - norm(old)
+    buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
+    return new

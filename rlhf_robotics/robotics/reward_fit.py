@@ -175,10 +175,7 @@ class RewardFitter:
             done.set_result((None, None))
             return PendingRefit(done, self)
         if self.config.refit_worker == "process":
-            if self._process_pool is None:  # started once per run; spawn: no copy of the agent's threads or state
-                self._process_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                         initializer=torch.set_num_threads, initargs=(1,))
-            return PendingRefit(self._process_pool.submit(_run_in_worker, refit), self)
+            return PendingRefit(self.warm_worker().submit(_run_in_worker, refit), self)
 
         def work() -> Fitted:
             start = time.perf_counter()
@@ -188,6 +185,17 @@ class RewardFitter:
                 self.timer.seconds["reward_training_background"] += time.perf_counter() - start
 
         return PendingRefit(self._executor.submit(work), self)
+
+    def warm_worker(self) -> ProcessPoolExecutor:
+        """The refit worker process (``refit_worker=process``), started once per run and made to import what a refit
+        needs, so that the first background refit does not wait for a Python process to start and import torch
+        (about 2 s: longer than the rollout a relabelling refit has to finish in). Returns at once; the worker
+        warms up beside whatever the agent does next."""
+        if self._process_pool is None:  # spawn: no copy of the agent's threads or state
+            self._process_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                                     initializer=torch.set_num_threads, initargs=(1,))
+            self._process_pool.submit(_warm_up)
+        return self._process_pool
 
     def _standardise_inputs(self, ensemble: RewardEnsemble, data: PairDataset, round: int) -> None:
         """Set the members' input statistics before a fit: from the initial policy's steps at round 0, then
@@ -233,6 +241,11 @@ class RewardFitter:
         self._executor.shutdown(wait=True)
         if self._process_pool is not None:
             self._process_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """Runs first in the worker process: its imports (torch, the trainer) are what takes the time."""
+    import rlhf_robotics.preference.trainer  # noqa: F401
 
 
 def _run_in_worker(refit: Refit) -> tuple[RewardEnsemble, RewardTrainerMetrics, dict[str, Any], SelfPredictive | None, float]:

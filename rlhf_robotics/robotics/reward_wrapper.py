@@ -48,6 +48,9 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._qvel: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self._learned_return = np.zeros(self.num_envs)
+        self.recording: list[tuple[np.ndarray, np.ndarray]] | None = None
+        """While a list: every vector step appends its ``(features (n_envs, D), learned rewards (n_envs,))``, so that a
+        PPO rollout can be given a newer reward before the policy learns from it (``reward_model.async_relabel``)."""
         envs = getattr(venv, "envs", None)  # DummyVecEnv, seen through any VecEnvWrapper
         datas: list[Any] = [getattr(e.unwrapped, "data", None) for e in envs] if envs is not None else []
         self._sims: list[Any] | None = datas if datas and all(hasattr(d, "qpos") for d in datas) else None
@@ -93,6 +96,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         features = np.concatenate([self._obs, self._actions], axis=1)
         learned = (self.reward_fn(features) if self.reward_fn is not None else np.zeros(self.num_envs)).astype(np.float32)
         self._learned_return += learned
+        if self.recording is not None:
+            self.recording.append((features, learned))
         if self.buffer is not None and self._qpos is not None and self._qvel is not None:
             self.buffer.add(self._obs, self._actions, true_reward, self._qpos, self._qvel, infos, dones)
             if self.buffer.fixture_dim and dones.any():  # auto-reset: the sub-env already holds the next episode

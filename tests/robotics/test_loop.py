@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -172,6 +173,31 @@ def test_a_refit_installed_a_set_number_of_steps_into_the_round_is_deterministic
     # other segments: a different run from the round-late one
     wl = _weights(tmp_path / "late")
     assert not all(torch.equal(wa[k], wl[k]) for k in wa)
+
+
+def test_a_relabelling_refit_gives_each_round_s_first_rollout_the_new_reward(tmp_path: Path, monkeypatch) -> None:
+    import rlhf_robotics.robotics.agent as agent_module
+
+    calls: list[tuple[int, np.ndarray, np.ndarray]] = []
+    real = agent_module.relabel_rollout
+
+    def spy(buffer, recorded, reward_fn, *rest):
+        before = buffer.rewards.copy()
+        new = real(buffer, recorded, reward_fn, *rest)
+        calls.append((len(recorded), new, buffer.rewards - before))
+        return new
+
+    monkeypatch.setattr(agent_module, "relabel_rollout", spy)
+    rm = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5), async_training=True,
+                           async_install_steps=0, async_relabel=True, refit_worker="process")
+    a = run_experiment(dataclasses.replace(tiny(tmp_path / "a", reward_model=rm), total_steps=768), progress=False)
+    assert a.labels_used == 24 and "reward_training_background" in a.wall_seconds
+    # rounds 1-3 (256 steps, 2 rollouts of 64 × 2 envs each): the first rollout of each is relabelled, once
+    assert [n for n, _, _ in calls] == [64, 64, 64]
+    assert all(np.abs(moved).max() > 0 for _, _, moved in calls)  # the stored rewards did change
+    run_experiment(dataclasses.replace(tiny(tmp_path / "b", reward_model=rm), total_steps=768), progress=False)
+    wa, wb = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # deterministic: the switch is at a step count
 
 
 def test_input_statistics_follow_the_labelled_segments_only_when_per_round(tmp_path: Path) -> None:

@@ -90,15 +90,24 @@ class FakeAgent:
     rollout = 25
     """Env steps per rollout when a ``before_rollout`` hook is given (the learning is then noted per rollout)."""
 
-    def learn(self, steps: int, desc: str, before_rollout: Any = None) -> None:
+    def learn(self, steps: int, desc: str, before_rollout: Any = None, after_rollout: Any = None) -> None:
         self.learns += 1
         if self.learns == self.die_in_learn:
             raise KeyboardInterrupt
-        if before_rollout is None:
+        hooked = before_rollout is not None or after_rollout is not None
+        if not hooked:
             self.events.append(("learn", steps))
-        for done in range(0, steps, self.rollout) if before_rollout is not None else ():
-            before_rollout(done)
-            self.events.append(("learn", min(self.rollout, steps - done)))
+        for done in range(0, steps, self.rollout) if hooked else ():
+            n = min(self.rollout, steps - done)
+            if before_rollout is not None:
+                before_rollout(done)
+            if after_rollout is not None:  # collected, not yet learned from: a returned reward relabels it
+                self.events.append(("collect_rollout", n))
+                if after_rollout(done + n) is not None:
+                    self.events.append(("relabel_rollout",))
+                self.events.append(("update", n))
+            else:
+                self.events.append(("learn", n))
         self.num_timesteps += steps
         self.curve.append({"step": float(self.num_timesteps), "policy/return_true": 1.0})
 
@@ -210,6 +219,30 @@ def test_a_background_refit_can_take_over_a_set_number_of_steps_into_the_round(t
     per_round = [("start",), ("learn", 25), ("learn", 25), ("install",), ("relabel",), ("learn", 25), ("learn", 25)]
     assert [e[:1] if e[0] != "learn" else e for e in events[4:]] == per_round * 3
     assert [e[1] for e in events if e[0] == "start"] == [1, 2, 3]
+
+
+def test_a_relabelling_refit_takes_over_after_a_rollout_is_collected_and_before_the_policy_learns_from_it(
+        tmp_path: Path) -> None:
+    c = config(tmp_path)
+    for after, rollouts_before in ((0, 0), (40, 1)):
+        rm = dataclasses.replace(c.reward_model, async_training=True, async_install_steps=after, async_relabel=True)
+        events = run(dataclasses.replace(c, reward_model=rm))
+        # rollouts of 25: the refit goes in at the end of the first rollout that ends >= `after` steps into the round,
+        # and that rollout is relabelled before its update; the later rollouts are collected under the new reward
+        rollout = [("collect_rollout", 25), ("update", 25)]
+        per_round = [("start",), *rollout * rollouts_before, ("collect_rollout", 25), ("install",), ("relabel",),
+                     ("relabel_rollout",), ("update", 25), *rollout * (3 - rollouts_before)]
+        assert [e[:1] if e[0] in ("start", "install", "relabel", "relabel_rollout") else e for e in events[4:]] == per_round * 3
+
+
+def test_async_relabel_needs_a_background_refit_a_step_count_and_ppo() -> None:
+    with pytest.raises(ValueError, match="async_relabel=true relabels the rollout a background refit takes over in"):
+        RewardModelConfig(async_relabel=True)
+    with pytest.raises(ValueError, match="async_relabel=true needs reward_model.async_install_steps"):
+        RewardModelConfig(async_training=True, async_relabel=True)
+    with pytest.raises(ValueError, match=r"relabels PPO's rollout \(algo=sac\)"):
+        ExperimentConfig(algo="sac", reward_model=RewardModelConfig(async_training=True, async_install_steps=0,
+                                                                    async_relabel=True))
 
 
 def test_async_install_steps_needs_a_background_refit_and_a_step_count() -> None:

@@ -1,13 +1,16 @@
 """Relabelling an off-policy replay buffer after a reward-model update: every stored reward — the wrapped part
-included — equals the new reward model's output on that transition, computed on the actions the env saw."""
+included — equals the new reward model's output on that transition, computed on the actions the env saw. And
+relabelling the PPO rollout a background refit takes over in: the same buffer as one collected under the new
+reward."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-from stable_baselines3.common.buffers import ReplayBuffer
+from stable_baselines3.common.buffers import ReplayBuffer, RolloutBuffer
 
 from rlhf_robotics.preference.ensemble import StackedStepReward, build_step_ensemble
 from rlhf_robotics.robotics.relabel import env_actions, relabel_replay_buffer
@@ -91,3 +94,52 @@ def test_the_wrapper_needs_no_physics_state_when_it_records_nothing() -> None:
                                     TransitionBuffer(1, 10, 3, 1, 1, 1, []))
     with pytest.raises(ValueError, match="needs the MuJoCo state"):
         recording.reset()
+
+
+def _rollout_buffer(rewards: np.ndarray, values: np.ndarray, starts: np.ndarray, last_values: np.ndarray,
+                    dones: np.ndarray) -> RolloutBuffer:
+    n_steps, n_envs = rewards.shape
+    buf = RolloutBuffer(n_steps, spaces.Box(-1, 1, (3,)), spaces.Box(-1, 1, (1,)), device="cpu", gamma=0.9,
+                        gae_lambda=0.8, n_envs=n_envs)
+    for t in range(n_steps):
+        buf.add(np.zeros((n_envs, 3), np.float32), np.zeros((n_envs, 1), np.float32), rewards[t], starts[t],
+                torch.as_tensor(values[t]), torch.zeros(n_envs))
+    buf.compute_returns_and_advantage(torch.as_tensor(last_values), dones)
+    return buf
+
+
+def test_a_relabelled_rollout_equals_the_rollout_collected_under_the_new_reward() -> None:
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from rlhf_robotics.robotics.relabel import relabel_rollout
+
+    rng = np.random.default_rng(0)
+    n_steps, n_envs, dim = 6, 2, 4
+    features = rng.normal(size=(n_steps, n_envs, dim)).astype(np.float32)
+    old_fn = lambda f: f[:, 0] * 3.0  # noqa: E731
+    new_fn = lambda f: 3.0 * f[:, 1] - 4.0 * f[:, 2]  # noqa: E731
+    norm = VecNormalize(DummyVecEnv([lambda: gym.make("Pendulum-v1")] * n_envs), norm_obs=False, clip_reward=2.0)
+    norm.ret_rms.var = np.array(3.7)
+    values = rng.normal(size=(n_steps, n_envs)).astype(np.float32)
+    starts = np.zeros((n_steps, n_envs), np.float32)
+    starts[3, 1] = 1.0  # env 1's episode ended after step 2
+    last_values, dones = rng.normal(size=n_envs).astype(np.float32), np.array([False, True])
+    bootstrap = np.zeros((n_steps, n_envs), np.float32)
+    bootstrap[2, 1] = 0.9 * 1.25  # SB3 adds γ·V(final obs) to a time-limit truncation's reward: it must stay
+    old = np.stack([old_fn(f) for f in features]).astype(np.float32)
+    new = np.stack([new_fn(f) for f in features]).astype(np.float32)
+    collected = _rollout_buffer(norm.normalize_reward(old) + bootstrap, values, starts, last_values, dones)
+    recorded = [(features[t], old[t]) for t in range(n_steps)]
+
+    got = relabel_rollout(collected, recorded, new_fn, norm, torch.as_tensor(last_values), dones)
+
+    expected = _rollout_buffer(norm.normalize_reward(new) + bootstrap, values, starts, last_values, dones)
+    assert np.allclose(got, new)
+    assert np.abs(norm.normalize_reward(new)).max() == 2.0  # some rewards are clipped, as the env stack clips them
+    assert np.allclose(collected.rewards, expected.rewards, atol=1e-6)
+    assert np.allclose(collected.advantages, expected.advantages, atol=1e-5)
+    assert np.allclose(collected.returns, expected.returns, atol=1e-5)
+    assert not np.allclose(collected.advantages, _rollout_buffer(norm.normalize_reward(old) + bootstrap, values, starts,
+                                                                 last_values, dones).advantages)
+    with pytest.raises(ValueError, match="5 recorded steps for a rollout of 6"):
+        relabel_rollout(collected, recorded[1:], new_fn, norm, torch.as_tensor(last_values), dones)
