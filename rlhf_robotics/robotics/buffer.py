@@ -63,15 +63,13 @@ class TransitionBuffer:
         self.obs[p], self.act[p], self.reward[p] = obs, act, reward
         self.qpos[p], self.qvel[p] = qpos, qvel
         self.episode[p] = self._next_episode
-        if self.term_keys:
-            terms = self.terms[p]
-            for i, info in enumerate(infos):
-                for k, key in enumerate(self.term_keys):
-                    v = info.get(key)
-                    terms[i, k] = np.nan if v is None else v
-        for j in np.flatnonzero(dones):
-            self._next_episode[j] = self._episode_counter
-            self._episode_counter += 1
+        if self.term_keys:  # one assignment of a nested list: per-element numpy writes cost more than the step
+            keys = self.term_keys
+            self.terms[p] = [[np.nan if (v := info.get(key)) is None else v for key in keys] for info in infos]
+        if np.any(dones):
+            for j in np.flatnonzero(dones):
+                self._next_episode[j] = self._episode_counter
+                self._episode_counter += 1
         self.pos = (p + 1) % self.capacity
         self.full = self.full or self.pos == 0
         self.total_steps += self.n_envs
