@@ -388,7 +388,9 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
         f"| plain PPO (`learn`) | {data.get('ppo_seconds_median', math.nan):.1f} | |",
         "",
         f"Wall-time ratio loop / plain PPO: median {data.get('wall_time_ratio_median', math.nan):.2f}× (per repetition: "
-        f"{per_rep}); goal ≤ 1.15×." + (f" CPU-time ratio: median {cpu:.2f}×." if cpu is not None else ""),
+        f"{per_rep}); goal ≤ 1.15×." + (f" CPU-time ratio: median {cpu:.2f}×." if cpu is not None else "")
+        + (f" The loop's own process alone (the worker's refit left out): median {main:.2f}×."
+           if (main := data.get("main_process_cpu_time_ratio_median")) is not None else ""),
     ]
     return out
 

@@ -167,3 +167,15 @@ def test_offpolicy_wall_time_ratios_come_only_from_runs_timed_alone(make_results
     row = next(line for line in text.splitlines() if line.startswith("| pebble_1000_oracle"))
     assert row.endswith("| 1.15 |")  # median of 1.10 and 1.20; seed 0's 3.0 is left out
     assert "(4 of 6 runs)" in text and "timed alone" in text
+
+
+def test_an_overhead_section_names_when_the_refit_takes_over_and_the_loop_s_own_cpu(make_results: ModuleType) -> None:
+    relabel = {**fake_overhead(), "refit_epochs": 8, "refit_worker": "process", "stop_accuracy": 0.97, "async_install_steps": 0,
+               "async_relabel": True, "cpu_time_ratio_median": 1.33, "main_process_cpu_time_ratio_median": 1.07}
+    early = {**fake_overhead(), "refit_epochs": 8, "async_install_steps": 4096}
+    text = make_results.render(None, [relabel, early, fake_overhead()])
+    assert ("reward refits async, ≤ 8 epochs each, in a worker process, stopped at 97% training accuracy, taken over at the end of the "
+            "round's first rollout, which is relabelled") in text
+    assert "reward refits async, ≤ 8 epochs each, taken over 4,096 env steps into the round\n" in text
+    assert "CPU-time ratio: median 1.33×. The loop's own process alone (the worker's refit left out): median 1.07×." in text
+    assert text.count("own process alone") == 1  # results without the figure say nothing of it
