@@ -346,6 +346,14 @@ def screens_section(screens: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _take_over(steps: int | None, relabel: bool) -> str:
+    """When an async refit took over in an overhead run's title ("" at the round's end, the default)."""
+    if relabel:
+        where = "the round's first rollout" if not steps else f"a rollout ≥ {steps:,} env steps into the round"
+        return f", taken over at the end of {where}, which is relabelled"
+    return f", taken over {steps:,} env steps into the round" if steps else ""
+
+
 def overhead_section(data: dict[str, Any]) -> list[str]:
     reps = data.get("repetitions", [])
     phases = data.get("phase_medians_seconds", {})
@@ -356,12 +364,7 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
         + (f", members trained {data['trainer_workers']} at a time" if data.get("trainer_workers", 1) > 1 else "")
         + (", in a worker process" if data.get("refit_worker") == "process" else "")
         + (f", stopped at {data['stop_accuracy']:.0%} training accuracy" if data.get("stop_accuracy") else "")
-        + (f", taken over {data['async_install_steps']:,} env steps into the round"
-           if data.get("async_install_steps") and not data.get("async_relabel") else "")
-        + (", taken over at the end of the round's first rollout, which is relabelled" if data.get("async_relabel")
-           and not data.get("async_install_steps") else "")
-        + (f", taken over at the end of a rollout ≥ {data['async_install_steps']:,} env steps into the round, which is "
-           "relabelled" if data.get("async_relabel") and data.get("async_install_steps") else ""),
+        + _take_over(data.get("async_install_steps"), bool(data.get("async_relabel"))),
         "",
         f"{data.get('steps')} env steps per arm, {data.get('labels')} labels from the perfect oracle, {len(reps)} repetitions "
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",

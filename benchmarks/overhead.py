@@ -166,15 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     reps: list[dict[str, Any]] = []
     for r in range(args.reps):
         run_dir = WORK / "overhead" / f"rep{r}"
+        def loop() -> tuple[dict[str, float], float, float]:
+            return run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir,  # noqa: B023
+                            args.workers, args.refit_worker, args.stop_accuracy, args.install_steps, args.relabel)
+
         if r % 2 == 0:
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
-            phases, loop_cpu, loop_main_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir,
-                                        args.workers, args.refit_worker, args.stop_accuracy, args.install_steps,
-                                        args.relabel)
+            phases, loop_cpu, loop_main_cpu = loop()
         else:
-            phases, loop_cpu, loop_main_cpu = run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir,
-                                        args.workers, args.refit_worker, args.stop_accuracy, args.install_steps,
-                                        args.relabel)
+            phases, loop_cpu, loop_main_cpu = loop()
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
         rep = {"seed": r, "order": "ppo first" if r % 2 == 0 else "loop first", "ppo_seconds": ppo_wall, "phases": phases,
                "wall_time_ratio": phases["loop_total"] / ppo_wall, "cpu_seconds_ppo": ppo_cpu, "cpu_seconds_loop": loop_cpu,

@@ -17,7 +17,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.logger import configure as configure_logger
 from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize, unwrap_vec_normalize, unwrap_vec_wrapper
 
 from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.exploration import reset_critic, reset_value
@@ -94,16 +94,6 @@ class RelabelAfterRollout(BaseCallback):
         return True
 
 
-def learned_reward_env(venv: VecEnv) -> LearnedRewardVecEnv:
-    """The :class:`LearnedRewardVecEnv` inside ``venv`` (``venv`` itself or under its wrappers)."""
-    env: object = venv
-    while not isinstance(env, LearnedRewardVecEnv):
-        if not hasattr(env, "venv"):
-            raise TypeError(f"no LearnedRewardVecEnv inside {type(venv).__name__}")
-        env = env.venv  # type: ignore[attr-defined]
-    return env
-
-
 class Agent:
     """One SB3 algorithm on ``venv`` (the learned-reward env stack), with the loop's timing and learning curve.
 
@@ -148,8 +138,11 @@ class Agent:
                 if is_off_policy(self.config):
                     raise ValueError("relabelling a rollout before the update is PPO's; off-policy agents relabel "
                                      "their replay buffer (off_policy.relabel)")
-                normalizer = self.venv if isinstance(self.venv, VecNormalize) else None
-                callback = CallbackList([RelabelAfterRollout(after_rollout, learned_reward_env(self.venv), normalizer),
+                reward_env = unwrap_vec_wrapper(self.venv, LearnedRewardVecEnv)
+                if not isinstance(reward_env, LearnedRewardVecEnv):
+                    raise TypeError(f"no LearnedRewardVecEnv inside {type(self.venv).__name__}: nothing records the "
+                                    "rollout's steps to relabel")
+                callback = CallbackList([RelabelAfterRollout(after_rollout, reward_env, unwrap_vec_normalize(self.venv)),
                                          callback])
             self.model.learn(steps, reset_num_timesteps=False, callback=callback, progress_bar=False)
 

@@ -145,12 +145,9 @@ class PreferenceLoop:
                 self.status("waiting_for_policy", f"round {r}: training the policy")
                 installed: list[RewardTrainerMetrics | None] = []
                 after = c.reward_model.async_install_steps
-                if c.reward_model.async_relabel:
-                    s.agent.learn(steps_per_round[r - 1], self.round_desc(),
-                                  after_rollout=self.install_after_rollout(job, after, installed))
-                else:
-                    s.agent.learn(steps_per_round[r - 1], self.round_desc(),
-                                  self.install_during_round(job, after, installed))
+                hooks = ({"after_rollout": self.install_after_rollout(job, after, installed)} if c.reward_model.async_relabel
+                         else {"before_rollout": self.install_during_round(job, after, installed)})
+                s.agent.learn(steps_per_round[r - 1], self.round_desc(), **hooks)
                 if installed:
                     metrics = installed[0]
                 else:
@@ -179,8 +176,7 @@ class PreferenceLoop:
 
         def hook(steps: int) -> None:
             if not installed and steps >= after:
-                with self.s.timer.within("policy_learn", "reward_training"):  # the wait, as at a round's end
-                    installed.append(self.install(*job.result()))
+                self.take_over(job, installed)
 
         return hook
 
@@ -194,12 +190,17 @@ class PreferenceLoop:
         def hook(steps: int) -> RewardFn | None:
             if installed or steps < first:
                 return None
-            with self.s.timer.within("policy_learn", "reward_training"):  # the wait, as at a round's end
-                ensemble, metrics = job.result()
-                installed.append(self.install(ensemble, metrics))
-            return self.installed_reward if ensemble is not None else None
+            return self.installed_reward if self.take_over(job, installed) else None
 
         return hook
+
+    def take_over(self, job: PendingRefit, installed: list[RewardTrainerMetrics | None]) -> bool:
+        """Inside the agent's learning: wait for the background refit ``job``, install it and note its metrics in
+        ``installed``; whether it brought a new reward (False: no judgments to fit yet)."""
+        with self.s.timer.within("policy_learn", "reward_training"):  # the wait, as at a round's end
+            ensemble, metrics = job.result()
+            installed.append(self.install(ensemble, metrics))
+        return ensemble is not None
 
     def round_desc(self) -> str:
         return f"round {self.round} {self.config.algo.upper()}"
