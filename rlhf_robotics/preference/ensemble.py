@@ -279,7 +279,7 @@ class StackedStepReward:
         for k, (w, b) in enumerate(self._weights[:-1]):
             h = h @ w
             h += b
-            h = _NUMPY_ACTIVATIONS[self._acts[k]](h)
+            h = _NUMPY_ACTIVATIONS_INPLACE[self._acts[k]](h)
         return h
 
     def _raw_members(self, h: np.ndarray) -> np.ndarray:
@@ -327,4 +327,11 @@ _NUMPY_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "LeakyReLU": lambda h: np.maximum(h, 0.01 * h),  # the slope 0.01 of _ACTIVATIONS["leaky_relu"]
     "Tanh": np.tanh,
     "SiLU": lambda h: h / (1 + np.exp(-h)),
+}
+_NUMPY_ACTIVATIONS_INPLACE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    # the same values written into ``h`` (a fresh layer output): a 4-env step's reward is dominated by allocations
+    "ReLU": lambda h: np.maximum(h, 0, out=h),
+    "LeakyReLU": lambda h: np.maximum(h, 0.01 * h, out=h),
+    "Tanh": lambda h: np.tanh(h, out=h),
+    "SiLU": lambda h: np.divide(h, 1 + np.exp(-h), out=h),
 }

@@ -108,7 +108,7 @@ class PreferenceLoop:
                 s.agent.collect(max(c.labels.buffer_steps, s.collector.segment_steps * 2 * c.env.n_envs))
         budget = c.total_steps - self.pretrain_steps  # pre-training counts toward the run's env steps
         if c.reward_model.async_training and c.reward_model.refit_worker == "process":
-            s.fitter.warm_worker()  # starts beside the initial policy's rollouts, ready for round 1's refit
+            s.fitter.warm_worker()  # build_loop started it already; stages built by hand start it here
         steps_per_round = [budget // c.labels.rounds + (1 if r < budget % c.labels.rounds else 0) for r in range(c.labels.rounds)]
         if not resumed:
             initial = s.report.initial_evaluation(s.agent, s.collector)
@@ -281,21 +281,27 @@ def build_loop(config: ExperimentConfig, progress: bool = True) -> PreferenceLoo
         rubric = rubric.weighted(config.teacher.rubric_weights)
     store, features = PreferenceStore(paths.store), SegmentFeatures(SegmentStore(paths.segments))
     collector = Collector(config, segment_steps, dt)
-    pretrain = bool(config.pretrain.steps)
-    agent = Agent(config, collector.venv, device, timer, run_dir / "tb", pretrain=pretrain, progress=progress)
     fitter = RewardFitter(config, store, features, collector.buffer, rng["reward_model"], timer,
                           collector.obs_dim + collector.act_dim, segment_steps)
-    if rubric is not None:  # the labelling app asks people about each criterion
-        write_rubric(run_dir, [(c.name, c.question) for c in rubric.criteria])
-    write_instruction(run_dir, e.instruction)  # the labelling app shows it above every pair
-    labeller: Labeller = (PeopleLabeller(paths, config, store, collector.buffer) if config.labels.source == "human" else
-                          TeacherLabeller(teacher, config.teacher.judge_on, rubric, store, features, str(run_dir), timer))
-    checkpointer, metrics = Checkpointer(run_dir), MetricsLog(paths.metrics)
-    report = FinalReport(config, env_factory(e.id, e.kwargs, e.christiano), checkpointer, metrics, timer, device, progress)
-    return PreferenceLoop(config, Stages(agent, collector, QueryAsker(store, features, config.selection.oversampling, e.id, rng,
-                                                                     config.selection.recent_steps,
-                                                                     config.selection.same_episode),
-                                         labeller, fitter, checkpointer, report, metrics, store, rng, timer))
+    if config.reward_model.async_training and config.reward_model.refit_worker == "process":
+        fitter.warm_worker()  # starts its imports now, beside the agent's construction and the initial rollouts
+    try:
+        pretrain = bool(config.pretrain.steps)
+        agent = Agent(config, collector.venv, device, timer, run_dir / "tb", pretrain=pretrain, progress=progress)
+        if rubric is not None:  # the labelling app asks people about each criterion
+            write_rubric(run_dir, [(c.name, c.question) for c in rubric.criteria])
+        write_instruction(run_dir, e.instruction)  # the labelling app shows it above every pair
+        labeller: Labeller = (PeopleLabeller(paths, config, store, collector.buffer) if config.labels.source == "human" else
+                              TeacherLabeller(teacher, config.teacher.judge_on, rubric, store, features, str(run_dir), timer))
+        checkpointer, metrics = Checkpointer(run_dir), MetricsLog(paths.metrics)
+        report = FinalReport(config, env_factory(e.id, e.kwargs, e.christiano), checkpointer, metrics, timer, device, progress)
+        return PreferenceLoop(config, Stages(agent, collector, QueryAsker(store, features, config.selection.oversampling, e.id, rng,
+                                                                         config.selection.recent_steps,
+                                                                         config.selection.same_episode),
+                                             labeller, fitter, checkpointer, report, metrics, store, rng, timer))
+    except BaseException:
+        fitter.close()  # the warm worker process, if any
+        raise
 
 
 def run_experiment(config: ExperimentConfig, resume: bool = False, progress: bool = True) -> Summary:

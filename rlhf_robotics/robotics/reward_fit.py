@@ -244,8 +244,13 @@ class RewardFitter:
 
 
 def _warm_up() -> None:
-    """Runs first in the worker process: its imports (torch, the trainer) are what takes the time."""
-    import rlhf_robotics.preference.trainer  # noqa: F401
+    """Runs first in the worker process: its imports (torch, the trainer, this module) and one tiny fit (torch's
+    first backward pass and optimiser step set up what later ones reuse) are what the first refit would otherwise
+    wait for. Draws nothing from the random streams a refit uses (its own generator; torch's global one restored)."""
+    with torch.random.fork_rng(devices=[]):
+        ensemble = build_step_ensemble(2, 1)
+        data = PairDataset(torch.zeros(2, 2, 2), torch.tensor([0]), torch.tensor([1]), torch.tensor([1.0]))
+        train_ensemble(ensemble, data, RewardTrainerConfig(epochs=1), np.random.default_rng(0))
 
 
 def _run_in_worker(refit: Refit) -> tuple[RewardEnsemble, RewardTrainerMetrics, dict[str, Any], SelfPredictive | None, float]:

@@ -338,6 +338,16 @@ def test_a_refit_in_a_worker_process_is_the_threads_computation(tmp_path: Path) 
     thread.close(), process.close()
 
 
+def test_the_worker_s_warm_up_fit_leaves_torch_s_random_stream_where_it_was() -> None:
+    from rlhf_robotics.robotics.reward_fit import _warm_up
+
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    _warm_up()  # a tiny fit: the refits after it in the worker draw what they would have drawn without it
+    assert torch.equal(torch.rand(4), expected)
+
+
 def test_the_fitter_learns_the_labels_and_follows_the_store(tmp_path: Path) -> None:
     c = config(tmp_path)
     c = dataclasses.replace(c, reward_model=dataclasses.replace(c.reward_model, trainer=RewardTrainerConfig(epochs=40)))
