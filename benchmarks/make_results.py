@@ -721,19 +721,21 @@ def scaling_cell(c: dict[str, Any], note: str = "") -> str:
             f"(n={max(len(c['fraction']), len(c['score']))}{note})")
 
 
-def held_out_verdict(pairs: dict[str, Any], n_tasks: int, arm: str = "best", margin: float | None = None) -> list[str]:
-    """The held-out check in words: ``arm`` minus ``default`` paired by (task, seed), mean with a 95 % bootstrap
-    interval. Without ``margin``, ``arm`` beats ``default`` only where the interval of the score difference lies
-    above 0; with one (a change meant to cost less, not to learn more), ``arm`` is not worse where it lies above
+def held_out_verdict(pairs: dict[str, Any], n_tasks: int, arm: str = "best", margin: float | None = None,
+                     seeds: Sequence[int] = (5, 6, 7, 8, 9)) -> list[str]:
+    """The held-out check in words: ``arm`` minus ``default`` paired by (task, seed) over ``seeds``, mean with a 95 %
+    bootstrap interval. Without ``margin``, ``arm`` beats ``default`` only where the interval of the score difference
+    lies above 0; with one (a change meant to cost less, not to learn more), ``arm`` is not worse where it lies above
     ``-margin``."""
+    span = f"seeds {min(seeds)}–{max(seeds)}"
     if not pairs["pairs"]:
-        return [f"Held-out check of `{arm}` (seeds 5–9, 100 labels): no pair has run yet.", ""]
+        return [f"Held-out check of `{arm}` ({span}, 100 labels): no pair has run yet.", ""]
     n = len(pairs["pairs"])
     rng = np.random.default_rng(0)
     mean = lambda x: float(np.mean(x))  # noqa: E731
     frac, score = (bootstrap_ci(np.asarray(pairs[k], dtype=float), mean, rng) for k in ("fraction", "score"))
     wins = sum(d > 0 for d in pairs["score"])
-    complete = n == n_tasks * 5
+    complete = n == n_tasks * len(seeds)
     so_far = "" if complete else " so far"
     if margin is None:
         ok = bool(score.n) and score.low > 0
@@ -745,7 +747,7 @@ def held_out_verdict(pairs: dict[str, Any], n_tasks: int, arm: str = "best", mar
                    f"lies above −{margin:.2f})." if ok else
                    f"`{arm}` is not shown to be no worse than `default` on the held-out seeds{so_far} (the score "
                    f"difference's CI reaches below −{margin:.2f}), so the default is unchanged.")
-    return [f"Held-out check of `{arm}` (seeds 5–9, 100 oracle labels, {n} of {n_tasks * 5} (task, seed) pairs"
+    return [f"Held-out check of `{arm}` ({span}, 100 oracle labels, {n} of {n_tasks * len(seeds)} (task, seed) pairs"
             f"{so_far}): `{arm}` − `default`, mean over pairs [95 % bootstrap CI], in the "
             f"fraction of true-reward PPO {frac.point:+.2f} [{frac.low:+.2f}, {frac.high:+.2f}] and in the score "
             f"{score.point:+.2f} [{score.low:+.2f}, {score.high:+.2f}]; `{arm}` scores higher on {wins} of "
@@ -782,7 +784,8 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
                   "`benchmarks/label_scaling.py` says why); meant to cost less, not to learn more, it runs on the "
                   "held-out seeds only and may become the default if it is not worse there.", ""]
         lines += held_out_verdict(held_out_pairs(data, arm), len(data.get("tasks", [])), arm,
-                                  float(data.get("non_inferiority_margin") or 0.1))
+                                  float(data.get("non_inferiority_margin") or 0.1),
+                                  data.get("held_out_seeds", {}).get(arm) or (5, 6, 7, 8, 9))
     labels = sorted({n for cells in table.values() for task in cells.values() for n in task})
     pooled = across_tasks(data)
     n_tasks = len(data.get("tasks", []))

@@ -161,3 +161,28 @@ def test_cheap_refit_runs_on_held_out_seeds_and_is_judged_by_a_margin(ls: Module
     worse = ls.held_out_pairs({"runs": runs + [run("cheap_refit", s, 0.3) for s in ls.HELD_OUT_SEEDS]}, "cheap_refit")
     text = " ".join(mr.held_out_verdict(worse, 1, "cheap_refit", margin=0.1))
     assert "reaches below −0.10), so the default is unchanged" in text
+
+
+def test_relabel_refit_s_check_pools_seeds_5_to_14_and_no_other_arm_s_does(ls: ModuleType) -> None:
+    mr = _load("make_results")
+    more = [j for j in ls.plan(best=True) if j.seed in ls.MORE_HELD_OUT_SEEDS]
+    assert {j.arm for j in more} == {"ppo", "default", "relabel_refit"} and {j.task for j in more} == set(ls.TASKS)
+    assert {(j.labels, j.teacher) for j in more if j.arm != "ppo"} == {(100, "oracle")}
+    assert len(more) == 3 * len(ls.TASKS) * len(ls.MORE_HELD_OUT_SEEDS)
+
+    def run(arm: str, s: int, score: float) -> dict:
+        return {"arm": arm, "task": "Hopper-v5", "labels": None if arm == "ppo" else 100,
+                "teacher": None if arm == "ppo" else "oracle", "seed": s, "return_true": {"mean": 100 * score},
+                "score_vs_reference": score}
+
+    seeds = ls.HELD_OUT_SEEDS + ls.MORE_HELD_OUT_SEEDS
+    runs = [run(arm, s, 0.5) for s in seeds for arm in ("ppo", "default", "best", "relabel_refit")]
+    assert ls.held_out_pairs({"runs": runs}, "relabel_refit")["pairs"] == [f"Hopper-v5/{s}" for s in seeds]
+    assert ls.held_out_pairs({"runs": runs}, "best")["pairs"] == [f"Hopper-v5/{s}" for s in ls.HELD_OUT_SEEDS]
+    half = ls.held_out_pairs({"runs": [r for r in runs if r["seed"] < 10]}, "relabel_refit")
+    text = " ".join(mr.held_out_verdict(half, 1, "relabel_refit", 0.1, ls.held_out_seeds("relabel_refit")))
+    assert "(seeds 5–14, 100 oracle labels, 5 of 10 (task, seed) pairs so far)" in text
+    data = {"runs": runs, "tasks": ["Hopper-v5"], "relabel_refit": list(ls.RELABEL_REFIT), "non_inferiority_margin": 0.1,
+            "held_out_seeds": {"relabel_refit": list(seeds)}}
+    section = "\n".join(mr.label_scaling_section(data))
+    assert "Held-out check of `relabel_refit` (seeds 5–14, 100 oracle labels, 10 of 10 (task, seed) pairs)" in section
