@@ -73,7 +73,7 @@ LABELS = (25, 50, 100, 200, 700)
 SEEDS = (0, 1, 2, 3, 4)
 HELD_OUT_SEEDS = (5, 6, 7, 8, 9)
 MORE_HELD_OUT_SEEDS = (10, 11, 12, 13, 14)
-"""Stated Dec 3 (19:10 UTC), before any run on these seeds: ``relabel_refit``'s check on seeds 5–9 (20 pairs) gave
+"""Stated Dec 3 (19:00 UTC), before any run on these seeds: ``relabel_refit``'s check on seeds 5–9 (20 pairs) gave
 −0.03 [−0.15, +0.08] in the score; with 20 pairs the interval is ~±0.11 wide, so an arm equal to the default would
 rarely show a 0.10 margin. Its check is therefore repeated on seeds 5–14 pooled (40 pairs): ``default``,
 ``relabel_refit`` and PPO on seeds 10–14 at 100 oracle labels, the same margin (``NON_INFERIORITY_MARGIN``); the
