@@ -229,6 +229,10 @@ class StackedStepReward:
     training round; it does not follow later changes to the ensemble.
     """
 
+    pure = True
+    """A step's reward is a function of its features alone (no state, no clock), so PPO may compute a rollout's
+    rewards after the rollout (:meth:`~rlhf_robotics.robotics.reward_wrapper.LearnedRewardVecEnv.defer`)."""
+
     def __init__(self, ensemble: RewardEnsemble) -> None:
         members = [m for m in ensemble.members if isinstance(m, StepRewardMLP)]
         if len(members) != ensemble.size:

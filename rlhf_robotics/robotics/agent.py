@@ -94,6 +94,68 @@ class RelabelAfterRollout(BaseCallback):
         return True
 
 
+class DeferredReward(BaseCallback):
+    """PPO: each rollout's learned rewards computed after the rollout, bit for bit what the env stack would have given.
+
+    At a rollout's start the learned-reward wrapper defers its reward (:meth:`LearnedRewardVecEnv.defer`: only a
+    reward of a step's features alone) and the ``VecNormalize`` above it stops updating its return statistics; at
+    the rollout's end (before any other callback's) the wrapper computes the rewards step by step, the
+    normalisation's return statistics are replayed step by step with them, each stored reward gets its normalised
+    learned reward added (the buffer holds only SB3's time-limit bootstrap γ·V until then: the sum is the one
+    ``collect_rollouts`` would have formed) and GAE is rerun. Saves ~3/4 of the reward's cost on the hot path
+    (``LearnedRewardVecEnv.defer`` says why).
+
+    Args:
+        reward_env: the learned-reward wrapper.
+        normalizer: the ``VecNormalize`` directly above it, or None when the agent acts on the wrapper itself.
+    """
+
+    def __init__(self, reward_env: LearnedRewardVecEnv, normalizer: VecNormalize | None) -> None:
+        super().__init__()
+        self.reward_env, self.normalizer = reward_env, normalizer
+        self._returns: np.ndarray | None = None
+        self._training = False
+
+    def _on_rollout_start(self) -> None:
+        if not self.reward_env.defer():
+            return
+        if self.normalizer is not None:
+            self._returns, self._training = self.normalizer.returns.copy(), self.normalizer.training
+            self.normalizer._update_reward = _keep_return_statistics  # type: ignore[method-assign]
+
+    def _on_rollout_end(self) -> None:
+        self._settle(whole_rollout=True)
+
+    def _settle(self, whole_rollout: bool) -> None:
+        if not self.reward_env.deferring:
+            return
+        rewards, dones = self.reward_env.settle()
+        norm = self.normalizer
+        if norm is not None:  # VecNormalize.step_wait's reward part, step by step
+            del norm._update_reward  # the class's method again
+            assert self._returns is not None
+            norm.returns = self._returns
+            for t in range(len(rewards)):
+                if self._training:
+                    norm._update_reward(rewards[t])
+                rewards[t] = norm.normalize_reward(rewards[t])
+                norm.returns[dones[t]] = 0
+        buffer = self.model.rollout_buffer  # type: ignore[attr-defined]
+        buffer.rewards[: len(rewards)] += rewards
+        if whole_rollout:
+            buffer.compute_returns_and_advantage(last_values=self.locals["values"], dones=self.locals["dones"])
+
+    def _on_training_end(self) -> None:
+        self._settle(whole_rollout=False)  # learning stopped inside a rollout (a callback returned False)
+
+    def _on_step(self) -> bool:
+        return True
+
+
+def _keep_return_statistics(reward: np.ndarray) -> None:
+    """Stands in for ``VecNormalize._update_reward`` while a rollout's rewards are deferred."""
+
+
 class Agent:
     """One SB3 algorithm on ``venv`` (the learned-reward env stack), with the loop's timing and learning curve.
 
@@ -131,20 +193,37 @@ class Agent:
         collected, before the policy learns from it; a reward it returns relabels that rollout
         (:class:`RelabelAfterRollout`)."""
         with self.timer("policy_learn"), progress_bar(steps, desc, self.progress) as bar:
-            callback: BaseCallback = CurveCallback(self.curve, bar, self.curve_interval)
-            if before_rollout is not None:
-                callback = CallbackList([BeforeRollout(before_rollout), callback])
+            # called in this order at each rollout's start and end: a new reward first, the deferred rewards computed
+            # before a relabelling refit takes over, the learning curve last
+            callbacks: list[BaseCallback] = [] if before_rollout is None else [BeforeRollout(before_rollout)]
+            reward_env = unwrap_vec_wrapper(self.venv, LearnedRewardVecEnv)
+            if (deferred := self.deferred_reward(reward_env)) is not None:
+                callbacks.append(deferred)
             if after_rollout is not None:
                 if is_off_policy(self.config):
                     raise ValueError("relabelling a rollout before the update is PPO's; off-policy agents relabel "
                                      "their replay buffer (off_policy.relabel)")
-                reward_env = unwrap_vec_wrapper(self.venv, LearnedRewardVecEnv)
                 if not isinstance(reward_env, LearnedRewardVecEnv):
                     raise TypeError(f"no LearnedRewardVecEnv inside {type(self.venv).__name__}: nothing records the "
                                     "rollout's steps to relabel")
-                callback = CallbackList([RelabelAfterRollout(after_rollout, reward_env, unwrap_vec_normalize(self.venv)),
-                                         callback])
+                callbacks.append(RelabelAfterRollout(after_rollout, reward_env, unwrap_vec_normalize(self.venv)))
+            callbacks.append(CurveCallback(self.curve, bar, self.curve_interval))
+            callback = callbacks[0] if len(callbacks) == 1 else CallbackList(callbacks)
             self.model.learn(steps, reset_num_timesteps=False, callback=callback, progress_bar=False)
+
+    defer_reward = True
+    """PPO computes each rollout's learned rewards after the rollout (:class:`DeferredReward`; the same run, faster)."""
+
+    def deferred_reward(self, reward_env: VecEnv | None) -> DeferredReward | None:
+        """The :class:`DeferredReward` callback for PPO on the loop's env stack: the wrapper itself, or a
+        ``VecNormalize`` directly on it (another wrapper between them could change the rewards); else None."""
+        if not self.defer_reward or is_off_policy(self.config) or not isinstance(reward_env, LearnedRewardVecEnv):
+            return None
+        if self.venv is reward_env:
+            return DeferredReward(reward_env, None)
+        if isinstance(self.venv, VecNormalize) and self.venv.venv is reward_env:
+            return DeferredReward(reward_env, self.venv)
+        return None
 
     def collect(self, steps: int) -> None:
         """Act for ``steps`` env steps (all envs together) without learning; the wrapper records them."""

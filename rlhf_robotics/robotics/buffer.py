@@ -66,7 +66,7 @@ class TransitionBuffer:
         if self.term_keys:  # one assignment of a nested list: per-element numpy writes cost more than the step
             keys = self.term_keys
             self.terms[p] = [[np.nan if (v := info.get(key)) is None else v for key in keys] for info in infos]
-        if np.any(dones):
+        if dones.any():  # the method, not np.any: a third of the cost on this per-step path
             for j in np.flatnonzero(dones):
                 self._next_episode[j] = self._episode_counter
                 self._episode_counter += 1

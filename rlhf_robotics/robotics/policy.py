@@ -72,6 +72,11 @@ class TimedReward:
         self.timer.seconds["reward_inference"] += time.perf_counter() - start
         return out
 
+    @property
+    def pure(self) -> bool:
+        """Whether the wrapped reward may be computed after the step (:meth:`LearnedRewardVecEnv.defer`)."""
+        return bool(getattr(self.fn, "pure", False))
+
 
 class CurveCallback(BaseCallback):
     """Records (env steps, mean true return, mean learned return) of recent episodes after each rollout, logs
