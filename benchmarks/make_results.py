@@ -722,7 +722,7 @@ def scaling_cell(c: dict[str, Any], note: str = "") -> str:
 
 
 def held_out_verdict(pairs: dict[str, Any], n_tasks: int, arm: str = "best", margin: float | None = None,
-                     seeds: Sequence[int] = (5, 6, 7, 8, 9)) -> list[str]:
+                     seeds: Sequence[int] = (5, 6, 7, 8, 9)) -> list[str]:  # label_scaling.HELD_OUT_SEEDS
     """The held-out check in words: ``arm`` minus ``default`` paired by (task, seed) over ``seeds``, mean with a 95 %
     bootstrap interval. Without ``margin``, ``arm`` beats ``default`` only where the interval of the score difference
     lies above 0; with one (a change meant to cost less, not to learn more), ``arm`` is not worse where it lies above
@@ -758,7 +758,13 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/label_scaling.py``: the loop's fraction of true-reward PPO and score against a fixed reference by
     label budget, per arm and task."""
     sys.path.insert(0, str(HERE))
-    from label_scaling import TECHNIQUES, across_tasks, held_out_pairs, scaling_table  # noqa: PLC0415  (a sibling script)
+    from label_scaling import (  # noqa: PLC0415  (a sibling script)
+        HELD_OUT_SEEDS,
+        TECHNIQUES,
+        across_tasks,
+        held_out_pairs,
+        scaling_table,
+    )
 
     table = scaling_table(data)
     lines = [
@@ -785,7 +791,7 @@ def label_scaling_section(data: dict[str, Any]) -> list[str]:
                   "held-out seeds only and may become the default if it is not worse there.", ""]
         lines += held_out_verdict(held_out_pairs(data, arm), len(data.get("tasks", [])), arm,
                                   float(data.get("non_inferiority_margin") or 0.1),
-                                  data.get("held_out_seeds", {}).get(arm) or (5, 6, 7, 8, 9))
+                                  data.get("held_out_seeds", {}).get(arm) or HELD_OUT_SEEDS)
     labels = sorted({n for cells in table.values() for task in cells.values() for n in task})
     pooled = across_tasks(data)
     n_tasks = len(data.get("tasks", []))
