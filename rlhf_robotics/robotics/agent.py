@@ -135,6 +135,8 @@ class DeferredReward(BaseCallback):
             del norm._update_reward  # the class's method again
             assert self._returns is not None
             norm.returns = self._returns
+            if len(rewards):  # what get_original_reward() returns after the rollout's last step
+                norm.old_reward = rewards[-1].copy()
             for t in range(len(rewards)):
                 if self._training:
                     norm._update_reward(rewards[t])
