@@ -1,4 +1,4 @@
-"""Shared helpers for benchmark scripts: provenance of a results file."""
+"""Shared helpers for benchmark scripts: provenance of a results file, the refit settings of published grids."""
 
 from __future__ import annotations
 
@@ -14,6 +14,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 WORK = ROOT / "benchmarks" / ".work"
+
+
+SYNCHRONOUS_REFIT: tuple[str, ...] = (
+    "reward_model.async_training=false", "reward_model.async_relabel=false", "reward_model.async_install_steps=null",
+    "reward_model.refit_worker=thread", "reward_model.techniques.stop_accuracy=null")
+"""The reward refit every loop benchmark published before issue 13 ran with, as overrides: synchronous refits
+between PPO chunks, each member trained its full epochs (no B-Pref stop). Issue 13 made a background refit that
+relabels the round's first rollout (``relabel_refit``) PPO's default; benchmarks whose results were published with
+the old default pin these so their grids stay reproducible, and arms that study the refit override on top."""
+
+
+def synchronous_refit(config: Any) -> Any:
+    """``config`` (an ``ExperimentConfig``) with :data:`SYNCHRONOUS_REFIT`'s settings."""
+    import dataclasses
+
+    rm = config.reward_model
+    return dataclasses.replace(config, reward_model=dataclasses.replace(
+        rm, async_training=False, async_relabel=False, async_install_steps=None, refit_worker="thread",
+        techniques=dataclasses.replace(rm.techniques, stop_accuracy=None)))
 
 
 def provenance() -> dict[str, object]:

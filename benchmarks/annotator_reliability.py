@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, app_url, provenance  # noqa: E402
+from _common import RESULTS, ROOT, SYNCHRONOUS_REFIT, WORK, app_url, provenance  # noqa: E402
 
 from rlhf_robotics.preference.records import StoredJudgment  # noqa: E402
 from rlhf_robotics.preference.reliability import fit_reliability  # noqa: E402
@@ -148,7 +148,7 @@ def one_run(env: str, arm: str, seed: int, steps: int, labels: int, overlap: int
                "labels.source=human", f"labels.total={labels}", "labels.rounds=5", "labels.human_min_initial=10",
                f"labels.reliability={ARMS[arm]}", f"total_steps={steps}", f"baseline={str(arm == 'equal').lower()}",
                "video=false", "eval_episodes=5", "ui.port=0", "ui.min_watch_s=0", f"ui.overlap={overlap}", "ui.gold_rate=0.1",
-               "ui.repeat_rate=0.05", "quiet=true"]
+               "ui.repeat_rate=0.05", "quiet=true", *SYNCHRONOUS_REFIT]  # the published runs' refit
     t0 = time.time()
     proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "MUJOCO_GL": "egl"}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

@@ -80,7 +80,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, synchronous_refit  # noqa: E402
 
 DEFAULT_STEPS = 204_800
 ENVS: dict[str, dict[str, Any]] = {
@@ -255,12 +255,12 @@ def apply_overrides(config: Any, items: Sequence[str]) -> Any:
 def _experiment_config(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> Any:
     from rlhf_robotics.robotics.config import EnvConfig, ExperimentConfig, LabelsConfig, TeacherSettings
 
-    return apply_overrides(ExperimentConfig(
+    return apply_overrides(synchronous_refit(ExperimentConfig(
         env=EnvConfig(id=job.env_id, kwargs=dict(ENVS[job.env])),
         labels=LabelsConfig(total=job.labels or 1), teacher=TeacherSettings(preset=job.teacher or "oracle"),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=eval_episodes,
         video=False, device="cpu",
-    ), OVERRIDES)
+    )), OVERRIDES)  # the published grid's refit; --set overrides on top
 
 
 def run_loop(job: Job, steps: int, eval_episodes: int, run_dir: Path) -> dict[str, Any]:

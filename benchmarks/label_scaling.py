@@ -1,9 +1,12 @@
 """The label-scaling curve (issue 13): how much of true-reward PPO our loop reaches with 25 to 700 labels, what each
 label-efficiency technique adds, and how the loop holds up when 20 % or 30 % of the labels are wrong.
 
-The grid, every run at 204,800 env steps with the loop's and PPO's default settings (as ``label_efficiency.py``):
+The grid, every run at 204,800 env steps with the loop's and PPO's default settings (as ``label_efficiency.py``) as
+they were when it began: the reward refit is pinned to the synchronous one (``_common.SYNCHRONOUS_REFIT``) in every
+arm, so the grid reproduces after issue 13 made ``relabel_refit``'s settings PPO's default (Dec 4); the refit arms
+override it.
 
-- ``default`` (today's loop) on HalfCheetah-v5, Hopper-v5 (fixed horizon, as ``conf/env/hopper.yaml``), Swimmer-v5
+- ``default`` (the loop before that switch) on HalfCheetah-v5, Hopper-v5 (fixed horizon, as ``conf/env/hopper.yaml``), Swimmer-v5
   and Ant-v5, oracle teacher, 25 / 50 / 100 / 200 / 700 labels, seeds 0–4;
 - ``ppo`` on the true reward, same tasks and seeds (the reference of "fraction of true-reward PPO");
 - each technique alone (``TECHNIQUES``) on Hopper-v5 at 50 and 200 labels, seeds 0–4. Why Hopper: it is where the
@@ -62,6 +65,7 @@ from _common import (  # noqa: E402
     print_jobs,
     provenance,
     seed_from_published,
+    synchronous_refit,
     write_result,
 )
 from label_efficiency import apply_overrides, loop_result, ppo_result  # noqa: E402
@@ -220,7 +224,9 @@ def experiment_config(job: Job, steps: int, run_dir: Path, eval_episodes: int = 
         labels=LabelsConfig(total=job.labels or 1), teacher=TeacherSettings(preset="oracle"),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=eval_episodes,
         video=False, device="cpu")
-    return apply_overrides(config, [f"teacher.overrides={TEACHERS[job.teacher or 'oracle']}", *arm_settings(job.arm)])
+    # every arm starts from the synchronous refit the grid began with (the default before issue 13 switched it)
+    return apply_overrides(synchronous_refit(config), [f"teacher.overrides={TEACHERS[job.teacher or 'oracle']}",
+                                                      *arm_settings(job.arm)])
 
 
 def run_job(job: Job, steps: int, work: Path, eval_episodes: int) -> dict[str, Any]:

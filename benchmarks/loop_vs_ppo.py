@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, WORK, provenance  # noqa: E402
 
+from rlhf_robotics.preference.techniques import TechniquesConfig  # noqa: E402
 from rlhf_robotics.robotics.config import (  # noqa: E402
     EnvConfig,
     ExperimentConfig,
@@ -59,7 +60,9 @@ def main() -> None:
             shutil.rmtree(run_dir, ignore_errors=True)  # an unfinished seed is started again
             config = ExperimentConfig(
                 env=EnvConfig(id=args.env), labels=LabelsConfig(total=args.labels), teacher=TeacherSettings(preset=args.teacher),
-                reward_model=RewardModelConfig(async_training=args.refit == "async", refit_epochs=args.refit_epochs),
+                reward_model=RewardModelConfig(async_training=args.refit == "async", refit_epochs=args.refit_epochs,
+                                               async_relabel=False, refit_worker="thread",  # as published
+                                               techniques=TechniquesConfig(stop_accuracy=None)),
                 total_steps=args.steps, seed=seed, run_dir=str(run_dir), baseline=True, eval_episodes=10, video=False,
             )
             print(f"seed {seed}: running loop + true-reward PPO ({args.steps} steps each)", flush=True)

@@ -59,6 +59,7 @@ from _common import (  # noqa: E402
     print_jobs,
     provenance,
     seed_from_published,
+    synchronous_refit,
     write_result,
 )
 
@@ -126,13 +127,15 @@ def experiment_config(job: Job, steps: int, run_dir: Path) -> Any:
     teacher = TeacherSettings(preset=arm["teacher"])
     common = dict(env=env, teacher=teacher, total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False,
                   eval_episodes=10, video=False, device="cpu")
+    # every arm with the refit the grid ran with (synchronous, no B-Pref stop; the default before issue 13)
     if arm["method"] == "christiano":
-        return ExperimentConfig(labels=LabelsConfig(total=arm["labels"]), **common)  # type: ignore[arg-type]
+        return synchronous_refit(ExperimentConfig(labels=LabelsConfig(total=arm["labels"]), **common))  # type: ignore[arg-type]
     equal_rounds = LabelsConfig(total=arm["labels"], initial_fraction=0.1, rounds=9, schedule_timescale=1e9)
     if arm["method"] == "pebble":
-        return ExperimentConfig(labels=equal_rounds, algo="sac", off_policy=OffPolicyConfig(learning_starts=SEED_STEPS),
-                                pretrain=PretrainConfig(steps=pretrain_steps(steps)), **common)  # type: ignore[arg-type]
-    return ExperimentConfig(labels=equal_rounds, algo="sac", **common)  # type: ignore[arg-type]
+        return synchronous_refit(ExperimentConfig(
+            labels=equal_rounds, algo="sac", off_policy=OffPolicyConfig(learning_starts=SEED_STEPS),
+            pretrain=PretrainConfig(steps=pretrain_steps(steps)), **common))  # type: ignore[arg-type]
+    return synchronous_refit(ExperimentConfig(labels=equal_rounds, algo="sac", **common))  # type: ignore[arg-type]
 
 
 def run_job(job: Job, steps: int, work: Path) -> dict[str, Any]:

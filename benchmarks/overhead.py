@@ -19,7 +19,8 @@ the same arm. Reported per repetition and as medians:
   with the refit on the second core, the closest steady figure to the wall-time ratio (Dec 3: plain PPO alone took
   49 to 63 s across three repetitions of one invocation, so wall ratios moved by ±0.1 with the neighbours).
 
-    .venv/bin/python benchmarks/overhead.py --out benchmarks/results/overhead_sync.json   # the loop's defaults (synchronous refits)
+    .venv/bin/python benchmarks/overhead.py --out benchmarks/results/overhead_default.json   # the loop's defaults
+    .venv/bin/python benchmarks/overhead.py --refit sync --out benchmarks/results/overhead_sync.json   # before issue 13
     .venv/bin/python benchmarks/overhead.py --refit async --out benchmarks/results/overhead.json
     .venv/bin/python benchmarks/overhead.py --workers 2 --out benchmarks/results/overhead_sync_workers2.json
     .venv/bin/python benchmarks/overhead.py --refit async --refit-worker process --stop-accuracy 0.97 \
@@ -28,6 +29,12 @@ the same arm. Reported per repetition and as medians:
         --install-steps 4096 --out benchmarks/results/overhead_process_stop97_install4096.json   # taken over 2 rollouts in
     .venv/bin/python benchmarks/overhead.py --refit async --refit-worker process --stop-accuracy 0.97 \
         --install-steps 0 --relabel --out benchmarks/results/overhead_process_stop97_relabel.json   # the first rollout relabelled
+
+``--refit default`` (the default) runs the loop with the package's reward-model settings (since issue 13, PPO's
+default is the background refit in a worker process with B-Pref's stop, taken over at the end of each round's first
+rollout, which is relabelled); ``--refit sync`` and ``--refit async`` start from the settings before issue 13
+(synchronous or round-late thread refits, no stop), so the commands of the older results files still reproduce
+them; the other flags override either. The results file records the settings the loop actually ran with.
 
 The reward model's cost hardly depends on the env steps (10 refits of a 3-member ensemble on all comparisons so
 far), PPO's grows with them, so the ratio falls as ``--steps`` grows: compare ratios at equal steps only. Run it
@@ -84,13 +91,13 @@ def run_ppo(env_id: str, steps: int, seed: int) -> tuple[float, float]:
     return wall, cpu
 
 
-def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refit: str, run_dir: Path,
-             workers: int = 1, refit_worker: str = "thread", stop_accuracy: float | None = None,
-             install_steps: int | None = None, relabel: bool = False) -> tuple[dict[str, float], float, float]:
-    """Our loop without its baseline: (phase seconds, CPU seconds of the whole run incl. its final evaluation and
-    the worker's, CPU seconds of this process alone)."""
-    from rlhf_robotics.preference.techniques import TechniquesConfig
-    from rlhf_robotics.preference.trainer import RewardTrainerConfig
+def loop_config(env_id: str, steps: int, seed: int, labels: int, teacher: str, refit: str, run_dir: Path,
+                settings: dict[str, Any]) -> Any:
+    """The loop's ``ExperimentConfig`` (no baseline): ``refit`` ``default`` takes the package's reward-model settings,
+    ``sync``/``async`` those before issue 13 (synchronous or round-late thread refits, no B-Pref stop); ``settings``
+    (``RewardModelConfig`` fields, ``stop_accuracy`` and ``workers``) override either."""
+    import dataclasses
+
     from rlhf_robotics.robotics.config import (
         EnvConfig,
         ExperimentConfig,
@@ -98,17 +105,29 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
         RewardModelConfig,
         TeacherSettings,
     )
-    from rlhf_robotics.robotics.loop import run_experiment
 
-    shutil.rmtree(run_dir, ignore_errors=True)
-    config = ExperimentConfig(
+    rm = RewardModelConfig()
+    if refit != "default":
+        rm = dataclasses.replace(rm, async_training=refit == "async", async_relabel=False, refit_worker="thread",
+                                 techniques=dataclasses.replace(rm.techniques, stop_accuracy=None))
+    settings = dict(settings)
+    if "stop_accuracy" in settings:
+        rm = dataclasses.replace(rm, techniques=dataclasses.replace(rm.techniques, stop_accuracy=settings.pop("stop_accuracy")))
+    if "workers" in settings:
+        rm = dataclasses.replace(rm, trainer=dataclasses.replace(rm.trainer, workers=settings.pop("workers")))
+    return ExperimentConfig(
         env=EnvConfig(id=env_id), labels=LabelsConfig(total=labels), teacher=TeacherSettings(preset=teacher),
-        reward_model=RewardModelConfig(async_training=refit == "async", trainer=RewardTrainerConfig(workers=workers),
-                                       refit_worker=refit_worker, techniques=TechniquesConfig(stop_accuracy=stop_accuracy),
-                                       async_install_steps=install_steps, async_relabel=relabel),
-        total_steps=steps, seed=seed,
+        reward_model=dataclasses.replace(rm, **settings), total_steps=steps, seed=seed,
         run_dir=str(run_dir), baseline=False, video=False, eval_episodes=1, device="cpu",
     )
+
+
+def run_loop(config: Any) -> tuple[dict[str, float], float, float]:
+    """Our loop without its baseline: (phase seconds, CPU seconds of the whole run incl. its final evaluation and
+    the worker's, CPU seconds of this process alone)."""
+    from rlhf_robotics.robotics.loop import run_experiment
+
+    shutil.rmtree(config.run_dir, ignore_errors=True)
     cpu, main_cpu = cpu_seconds(), main_process_cpu_seconds()
     w = run_experiment(config, progress=False).wall_seconds
     cpu, main_cpu = cpu_seconds() - cpu, main_process_cpu_seconds() - main_cpu
@@ -120,12 +139,6 @@ def run_loop(env_id: str, steps: int, seed: int, labels: int, teacher: str, refi
     return phases, cpu, main_cpu
 
 
-def _refit_epochs() -> int:
-    from rlhf_robotics.robotics.config import RewardModelConfig
-
-    return RewardModelConfig().refit_epochs
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="HalfCheetah-v5")
@@ -133,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
                         "budget; a multiple of 10 x 2048 ends every label round on a whole PPO rollout)")
     parser.add_argument("--labels", type=int, default=700)
     parser.add_argument("--teacher", default="oracle")
-    parser.add_argument("--refit", choices=["async", "sync"], default="sync",
-                        help="sync: refit between PPO chunks (the loop's default); async: in a thread beside PPO")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="reward_model.trainer.workers: ensemble members trained at once in threads (default 1)")
-    parser.add_argument("--refit-worker", choices=["thread", "process"], default="thread",
-                        help="with --refit async: reward_model.refit_worker (process: the second core trains)")
+    parser.add_argument("--refit", choices=["default", "sync", "async"], default="default",
+                        help="default: the package's reward-model settings; sync: refits between PPO chunks, async: "
+                             "in a thread beside PPO, one round late (both as before issue 13: no B-Pref stop)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="reward_model.trainer.workers: ensemble members trained at once in threads")
+    parser.add_argument("--refit-worker", choices=["thread", "process"], default=None,
+                        help="reward_model.refit_worker (process: the second core trains a background refit)")
     parser.add_argument("--stop-accuracy", type=float, default=None,
-                        help="reward_model.techniques.stop_accuracy (B-Pref's early stop, e.g. 0.97; default off)")
+                        help="reward_model.techniques.stop_accuracy (B-Pref's early stop, e.g. 0.97)")
     parser.add_argument("--install-steps", type=int, default=None,
                         help="with --refit async: reward_model.async_install_steps (the refit takes over this many env "
                              "steps into the round, not at its end)")
@@ -148,18 +162,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --install-steps: reward_model.async_relabel (the refit takes over at the end of a "
                              "rollout, which is relabelled before PPO learns from it)")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--out", default=str(RESULTS / "overhead_sync.json"))
+    parser.add_argument("--out", default=str(RESULTS / "overhead_default.json"))
     args = parser.parse_args(argv)
     if args.reps < 1 or args.steps < 1:
         parser.error(f"--reps and --steps must be >= 1, got {args.reps} and {args.steps}")
-    if args.refit_worker == "process" and args.refit != "async":
-        parser.error("--refit-worker process needs --refit async (a synchronous refit runs in this process)")
-    if args.install_steps is not None and (args.refit != "async" or args.install_steps < 0):
-        parser.error(f"--install-steps {args.install_steps}: needs --refit async and a step count >= 0")
-    if args.relabel and args.install_steps is None:
-        parser.error("--relabel needs --install-steps (0: the end of the round's first rollout)")
-    if args.stop_accuracy is not None and not 0.5 < args.stop_accuracy <= 1:
-        parser.error(f"--stop-accuracy must be in (0.5, 1], got {args.stop_accuracy}")
+    if args.refit_worker == "process" and args.refit == "sync":
+        parser.error("--refit-worker process needs a background refit (a synchronous refit runs in this process)")
+    if args.install_steps is not None and (args.refit == "sync" or args.install_steps < 0):
+        parser.error(f"--install-steps {args.install_steps}: needs a background refit and a step count >= 0")
+    settings: dict[str, Any] = {k: v for k, v in (
+        ("workers", args.workers), ("refit_worker", args.refit_worker), ("stop_accuracy", args.stop_accuracy),
+        ("async_install_steps", args.install_steps), ("async_relabel", args.relabel or None)) if v is not None}
+    try:  # bad settings stop here, before any run
+        rm = loop_config(args.env, args.steps, 0, args.labels, args.teacher, args.refit, WORK / "overhead" / "rep0",
+                         settings).reward_model
+    except ValueError as err:
+        parser.error(str(err))
     import torch
 
     torch.set_num_threads(1)
@@ -167,8 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in range(args.reps):
         run_dir = WORK / "overhead" / f"rep{r}"
         def loop() -> tuple[dict[str, float], float, float]:
-            return run_loop(args.env, args.steps, r, args.labels, args.teacher, args.refit, run_dir,  # noqa: B023
-                            args.workers, args.refit_worker, args.stop_accuracy, args.install_steps, args.relabel)
+            return run_loop(loop_config(args.env, args.steps, r, args.labels, args.teacher, args.refit,  # noqa: B023
+                                        run_dir, settings))  # noqa: B023
 
         if r % 2 == 0:
             ppo_wall, ppo_cpu = run_ppo(args.env, args.steps, seed=r)
@@ -185,10 +203,13 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "overhead",
         "command": ("python benchmarks/overhead.py " + " ".join(sys.argv[1:] if argv is None else argv)).strip(),
-        "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher, "refit": args.refit,
-        "refit_epochs": _refit_epochs(), "trainer_workers": args.workers, "refit_worker": args.refit_worker,
-        "stop_accuracy": args.stop_accuracy, "async_install_steps": args.install_steps,
-        "async_relabel": args.relabel,
+        "env_id": args.env, "steps": args.steps, "labels": args.labels, "teacher": args.teacher,
+        "settings_from": "the package's defaults" if args.refit == "default" else "the settings before issue 13",
+        # the reward-model settings the loop ran with (resolved for PPO)
+        "refit": "async" if rm.async_training else "sync", "refit_epochs": rm.refit_epochs,
+        "trainer_workers": rm.trainer.workers, "refit_worker": rm.refit_worker,
+        "stop_accuracy": rm.techniques.stop_accuracy, "async_install_steps": rm.async_install_steps,
+        "async_relabel": rm.async_relabel,
         "order": "alternating: PPO first on even repetitions, the loop first on odd ones",
         "repetitions": reps,
         "phase_medians_seconds": {k: float(np.median([rep["phases"][k] for rep in reps])) for k in PHASES},

@@ -73,7 +73,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside, synchronous_refit  # noqa: E402
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
@@ -239,13 +239,13 @@ def job_state(job: Job, work: Path, steps: int | None = None) -> str:
 def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
     from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, PretrainConfig, TeacherSettings
 
-    return ExperimentConfig(
+    return synchronous_refit(ExperimentConfig(  # the refit the published grid ran with
         env=env_configs()[job.task], ppo=task_ppo(job.task), labels=LabelsConfig(**loop_labels(labels)),
         teacher=TeacherSettings(**loop_settings()["teacher"]),
         pretrain=PretrainConfig(**loop_pretrain(job.task, steps)) if job.arm == "loop" else PretrainConfig(),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
-    )
+    ))
 
 
 def run_loop(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:

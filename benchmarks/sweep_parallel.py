@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, WORK, provenance  # noqa: E402
+from _common import RESULTS, ROOT, SYNCHRONOUS_REFIT, WORK, provenance  # noqa: E402
 
 
 def _load() -> float:
@@ -45,7 +45,7 @@ def run_sweep(launcher: str, sweep_dir: Path, extra: list[str]) -> dict[str, obj
     """Run the smoke sweep on ``launcher``; returns wall seconds, exit code, job states and the log's tail."""
     shutil.rmtree(sweep_dir, ignore_errors=True)
     cmd = [sys.executable, "-m", "rlhf_robotics.cli.main", "-m", "+sweep=smoke", f"hydra/launcher={launcher}",
-           f"hydra.sweep.dir={sweep_dir}", *extra]
+           f"hydra.sweep.dir={sweep_dir}", *SYNCHRONOUS_REFIT, *extra]  # the published timing's refit
     load_before = _load()
     start = time.perf_counter()
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "MUJOCO_GL": "egl"})

@@ -3,6 +3,7 @@ dataclasses; library code only ever sees these."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -236,36 +237,40 @@ class RewardModelConfig:
     """Where the members' input standardisation comes from: ``per_round`` re-fits it before every refit to the
     steps of every labelled segment (the first layer absorbs the change, so the reward is the same function
     until training moves it); ``initial`` fixes it from the initial policy's steps for the whole run."""
-    async_training: bool = False
-    """Refit in a background thread while PPO trains (Christiano et al. trained the predictor asynchronously):
-    the policy then follows the reward fitted one round earlier. Deterministic: the refit is joined at the
-    round's end. It only pays off with a core to spare: in one Python process the refit competes with PPO for
-    the GIL, and with the second core busy it measured slower than synchronous refits. Needs
-    ``mlp.dropout = 0`` (dropout would draw from the generator PPO samples from)."""
+    async_training: bool | None = None
+    """Refit in the background while the agent trains (Christiano et al. trained the predictor asynchronously).
+    None (the default): true under PPO with ``mlp.dropout = 0``, false under SAC/TD3 (no held-out evidence for a
+    background refit off-policy, where the whole replay buffer is relabelled at every refit anyway). Deterministic:
+    the refit's result is taken over at a set step count (``async_install_steps``), never at whatever moment it
+    finishes. It pays off with a core to spare (``refit_worker=process``); in one Python process (``thread``) the
+    refit competes with the agent for the GIL. Needs ``mlp.dropout = 0`` (dropout would draw from the generator the
+    agent samples from). Issue 13 made it PPO's default: with ``async_relabel`` it was no worse than the
+    synchronous refit on held-out seeds (``benchmarks/label_scaling.py``'s ``relabel_refit``, seeds 5-14) and
+    brought the loop's wall time to ~1.15x plain PPO's (``benchmarks/overhead.py``)."""
     async_install_steps: int | None = None
-    """With ``async_training``: when the background refit's reward takes over within the round. None: at the
-    round's end (the data flow of the synchronous loop, one whole round late). N: at the first rollout boundary at
-    least N env steps into the round (all envs together), waiting there for the refit if it has not finished, so
-    only those steps learn on the previous reward; deterministic, since the switch is at a step count and not at
-    whatever moment the refit happens to finish. With ``refit_worker=process`` the refit runs on the second core
-    during those steps (issue 13: an asynchronous refit's reward one round late cost learning)."""
-    async_relabel: bool = False
+    """With ``async_training``: when the background refit's reward takes over within the round. N: at the first
+    rollout boundary at least N env steps into the round (all envs together), waiting there for the refit if it has
+    not finished, so only those steps learn on the previous reward. None: with ``async_relabel``, 0 (the end of the
+    round's first rollout); without it, the round's end (the synchronous loop's data flow, one whole round late)."""
+    async_relabel: bool | None = None
     """With ``async_training`` (PPO): the background refit takes over at the *end* of the first rollout that ends at
-    least ``async_install_steps`` env steps into the round (0: the round's first rollout), after the rollout is
-    collected and before PPO learns from it, and that rollout's learned rewards are recomputed with the new reward
+    least ``async_install_steps`` env steps into the round, after the rollout is collected and before PPO learns
+    from it, and that rollout's learned rewards are recomputed with the new reward
     (:func:`~rlhf_robotics.robotics.relabel.relabel_rollout`). No PPO update of the round then learns from the
     previous round's reward: the data flow of the synchronous loop (the same policy collects the same first rollout;
     only the reward normalisation's running statistics saw that rollout's old rewards), while the refit runs beside
-    the rollout's collection (on the second core with ``refit_worker=process``). Issue 13: an asynchronous refit's
-    reward one round late cost learning (``cheap_refit``, ``early_refit`` in ``benchmarks/label_scaling.py``)."""
-    refit_worker: str = "thread"
-    """Where a background refit runs: ``thread`` (in this process, sharing the GIL with the agent) or ``process``
-    (a worker process started once per run, so the second core trains the reward model while the agent steps;
-    same results as ``thread``, bit for bit: the worker hands its random-stream state back)."""
+    the rollout's collection (on the second core with ``refit_worker=process``). None (the default): true whenever
+    the refit runs in the background under PPO. Issue 13: a background refit's reward one round late cost learning
+    (``cheap_refit``, ``early_refit`` in ``benchmarks/label_scaling.py``); relabelling won that back."""
+    refit_worker: str = "process"
+    """Where a background refit runs: ``process`` (a worker process started once per run, so the second core trains
+    the reward model while the agent steps) or ``thread`` (in this process, sharing the GIL with the agent); the
+    same results bit for bit (the worker hands its random-stream state back)."""
 
-    techniques: TechniquesConfig = field(default_factory=TechniquesConfig)
-    """Issue 13's label-efficiency techniques, each off by default: ``stop_accuracy`` (B-Pref), ``crop_steps`` and
-    ``surf`` (SURF), ``rime`` (RIME), ``rune`` (RUNE), ``reed`` (REED); see
+    techniques: TechniquesConfig = field(default_factory=lambda: TechniquesConfig(stop_accuracy=0.97))
+    """Issue 13's label-efficiency techniques: ``stop_accuracy`` (B-Pref; 0.97 here, as B-Pref and PEBBLE train
+    their reward models, part of the default refit since issue 13), ``crop_steps`` and ``surf`` (SURF), ``rime``
+    (RIME), ``rune`` (RUNE), ``reed`` (REED), those off by default; see
     :class:`~rlhf_robotics.preference.techniques.TechniquesConfig`."""
 
     def __post_init__(self) -> None:
@@ -276,20 +281,6 @@ class RewardModelConfig:
             raise ValueError("reward_model.techniques.rune.enabled=true needs reward_model.ensemble_size >= 2 (the "
                              f"bonus is the members' disagreement; got {self.ensemble_size})")
         check_range("reward_model.refit_epochs", self.refit_epochs, ge=1)
-        if self.refit_worker not in ("thread", "process"):
-            raise ValueError(f"reward_model.refit_worker={self.refit_worker!r}: choose thread or process")
-        if self.async_install_steps is not None:
-            check_range("reward_model.async_install_steps", self.async_install_steps, ge=0)
-            if not self.async_training:
-                raise ValueError(f"reward_model.async_install_steps={self.async_install_steps} only applies to a "
-                                 "background refit: set reward_model.async_training=true, or leave it null")
-        if self.async_relabel and not self.async_training:
-            raise ValueError("reward_model.async_relabel=true relabels the rollout a background refit takes over in: set "
-                             "reward_model.async_training=true, or async_relabel=false")
-        if self.async_relabel and self.async_install_steps is None:
-            raise ValueError("reward_model.async_relabel=true needs reward_model.async_install_steps (0: the end of the "
-                             "round's first rollout); null installs at the round's end, where there is no rollout left "
-                             "to relabel")
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
         check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)
@@ -306,10 +297,45 @@ class RewardModelConfig:
             raise ValueError(
                 f"reward_model.input_statistics={self.input_statistics!r}; expected per_round or initial"
             )
+        self.check_refit()
+
+    def resolved(self, algo: str) -> RewardModelConfig:
+        """These settings with the refit's ``None`` (automatic) choices made for ``algo``: a background refit that
+        relabels the round's first rollout under PPO (unless ``mlp.dropout > 0``), a synchronous one under SAC/TD3.
+
+        Raises:
+            ValueError: settings that contradict each other or the algorithm, naming the keys and the fix.
+        """
+        background = self.async_training
+        if background is None:
+            background = algo == "ppo" and self.mlp.dropout == 0
+        relabel = self.async_relabel
+        if relabel is None:
+            relabel = background and algo == "ppo"
+        if relabel and algo != "ppo":
+            raise ValueError(f"reward_model.async_relabel=true relabels PPO's rollout (algo={algo}); off-policy agents "
+                             "relabel their whole replay buffer at every refit (off_policy.relabel): set it false")
+        install = self.async_install_steps
+        if install is None and relabel and background:
+            install = 0
+        return dataclasses.replace(self, async_training=background, async_relabel=relabel, async_install_steps=install)
+
+    def check_refit(self) -> None:
+        """The refit settings' cross-field checks; a ``None`` (automatic) value passes until :meth:`resolved`."""
+        if self.refit_worker not in ("thread", "process"):
+            raise ValueError(f"reward_model.refit_worker={self.refit_worker!r}: choose process or thread")
+        if self.async_install_steps is not None:
+            check_range("reward_model.async_install_steps", self.async_install_steps, ge=0)
+            if self.async_training is False:
+                raise ValueError(f"reward_model.async_install_steps={self.async_install_steps} only applies to a "
+                                 "background refit: set reward_model.async_training=true, or leave it null")
+        if self.async_relabel and self.async_training is False:
+            raise ValueError("reward_model.async_relabel=true relabels the rollout a background refit takes over in: set "
+                             "reward_model.async_training=true (or null), or async_relabel=false")
         if self.async_training and self.mlp.dropout > 0:
             raise ValueError(
                 f"reward_model.async_training=true needs reward_model.mlp.dropout=0 (got {self.mlp.dropout}); "
-                "set one of them differently"
+                "set one of them differently (async_training=null refits synchronously when dropout is on)"
             )
 
 
@@ -500,9 +526,7 @@ class ExperimentConfig:
             raise ValueError(
                 f"pretrain.steps{seed} = {self.steps_before_labels} leaves no steps of total_steps={self.total_steps} "
                 "for learning from labels; raise total_steps or lower pretrain.steps")
-        if self.reward_model.async_relabel and self.algo != "ppo":
-            raise ValueError(f"reward_model.async_relabel=true relabels PPO's rollout (algo={self.algo}); off-policy agents "
-                             "relabel their whole replay buffer at every refit (off_policy.relabel): set it false")
+        self.reward_model = self.reward_model.resolved(self.algo)
         rollout = self.ppo.n_steps * self.env.n_envs
         check_range("ppo.n_steps", self.ppo.n_steps, ge=2 / self.env.n_envs,
                     why=f"a rollout of ppo.n_steps × env.n_envs = {rollout} steps needs at least 2")

@@ -48,6 +48,13 @@ def test_each_job_runs_its_task_teacher_and_technique(ls: ModuleType, tmp_path: 
     b = ls.experiment_config(ls.Job("best", "Swimmer-v5", 100, "oracle", 5), 1000, tmp_path)  # the screen's pick
     assert (b.reward_model.techniques.stop_accuracy, b.selection.name) == (0.97, "kcenter_disagreement")
     assert d.reward_model.techniques.stop_accuracy is None and d.selection.name != "kcenter_disagreement"
+    # every arm starts from the synchronous refit the grid began with, whatever the package's default is now
+    assert (d.reward_model.async_training, d.reward_model.async_relabel, d.reward_model.refit_worker) == (False, False, "thread")
+    r = ls.experiment_config(ls.Job("relabel_refit", "Ant-v5", 100, "oracle", 5), 1000, tmp_path).reward_model
+    assert (r.async_training, r.async_relabel, r.async_install_steps, r.refit_worker, r.techniques.stop_accuracy) == (
+        True, True, 0, "process", 0.97)
+    late = ls.experiment_config(ls.Job("cheap_refit", "Ant-v5", 100, "oracle", 5), 1000, tmp_path).reward_model
+    assert (late.async_training, late.async_relabel, late.async_install_steps) == (True, False, None)
 
 
 def test_tables_give_fractions_of_the_same_seeds_ppo_and_scores(ls: ModuleType) -> None:

@@ -1,9 +1,10 @@
 """Issue 13's settings at the edge: ``reward_model.techniques`` and the selection options compose from conf/, their
-YAML defaults are the dataclasses' (everything off), and a bad value stops the command before any work with a
+YAML defaults are the dataclasses' (B-Pref's stop on, the rest off), and a bad value stops the command before any work with a
 message naming the key, the value and what is allowed."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +24,13 @@ def _compose(overrides: list[str]) -> ExperimentConfig:
     return experiment_config(cfg)
 
 
-def test_yaml_defaults_are_the_dataclass_defaults_with_every_technique_off() -> None:
+def test_yaml_defaults_are_the_dataclass_defaults_with_only_b_prefs_stop_on() -> None:
     config = _compose([])
-    assert config.reward_model.techniques == TechniquesConfig()
-    assert config.reward_model.techniques.trainer_is_default
+    assert config.reward_model.techniques == TechniquesConfig(stop_accuracy=0.97)
+    assert not config.reward_model.techniques.trainer_is_default  # the stop changes the fit
+    assert dataclasses.replace(config.reward_model.techniques, stop_accuracy=None).trainer_is_default
+    for algo in ("ppo", "sac", "td3"):  # the yaml and the dataclass agree, resolved the same way for each agent
+        assert _compose([f"algo={algo}"]).reward_model == ExperimentConfig(algo=algo).reward_model, algo
     assert config.selection.recent_steps is None and config.selection.same_episode == 0.0
 
 

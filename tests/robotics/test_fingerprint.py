@@ -1,6 +1,7 @@
 """The loop's behaviour is pinned: tiny runs give the labels, reward-model weights and (off-policy) the final policy's
 return recorded from main before the loop was split into stages. ``ppo`` was recorded at c76ef63 (before the
-hardening too); the others at 635bf9c, the last commit with the single-class loop. A change that alters a fresh run's
+hardening too); the others at 635bf9c, the last commit with the single-class loop, all with the synchronous refit
+(``test_loop.synchronous``); ``ppo_default`` with the default refit since issue 13, when it became the default. A change that alters a fresh run's
 labels, its fitted reward model or its policy fails here; if it is meant, re-record with
 ``RECORD_FINGERPRINTS=1 pytest tests/robotics/test_fingerprint.py`` and say why in the commit."""
 
@@ -18,7 +19,8 @@ import torch
 from test_loop import tiny  # tests/robotics is on sys.path (rootdir-relative, no __init__)
 from test_off_policy import tiny_off_policy
 
-from rlhf_robotics.robotics.config import ExperimentConfig, PretrainConfig
+from rlhf_robotics.preference.trainer import RewardTrainerConfig
+from rlhf_robotics.robotics.config import ExperimentConfig, PretrainConfig, RewardModelConfig
 from rlhf_robotics.robotics.loop import run_experiment
 
 FINGERPRINTS = Path(__file__).parent / "fingerprints"
@@ -34,6 +36,12 @@ def _ppo_async_process(run_dir: Path) -> ExperimentConfig:
     return replace(c, reward_model=replace(c.reward_model, async_training=True, refit_worker="process"))
 
 
+def _ppo_default(run_dir: Path) -> ExperimentConfig:
+    """The package's default refit (issue 13): in a worker process, taken over at the end of each round's first
+    rollout, which is relabelled; B-Pref's stop."""
+    return tiny(run_dir, reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)))
+
+
 def _pebble(run_dir: Path) -> ExperimentConfig:
     return replace(tiny_off_policy(run_dir), pretrain=PretrainConfig(steps=150, reset_updates=5))
 
@@ -41,6 +49,7 @@ def _pebble(run_dir: Path) -> ExperimentConfig:
 CASES: dict[str, tuple[Callable[[Path], ExperimentConfig], int, str]] = {
     # name: (config, last round, fingerprint file)
     "ppo_loop_tiny": (tiny, 3, "ppo_loop_tiny"),
+    "ppo_default_loop_tiny": (_ppo_default, 3, "ppo_default_loop_tiny"),
     "ppo_async_loop_tiny": (_ppo_async, 3, "ppo_async_loop_tiny"),
     # a refit in a worker process is the thread's computation: the same fingerprint
     "ppo_async_process_loop_tiny": (_ppo_async_process, 3, "ppo_async_loop_tiny"),

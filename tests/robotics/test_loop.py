@@ -39,8 +39,15 @@ def test_segment_length_follows_seconds_within_paper_bounds() -> None:
         segment_length(0.05, 1.5, 0, 15, 60)
 
 
+def synchronous(rm: RewardModelConfig) -> RewardModelConfig:
+    """``rm`` with the refit most loop tests were written for and the fingerprints recorded with: synchronous, every
+    member trained its full epochs (the default until issue 13 made PPO's the relabelling background refit)."""
+    return dataclasses.replace(rm, async_training=False, async_relabel=False, async_install_steps=None,
+                               refit_worker="thread", techniques=dataclasses.replace(rm.techniques, stop_accuracy=None))
+
+
 def tiny(run_dir: Path, seed: int = 0, **kw) -> ExperimentConfig:
-    kw.setdefault("reward_model", RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)))
+    kw.setdefault("reward_model", synchronous(RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5))))
     return ExperimentConfig(
         env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=5),
         labels=LabelsConfig(total=24, rounds=3, initial_steps=200, buffer_steps=400),
@@ -143,7 +150,8 @@ def test_bad_config_values_fail_fast() -> None:
 
 def test_asynchronous_refits_are_deterministic_and_keep_the_budget(tmp_path: Path) -> None:
     def async_config(run: Path) -> ExperimentConfig:
-        rm = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5), async_training=True)
+        rm = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5), async_training=True,
+                               async_relabel=False)  # taken over at the round's end
         return tiny(run, reward_model=rm)
 
     a = run_experiment(async_config(tmp_path / "a"), progress=False)
@@ -159,7 +167,7 @@ def test_asynchronous_refits_are_deterministic_and_keep_the_budget(tmp_path: Pat
 def test_a_refit_installed_a_set_number_of_steps_into_the_round_is_deterministic(tmp_path: Path) -> None:
     def early(run: Path, after: int | None = 128) -> ExperimentConfig:
         rm = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5), async_training=True,
-                               async_install_steps=after)
+                               async_install_steps=after, async_relabel=False)
         return dataclasses.replace(tiny(run, reward_model=rm), total_steps=768)  # 256 steps a round: 2 rollouts
 
     a = run_experiment(early(tmp_path / "a"), progress=False)

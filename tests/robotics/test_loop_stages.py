@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from test_loop import synchronous  # tests/robotics is on sys.path (rootdir-relative, no __init__)
 
-from rlhf_robotics.preference.ensemble import build_step_ensemble
+from rlhf_robotics.preference.ensemble import MLPConfig, build_step_ensemble
 from rlhf_robotics.preference.records import Judgment, Query
 from rlhf_robotics.preference.store import PreferenceStore
 from rlhf_robotics.preference.teachers import Teacher, preset
@@ -34,6 +35,7 @@ from rlhf_robotics.robotics.policy import PhaseTimer
 from rlhf_robotics.robotics.reward_fit import RewardFitter
 from rlhf_robotics.robotics.run_log import MetricsLog
 from rlhf_robotics.robotics.segments import SegmentFeatures, Segments, SegmentStore
+from rlhf_robotics.typed_config import from_mapping
 
 OBS, ACT, T = 3, 1, 4
 
@@ -161,7 +163,7 @@ class FakeReport:
 def config(run_dir: Path, **kw: Any) -> ExperimentConfig:
     return ExperimentConfig(env=EnvConfig(id="InvertedPendulum-v5", n_envs=1, segment_steps=T),
                             labels=LabelsConfig(total=20, rounds=3, initial_fraction=0.4, schedule_timescale=1e9),
-                            reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=3)),
+                            reward_model=synchronous(RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=3))),
                             total_steps=300, seed=0, run_dir=str(run_dir), baseline=False, video=False, **kw)
 
 
@@ -235,21 +237,49 @@ def test_a_relabelling_refit_takes_over_after_a_rollout_is_collected_and_before_
         assert [e[:1] if e[0] in ("start", "install", "relabel", "relabel_rollout") else e for e in events[4:]] == per_round * 3
 
 
-def test_async_relabel_needs_a_background_refit_a_step_count_and_ppo() -> None:
+def test_async_relabel_needs_a_background_refit_and_ppo() -> None:
     with pytest.raises(ValueError, match="async_relabel=true relabels the rollout a background refit takes over in"):
-        RewardModelConfig(async_relabel=True)
-    with pytest.raises(ValueError, match="async_relabel=true needs reward_model.async_install_steps"):
-        RewardModelConfig(async_training=True, async_relabel=True)
+        RewardModelConfig(async_training=False, async_relabel=True)
     with pytest.raises(ValueError, match=r"relabels PPO's rollout \(algo=sac\)"):
         ExperimentConfig(algo="sac", reward_model=RewardModelConfig(async_training=True, async_install_steps=0,
                                                                     async_relabel=True))
+    with pytest.raises(ValueError, match=r"relabels PPO's rollout \(algo=td3\)"):
+        ExperimentConfig(algo="td3", reward_model=RewardModelConfig(async_relabel=True))
+    # without a step count the relabelled rollout is the round's first
+    rm = ExperimentConfig(reward_model=RewardModelConfig(async_training=True, async_relabel=True)).reward_model
+    assert rm.async_install_steps == 0
 
 
 def test_async_install_steps_needs_a_background_refit_and_a_step_count() -> None:
     with pytest.raises(ValueError, match="async_install_steps=100 only applies to a background refit"):
-        RewardModelConfig(async_install_steps=100)
+        RewardModelConfig(async_training=False, async_install_steps=100)
+    with pytest.raises(ValueError, match="async_install_steps=100 only applies to a background refit"):
+        ExperimentConfig(algo="sac", reward_model=RewardModelConfig(async_install_steps=100))  # sync off-policy
     with pytest.raises(ValueError, match="reward_model.async_install_steps"):
         RewardModelConfig(async_training=True, async_install_steps=-1)
+
+
+def test_the_default_refit_relabels_in_the_background_under_ppo_and_is_synchronous_off_policy() -> None:
+    ppo = ExperimentConfig().reward_model
+    assert (ppo.async_training, ppo.async_relabel, ppo.async_install_steps, ppo.refit_worker,
+            ppo.techniques.stop_accuracy) == (True, True, 0, "process", 0.97)
+    for algo in ("sac", "td3"):
+        rm = ExperimentConfig(algo=algo).reward_model
+        assert (rm.async_training, rm.async_relabel, rm.async_install_steps, rm.techniques.stop_accuracy) == (
+            False, False, None, 0.97), algo
+    # explicit choices are kept: a round-late background refit, a synchronous PPO loop
+    late = ExperimentConfig(reward_model=RewardModelConfig(async_training=True, async_relabel=False)).reward_model
+    assert (late.async_training, late.async_relabel, late.async_install_steps) == (True, False, None)
+    sync = ExperimentConfig(reward_model=RewardModelConfig(async_training=False)).reward_model
+    assert (sync.async_training, sync.async_relabel, sync.async_install_steps) == (False, False, None)
+    # dropout draws from the agent's generator, so the automatic choice refits synchronously; asked for, it is refused
+    dropout = ExperimentConfig(reward_model=RewardModelConfig(mlp=MLPConfig(dropout=0.1))).reward_model
+    assert not dropout.async_training and not dropout.async_relabel
+    with pytest.raises(ValueError, match="async_training=true needs reward_model.mlp.dropout=0"):
+        RewardModelConfig(async_training=True, mlp=MLPConfig(dropout=0.1))
+    # the resolved settings are what config.json stores, and they load back as they were
+    config = ExperimentConfig()
+    assert from_mapping(ExperimentConfig, dataclasses.asdict(config)) == config
 
 
 def test_pebble_pretrains_then_relabels_and_hands_over_before_the_rounds(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_loop import synchronous  # tests/robotics is on sys.path (rootdir-relative, no __init__)
 
 from rlhf_robotics.preference.ensemble import StackedStepReward
 from rlhf_robotics.preference.trainer import RewardTrainerConfig
@@ -30,7 +31,7 @@ def tiny_off_policy(run_dir: Path, algo: str = "sac", **kw) -> ExperimentConfig:
     return ExperimentConfig(
         env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=5),
         labels=LabelsConfig(total=16, rounds=2, initial_steps=200, buffer_steps=400),
-        reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5)),
+        reward_model=synchronous(RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=5))),
         algo=algo,  # type: ignore[arg-type]
         off_policy=OffPolicyConfig(buffer_size=4000, learning_starts=50, batch_size=32, net_arch=[32, 32]),
         total_steps=400, seed=0, run_dir=str(run_dir), baseline=False, eval_episodes=1, video=False, **kw,
