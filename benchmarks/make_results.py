@@ -364,7 +364,8 @@ def overhead_section(data: dict[str, Any]) -> list[str]:
         + (f", members trained {data['trainer_workers']} at a time" if data.get("trainer_workers", 1) > 1 else "")
         + (", in a worker process" if data.get("refit_worker") == "process" else "")
         + (f", stopped at {data['stop_accuracy']:.0%} training accuracy" if data.get("stop_accuracy") else "")
-        + _take_over(data.get("async_install_steps"), bool(data.get("async_relabel"))),
+        + _take_over(data.get("async_install_steps"), bool(data.get("async_relabel")))
+        + (" — the package's defaults" if data.get("settings_from") == "the package's defaults" else ""),
         "",
         f"{data.get('steps')} env steps per arm, {data.get('labels')} labels from the perfect oracle, {len(reps)} repetitions "
         f"(medians), plain PPO on the true reward in the same invocation ({data.get('order', '')}).",
@@ -952,7 +953,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
     for oh in overheads:
         workers = (f", members {oh['trainer_workers']} at a time" if oh.get("trainer_workers", 1) > 1 else "") + (
             ", worker process" if oh.get("refit_worker") == "process" else "") + (
-            f", stop at {oh['stop_accuracy']:.0%}" if oh.get("stop_accuracy") else "")
+            f", stop at {oh['stop_accuracy']:.0%}" if oh.get("stop_accuracy") else "") + (
+            ", relabelled take-over; the package's defaults" if oh.get("settings_from") == "the package's defaults" else "")
         heads.append(f"- Overhead ({oh.get('env_id')}, refits {oh.get('refit')}{workers}): the loop takes "
                      f"{oh.get('wall_time_ratio_median', math.nan):.2f}× the wall time of plain PPO at equal steps "
                      f"(median of {len(oh.get('repetitions', []))}; goal ≤ 1.15×).")

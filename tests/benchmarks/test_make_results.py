@@ -179,3 +179,7 @@ def test_an_overhead_section_names_when_the_refit_takes_over_and_the_loop_s_own_
     assert "reward refits async, ≤ 8 epochs each, taken over 4,096 env steps into the round\n" in text
     assert "CPU-time ratio: median 1.33×. The loop's own process alone (the worker's refit left out): median 1.07×." in text
     assert text.count("own process alone") == 1  # results without the figure say nothing of it
+    assert "the package's defaults" not in text  # older files do not say where their settings came from
+    default = make_results.render(None, [{**relabel, "settings_from": "the package's defaults"}])
+    assert "which is relabelled — the package's defaults\n" in default
+    assert "relabelled take-over; the package's defaults): the loop takes" in default
