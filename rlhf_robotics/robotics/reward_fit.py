@@ -9,12 +9,14 @@ the policy learns on the installed model — the same code either way.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
 import multiprocessing
+import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -193,8 +195,9 @@ class RewardFitter:
         warms up beside whatever the agent does next."""
         if self._process_pool is None:  # spawn: no copy of the agent's threads or state
             self._process_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                                     initializer=torch.set_num_threads, initargs=(1,))
-            self._process_pool.submit(_warm_up)
+                                                     initializer=_init_refit_worker)
+            with spawnable_start_method():  # the process starts in this first submit
+                self._process_pool.submit(_warm_up)
         return self._process_pool
 
     def _standardise_inputs(self, ensemble: RewardEnsemble, data: PairDataset, round: int) -> None:
@@ -241,6 +244,31 @@ class RewardFitter:
         self._executor.shutdown(wait=True)
         if self._process_pool is not None:
             self._process_pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def spawnable_start_method() -> Iterator[None]:
+    """While a ``spawn`` child starts: a default start method the child can set in turn. A spawned child first sets
+    its parent's default start method; in a job of Hydra's joblib launcher the parent is a loky worker, whose default
+    is loky's own ``"loky"``, which a child that has not imported loky cannot find ("cannot find context for
+    'loky'"): the refit worker died and every refit of the job failed. The parent's method is restored after."""
+    method = multiprocessing.get_start_method(allow_none=True)
+    foreign = method is not None and method not in multiprocessing.get_all_start_methods()
+    if foreign:
+        multiprocessing.set_start_method("spawn", force=True)
+    try:
+        yield
+    finally:
+        if foreign:
+            multiprocessing.set_start_method(method, force=True)
+
+
+def _init_refit_worker() -> None:
+    """The refit worker's start: one torch thread, and Ctrl-C left to the run. A SIGINT to the terminal's process
+    group reaches the worker too; the run stops it (``close``), and a KeyboardInterrupt of its own would only print
+    a traceback beside the run's "stopped by SIGINT"."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
 
 
 def _warm_up() -> None:

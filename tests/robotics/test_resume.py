@@ -41,9 +41,15 @@ print(json.dumps({"labels_used": summary.labels_used}))
 """
 
 
-def config(run_dir: Path, algo: str = "ppo") -> ExperimentConfig:
+def config(run_dir: Path, algo: str = "ppo", refit: str = "sync") -> ExperimentConfig:
+    """``refit``: ``sync`` (the refit these phases were written for: the reward is fitted between the policy's
+    chunks, under its own status) or ``default`` (the package's: under PPO a background refit in a worker process)."""
+    from test_loop import synchronous
+
     from rlhf_robotics.preference.trainer import RewardTrainerConfig
     from rlhf_robotics.robotics.config import OffPolicyConfig, PretrainConfig
+
+    reward_model = RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=60))
 
     off_policy = OffPolicyConfig(buffer_size=4000, learning_starts=50, batch_size=32, net_arch=[32, 32])
     return ExperimentConfig(
@@ -53,7 +59,7 @@ def config(run_dir: Path, algo: str = "ppo") -> ExperimentConfig:
         env=EnvConfig(id="InvertedPendulum-v5", n_envs=2, segment_steps=5),
         labels=LabelsConfig(total=24, rounds=3, initial_steps=200, buffer_steps=400),
         ppo=PPOConfig(n_steps=64, batch_size=64, n_epochs=2),
-        reward_model=RewardModelConfig(ensemble_size=2, trainer=RewardTrainerConfig(epochs=60)),
+        reward_model=synchronous(reward_model) if refit == "sync" else reward_model,
         total_steps=1536, seed=0, run_dir=str(run_dir), baseline=True, eval_episodes=3, video=True,
         video_dir=str(run_dir.parent / "videos"),
     )
@@ -71,12 +77,12 @@ def _status_message(run_dir: Path) -> str:
         return ""
 
 
-def _driver(run_dir: Path, mode: str, algo: str = "ppo") -> subprocess.Popen:
+def _driver(run_dir: Path, mode: str, algo: str = "ppo", refit: str = "sync") -> subprocess.Popen:
     """A process running (``fresh``) or resuming the run; no MUJOCO_GL and no display, as on a headless server."""
     config_dir = run_dir.parent / "config"
     if not config_dir.exists():
         config_dir.mkdir()
-        (config_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config(run_dir, algo))))
+        (config_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config(run_dir, algo, refit))))
     env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY")}
     return subprocess.Popen([sys.executable, "-c", DRIVER, str(config_dir), mode], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -172,3 +178,26 @@ def test_sigkill_of_a_pebble_run_mid_round_resumes_keeping_every_judgment(tmp_pa
     assert _judgments(run_dir)[: len(before)] == before
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["labels_used"] == 24 and summary["baseline_return_true"] is not None
+
+
+@pytest.mark.slow
+def test_sigkill_mid_round_of_the_default_background_refit_resumes_keeping_every_judgment(tmp_path: Path) -> None:
+    """The package's default under PPO: round 2 asks its pairs and hands them to the refit worker, then the policy
+    trains while the worker fits; killed then, the run has judgments newer than its last checkpoint and a worker
+    process mid-fit. The resumed run keeps every judgment and ends with a summary."""
+    run_dir = tmp_path / "run"
+    c = config(run_dir, refit="default")
+    assert c.reward_model.async_training and c.reward_model.async_relabel  # what this test is about
+    _kill_when(run_dir, _driver(run_dir, "fresh", refit="default"), "round 2: training the policy")
+    assert json.loads((run_dir / "checkpoints" / "latest.json").read_text())["round"] == 1
+    before = _judgments(run_dir)
+    due_by_round_1 = sum(label_schedule(24, c.labels.initial_fraction, 3, c.total_steps, c.labels.schedule_timescale)[:2])
+    assert len(before) > due_by_round_1  # round 2's pairs were asked and answered before the kill
+    proc = _driver(run_dir, "resume", refit="default")
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    after = _judgments(run_dir)
+    assert after[: len(before)] == before  # nothing lost or rewritten
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["labels_used"] == 24 and len({q for _, q, _, _ in after}) == 24
+    assert "reward_training_background" in summary["wall_seconds"]  # the resumed rounds refitted in the background

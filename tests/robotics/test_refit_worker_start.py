@@ -1,0 +1,44 @@
+"""The refit worker process starts inside a process whose default start method the standard library does not know:
+a job of Hydra's joblib launcher runs in a loky worker, whose default is loky's own ``"loky"``, and a ``spawn``
+child sets its parent's method first ("cannot find context for 'loky'"; every refit of the job failed). Here a
+registered ``"foreign"`` context stands in for loky's, in a subprocess so this test's own process is left as it was;
+``tests/sweep/test_sweep_runs.py`` runs the real launcher (slow)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = '''
+import contextlib, multiprocessing, multiprocessing.context as ctx, sys
+from concurrent.futures import ProcessPoolExecutor
+from rlhf_robotics.robotics.reward_fit import spawnable_start_method
+
+class Foreign(ctx.SpawnContext):
+    _name = "foreign"
+
+if __name__ == "__main__":
+    ctx._concrete_contexts["foreign"] = Foreign()  # as loky registers "loky" where it runs jobs
+    multiprocessing.set_start_method("foreign", force=True)
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    with spawnable_start_method() if sys.argv[1] == "guarded" else contextlib.nullcontext():
+        future = pool.submit(abs, -3)
+    try:
+        print("result", future.result(timeout=60))
+    except Exception as err:
+        print("failed", type(err).__name__)
+    print("method", multiprocessing.get_start_method())
+'''
+
+
+@pytest.mark.parametrize("mode, expected", [("guarded", "result 3"), ("plain", "failed BrokenProcessPool")])
+def test_a_spawned_worker_starts_under_a_foreign_default_start_method(tmp_path: Path, mode: str, expected: str) -> None:
+    script = tmp_path / "foreign.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=120).stdout
+    # guarded, the worker runs; unguarded (the bug), it dies before running anything; either way the parent keeps
+    # its own default start method
+    assert out.splitlines() == [expected, "method foreign"], out
