@@ -53,9 +53,9 @@ TASKS: tuple[TaskSpec, ...] = (
              "Walker2d walks at a steady pace, torso upright, smooth joints"),
     TaskSpec("AntUprightWalk-v0", "rlhf_robotics.envs.ant_upright:AntUprightWalkEnv", 1000,
              "Ant walks forward with a level torso and a smooth gait"),
-    TaskSpec("ReacherSmooth-v1", "rlhf_robotics.envs.reacher_smooth:ReacherSmoothEnv", 100,
+    TaskSpec("ReacherSmooth-v2", "rlhf_robotics.envs.reacher_smooth:ReacherSmoothEnv", 100,
              "Reacher reaches the target along a low-jerk path"),
-    TaskSpec("PusherGentle-v1", "rlhf_robotics.envs.pusher_gentle:PusherGentleEnv", 100,
+    TaskSpec("PusherGentle-v2", "rlhf_robotics.envs.pusher_gentle:PusherGentleEnv", 100,
              "Pusher moves the object to the goal without striking it"),
 )
 """Every task of the suite, in gallery order."""
@@ -81,11 +81,15 @@ EARLIER_VERSIONS: dict[str, EarlierVersion] = {
     "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V2),
     "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V1),
     "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {**_BACKFLIP_V1, "markovian_objective": False}),
-    "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v1", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
+    "ReacherSmooth-v1": EarlierVersion("ReacherSmooth-v2", {"observe_distance": False}),
+    "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v2", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,
                                                             "reach_bonus": 0.0, "success_mean_jerk": 100.0,
-                                                            "observe_tip_motion": False}, max_episode_steps=50),
+                                                            "observe_tip_motion": False, "observe_distance": False},
+                                       max_episode_steps=50),
     "HalfCheetahOneLeg-v0": EarlierVersion("HalfCheetahOneLeg-v1", {"success_body_contact_fraction": 0.0}),
-    "PusherGentle-v0": EarlierVersion("PusherGentle-v1", {"planar_distance": False, "observe_object_velocity": False}),
+    "PusherGentle-v1": EarlierVersion("PusherGentle-v2", {"observe_distances": False}),
+    "PusherGentle-v0": EarlierVersion("PusherGentle-v2", {"planar_distance": False, "observe_object_velocity": False,
+                                                          "observe_distances": False}),
 }
 """Superseded ids (without the namespace) → what reproduces them. Each task's version history says what changed."""
 

@@ -1,7 +1,8 @@
-"""``rlhf_robotics/PusherGentle-v1``: the Pusher arm moves the object to the goal without striking it.
+"""``rlhf_robotics/PusherGentle-v2``: the Pusher arm moves the object to the goal without striking it.
 
-``rlhf_robotics/PusherGentle-v0`` (``planar_distance=False, observe_object_velocity=False``) stays registered
-to reproduce earlier runs."""
+``rlhf_robotics/PusherGentle-v1`` (``observe_distances=False``) and ``rlhf_robotics/PusherGentle-v0``
+(``planar_distance=False, observe_object_velocity=False, observe_distances=False``) stay registered to reproduce
+earlier runs."""
 
 from __future__ import annotations
 
@@ -27,15 +28,18 @@ class PusherGentleEnv(PusherEnv):
     As Pusher-v5: ``Box(-2, 2, (7,))`` torques on the seven arm joints.
 
     ## Observation space
-    ``Box(-inf, inf, (25,))``:
+    ``Box(-inf, inf, (27,))``:
 
     | index | observation |
     |---|---|
     | 0–22 | as Pusher-v5: 7 joint angles, 7 joint velocities, fingertip, object and goal positions (x, y, z each) |
     | 23–24 | the object's velocity on the table (x, y; m/s) |
+    | 25 | ‖fingertip − object‖ (m; the near term's argument) |
+    | 26 | ‖object − goal‖ on the table (m; the dist term's argument and the verifier's) |
 
-    Indices 23–24 are the state the gentleness term reads, so that the hidden objective is a function of what the
-    policy and a reward model (one step's observation and action) see. (v0 observed indices 0–22.)
+    Indices 23–24 are the state the gentleness term reads and 25–26 the distances the near and dist terms read, so
+    that the hidden objective is a function of what the policy and a reward model (one step's observation and
+    action) see, and its distance terms linear ones. (v0 observed indices 0–22, v1 0–24.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -59,6 +63,12 @@ class PusherGentleEnv(PusherEnv):
     termination; the registered time limit is 100 steps (5 s).
 
     ## Version history
+    - v2 (issue 15, "taught by preferences"): observes the two distances of the objective (indices 25–26);
+      nothing else changes (objective, verifier, horizon). Why: in v1 both are cones over observed positions (the
+      fingertip's, the object's and the goal's, indices 14–22), with their apexes where the fingertip meets the
+      object and the object the goal; the loop's reward model was fitted on clips in which the fingertip never
+      came within 0.086 m of the object (README, Dec 3) and on true-reward PPO's episodes it charged the arm poses
+      that reach the object. ReacherSmooth-v2 made the same change for the same failure (its class docstring).
     - v1 (issue 15, "calibrated tasks"): a budget at which PPO passes the verifier. SB3 PPO on v0's objective
       (seed 0, 4 envs, the loop's settings, 2 M steps) passed at most 0.5 of the evaluation episodes (0.4 at
       0.5 M, 0.5 at 0.8–1.0 M, 0.1–0.3 elsewhere); at 1 M the median final object–goal distance was 0.085 m
@@ -86,6 +96,7 @@ class PusherGentleEnv(PusherEnv):
         success_max_speed: float = 0.5,
         planar_distance: bool = True,
         observe_object_velocity: bool = True,
+        observe_distances: bool = True,
         default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
@@ -94,6 +105,8 @@ class PusherGentleEnv(PusherEnv):
                 distance between the bodies' centres, which are 0.048 m apart in height.
             observe_object_velocity: observation indices 23–24 (the object's velocity, which the gentleness term
                 reads); False reproduces v0's 23-dim observation.
+            observe_distances: the last two observation indices, ‖fingertip − object‖ and the object–goal distance
+                (as the objective measures them); False reproduces v1's 25-dim observation.
         """
         for name, value in (("reward_near_weight", reward_near_weight), ("reward_dist_weight", reward_dist_weight),
                             ("impact_cost_weight", impact_cost_weight),
@@ -109,7 +122,7 @@ class PusherGentleEnv(PusherEnv):
         utils.EzPickle.__init__(
             self, reward_near_weight, reward_dist_weight, impact_cost_weight, reward_control_weight,
             gentle_speed, success_distance, success_max_speed, planar_distance, observe_object_velocity,
-            default_camera_config, **kwargs,
+            observe_distances, default_camera_config, **kwargs,
         )
         self._impact_cost_weight = impact_cost_weight
         self._gentle_speed = gentle_speed
@@ -117,19 +130,29 @@ class PusherGentleEnv(PusherEnv):
         self._success_max_speed = success_max_speed
         self._planar = planar_distance
         self._observe_object_velocity = observe_object_velocity
+        self._observe_distances = observe_distances
         self._peak_speed = 0.0
-        if observe_object_velocity:
-            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(25,), dtype=np.float64)
+        size = 23 + 2 * observe_object_velocity + 2 * observe_distances
+        if size != 23:
+            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
 
     def _object_velocity(self) -> np.ndarray:
         """The object's velocity on the table (x, y; m/s)."""
         return np.array([self.data.qvel[-3], self.data.qvel[-4]])  # joints obj_slidey, obj_slidex
 
+    def _distances(self) -> tuple[float, float]:
+        """‖fingertip − object‖ and the object–goal distance (on the table with ``planar_distance``), in m."""
+        tip_object = float(np.linalg.norm(self.get_body_com("object") - self.get_body_com("tips_arm")))
+        offset = self.get_body_com("object") - self.get_body_com("goal")
+        return tip_object, float(np.linalg.norm(offset[:2] if self._planar else offset))
+
     def _get_obs(self) -> np.ndarray:
-        observation = super()._get_obs()
-        if not self._observe_object_velocity:
-            return observation
-        return np.concatenate([observation, self._object_velocity()])
+        parts = [super()._get_obs()]
+        if self._observe_object_velocity:
+            parts.append(self._object_velocity())
+        if self._observe_distances:
+            parts.append(self._distances())
+        return np.concatenate(parts)
 
     def reset_model(self) -> np.ndarray:
         observation = super().reset_model()
@@ -142,9 +165,7 @@ class PusherGentleEnv(PusherEnv):
         self.do_simulation(action, self.frame_skip)
         observation = self._get_obs()
 
-        tip_object = float(np.linalg.norm(self.get_body_com("object") - self.get_body_com("tips_arm")))
-        offset = self.get_body_com("object") - self.get_body_com("goal")
-        object_goal = float(np.linalg.norm(offset[:2] if self._planar else offset))
+        tip_object, object_goal = self._distances()
         object_speed = float(np.linalg.norm(self.data.qvel[-4:-2]))  # obj_slidey, obj_slidex
         self._peak_speed = max(self._peak_speed, object_speed)
 

@@ -1,7 +1,8 @@
-"""``rlhf_robotics/ReacherSmooth-v1``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
+"""``rlhf_robotics/ReacherSmooth-v2``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
 
-``rlhf_robotics/ReacherSmooth-v0`` (``reward_dist_weight=1, jerk_cost_weight=1e-3, reach_bonus=0,
-success_mean_jerk=100, observe_tip_motion=False``, 50 steps) stays registered to reproduce earlier runs."""
+``rlhf_robotics/ReacherSmooth-v1`` (``observe_distance=False``) and ``rlhf_robotics/ReacherSmooth-v0``
+(``reward_dist_weight=1, jerk_cost_weight=1e-3, reach_bonus=0, success_mean_jerk=100, observe_tip_motion=False,
+observe_distance=False``, 50 steps) stay registered to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -25,16 +26,18 @@ class ReacherSmoothEnv(ReacherEnv):
     As Reacher-v5: ``Box(-1, 1, (2,))`` torques on the two hinges.
 
     ## Observation space
-    ``Box(-inf, inf, (14,))``:
+    ``Box(-inf, inf, (15,))``:
 
     | index | observation |
     |---|---|
     | 0–9 | as Reacher-v5: cos and sin of the two angles, target x/y, joint velocities, fingertip − target (x, y) |
     | 10–11 | fingertip velocity (x, y; m/s, finite difference over the last step) |
     | 12–13 | fingertip acceleration (x, y; m/s², finite difference of index 10–11 over the last step) |
+    | 14 | ‖fingertip − target‖ (m; the distance term's argument) |
 
-    Indices 10–13 are the state the jerk term reads, so that the hidden objective is a function of what the
-    policy and a reward model (one step's observation and action) see. (v0 observed indices 0–9.)
+    Indices 10–13 are the state the jerk term reads and index 14 the distance term's, so that the hidden objective
+    is a function of what the policy and a reward model (one step's observation and action) see, and its distance
+    term a linear one. (v0 observed indices 0–9, v1 0–13.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -68,6 +71,16 @@ class ReacherSmoothEnv(ReacherEnv):
     registered time limit is 100 steps (2 s).
 
     ## Version history
+    - v2 (issue 15, "taught by preferences"): observes the fingertip's distance to the target (index 14); nothing
+      else changes (objective, verifier, horizon). Why: the loop's reward model (1,000 rubric-teacher labels,
+      500 k steps, 5 seeds, ``benchmarks/suite.py``) followed the true reward at 0.87–0.96 per-step correlation,
+      yet its policies parked the fingertip 3–10 cm from the target (success 0.06–0.12 against true-reward PPO's
+      0.78–0.92, whose policies stop within 3–4 mm). On the states of both policies' episodes (10 each, Dec 4),
+      the learned reward ranked the loop's own parked episodes above PPO's reaching ones on 4 of 5 seeds, and
+      within 5 cm of the target it *fell* as the fingertip came closer (correlation with −distance −0.34 to
+      −0.60 on those 4 seeds). In v1 the distance term is a cone over the observed fingertip − target vector
+      (indices 8–9), with its apex at the target; a per-step MLP fitted on segments that seldom came near the
+      apex does not extrapolate to it. With the distance observed, that term is linear in one input.
     - v1 (issue 15, "calibrated tasks"): a budget at which PPO passes the verifier. SB3 PPO on v0's objective
       (seed 0, 4 envs, the loop's settings, 2 M steps) never passed (success ≤ 0.1): it parked the fingertip
       ~0.14 m from the target, the distance term (weight 1) too weak against the jerk and control costs. With
@@ -101,12 +114,15 @@ class ReacherSmoothEnv(ReacherEnv):
         success_distance: float = 0.02,
         success_mean_jerk: float = 50.0,
         observe_tip_motion: bool = True,
+        observe_distance: bool = True,
         default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
         """Args (beyond the reward weights and thresholds named in the class docstring):
             observe_tip_motion: observation indices 10–13 (the fingertip's velocity and acceleration, the state
                 the jerk term reads); False reproduces v0's 10-dim observation.
+            observe_distance: the last observation index, the fingertip's distance to the target; False
+                reproduces v1's 14-dim observation (v0's 10-dim one with ``observe_tip_motion=False``).
         """
         for name, value in (("reward_dist_weight", reward_dist_weight), ("jerk_cost_weight", jerk_cost_weight),
                             ("reward_control_weight", reward_control_weight), ("reach_bonus", reach_bonus),
@@ -120,25 +136,29 @@ class ReacherSmoothEnv(ReacherEnv):
         )
         utils.EzPickle.__init__(
             self, reward_dist_weight, jerk_cost_weight, reward_control_weight, reach_bonus, success_distance,
-            success_mean_jerk, observe_tip_motion, default_camera_config, **kwargs,
+            success_mean_jerk, observe_tip_motion, observe_distance, default_camera_config, **kwargs,
         )
         self._jerk_cost_weight = jerk_cost_weight
         self._reach_bonus = reach_bonus
         self._success_distance = success_distance
         self._success_mean_jerk = success_mean_jerk
         self._observe_tip_motion = observe_tip_motion
+        self._observe_distance = observe_distance
         self._tip = np.zeros(2)
         self._tip_velocity = np.zeros(2)
         self._tip_acceleration = np.zeros(2)
         self._steps, self._jerk_sum = 0, 0.0
-        if observe_tip_motion:
-            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(14,), dtype=np.float64)
+        size = 10 + 4 * observe_tip_motion + observe_distance
+        if size != 10:
+            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
 
     def _get_obs(self) -> np.ndarray:
-        observation = super()._get_obs()
-        if not self._observe_tip_motion:
-            return observation
-        return np.concatenate([observation, self._tip_velocity, self._tip_acceleration])
+        parts = [super()._get_obs()]
+        if self._observe_tip_motion:
+            parts += [self._tip_velocity, self._tip_acceleration]
+        if self._observe_distance:
+            parts.append([np.linalg.norm(self.get_body_com("fingertip") - self.get_body_com("target"))])
+        return np.concatenate(parts)
 
     def reset_model(self) -> np.ndarray:
         super().reset_model()

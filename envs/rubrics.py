@@ -99,6 +99,13 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
         ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
+    "ReacherSmooth-v2": [
+        ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
+        ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("on_target", "reward_reach", 1, 1, "Which one keeps its fingertip on the target for longer?"),
+        ("slow", "tip_speed", -1, 0, "Which one moves more slowly?"),
+    ],
     "ReacherSmooth-v1": [
         ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
         ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
@@ -111,6 +118,13 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
         ("slow", "tip_speed", -1, 0, "Which one moves more slowly?"),
+    ],
+    "PusherGentle-v2": [
+        ("near", "reward_near", 1, 1, "Which one keeps its hand closer to the object?"),
+        ("delivered", "reward_dist", 1, 1, "Which one brings the object closer to the goal?"),
+        ("gentle", "reward_gentle", 1, 1, "Which one pushes the object more gently?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
     "PusherGentle-v1": [
         ("near", "reward_near", 1, 1, "Which one keeps its hand closer to the object?"),

@@ -43,7 +43,7 @@ KNOWN_CHECK_ENV_WARNINGS: dict[str, tuple[str, ...] | None] = {  # message part 
     "A Box observation space minimum value is -infinity": None,
     "A Box observation space maximum value is infinity": None,
     # PusherGentle keeps Pusher-v5's action space, Box(-2, 2): a recommendation, not an error
-    "For Box action spaces, we recommend using a symmetric and normalized space": ("rlhf_robotics/PusherGentle-v1",),
+    "For Box action spaces, we recommend using a symmetric and normalized space": ("rlhf_robotics/PusherGentle-v2",),
 }
 
 
