@@ -106,13 +106,6 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("on_target", "reward_reach", 1, 1, "Which one keeps its fingertip on the target for longer?"),
         ("slow", "tip_speed", -1, 0, "Which one moves more slowly?"),
     ],
-    "ReacherSmooth-v1": [
-        ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
-        ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
-        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
-        ("on_target", "reward_reach", 1, 1, "Which one keeps its fingertip on the target for longer?"),
-        ("slow", "tip_speed", -1, 0, "Which one moves more slowly?"),
-    ],
     "ReacherSmooth-v0": [
         ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
         ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
@@ -126,17 +119,12 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
         ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
-    "PusherGentle-v1": [
-        ("near", "reward_near", 1, 1, "Which one keeps its hand closer to the object?"),
-        ("delivered", "reward_dist", 1, 1, "Which one brings the object closer to the goal?"),
-        ("gentle", "reward_gentle", 1, 1, "Which one pushes the object more gently?"),
-        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
-        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
-    ],
 }
 """Task name (without the ``rlhf_robotics/`` namespace) → its rubric's rows."""
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
+RUBRIC_ROWS["PusherGentle-v1"] = RUBRIC_ROWS["PusherGentle-v2"]  # same terms; v2 only observes their distances
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
+RUBRIC_ROWS["ReacherSmooth-v1"] = RUBRIC_ROWS["ReacherSmooth-v2"]  # same terms; v2 only observes the distance
 RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v1"]  # same terms; v1 changed only the verifier
 
 
