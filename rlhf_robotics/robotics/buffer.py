@@ -88,12 +88,33 @@ class TransitionBuffer:
         same = ep[: len(ep) - length + 1] == ep[length - 1 :]  # ids grow per env, so equal ends ⇒ one episode
         return np.argwhere(same)
 
+    def start_weights(self, starts: np.ndarray, length: int) -> np.ndarray:
+        """Weight of each of ``starts`` (from :meth:`valid_starts`) so that an episode's first and last steps are in
+        a drawn window as often as its middle ones: as if a start were drawn alike from the ``length - 1`` steps
+        before the episode to its last step, and a window reaching past either end of the episode were moved
+        inside it. The window at an episode's first step then weighs ``length``, so does the one ending on its
+        last step, and the others weigh 1; a step near an edge is in a window between once and twice as often as a
+        middle step. With every start alike (weight 1 each), an episode's first step is in 1 of its
+        ``T - length + 1`` windows and a middle step in ``length`` of them: at Reacher's 100 steps and 60-step
+        clips, the reach at the start is in under a tenth of the clips a teacher compares. An edge counts only
+        where the buffer holds it: the window at the ring's oldest step once the ring has wrapped, and the window
+        ending on the newest step (its episode may go on), weigh 1."""
+        ep = self._chronological(self.episode)
+        t, env = starts[:, 0], starts[:, 1]
+        first = np.where(t == 0, not self.full, ep[np.maximum(t - 1, 0), env] != ep[t, env])
+        end = t + length  # the step after the window
+        last = (end < len(ep)) & (ep[np.minimum(end, len(ep) - 1), env] != ep[t, env])
+        return 1.0 + (length - 1) * (first.astype(np.float64) + last.astype(np.float64))
+
     def sample_segments(self, n: int, length: int, rng: np.random.Generator, id_prefix: str, env_id: str = "",
-                        dt: float = 0.0, recent_steps: int | None = None, same_episode: float = 0.0) -> Segments:
+                        dt: float = 0.0, recent_steps: int | None = None, same_episode: float = 0.0,
+                        cover_episode_edges: bool = False) -> Segments:
         """Cut ``n`` random windows of ``length`` steps (distinct starts when possible); with ``recent_steps``,
         only windows inside the last ``recent_steps`` env steps (all envs together) recorded (QPA's queries from
         recent behaviour). With ``same_episode`` > 0, each consecutive pair (segments 2k and 2k + 1) is, with that
-        probability, two windows of one episode at different starts (:meth:`_pair_within_episodes`).
+        probability, two windows of one episode at different starts (:meth:`_pair_within_episodes`). With
+        ``cover_episode_edges``, windows are drawn by :meth:`start_weights` (an episode's first and last steps are
+        cut as often as its middle ones) instead of every start alike.
 
         Raises:
             ValueError: no episode in the buffer is ``length`` steps long; use a shorter segment or a fixed horizon.
@@ -107,7 +128,11 @@ class TransitionBuffer:
                 f"no episode in the buffer is {length} steps long, so no segment can be cut; shorten the segment "
                 "(env.segment_steps) or give the task a fixed horizon (env.kwargs.terminate_when_unhealthy=false)"
             )
-        pick = rng.choice(len(starts), size=n, replace=len(starts) < n)
+        p = None
+        if cover_episode_edges:
+            w = self.start_weights(starts, length)
+            p = w / w.sum()
+        pick = rng.choice(len(starts), size=n, replace=len(starts) < n, p=p)
         if same_episode > 0:
             pick = self._pair_within_episodes(starts, pick, same_episode, rng)
         t0, env = starts[pick, 0], starts[pick, 1]

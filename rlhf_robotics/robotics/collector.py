@@ -55,11 +55,12 @@ class Collector:
         self.reward_env.set_reward_fn(reward)
 
     def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None,
-                 same_episode: float = 0.0) -> Segments:
+                 same_episode: float = 0.0, cover_episode_edges: bool = False) -> Segments:
         """``n`` random segments of the buffer's behaviour (only the last ``recent_steps`` env steps' if given;
-        consecutive pairs from one episode with probability ``same_episode``), with their physics state."""
+        consecutive pairs from one episode with probability ``same_episode``; episodes' first and last steps cut as
+        often as their middle ones with ``cover_episode_edges``), with their physics state."""
         return self.buffer.sample_segments(n, self.segment_steps, rng, id_prefix, self.env_id, self.dt, recent_steps,
-                                           same_episode)
+                                           same_episode, cover_episode_edges)
 
     def steps(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random recorded steps: ``(features, true rewards)``."""

@@ -209,6 +209,12 @@ class SelectionSettings:
     behaviour; within one episode the placement is shared and the answer is about what the arm did. Measured
     (PusherGentle-v1, the suite's loop, seeds 0–4, 0.5 against 0): true return +2.4 on average (−0.6 to +8.7 by
     seed), success 0.0 either way, so it stays off."""
+    cover_episode_edges: bool = False
+    """Cut candidate segments so that an episode's first and last steps are in a clip as often as its middle ones
+    (:meth:`~rlhf_robotics.robotics.buffer.TransitionBuffer.start_weights`); False = every window start alike, as
+    Christiano et al. and B-Pref cut them, which shows an episode's first steps in few clips when clips are long
+    against the episode (Reacher: 60-step clips of 100-step episodes, the start in 1 of 41 windows), so the reward
+    model seldom sees what a policy does there (the reach)."""
 
     def __post_init__(self) -> None:
         check_selector(self.name, with_features=True)

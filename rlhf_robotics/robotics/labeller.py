@@ -31,7 +31,7 @@ from rlhf_robotics.robotics.segments import SegmentFeatures, Segments
 
 class Sampler(Protocol):
     def segments(self, n: int, rng: np.random.Generator, id_prefix: str, recent_steps: int | None = None,
-                 same_episode: float = 0.0) -> Segments: ...
+                 same_episode: float = 0.0, cover_episode_edges: bool = False) -> Segments: ...
 
 
 class QueryAsker:
@@ -45,20 +45,24 @@ class QueryAsker:
         rng: ``segments`` (which steps are cut) and ``selection`` (ties and random selectors) streams.
         recent_steps: candidates only from the last this many env steps (QPA; None = the whole buffer).
         same_episode: share of candidate pairs cut from one episode (``selection.same_episode``).
+        cover_episode_edges: cut episodes' first and last steps as often as their middle ones
+            (``selection.cover_episode_edges``).
     """
 
     def __init__(self, store: PreferenceStore, features: SegmentFeatures, oversampling: float, env_id: str,
                  rng: dict[str, np.random.Generator], recent_steps: int | None = None,
-                 same_episode: float = 0.0) -> None:
+                 same_episode: float = 0.0, cover_episode_edges: bool = False) -> None:
         self.store, self.features, self.oversampling, self.env_id = store, features, oversampling, env_id
         self.rng, self.recent_steps, self.same_episode = rng, recent_steps, same_episode
+        self.cover_episode_edges = cover_episode_edges
 
     def ask(self, n: int, selector: str, round: int, sampler: Sampler, ensemble: RewardEnsemble) -> tuple[Segments, list[int]]:
         """Store ``n`` pairs chosen by ``selector`` among candidates cut from ``sampler``; returns the pairs'
         segments (consecutive pairs) and their query ids."""
         c = candidate_count(n, self.oversampling, selector)
         batch, prefix = self._batch_names(round)
-        segs = sampler.segments(2 * c, self.rng["segments"], prefix, self.recent_steps, self.same_episode)
+        segs = sampler.segments(2 * c, self.rng["segments"], prefix, self.recent_steps, self.same_episode,
+                                self.cover_episode_edges)
         feats = segs.features()
         if selector == "uniform":
             chosen, scores = np.arange(n), np.zeros(c)

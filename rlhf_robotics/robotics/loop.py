@@ -297,7 +297,8 @@ def build_loop(config: ExperimentConfig, progress: bool = True) -> PreferenceLoo
         report = FinalReport(config, env_factory(e.id, e.kwargs, e.christiano), checkpointer, metrics, timer, device, progress)
         return PreferenceLoop(config, Stages(agent, collector, QueryAsker(store, features, config.selection.oversampling, e.id, rng,
                                                                          config.selection.recent_steps,
-                                                                         config.selection.same_episode),
+                                                                         config.selection.same_episode,
+                                                                         config.selection.cover_episode_edges),
                                              labeller, fitter, checkpointer, report, metrics, store, rng, timer))
     except BaseException:
         fitter.close()  # the warm worker process, if any

@@ -32,6 +32,7 @@ def test_yaml_defaults_are_the_dataclass_defaults_with_only_b_prefs_stop_on() ->
     for algo in ("ppo", "sac", "td3"):  # the yaml and the dataclass agree, resolved the same way for each agent
         assert _compose([f"algo={algo}"]).reward_model == ExperimentConfig(algo=algo).reward_model, algo
     assert config.selection.recent_steps is None and config.selection.same_episode == 0.0
+    assert config.selection.cover_episode_edges is False
 
 
 def test_techniques_and_selection_options_are_settable() -> None:
@@ -39,12 +40,13 @@ def test_techniques_and_selection_options_are_settable() -> None:
                        "reward_model.techniques.surf.enabled=true", "reward_model.techniques.surf.threshold=0.95",
                        "reward_model.techniques.rime.enabled=true", "reward_model.techniques.rune.enabled=true",
                        "reward_model.techniques.reed.enabled=true", "selection=kcenter_disagreement",
-                       "selection.recent_steps=20000", "selection.same_episode=0.5"])
+                       "selection.recent_steps=20000", "selection.same_episode=0.5",
+                       "selection.cover_episode_edges=true"])
     t = config.reward_model.techniques
     assert (t.stop_accuracy, t.crop_steps, t.surf.threshold) == (0.97, 5, 0.95)
     assert t.surf.enabled and t.rime.enabled and t.rune.enabled and t.reed.enabled
     assert (config.selection.name, config.selection.recent_steps) == ("kcenter_disagreement", 20000)
-    assert config.selection.same_episode == 0.5
+    assert config.selection.same_episode == 0.5 and config.selection.cover_episode_edges is True
 
 
 @pytest.mark.parametrize(("override", "message"), [
@@ -59,6 +61,7 @@ def test_techniques_and_selection_options_are_settable() -> None:
     ("reward_model.techniques.stop_accuracy=2", r"reward_model.techniques.stop_accuracy=2.0: must be > 0.5 and <= 1"),
     ("selection.recent_steps=0", r"selection.recent_steps=0: must be >= 1"),
     ("selection.same_episode=1.5", r"selection.same_episode=1.5: must be >= 0 and <= 1 \(a share of the candidate"),
+    ("selection.cover_episode_edges=yes", r"selection.cover_episode_edges='yes': expected true or false"),
     ("+reward_model.techniques.surf.tau=0.9", r"unknown key 'reward_model.techniques.surf.tau'"),
 ])
 def test_bad_values_name_key_value_and_allowed(override: str, message: str) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -241,3 +242,38 @@ def test_an_episode_with_a_single_window_keeps_an_independent_partner() -> None:
     segs = buf.sample_segments(40, 10, np.random.default_rng(0), "s", same_episode=1.0)
     assert segs.obs.shape == (40, 10, 1)
     assert not np.array_equal(segs.obs[0::2, 0, 0] // 1000, segs.obs[1::2, 0, 0] // 1000)
+
+
+def _coverage(segs_obs: np.ndarray, steps: Sequence[int], length: int, episodes: int) -> list[float]:
+    """Share of the windows cut from the first ``episodes`` episodes of env 0's tagging that contain each step."""
+    start = segs_obs[:, 0, 0]
+    first = start[(start // 1000) < episodes] % 1000
+    return [float(np.mean((first <= s) & (s < first + length))) for s in steps]
+
+
+def test_cover_episode_edges_cuts_first_and_last_steps_as_often_as_middle_ones() -> None:
+    buf = _tagged_buffer((100, 100), steps=350)  # 3 whole episodes per env, then one still going
+    steps = (0, 99, 50)
+    plain = _coverage(buf.sample_segments(20_000, 20, np.random.default_rng(0), "s").obs, steps, 20, 6)
+    edges = _coverage(buf.sample_segments(20_000, 20, np.random.default_rng(0), "s", cover_episode_edges=True).obs,
+                      steps, 20, 6)
+    assert plain[0] < 0.1 * plain[2] and plain[1] < 0.1 * plain[2]  # every start alike: 1 window against 20
+    assert 0.85 < edges[0] / edges[2] < 1.15 and 0.85 < edges[1] / edges[2] < 1.15, edges
+    assert edges[2] > 0.1  # the middle is still cut (20 of 119 weight per episode)
+
+
+def test_start_weights_count_only_edges_the_buffer_holds() -> None:
+    buf = _tagged_buffer((100, 100), steps=350)
+    starts = buf.valid_starts(20)
+    w = buf.start_weights(starts, 20)
+    tag = buf._chronological(buf.obs)[starts[:, 0], starts[:, 1], 0]
+    t = tag % 1000
+    assert set(w[t == 0]) == {20.0}  # every episode began inside the buffer
+    going = buf._chronological(buf.episode)[starts[:, 0], starts[:, 1]] == buf._next_episode[starts[:, 1]]
+    assert set(w[~going & (t == 80)]) == {20.0}  # the window ending on a finished episode's last step
+    assert set(w[going & (t > 0)]) == {1.0}  # the episode still going: its newest window is no edge
+    assert set(w[(t > 0) & (t < 80)]) == {1.0}
+    ring = TransitionBuffer(1, 50, 1, 1, 1, 1, [])
+    for i in range(80):  # one episode of 80 steps in a ring of 50: its first step has left the ring
+        ring.add(np.full((1, 1), i), np.zeros((1, 1)), np.zeros(1), np.zeros((1, 1)), np.zeros((1, 1)), [{}], np.zeros(1, bool))
+    assert set(ring.start_weights(ring.valid_starts(10), 10)) == {1.0}

@@ -67,7 +67,7 @@ class FakeCollector:
         self.installed: list[Any] = []
 
     def segments(self, n: int, rng: np.random.Generator, prefix: str, recent_steps: int | None = None,
-                 same_episode: float = 0.0) -> Segments:
+                 same_episode: float = 0.0, cover_episode_edges: bool = False) -> Segments:
         return segments(n, rng, prefix)
 
     def install(self, reward: Any) -> None:

@@ -123,6 +123,23 @@ def test_same_episode_reaches_the_buffer_from_the_config(tmp_path: Path, monkeyp
     assert len(asked) >= 4 and asked[:-1] == [0.75] * (len(asked) - 1) and asked[-1] == 0.0
 
 
+def test_cover_episode_edges_reaches_the_buffer_from_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rlhf_robotics.robotics.buffer import TransitionBuffer
+
+    asked: list[bool] = []
+    original = TransitionBuffer.sample_segments
+
+    def spy(self: TransitionBuffer, *args: Any, **kwargs: Any) -> Any:
+        asked.append(args[8] if len(args) > 8 else kwargs.get("cover_episode_edges", False))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransitionBuffer, "sample_segments", spy)
+    c = dataclasses.replace(tiny(tmp_path / "run"), selection=SelectionSettings(name="disagreement", cover_episode_edges=True))
+    assert run_experiment(c, progress=False).labels_used == 24
+    # every query round asks with it; the final report's evaluation pairs are cut with every start alike
+    assert len(asked) >= 4 and asked[:-1] == [True] * (len(asked) - 1) and asked[-1] is False
+
+
 def test_recent_steps_cut_segments_only_from_the_newest_steps() -> None:
     from rlhf_robotics.robotics.buffer import TransitionBuffer
 
