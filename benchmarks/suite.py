@@ -9,9 +9,11 @@ two arms × seeds 0–4:
   task's physics rubric at its own weights, the oracle preset), asked on ``conf/experiment/suite.yaml``'s label
   schedule (equal shares over 20 rounds, PEBBLE's, instead of the default's decaying one) after its state-entropy
   pre-training (PEBBLE's, 100,000 steps; the file says why both; a task whose env config sets
-  ``benchmark_pretrain_steps`` uses its own, with the reason there), otherwise the defaults of ``ExperimentConfig``.
-  A loop result made on other label or pre-training settings (or another budget) is set aside and rerun, like a
-  result of an earlier task version.
+  ``benchmark_pretrain_steps`` uses its own, with the reason there), otherwise the defaults of ``ExperimentConfig``:
+  since Dec 4 that includes issue 13's reward refit (in a worker process while PPO steps, the round's first rollout
+  relabelled, each member stopped at 97 % accuracy); until then the grid pinned the synchronous refit.
+  A loop result made on other label, pre-training or refit settings (or another budget) is set aside and rerun,
+  like a result of an earlier task version.
 
 Both arms train with the task's PPO settings as ``rlhf-robotics env=<task>`` composes them (``conf/ppo/default.yaml``
 unless the env config selects its own, as rl-zoo keeps per-env hyperparameters); a result made with other PPO
@@ -48,6 +50,8 @@ Cost: HopperBackflip-v3 at 500,000 steps, 2 jobs at a time on 2 cores: a ``loop`
     .venv/bin/python benchmarks/suite.py --only task=ant_upright           # also re-evaluates its results on < 50 episodes
     .venv/bin/python benchmarks/suite.py --collect                         # only gather finished results
     .venv/bin/python benchmarks/suite.py --steps 2048 --only seed=0        # a trial: own folder and results file
+    .venv/bin/python benchmarks/suite.py --jobs 2 --only arm=loop task=reacher_smooth --set selection.cover_episode_edges=true
+                                                                           # a trial of loop settings (--set KEY=VALUE)
     .venv/bin/python benchmarks/make_results.py                            # regenerate RESULTS.md
     .venv/bin/rlhf-robotics gallery benchmark=benchmarks/results/suite.json arm=loop   # each task's best seed
 """
@@ -73,13 +77,22 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside, synchronous_refit  # noqa: E402
+from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside  # noqa: E402
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
 LABELS = 1000
 EVAL_EPISODES = 50
 FILTER_FIELDS = ("arm", "task", "seed")
+SYNCHRONOUS_LOOP_REFIT: dict[str, Any] = {"async_training": False, "async_relabel": False, "async_install_steps": None,
+                                          "refit_worker": "thread", "stop_accuracy": None}
+"""The reward refit of a loop result that records none (:func:`refit_record`): the grid ran the synchronous refit,
+every member its full epochs, until Dec 4, when issue 13's default (a background refit that relabels the round's
+first rollout, members stopped at 97 % accuracy) replaced it."""
+LOOP_OVERRIDES: dict[str, Any] = {}
+"""A trial's ``--set KEY=VALUE`` overrides of the loop arm's config (dotted ``ExperimentConfig`` keys); set by
+:func:`main` and passed on to each job. A loop result records them (``loop_overrides``), and one made with others is
+stale."""
 
 
 @dataclass(frozen=True)
@@ -178,11 +191,16 @@ def select_jobs(jobs: Sequence[Job], only: dict[str, set[str]]) -> list[Job]:
     return label_efficiency.select_jobs(jobs, only)
 
 
-def work_dir(steps: int | None, labels: int = LABELS, root: Path = WORK / "suite") -> Path:
+def work_dir(steps: int | None, labels: int = LABELS, root: Path = WORK / "suite",
+             overrides: dict[str, Any] | None = None) -> Path:
     """``calibrated`` for the env configs' budgets, ``steps<N>`` for an override; ``_labels<L>`` appended for a
-    label budget other than the grid's, so that runs of different settings never mix."""
+    label budget other than the grid's and ``_set-KEY=VALUE,…`` for ``--set`` overrides, so that runs of different
+    settings never mix."""
     name = "calibrated" if steps is None else f"steps{steps}"
-    return root / (name if labels == LABELS else f"{name}_labels{labels}")
+    name = name if labels == LABELS else f"{name}_labels{labels}"
+    if overrides:
+        name += "_set-" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(overrides.items()))
+    return root / name
 
 
 def result_path(job: Job, work: Path) -> Path:
@@ -206,15 +224,32 @@ def loop_pretrain(task: str | None, steps: int) -> dict[str, Any]:
     return settings
 
 
+def refit_record(config: Any) -> dict[str, Any]:
+    """How ``config`` (an ``ExperimentConfig``) refits the reward model, as a loop result records it (``loop_refit``)."""
+    rm = config.reward_model
+    return {"async_training": rm.async_training, "async_relabel": rm.async_relabel,
+            "async_install_steps": rm.async_install_steps, "refit_worker": rm.refit_worker,
+            "stop_accuracy": rm.techniques.stop_accuracy}
+
+
+def loop_refit(job: Job, steps: int) -> dict[str, Any]:
+    """The reward refit the loop arm runs ``job`` with: the package's default for PPO (issue 13), or a trial's."""
+    return refit_record(experiment_config(job, steps, LABELS, ROOT))
+
+
 def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
     """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, on other
-    PPO settings than :func:`task_ppo`, or (``loop``) on other label or pre-training settings than
-    :func:`loop_labels` and :func:`loop_pretrain` give (a result without ``loop_pretrain`` was made before the preset
-    had any: none)."""
-    return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != budget(job.task, steps)
+    PPO settings than :func:`task_ppo`, or (``loop``) on other label, pre-training or refit settings than
+    :func:`loop_labels`, :func:`loop_pretrain` and :func:`loop_refit` give, or with other ``--set`` overrides (a
+    result without ``loop_pretrain`` was made before the preset had any: none; one without ``loop_refit`` ran
+    :data:`SYNCHRONOUS_LOOP_REFIT`)."""
+    n = budget(job.task, steps)
+    return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != n
             or result_ppo(result) != asdict(task_ppo(job.task))
             or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
-                                       or result.get("loop_pretrain", {}) != loop_pretrain(job.task, budget(job.task, steps)))))
+                                       or result.get("loop_pretrain", {}) != loop_pretrain(job.task, n)
+                                       or result.get("loop_refit", SYNCHRONOUS_LOOP_REFIT) != loop_refit(job, n)
+                                       or result.get("loop_overrides", {}) != LOOP_OVERRIDES)))
 
 
 def stale(job: Job, work: Path, steps: int | None = None) -> bool:
@@ -237,15 +272,51 @@ def job_state(job: Job, work: Path, steps: int | None = None) -> str:
 # One job, in its own process (``--run-job KEY``)
 # ----------------------------------------------------------------------------------------------------------
 def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
+    """The job's ``ExperimentConfig``: the package's defaults (the reward refit included: issue 13's, since Dec 4)
+    with the suite preset's teacher, labels and pre-training, the task's PPO settings, and for ``loop`` a trial's
+    :data:`LOOP_OVERRIDES`."""
     from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, PretrainConfig, TeacherSettings
 
-    return synchronous_refit(ExperimentConfig(  # the refit the published grid ran with
+    config = ExperimentConfig(
         env=env_configs()[job.task], ppo=task_ppo(job.task), labels=LabelsConfig(**loop_labels(labels)),
         teacher=TeacherSettings(**loop_settings()["teacher"]),
         pretrain=PretrainConfig(**loop_pretrain(job.task, steps)) if job.arm == "loop" else PretrainConfig(),
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
-    ))
+    )
+    return with_overrides(config, LOOP_OVERRIDES) if job.arm == "loop" and LOOP_OVERRIDES else config
+
+
+def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
+    """``config`` with each dotted key of ``overrides`` set, validated as the command line validates it."""
+    from rlhf_robotics.robotics.config import ExperimentConfig
+    from rlhf_robotics.typed_config import from_mapping
+
+    data = asdict(config)
+    for key, value in overrides.items():
+        node, *path = data, *key.split(".")
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise ValueError(f"--set {key}={value}: {part!r} is not a config group; give a dotted key of the "
+                                 "experiment config, e.g. selection.cover_episode_edges=true")
+            node = node[part]
+        if path[-1] not in node:
+            raise ValueError(f"--set {key}={value}: no such key; give a dotted key of the experiment config, e.g. "
+                             "selection.cover_episode_edges=true")
+        node[path[-1]] = value
+    return from_mapping(ExperimentConfig, data)
+
+
+def parse_set(items: Sequence[str]) -> dict[str, Any]:
+    """``["selection.cover_episode_edges=true"]`` → ``{"selection.cover_episode_edges": True}`` (values read as
+    YAML); names the bad item."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. selection.cover_episode_edges=true")
+        out[key] = yaml.safe_load(value)
+    return dict(sorted(out.items()))
 
 
 def run_loop(job: Job, steps: int, labels: int, run_dir: Path) -> dict[str, Any]:
@@ -389,7 +460,8 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
     result = {"job": asdict(job), "key": job.key, "command": command, "env_id": env_configs()[job.task].id,
               "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
               "ppo": asdict(task_ppo(job.task)),
-              **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(job.task, steps)} if job.arm == "loop" else {}),
+              **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(job.task, steps),
+                  "loop_refit": loop_refit(job, steps), "loop_overrides": LOOP_OVERRIDES} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}
@@ -409,7 +481,8 @@ def launch(job: Job, steps: int | None, labels: int, work: Path, command: str) -
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     args = [sys.executable, str(Path(__file__).resolve()), "--run-job", job.key, "--labels", str(labels),
-            "--work", str(work), "--command", command, *(["--steps", str(steps)] if steps is not None else [])]
+            "--work", str(work), "--command", command, *(["--steps", str(steps)] if steps is not None else []),
+            *(["--set", *(f"{k}={json.dumps(v)}" for k, v in LOOP_OVERRIDES.items())] if LOOP_OVERRIDES else [])]
     with open(work / f"{job.key}.log", "w") as out:
         proc = subprocess.run(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     ok = proc.returncode == 0 and result_path(job, work).exists()
@@ -479,15 +552,25 @@ def main(argv: list[str] | None = None) -> int:
                              "with --steps or another --labels writes suite_<work folder>.json, never the grid's)")
     parser.add_argument("--list", action="store_true", help="print every selected job and its state, run nothing")
     parser.add_argument("--collect", action="store_true", help="only gather finished results into --out")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="a trial of the loop arm with these config overrides (dotted keys, e.g. "
+                             "selection.cover_episode_edges=true): its own work folder and results file")
     parser.add_argument("--run-job", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--command", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if (args.steps is not None and args.steps < 1) or args.jobs < 1 or args.labels < 1:
         parser.error(f"--steps, --jobs and --labels must be >= 1, got {args.steps}, {args.jobs}, {args.labels}")
-    work = Path(args.work) if args.work else work_dir(args.steps, args.labels)
-    trial = args.steps is not None or args.labels != LABELS
+    try:
+        LOOP_OVERRIDES.clear()
+        LOOP_OVERRIDES.update(parse_set(args.overrides))
+        with_overrides(experiment_config(plan()[1], 1000, LABELS, ROOT), LOOP_OVERRIDES)  # a bad key fails here
+    except ValueError as exc:
+        parser.error(str(exc))
+    work = Path(args.work) if args.work else work_dir(args.steps, args.labels, overrides=LOOP_OVERRIDES)
+    trial = args.steps is not None or args.labels != LABELS or bool(LOOP_OVERRIDES)
     if args.out is None:
-        args.out = str(RESULTS / (f"suite_{work_dir(args.steps, args.labels).name}.json" if trial else "suite.json"))
+        name = work_dir(args.steps, args.labels, overrides=LOOP_OVERRIDES).name
+        args.out = str(RESULTS / (f"suite_{name}.json" if trial else "suite.json"))
     if not args.run_job and args.work is None and not trial and (restored := restore_published(work)):
         print(f"{restored} runs taken from {RESULTS / 'suite.json'} (this machine's work folder did not have them)")
     if args.run_job:

@@ -175,13 +175,36 @@ def test_a_result_of_an_earlier_task_version_is_rerun_and_its_figures_and_policy
 
 @pytest.mark.parametrize(("flags", "written"), [(["--steps", "5000"], "suite_steps5000.json"),
                                                 (["--labels", "50"], "suite_calibrated_labels50.json"),
+                                                (["--set", "selection.cover_episode_edges=true"],
+                                                 "suite_calibrated_set-selection.cover_episode_edges=true.json"),
                                                 ([], "suite.json")])
 def test_a_trial_writes_its_own_results_file_never_the_grids(suite: ModuleType, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch, flags: list[str],
                                                               written: str) -> None:
     monkeypatch.setattr(suite, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", {})
     assert suite.main([*flags, "--collect", "--work", str(tmp_path / "work")]) == 0
     assert [p.name for p in (tmp_path / "results").iterdir()] == [written]
+
+
+def test_set_overrides_only_the_loop_arm_and_bad_keys_name_the_fix(suite: ModuleType, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    overrides = suite.parse_set(["selection.cover_episode_edges=true", "selection.same_episode=0.5"])
+    assert overrides == {"selection.cover_episode_edges": True, "selection.same_episode": 0.5}
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", overrides)
+    loop = suite.experiment_config(suite.Job("loop", "reacher_smooth", 0), 500_000, 1000, tmp_path / "run")
+    ppo = suite.experiment_config(suite.Job("ppo", "reacher_smooth", 0), 500_000, 1000, tmp_path / "run")
+    assert loop.selection.cover_episode_edges and loop.selection.same_episode == 0.5
+    assert not ppo.selection.cover_episode_edges and ppo.selection.same_episode == 0.0
+    assert suite.work_dir(None, overrides=overrides).name == (
+        "calibrated_set-selection.cover_episode_edges=true,selection.same_episode=0.5")
+    for bad, message in [(["selection.cover_edges=true"], "selection.cover_edges=True: no such key"),
+                         (["selection.same_episode=2"], "selection.same_episode=2"),
+                         (["selection"], "expected KEY=VALUE")]:
+        with pytest.raises(SystemExit):
+            suite.main(["--set", *bad, "--list", "--work", str(tmp_path / "w")])
+        assert message in capsys.readouterr().err
 
 
 def test_loop_arm_runs_the_command_lines_suite_preset(suite: ModuleType, tmp_path: Path) -> None:
@@ -207,9 +230,14 @@ def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleT
     job = suite.Job("loop", "hopper_backflip", 0)
     budget = suite.budget("hopper_backflip")
     current = {"env_id": suite.env_configs()["hopper_backflip"].id, "steps": budget, "labels": 1000,
-               "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}, "loop_pretrain": {"steps": 100_000}}
+               "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}, "loop_pretrain": {"steps": 100_000},
+               "loop_refit": suite.loop_refit(job, budget), "loop_overrides": {}}
+    assert current["loop_refit"]["async_relabel"] is True and current["loop_refit"]["stop_accuracy"] == 0.97  # issue 13's
     for result, stale in [(current, False), ({**current, "loop_labels": None}, True),  # made before the preset
                           ({k: v for k, v in current.items() if k != "loop_pretrain"}, True),  # before pre-training
+                          ({k: v for k, v in current.items() if k != "loop_refit"}, True),  # the synchronous refit
+                          ({**current, "loop_refit": suite.SYNCHRONOUS_LOOP_REFIT}, True),
+                          ({**current, "loop_overrides": {"selection.cover_episode_edges": True}}, True),  # a trial's
                           ({**current, "steps": budget // 2}, True), ({**current, "env_id": "old-v0"}, True)]:
         suite.result_path(job, tmp_path).write_text(json.dumps(result))
         assert suite.stale(job, tmp_path) is stale
@@ -227,6 +255,7 @@ def test_a_task_may_set_its_own_pretraining_and_results_made_with_the_preset_s_g
     made = {"env_id": configs["hopper_backflip"].id, "steps": suite.budget("hopper_backflip"), "labels": 1000,
             "loop_labels": suite.loop_labels(1000), "loop_pretrain": suite.loop_pretrain("hopper_backflip", 500_000)}
     job = suite.Job("loop", "hopper_backflip", 0)
+    made["loop_refit"] = suite.loop_refit(job, suite.budget("hopper_backflip"))
     suite.result_path(job, tmp_path).write_text(json.dumps(made))
     assert suite.job_state(job, tmp_path) == "done"
 
