@@ -490,6 +490,22 @@ def _suite_schedule(settings: dict[str, Any] | None) -> str:
             "rounds (`conf/experiment/suite.yaml`, `+experiment=suite` on the command line)")
 
 
+def _suite_refit(runs: list[dict[str, Any]]) -> str:
+    """The current loop runs' reward refit, for the section's header (a grid partly rerun says how it is split)."""
+    loops = [r for r in runs if r["job"]["arm"] == "loop"]
+    default = sum(bool((r.get("loop_refit") or {}).get("async_relabel")) for r in loops)
+    synchronous = sum("loop_refit" not in r for r in loops)
+    if not loops:
+        return ""
+    if default == len(loops):
+        return ("; the loop's reward refit is the package's default (issue 13: in a worker process while PPO steps, "
+                "the round's first rollout relabelled, each member stopped at 97 % training accuracy)")
+    if synchronous == len(loops):
+        return "; the loop's reward refit is the synchronous one the grid pinned until Dec 4"
+    return (f"; the loop's reward refit: the package's default (issue 13) on {default} of {len(loops)} runs, the synchronous one "
+            f"(until Dec 4) on {synchronous}, another on {len(loops) - default - synchronous}")
+
+
 def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, Any]) -> str:
     """The arm as the table names it: a ``loop`` whose pre-training differs from the preset's at the task's budget
     (``preset_pretrain_steps``, recorded by ``suite.py``'s collect; a task's own ``benchmark_pretrain_steps``) says
@@ -510,18 +526,41 @@ def _episodes(runs: list[dict[str, Any]]) -> str:
     return f"{usual}" + (f" ({', '.join(odd)})" if odd else "")
 
 
+SYNCHRONOUS_LOOP = "loop, synchronous refit"
+"""The table's name for the loop arm's set-aside runs made with the refit the grid pinned until Dec 4."""
+
+
+def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
+    """Per task, the set-aside loop runs that differ from the task's current loop runs only in their reward refit:
+    the synchronous one (no ``loop_refit`` recorded, no ``--set`` overrides), on the same task version, budget, labels
+    and pre-training; the latest per seed."""
+    current = {r["job"]["task"]: r for r in data.get("runs", []) if r["job"]["arm"] == "loop" and "loop_refit" in r}
+    same = ("env_id", "steps", "labels", "loop_labels", "loop_pretrain")
+    out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
+    for r in sorted(data.get("superseded_runs", []), key=lambda r: str(r.get("date", ""))):
+        now = current.get(r["job"]["task"])
+        if (now is not None and r["job"]["arm"] == "loop" and "loop_refit" not in r and not r.get("loop_overrides")
+                and all(r.get(k) == now.get(k) for k in same)):
+            out[r["job"]["task"]][int(r["job"]["seed"])] = r
+    return out
+
+
 def suite_section(data: dict[str, Any]) -> list[str]:
     """``benchmarks/suite.py``: per suite task, true-reward PPO and the loop with the rubric teacher at the task's
-    budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO."""
+    budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO. Where
+    the loop's runs with the synchronous refit (pinned until Dec 4) are kept at the same version and budget, they
+    get a row of their own beside the current loop's, for comparison (not counted in the goals)."""
     runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
     for r in data.get("runs", []):
         runs[(r["job"]["task"], r["job"]["arm"])][int(r["job"]["seed"])] = r
+    for task, cell in _synchronous_loop_runs(data).items():
+        runs[(task, SYNCHRONOUS_LOOP)] = cell
     lines = [
         "## The suite as a benchmark: success rates at each task's budget",
         "",
         f"`benchmarks/suite.py` ({data.get('jobs_done', 0)} of {data.get('jobs_in_grid', '?')} jobs; budgets: "
         f"{data.get('budget_source', '?')}; the loop with {data.get('labels', '?'):,} rubric-teacher labels"
-        f"{_suite_schedule(data.get('loop_settings'))}; commit "
+        f"{_suite_schedule(data.get('loop_settings'))}{_suite_refit(data.get('runs', []))}; commit "
         f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
         f"Success rate: share of {_episodes(data.get('runs', []))} evaluation episodes whose last step passes the task's verifier "
         f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
@@ -535,7 +574,7 @@ def suite_section(data: dict[str, Any]) -> list[str]:
     for task, info in data.get("tasks", {}).items():
         ppo = runs.get((task, "ppo"), {})
         mean_rate: dict[str, float | None] = {}
-        for arm in ("ppo", "loop"):
+        for arm in ("ppo", "loop", SYNCHRONOUS_LOOP):
             cell = runs.get((task, arm), {})
             if not cell:
                 continue
@@ -555,6 +594,8 @@ def suite_section(data: dict[str, Any]) -> list[str]:
                 f"{fmt(ci([r['return_true']['mean'] for r in cell.values()]))} | {fraction} |")
             if arm == "ppo" and passing >= SUITE_GOALS["ppo_seeds_passing"]:
                 ppo_ok.append(task)
+            if arm == SYNCHRONOUS_LOOP:
+                mean_rate.pop(arm)
         base, ours = mean_rate.get("ppo"), mean_rate.get("loop")
         if base is not None and ours is not None and base > 0 and ours >= SUITE_GOALS["loop_share_of_ppo_success"] * base:
             loop_ok.append(task)

@@ -102,6 +102,28 @@ def test_results_section_reports_success_rates_per_seed_and_na_without_a_verifie
     assert ("hopper_backflip", "1,000", "loop") in arms
 
 
+def test_results_section_sets_the_synchronous_refit_s_loop_beside_the_default_s_and_counts_only_the_default() -> None:
+    make_results = _load("make_results")
+    refit = {"async_training": True, "async_relabel": True, "stop_accuracy": 0.97}
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000, "loop_labels": {"total": 1000}, "loop_pretrain": {"steps": 0}}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.9, 90.0), **same, "loop_refit": refit} for s in range(2)]
+    aside = [{**_run("hopper_backflip", "loop", s, 0.1, 40.0), **same, "date": "d1"} for s in range(2)]
+    aside += [{**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same, "steps": 500, "date": "d2"},  # another budget
+              {**_run("hopper_backflip", "loop", 1, 0.0, 1.0), **same, "loop_pretrain": {"steps": 9}, "date": "d3"},
+              {**_run("hopper_backflip", "loop", 1, 0.0, 1.0), **same, "loop_refit": refit, "date": "d4"}]
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3"}}, "runs": runs, "superseded_runs": aside,
+            "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+    lines = make_results.suite_section(data)
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in lines if line.startswith("| ")}
+    assert "| 0.10 | 0.10, 0.10 | 0 of 2 |" in rows[("hopper_backflip", "1,000", "loop, synchronous refit")]
+    assert "| 0.90 | 0.90, 0.90 | 2 of 2 |" in rows[("hopper_backflip", "1,000", "loop")]
+    assert "the package's default (issue 13" in lines[2]
+    assert "met on 1 (hopper_backflip)" in next(line for line in lines if line.startswith("Goals"))
+    runs[2].pop("loop_refit")  # a grid partly rerun says so
+    assert "the package's default (issue 13) on 1 of 2 runs, the synchronous one (until Dec 4) on 1" in make_results.suite_section(data)[2]
+
+
 def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
         suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
