@@ -26,6 +26,7 @@ import numpy as np
 from rlhf_robotics.robotics.clip_context import ClipContext
 from rlhf_robotics.robotics.config import EnvConfig
 from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
+from rlhf_robotics.robotics.reward_fit import spawnable_start_method
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
 
 
@@ -170,7 +171,9 @@ class ClipPool:
                 pending.add_done_callback(partial(_index_when_done, self.clips_dir, sid, fps, rate, scored))
                 out[sid] = pending
                 continue
-            with _children_ignore_sigint():  # a submit may start the worker processes
+            # a submit may start the worker processes: they ignore Ctrl-C and can start inside a job of Hydra's
+            # joblib launcher (whose default start method a spawned child cannot set)
+            with _children_ignore_sigint(), spawnable_start_method():
                 raw = self._executor.submit(
                     _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
                     float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,

@@ -42,3 +42,40 @@ def test_a_spawned_worker_starts_under_a_foreign_default_start_method(tmp_path: 
     # guarded, the worker runs; unguarded (the bug), it dies before running anything; either way the parent keeps
     # its own default start method
     assert out.splitlines() == [expected, "method foreign"], out
+
+
+CLIP_SCRIPT = '''
+import multiprocessing, multiprocessing.context as ctx, sys
+import numpy as np
+from rlhf_robotics.robotics.render_pool import ClipPool
+from rlhf_robotics.robotics.rendering import RenderConfig
+from rlhf_robotics.robotics.segments import Segments
+
+class Foreign(ctx.SpawnContext):
+    _name = "foreign"
+
+if __name__ == "__main__":
+    ctx._concrete_contexts["foreign"] = Foreign()
+    multiprocessing.set_start_method("foreign", force=True)
+    steps = 4
+    segs = Segments(ids=["s"], obs=np.zeros((1, steps, 1), np.float32), act=np.zeros((1, steps, 1), np.float32),
+                    reward=np.zeros((1, steps), np.float32), qpos=np.tile([0.0, 1.25, 0, 0, 0, 0], (1, steps, 1)),
+                    qvel=np.zeros((1, steps, 6)), env_id="Hopper-v5", dt=0.008)
+    with ClipPool(sys.argv[1], RenderConfig(width=64, height=64, fps=None), workers=1) as pool:
+        (future,) = pool.request(segs).values()
+        try:
+            print("clip", future.result(timeout=120).suffix)
+        except Exception as err:
+            print("failed", type(err).__name__)
+    print("method", multiprocessing.get_start_method())
+'''
+
+
+@pytest.mark.render
+def test_the_clip_pool_s_workers_start_under_a_foreign_default_start_method(tmp_path: Path) -> None:
+    """The labelling app's render workers (``labels.source=human``) are spawned the same way, on a later submit."""
+    script = tmp_path / "foreign_clips.py"
+    script.write_text(CLIP_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "clips")], capture_output=True, text=True,
+                         timeout=300).stdout
+    assert out.splitlines() == ["clip .mp4", "method foreign"], out
