@@ -556,6 +556,22 @@ def check_reliability_anchors(reliability: str, gold_rate: float, repeat_rate: f
 
 
 def load_config(run_dir: str | Path) -> ExperimentConfig:
-    """The :class:`ExperimentConfig` a run was started with (its ``config.json``), validated like the CLI's."""
+    """The :class:`ExperimentConfig` a run was started with (its ``config.json``), validated like the CLI's.
+
+    A setting the file lacks was added to the package after the run started; it takes the value the run ran with,
+    which is today's default except where :data:`SETTINGS_BEFORE_THEY_EXISTED` says otherwise (a resumed run goes on
+    as it began)."""
     raw = json.loads((Path(run_dir) / "config.json").read_text())
+    for (section, name), value in SETTINGS_BEFORE_THEY_EXISTED.items():
+        if isinstance(raw.get(section), dict) and name not in raw[section]:
+            raw[section][name] = value
     return from_mapping(ExperimentConfig, raw)
+
+
+SETTINGS_BEFORE_THEY_EXISTED: dict[tuple[str, str], Any] = {
+    # issue 13 added reward_model.techniques with B-Pref's stop at 97 % training accuracy on by default; a run
+    # started before then trained every member its full epochs
+    ("reward_model", "techniques"): {"stop_accuracy": None},
+}
+"""Settings whose default for a new run differs from what a run saved before the setting existed did: ``(section,
+field)`` to the value such a run ran with (:func:`load_config`)."""

@@ -93,3 +93,23 @@ def test_saved_settings_read_back_unchanged() -> None:
                        "selection.recent_steps=5000"])
     raw = json.loads(json.dumps(dataclasses.asdict(config)))
     assert from_mapping(ExperimentConfig, raw) == config
+
+
+def test_a_run_saved_before_techniques_existed_resumes_as_it_ran(tmp_path: Path) -> None:
+    """A config.json written before issue 13 has no reward_model.techniques: resuming it must not switch on the
+    B-Pref stop (today's default, 0.97) halfway through a run that trained every member its full epochs."""
+    import json
+
+    from rlhf_robotics.robotics.config import load_config
+
+    config = _compose([])
+    assert config.reward_model.techniques.stop_accuracy == 0.97  # today's default, which the old run never had
+    raw = json.loads(json.dumps(dataclasses.asdict(config)))
+    del raw["reward_model"]["techniques"]
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    old = load_config(tmp_path)
+    assert old.reward_model.techniques.stop_accuracy is None
+    assert old.reward_model.techniques == TechniquesConfig()  # every technique off
+    raw["reward_model"]["techniques"] = dataclasses.asdict(config.reward_model.techniques)
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert load_config(tmp_path) == config  # a file that records the setting keeps it
