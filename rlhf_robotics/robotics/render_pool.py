@@ -26,8 +26,8 @@ import numpy as np
 from rlhf_robotics.robotics.clip_context import ClipContext
 from rlhf_robotics.robotics.config import EnvConfig
 from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
-from rlhf_robotics.robotics.reward_fit import spawnable_start_method
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
+from rlhf_robotics.robotics.start_method import spawnable_start_method
 
 
 def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:

@@ -9,14 +9,13 @@ the policy learns on the installed model — the same code either way.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
 import multiprocessing
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +40,7 @@ from rlhf_robotics.robotics.buffer import TransitionBuffer
 from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.policy import PhaseTimer
 from rlhf_robotics.robotics.segments import SegmentFeatures
+from rlhf_robotics.robotics.start_method import spawnable_start_method
 
 Fitted = tuple[RewardEnsemble, RewardTrainerMetrics] | tuple[None, None]
 """A refit's result: the refitted ensemble and its training metrics, or ``(None, None)`` without judgments."""
@@ -244,23 +244,6 @@ class RewardFitter:
         self._executor.shutdown(wait=True)
         if self._process_pool is not None:
             self._process_pool.shutdown(wait=True, cancel_futures=True)
-
-
-@contextlib.contextmanager
-def spawnable_start_method() -> Iterator[None]:
-    """While a ``spawn`` child starts: a default start method the child can set in turn. A spawned child first sets
-    its parent's default start method; in a job of Hydra's joblib launcher the parent is a loky worker, whose default
-    is loky's own ``"loky"``, which a child that has not imported loky cannot find ("cannot find context for
-    'loky'"): the refit worker died and every refit of the job failed. The parent's method is restored after."""
-    method = multiprocessing.get_start_method(allow_none=True)
-    foreign = method is not None and method not in multiprocessing.get_all_start_methods()
-    if foreign:
-        multiprocessing.set_start_method("spawn", force=True)
-    try:
-        yield
-    finally:
-        if foreign:
-            multiprocessing.set_start_method(method, force=True)
 
 
 def _init_refit_worker() -> None:

@@ -15,7 +15,7 @@ import pytest
 SCRIPT = '''
 import contextlib, multiprocessing, multiprocessing.context as ctx, sys
 from concurrent.futures import ProcessPoolExecutor
-from rlhf_robotics.robotics.reward_fit import spawnable_start_method
+from rlhf_robotics.robotics.start_method import spawnable_start_method
 
 class Foreign(ctx.SpawnContext):
     _name = "foreign"
