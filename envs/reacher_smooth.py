@@ -1,8 +1,8 @@
-"""``rlhf_robotics/ReacherSmooth-v3``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
+"""``rlhf_robotics/ReacherSmooth-v2``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
 
-``rlhf_robotics/ReacherSmooth-v2`` (``jerk_cost_weight=2e-3``), ``-v1`` (also ``observe_distance=False``) and
-``-v0`` (``reward_dist_weight=1, jerk_cost_weight=1e-3, reach_bonus=0, success_mean_jerk=100,
-observe_tip_motion=False, observe_distance=False``, 50 steps) stay registered to reproduce earlier runs."""
+``rlhf_robotics/ReacherSmooth-v1`` (``observe_distance=False``) and ``rlhf_robotics/ReacherSmooth-v0``
+(``reward_dist_weight=1, jerk_cost_weight=1e-3, reach_bonus=0, success_mean_jerk=100, observe_tip_motion=False,
+observe_distance=False``, 50 steps) stay registered to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -71,23 +71,6 @@ class ReacherSmoothEnv(ReacherEnv):
     registered time limit is 100 steps (2 s).
 
     ## Version history
-    - v3 (issue 15, "taught by preferences"): ``jerk_cost_weight`` 2e-3 → 1e-2; nothing else changes (observation,
-      verifier, horizon, the other weights). Why: v2's objective did not put its best reach inside its own
-      verifier. The loop on v2 (1,000 rubric-teacher labels, 500 k steps, 5 seeds, ``benchmarks/suite.py``,
-      Dec 4) reached the target (final distance 1–2.5 mm in the median of 20 episodes) but passed on 0.46 of
-      episodes against true-reward PPO's 0.83, failing the jerk bound: its episodes' mean jerk was 42–61 m/s³ in
-      the median (PPO's 18–37; the bound 50), most of it in a harder start (first 5 steps 340–550 m/s³, PPO's
-      125–186), and the objective barely told the two apart (0.5–2 of ~30 true reward over the first 20 steps).
-      That is v2's objective working as written: for a minimum-jerk reach the best duration trades the jerk cost
-      (∝ 1/T⁵ per step) against the distance cost (∝ T), and at v2's weights it ends with a mean jerk of 44
-      over a shoulder-only turn of 1.0 rad (0.2 m), 71 at 1.8 rad (0.33 m, about the 90th percentile of the
-      starts) and 99 at 2.5 rad (0.40 m, about the farthest); along a straight fingertip path (the smoothest
-      there is) it is 42 in the median over Reacher-v5's starts and above 50 on 31 % of them. A policy that
-      optimised v2's objective better would fail its verifier more often; PPO passed because it stopped short of
-      that optimum. At 1e-2 the best durations are 0.46–0.6 s and their mean jerk 15, 25 and 36 over the same
-      turns (straight paths: 13 in the median, 22 at the 90th percentile), so the objective's optimum passes the
-      verifier with room to spare, and the teacher's "smoother" answers weigh five times more in its comparisons.
-      ``tests/envs/test_reacher_smooth_v3.py`` checks these optima on the task's own reward.
     - v2 (issue 15, "taught by preferences"): observes the fingertip's distance to the target (index 14); nothing
       else changes (objective, verifier, horizon). Why: the loop's reward model (1,000 rubric-teacher labels,
       500 k steps, 5 seeds, ``benchmarks/suite.py``) followed the true reward at 0.87–0.96 per-step correlation,
@@ -125,7 +108,7 @@ class ReacherSmoothEnv(ReacherEnv):
     def __init__(
         self,
         reward_dist_weight: float = 10.0,
-        jerk_cost_weight: float = 1e-2,
+        jerk_cost_weight: float = 2e-3,
         reward_control_weight: float = 0.1,
         reach_bonus: float = 0.2,
         success_distance: float = 0.02,
