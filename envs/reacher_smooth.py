@@ -66,6 +66,15 @@ class ReacherSmoothEnv(ReacherEnv):
     target, 330 (Reacher-v5's flick), or 117 with more damping. 50 m/s³ over 100 steps allows the summed jerk
     that v0's 100 m/s³ over 50 steps did.
 
+    Known limit (Dec 4): on long reaches the objective's own best reach fails the verifier. For a minimum-jerk
+    reach the best duration trades the jerk cost against the distance cost, and at these weights it ends with a
+    mean jerk of 44 over a shoulder-only turn of 1.0 rad (0.2 m), 71 over 1.8 rad (0.33 m, about the 90th
+    percentile of the starts) and 99 over 2.5 rad (about the farthest); along straight fingertip paths above 50
+    on 31 % of the starts. The loop's policies sit there (median mean jerk 42–61, success 0.46 against PPO's
+    0.83, whose policies stop short of that optimum at 18–37). A jerk weight of 1e-2 put the optimum inside the
+    bound but made both arms worse (PPO stopped 8–20 mm short; the loop parked 12 cm away, its teacher's
+    comparisons turning mostly on jerk): ``benchmarks/results/suite_trial_reacher_jerk_1e-2.json``.
+
     ## Starting state and episode end
     As Reacher-v5 (random arm angles, target uniformly in a disc of radius 0.2). No termination; the
     registered time limit is 100 steps (2 s).
