@@ -545,16 +545,37 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
     return out
 
 
-def suite_section(data: dict[str, Any]) -> list[str]:
+def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[int, dict[str, Any]]]]:
+    """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
+    (their own results files) made on the task's current version and budget with the grid's labels."""
+    out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
+    for trial in trials:
+        for r in trial.get("runs", []):
+            task = data.get("tasks", {}).get(r["job"]["task"])
+            if (task is None or r["job"]["arm"] != "loop" or not r.get("loop_overrides") or r.get("labels") != data.get("labels")
+                    or r.get("env_id") != task.get("env_id") or r.get("steps") != task.get("steps")):
+                continue
+            name = "loop, trial " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in sorted(r["loop_overrides"].items()))
+            out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
+    return out
+
+
+def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -> list[str]:
     """``benchmarks/suite.py``: per suite task, true-reward PPO and the loop with the rubric teacher at the task's
     budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO. Where
     the loop's runs with the synchronous refit (pinned until Dec 4) are kept at the same version and budget, they
-    get a row of their own beside the current loop's, for comparison (not counted in the goals)."""
+    get a row of their own beside the current loop's, for comparison (not counted in the goals); so does each
+    ``--set`` trial in ``trials`` (its results file) made at the task's current version and budget."""
     runs: dict[tuple[str, str], dict[int, dict[str, Any]]] = defaultdict(dict)
     for r in data.get("runs", []):
         runs[(r["job"]["task"], r["job"]["arm"])][int(r["job"]["seed"])] = r
     for task, cell in _synchronous_loop_runs(data).items():
         runs[(task, SYNCHRONOUS_LOOP)] = cell
+    trial_arms: dict[str, list[str]] = defaultdict(list)
+    for task, by_trial in _trial_loop_runs(data, trials).items():
+        for name, cell in sorted(by_trial.items()):
+            runs[(task, name)] = cell
+            trial_arms[task].append(name)
     lines = [
         "## The suite as a benchmark: success rates at each task's budget",
         "",
@@ -564,7 +585,9 @@ def suite_section(data: dict[str, Any]) -> list[str]:
         f"{str(data.get('commit', '?'))[:7]}, {data.get('machine', {}).get('cpu', '?')}, {data.get('date', '?')}). "
         f"Success rate: share of {_episodes(data.get('runs', []))} evaluation episodes whose last step passes the task's verifier "
         f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
-        "bootstrap CI]; fraction: each seed's return over true-reward PPO's with the same seed and steps.",
+        "bootstrap CI]; fraction: each seed's return over true-reward PPO's with the same seed and steps."
+        + (" Rows named `loop, trial …` are `suite.py --set` trials of the loop's settings (their own results files, "
+           "`suite_calibrated_set-….json`), beside the grid's loop and not counted in the goals." if trials else ""),
         "",
         "| task | steps | arm | seeds | success rate, mean | by seed | seeds passing | true return | fraction of true-reward PPO |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -574,7 +597,7 @@ def suite_section(data: dict[str, Any]) -> list[str]:
     for task, info in data.get("tasks", {}).items():
         ppo = runs.get((task, "ppo"), {})
         mean_rate: dict[str, float | None] = {}
-        for arm in ("ppo", "loop", SYNCHRONOUS_LOOP):
+        for arm in ("ppo", "loop", SYNCHRONOUS_LOOP, *trial_arms.get(task, [])):
             cell = runs.get((task, arm), {})
             if not cell:
                 continue
@@ -594,7 +617,7 @@ def suite_section(data: dict[str, Any]) -> list[str]:
                 f"{fmt(ci([r['return_true']['mean'] for r in cell.values()]))} | {fraction} |")
             if arm == "ppo" and passing >= SUITE_GOALS["ppo_seeds_passing"]:
                 ppo_ok.append(task)
-            if arm == SYNCHRONOUS_LOOP:
+            if arm not in ("ppo", "loop"):
                 mean_rate.pop(arm)
         base, ours = mean_rate.get("ppo"), mean_rate.get("loop")
         if base is not None and ours is not None and base > 0 and ours >= SUITE_GOALS["loop_share_of_ppo_success"] * base:
@@ -953,7 +976,8 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
            relabel: dict[str, Any] | None = None, offpolicy: dict[str, Any] | None = None,
            reliability: Sequence[dict[str, Any]] = (), suite: dict[str, Any] | None = None,
            label_scaling: dict[str, Any] | None = None, lm_seeds: dict[str, Any] | None = None,
-           calibration: dict[str, Any] | None = None, backflip_loop: dict[str, Any] | None = None) -> str:
+           calibration: dict[str, Any] | None = None, backflip_loop: dict[str, Any] | None = None,
+           suite_trials: Sequence[dict[str, Any]] = ()) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -984,7 +1008,7 @@ def render(label_efficiency: dict[str, Any] | None, overheads: Sequence[dict[str
     if backflip_loop:
         lines += backflip_loop_section(backflip_loop) + [""]
     if suite:
-        lines += suite_section(suite) + [""]
+        lines += suite_section(suite, suite_trials) + [""]
     if label_scaling:
         lines += label_scaling_section(label_scaling) + [""]
     if lm_seeds:
@@ -1042,9 +1066,10 @@ def main(argv: list[str] | None = None) -> int:
     label_scaling = _load(HERE / "results" / "label_scaling.json")
     lm_seeds = _load(HERE / "results" / "lm_seeds.json")
     calibration = _load(Path(args.suite).with_name("suite_calibration.json"))
+    trials = [d for p in sorted(Path(args.suite).parent.glob("suite_calibrated_set-*.json")) if (d := _load(p)) is not None]
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
                                      suite, label_scaling, lm_seeds, calibration,
-                                     _load(Path(args.suite).with_name("backflip_loop_diagnosis.json"))))
+                                     _load(Path(args.suite).with_name("backflip_loop_diagnosis.json")), trials))
     print(f"wrote {args.out}")
     return 0
 

@@ -124,6 +124,27 @@ def test_results_section_sets_the_synchronous_refit_s_loop_beside_the_default_s_
     assert "the package's default (issue 13) on 1 of 2 runs, the synchronous one (until Dec 4) on 1" in make_results.suite_section(data)[2]
 
 
+def test_results_section_sets_a_set_trial_beside_the_loop_and_counts_only_the_grid_s_loop() -> None:
+    make_results = _load("make_results")
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.1, 10.0), **same} for s in range(2)]
+    trial = {"runs": [{**_run("hopper_backflip", "loop", s, 0.9, 90.0), **same, "loop_overrides": {"pretrain.steps": 0}}
+                      for s in range(2)]}
+    trial["runs"] += [{**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same, "env_id": "B-v2",  # another version
+                       "loop_overrides": {"x.y": True}},
+                      {**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same, "labels": 50,  # another label budget
+                       "loop_overrides": {"x.z": True}}]
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3"}}, "runs": runs, "labels": 1000,
+            "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+    lines = make_results.suite_section(data, [trial])
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in lines if line.startswith("| ")}
+    assert "| 0.90 | 0.90, 0.90 | 2 of 2 |" in rows[("hopper_backflip", "1,000", "loop, trial `pretrain.steps=0`")]
+    assert len(rows) == 4  # the header, ppo, loop and the one comparable trial
+    assert "met on 0 (none)" in next(line for line in lines if line.startswith("Goals"))  # the trial does not count
+    assert "Rows named `loop, trial …`" in lines[2] and "Rows named" not in make_results.suite_section(data)[2]
+
+
 def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
         suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
