@@ -5,7 +5,7 @@ runs: what the labelled clips contained, what the policy does, and what the lear
 observation and action, and the loop's reward model on v2 reaches 0.88–0.94 accuracy against the oracle and a
 0.87–0.92 step-reward correlation (v0: 0.82 and 0.39). Yet the policy taught by it turns past a full flip and lies
 down. This script reads a loop run directory (``rlhf-robotics env=hopper_backflip ...``, or a
-``benchmarks/suite.py`` loop job) and reports three things:
+``benchmarks/suite.py`` loop job) and reports four things:
 
 - **label schedule**: labels asked per round (round 0 on the initial policy), from the run's ``config.json``;
 - **clips**: per label round, the stored segments, how many contain a landing (``reward_landing`` > 0), and the
@@ -17,7 +17,10 @@ down. This script reads a loop run directory (``rlhf-robotics env=hopper_backfli
   (paid nothing by the objective: the over-rotation v2 took away), on the ground — the mean reward of the class
   minus the on-ground mean, in standard deviations of the learned and of the true step reward. Where the learned
   difference for "past the allowance" is positive while the true one is not, the learned reward still pays the
-  over-rotation the objective stopped paying.
+  over-rotation the objective stopped paying;
+- **landing clips**: the final reward model's return for every labelled clip holding a landing against the other
+  labelled clips (the teacher prefers nearly every landing clip); a model that scores them lower has not learned
+  the landing its labels hold.
 
     .venv/bin/python benchmarks/backflip_loop_diagnosis.py benchmarks/.work/suite/steps500000/loop_hopper_backflip_seed0
 
@@ -132,6 +135,30 @@ def learned_reward(run_dir: Path, batches: int) -> dict[str, Any]:
     return out
 
 
+def landing_clips(run_dir: Path) -> dict[str, Any]:
+    """The final reward model on every labelled clip (all segment batches): its return for the clips that hold a
+    landing against the others, beside the true ones. The teacher prefers nearly every landing clip (a landing pays
+    400 on its step), so a model that fits its labels scores them higher; where it scores them lower, the landing
+    is in the labels and the model has not learned it, and the policy is not paid for landing."""
+    from rlhf_robotics.robotics.saved_run import load_reward_function
+
+    reward = load_reward_function(run_dir)
+    learned, true, landed = [], [], []
+    for path in segment_files(run_dir):
+        with np.load(path) as z:
+            x = np.concatenate([z["obs"], z["act"]], axis=-1).astype(np.float32)
+            learned.append(reward(x.reshape(-1, x.shape[-1])).reshape(z["reward"].shape).sum(axis=1))
+            true.append(z["reward"].sum(axis=1))
+            landed.append((z["term__reward_landing"] > 0).any(axis=1))
+    lr, tr, has = np.concatenate(learned), np.concatenate(true), np.concatenate(landed)
+    out: dict[str, Any] = {"clips": int(has.size), "clips_with_a_landing": int(has.sum())}
+    if has.any() and (~has).any():
+        out.update({"learned_return_with_a_landing": float(lr[has].mean()), "learned_return_without": float(lr[~has].mean()),
+                    "true_return_with_a_landing": float(tr[has].mean()), "true_return_without": float(tr[~has].mean()),
+                    "landing_clips_ranked_above_the_median_clip": float((lr[has] > np.median(lr[~has])).mean())})
+    return out
+
+
 def label_schedule(config: dict[str, Any]) -> list[int] | None:
     """Labels the run asked per round (round 0 on the initial policy), from its ``config.json``; None without one."""
     from rlhf_robotics.robotics.schedule import label_schedule as schedule
@@ -174,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                "reward_model_accuracy_vs_oracle": summary.get("reward_model_accuracy_vs_oracle"),
                "reward_correlation_step": summary.get("reward_correlation_step"),
                "label_schedule": label_schedule(config), "settings": settings(config), "clips": clips(run), "policy": policy(run, args.episodes, args.seed),
-               "learned_reward": learned_reward(run, args.last_batches)}
+               "learned_reward": learned_reward(run, args.last_batches), "landing_clips": landing_clips(run)}
         print(json.dumps({k: v for k, v in row.items() if k != "clips"}, default=float), flush=True)
         rows.append(row)
     command = " ".join(["python benchmarks/backflip_loop_diagnosis.py", *(sys.argv[1:] if argv is None else argv)])

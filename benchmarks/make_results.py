@@ -555,7 +555,8 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             if (task is None or r["job"]["arm"] != "loop" or not r.get("loop_overrides") or r.get("labels") != data.get("labels")
                     or r.get("env_id") != task.get("env_id") or r.get("steps") != task.get("steps")):
                 continue
-            name = "loop, trial " + ", ".join(f"`{k}={json.dumps(v)}`" for k, v in sorted(r["loop_overrides"].items()))
+            name = "loop, trial " + ", ".join(f"`{k}={v if isinstance(v, str) else json.dumps(v)}`"
+                                              for k, v in sorted(r["loop_overrides"].items()))
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
     return out
 
@@ -693,11 +694,13 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
                 if data.get("earlier_commands") else "") + ". Learned and true reward per state class: the class mean minus the on-ground "
              "mean, in standard deviations of each reward over the run's last 3 segment batches. v2's objective pays "
              "nothing for turning past the flip's allowance and v3's charges it; a positive learned value there is "
-             "over-rotation the learned reward still pays. One seed per run: these are probes, not a result.", "",
+             "over-rotation the learned reward still pays. The last column reads the final reward model on every labelled "
+             "clip: the teacher prefers nearly every clip with a landing (400 on its step), so a model that has learned "
+             "its labels gives them the higher return. One seed per run: these are probes, not a result.", "",
              "| run | task | steps | labels | labels per round: initial; first later → last | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
              "episodes | turns (median) | final torso height (m) | turning within the allowance: learned, true (SD) | "
-             "turning past it: learned, true (SD) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "turning past it: learned, true (SD) | labelled clips with a landing: learned return, with / without |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def task(run: dict[str, Any]) -> str:
         kwargs = ", ".join(f"{k}={v}" for k, v in (run.get("env_kwargs") or {}).items())
         return str(run.get("env_id") or "?").split("/")[-1] + (f" ({kwargs})" if kwargs else "")
@@ -724,8 +727,18 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
             f"{sum(c['segments_with_a_landing'] for c in clips)} of {sum(c['segments'] for c in clips):,} | "
             f"{pol['episodes_with_a_landing']} / {pol['episodes']} | {pol['turns_median']:.2f} | "
             f"{pol['final_torso_height_median']:.2f} | {pair('turning_within_the_allowance')} | "
-            f"{pair('turning_past_the_allowance')} |")
+            f"{pair('turning_past_the_allowance')} | {landing(run.get('landing_clips') or {})} |")
     return lines
+
+
+def landing(clips: dict[str, Any]) -> str:
+    """A backflip diagnosis row's landing clips: the final reward model's mean return for the labelled clips that hold
+    a landing and for the others (true returns in brackets); "–" for rows read before it was measured."""
+    if "learned_return_with_a_landing" not in clips:
+        return "–" if not clips else f"none of {clips['clips']:,} clips"
+    return (f"{clips['learned_return_with_a_landing']:.1f} / {clips['learned_return_without']:.1f} "
+            f"(true {clips['true_return_with_a_landing']:.0f} / {clips['true_return_without']:.0f}; "
+            f"{clips['clips_with_a_landing']} clips)")
 
 
 def annotator_reliability_section(data: dict[str, Any]) -> list[str]:

@@ -198,8 +198,8 @@ def work_dir(steps: int | None, labels: int = LABELS, root: Path = WORK / "suite
     settings never mix."""
     name = "calibrated" if steps is None else f"steps{steps}"
     name = name if labels == LABELS else f"{name}_labels{labels}"
-    if overrides:
-        name += "_set-" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(overrides.items()))
+    if overrides:  # a text value unquoted (selection.name=disagreement), so the folder and file names need no quoting
+        name += "_set-" + ",".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(overrides.items()))
     return root / name
 
 

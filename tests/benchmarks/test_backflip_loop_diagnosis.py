@@ -31,6 +31,28 @@ def test_clips_count_landings_and_turns_per_round(tmp_path: Path) -> None:
     assert row["mean_true_return"] == 5.0
 
 
+def test_landing_clips_compare_the_learned_return_of_clips_with_and_without_a_landing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import rlhf_robotics.robotics.saved_run as saved_run
+
+    diagnosis = load_script("backflip_loop_diagnosis")
+    (tmp_path / "segments").mkdir()
+    obs = np.zeros((3, 2, 15))
+    obs[:, :, 0] = [[1.0, 1.0], [2.0, 2.0], [4.0, 4.0]]  # the hand-made reward pays index 0
+    landing = np.zeros((3, 2))
+    landing[0, 1] = 400.0  # the first clip lands, and the reward model pays it least
+    np.savez(tmp_path / "segments" / "round_000_000000.npz", obs=obs, act=np.zeros((3, 2, 3)), reward=landing + 1.0,
+             term__reward_landing=landing)
+    monkeypatch.setattr(saved_run, "load_reward_function", lambda run_dir: lambda x: x[:, 0])
+    out = diagnosis.landing_clips(tmp_path)
+    assert out["clips"] == 3 and out["clips_with_a_landing"] == 1
+    assert out["learned_return_with_a_landing"] == 2.0 and out["learned_return_without"] == 6.0  # (4 + 8) / 2
+    assert out["true_return_with_a_landing"] == 402.0 and out["true_return_without"] == 2.0
+    assert out["landing_clips_ranked_above_the_median_clip"] == 0.0
+    assert load_script("make_results").landing(out) == "2.0 / 6.0 (true 402 / 2; 1 clips)"
+    assert load_script("make_results").landing({}) == "–"
+
+
 def test_a_folder_without_segments_is_refused(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, str(BENCHMARKS / "backflip_loop_diagnosis.py"), str(tmp_path),
                         "--out", str(tmp_path / "out.json")], capture_output=True, text=True, timeout=120)
@@ -83,7 +105,7 @@ def test_results_section_shows_each_run() -> None:
                               "turning_past_the_allowance": {"steps": 0}}}
     text = "\n".join(load_script("make_results").backflip_loop_section({"runs": [row]}))
     assert "| `runs/a` | HopperBackflip-v3 (torso_angle_cos_sin=False) | 500,000 | 1,000 | 250; 125 → 37 (3 rounds) | 0.876 | 0.87 | 2 of 836 | 0 / 40 | 1.40 | 0.34 | +1.70, +1.80 (10 steps) | " \
-           "no such steps (0) |" in text
+           "no such steps (0) | – |" in text
 
 
 def test_rows_of_runs_not_read_again_are_kept(tmp_path: Path) -> None:

@@ -242,6 +242,8 @@ def test_set_overrides_only_the_loop_arm_and_bad_keys_name_the_fix(suite: Module
     assert not ppo.selection.cover_episode_edges and ppo.selection.same_episode == 0.0
     assert suite.work_dir(None, overrides=overrides).name == (
         "calibrated_set-selection.cover_episode_edges=true,selection.same_episode=0.5")
+    assert suite.work_dir(None, overrides=suite.parse_set(["selection.name=disagreement"])).name == (
+        "calibrated_set-selection.name=disagreement")
     for bad, message in [(["selection.cover_edges=true"], "selection.cover_edges=True: no such key"),
                          (["selection.same_episode=2"], "selection.same_episode=2"),
                          (["selection"], "expected KEY=VALUE")]:
