@@ -5,7 +5,7 @@ runs: what the labelled clips contained, what the policy does, and what the lear
 observation and action, and the loop's reward model on v2 reaches 0.88–0.94 accuracy against the oracle and a
 0.87–0.92 step-reward correlation (v0: 0.82 and 0.39). Yet the policy taught by it turns past a full flip and lies
 down. This script reads a loop run directory (``rlhf-robotics env=hopper_backflip ...``, or a
-``benchmarks/suite.py`` loop job) and reports four things:
+``benchmarks/suite.py`` loop job) and reports five things:
 
 - **label schedule**: labels asked per round (round 0 on the initial policy), from the run's ``config.json``;
 - **clips**: per label round, the stored segments, how many contain a landing (``reward_landing`` > 0), and the
@@ -21,6 +21,9 @@ down. This script reads a loop run directory (``rlhf-robotics env=hopper_backfli
 - **landing clips**: the final reward model's return for every labelled clip holding a landing against the other
   labelled clips (the teacher prefers nearly every landing clip); a model that scores them lower has not learned
   the landing its labels hold.
+- **by rotation left**: on every labelled clip, the final learned and the true step reward of a flip under way,
+  binned by what is left of the flip's rotation (index 13): the objective pays each radian alike, and a learned
+  reward that pays a flip's last radian less than its first makes the policy give flips up part-way.
 
     .venv/bin/python benchmarks/backflip_loop_diagnosis.py benchmarks/.work/suite/steps500000/loop_hopper_backflip_seed0
 
@@ -43,7 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, provenance, write_result  # noqa: E402
 
-ALLOWANCE_INDEX, REGAIN_INDEX = 13, 11
+ALLOWANCE_INDEX, REGAIN_INDEX, AIRBORNE_INDEX = 13, 11, 12
 """HopperBackflip-v2's and v3's observation: what is left of the flip's rotation allowance, and rotation to regain."""
 
 
@@ -143,20 +146,48 @@ def landing_clips(run_dir: Path) -> dict[str, Any]:
     from rlhf_robotics.robotics.saved_run import load_reward_function
 
     reward = load_reward_function(run_dir)
-    learned, true, landed = [], [], []
+    learned, true, landed, steps = [], [], [], []
     for path in segment_files(run_dir):
         with np.load(path) as z:
             x = np.concatenate([z["obs"], z["act"]], axis=-1).astype(np.float32)
-            learned.append(reward(x.reshape(-1, x.shape[-1])).reshape(z["reward"].shape).sum(axis=1))
+            per_step = reward(x.reshape(-1, x.shape[-1])).reshape(z["reward"].shape)
+            learned.append(per_step.sum(axis=1))
             true.append(z["reward"].sum(axis=1))
             landed.append((z["term__reward_landing"] > 0).any(axis=1))
+            steps.append((z["obs"].reshape(-1, z["obs"].shape[-1]), per_step.ravel(), z["reward"].ravel()))
     lr, tr, has = np.concatenate(learned), np.concatenate(true), np.concatenate(landed)
     out: dict[str, Any] = {"clips": int(has.size), "clips_with_a_landing": int(has.sum())}
+    o = np.concatenate([s[0] for s in steps])
+    if o.shape[-1] > ALLOWANCE_INDEX:
+        out["by_rotation_left"] = by_rotation_left(o, np.concatenate([s[1] for s in steps]), np.concatenate([s[2] for s in steps]))
     if has.any() and (~has).any():
         out.update({"learned_return_with_a_landing": float(lr[has].mean()), "learned_return_without": float(lr[~has].mean()),
                     "true_return_with_a_landing": float(tr[has].mean()), "true_return_without": float(tr[~has].mean()),
                     "landing_clips_ranked_above_the_median_clip": float((lr[has] > np.median(lr[~has])).mean())})
     return out
+
+
+ROTATION_LEFT_BINS = (-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 2 * math.pi)
+"""Edges (rad) of what is left of the flip's rotation allowance (observation index 13) for :func:`by_rotation_left`."""
+
+
+def by_rotation_left(o: np.ndarray, learned: np.ndarray, true: np.ndarray) -> list[dict[str, Any]]:
+    """Steps in the air at the furthest rotation so far (a flip under way), binned by what is left of the flip's
+    rotation (:data:`ROTATION_LEFT_BINS`; below 0: turned past it): per bin the learned and the true step reward
+    minus its on-the-ground mean, in standard deviations of each. The objective pays every radian of a flip alike;
+    a learned reward that pays the end of the flip less than its start makes a policy give flips up part-way.
+    ``o``: ``(N, D)`` observations; ``learned``, ``true``: ``(N,)``."""
+    turning = (o[:, AIRBORNE_INDEX] > 0.5) & (o[:, REGAIN_INDEX] < 1e-6)
+    ground = o[:, AIRBORNE_INDEX] < 0.5
+    rows = []
+    for lo, hi in zip(ROTATION_LEFT_BINS[:-1], ROTATION_LEFT_BINS[1:]):
+        mask = turning & (o[:, ALLOWANCE_INDEX] >= lo) & (o[:, ALLOWANCE_INDEX] < hi)
+        row: dict[str, Any] = {"rotation_left_rad": [lo, hi], "steps": int(mask.sum())}
+        if mask.sum() >= 5 and ground.any():
+            row["learned_minus_ground_in_sd"] = float((learned[mask].mean() - learned[ground].mean()) / learned.std())
+            row["true_minus_ground_in_sd"] = float((true[mask].mean() - true[ground].mean()) / true.std())
+        rows.append(row)
+    return rows
 
 
 def label_schedule(config: dict[str, Any]) -> list[int] | None:

@@ -696,11 +696,13 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
              "nothing for turning past the flip's allowance and v3's charges it; a positive learned value there is "
              "over-rotation the learned reward still pays. The last column reads the final reward model on every labelled "
              "clip: the teacher prefers nearly every clip with a landing (400 on its step), so a model that has learned "
-             "its labels gives them the higher return. One seed per run: these are probes, not a result.", "",
+             "its labels gives them the higher return; the column after it is the learned and true step reward of a flip's "
+             "last 0.5 rad, which the objective pays as it pays the flip's other radians. One seed per run: these are probes, not a result.", "",
              "| run | task | steps | labels | labels per round: initial; first later → last | accuracy vs oracle | step correlation | clips with a landing | policy: landings / "
              "episodes | turns (median) | final torso height (m) | turning within the allowance: learned, true (SD) | "
-             "turning past it: learned, true (SD) | labelled clips with a landing: learned return, with / without |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "turning past it: learned, true (SD) | labelled clips with a landing: learned return, with / without | "
+             "a flip's last 0.5 rad: learned, true (SD) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     def task(run: dict[str, Any]) -> str:
         kwargs = ", ".join(f"{k}={v}" for k, v in (run.get("env_kwargs") or {}).items())
         return str(run.get("env_id") or "?").split("/")[-1] + (f" ({kwargs})" if kwargs else "")
@@ -727,8 +729,17 @@ def backflip_loop_section(data: dict[str, Any]) -> list[str]:
             f"{sum(c['segments_with_a_landing'] for c in clips)} of {sum(c['segments'] for c in clips):,} | "
             f"{pol['episodes_with_a_landing']} / {pol['episodes']} | {pol['turns_median']:.2f} | "
             f"{pol['final_torso_height_median']:.2f} | {pair('turning_within_the_allowance')} | "
-            f"{pair('turning_past_the_allowance')} | {landing(run.get('landing_clips') or {})} |")
+            f"{pair('turning_past_the_allowance')} | {landing(run.get('landing_clips') or {})} | "
+            f"{flip_end((run.get('landing_clips') or {}).get('by_rotation_left') or [])} |")
     return lines
+
+
+def flip_end(bins: list[dict[str, Any]]) -> str:
+    """A backflip diagnosis row's learned and true step reward with 0-0.5 rad of the flip left ("–" if not read)."""
+    row = next((b for b in bins if b["rotation_left_rad"][0] == 0.0), None)
+    if row is None or "learned_minus_ground_in_sd" not in row:
+        return "–"
+    return f"{row['learned_minus_ground_in_sd']:+.2f}, {row['true_minus_ground_in_sd']:+.2f} ({row['steps']:,} steps)"
 
 
 def landing(clips: dict[str, Any]) -> str:

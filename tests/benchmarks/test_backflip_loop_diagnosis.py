@@ -53,6 +53,44 @@ def test_landing_clips_compare_the_learned_return_of_clips_with_and_without_a_la
     assert load_script("make_results").landing({}) == "–"
 
 
+def test_by_rotation_left_bins_the_steps_of_a_flip_under_way() -> None:
+    diagnosis = load_script("backflip_loop_diagnosis")
+    o = np.zeros((8, 15))
+    o[:4, 12] = 1.0  # airborne, at the furthest rotation (index 11 = 0)
+    o[:4, 13] = [0.2, 0.3, 5.0, 5.5]  # two steps near a flip's end, two near its start
+    o[3, 11] = 0.5  # regaining rotation: not a flip under way
+    learned = np.array([0.0, 0.0, 2.0, 9.0, 1.0, 1.0, 1.0, 1.0])
+    true = np.array([3.0, 3.0, 3.0, 9.0, 1.0, 1.0, 1.0, 1.0])
+    rows = {tuple(r["rotation_left_rad"]): r for r in diagnosis.by_rotation_left(o, learned, true)}
+    assert rows[(0.0, 0.5)]["steps"] == 2 and rows[(5.0, 2 * math.pi)]["steps"] == 1
+    assert "learned_minus_ground_in_sd" not in rows[(0.0, 0.5)]  # fewer than 5 steps: not read
+    o2 = np.repeat(o[:3], 5, axis=0)
+    rows = {tuple(r["rotation_left_rad"]): r for r in diagnosis.by_rotation_left(
+        np.concatenate([o2, o[4:]]), np.concatenate([np.repeat(learned[:3], 5), learned[4:]]),
+        np.concatenate([np.repeat(true[:3], 5), true[4:]]))}
+    end, start = rows[(0.0, 0.5)], rows[(5.0, 2 * math.pi)]
+    assert end["steps"] == 10 and end["learned_minus_ground_in_sd"] < 0 < end["true_minus_ground_in_sd"]
+    assert start["learned_minus_ground_in_sd"] > 0 and start["true_minus_ground_in_sd"] == end["true_minus_ground_in_sd"]
+    assert load_script("make_results").flip_end(list(rows.values())).startswith(
+        f"{end['learned_minus_ground_in_sd']:+.2f}, {end['true_minus_ground_in_sd']:+.2f} (10 steps)")
+
+
+def test_refit_variants_are_parsed_and_their_inputs_built() -> None:
+    refit = load_script("backflip_refit")
+    assert refit.parse_variant("base") == ("base", {}, 0.97, None)
+    assert refit.parse_variant("indicator:noise=0,stop=none,hidden=256x256,regularisation=none") == (
+        "indicator", {"noise": 0.0, "regularisation": "none"}, None, (256, 256))
+    x = np.zeros((1, 3, 18), dtype=np.float32)
+    x[0, :, 13] = [-1.0, 0.0, 2.0]  # rotation left: past the flip, at its end, under way
+    assert refit.inputs(x, "base") is x
+    assert refit.inputs(x, "indicator")[0, :, -1].tolist() == [0.0, 0.0, 1.0]
+    assert refit.inputs(x, "split")[0, :, -2:].tolist() == [[0.0, -1.0], [0.0, 0.0], [2.0, 0.0]]
+    with pytest.raises(SystemExit, match="expected base, indicator or split"):
+        refit.inputs(x, "bigger")
+    with pytest.raises(SystemExit, match="is not KEY=VALUE"):
+        refit.parse_variant("base:noise")
+
+
 def test_a_folder_without_segments_is_refused(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, str(BENCHMARKS / "backflip_loop_diagnosis.py"), str(tmp_path),
                         "--out", str(tmp_path / "out.json")], capture_output=True, text=True, timeout=120)
@@ -92,6 +130,14 @@ def test_the_report_of_a_tiny_backflip_run(tmp_path: Path) -> None:
     classes = ("turning_within_the_allowance", "turning_past_the_allowance", "on_the_ground")
     assert sum(learned[c]["steps"] for c in classes) <= learned["steps"] == 10 * stored
     assert -1 <= learned["correlation_step"] <= 1
+    landing = row["landing_clips"]
+    assert landing["clips"] == stored and len(landing["by_rotation_left"]) == 11
+    refit = tmp_path / "refit.json"  # benchmarks/backflip_refit.py on the same run: every label is read
+    subprocess.run([sys.executable, str(BENCHMARKS / "backflip_refit.py"), str(run), "--variants", "base",
+                    "indicator:noise=0", "--fits", "1", "--out", str(refit)], check=True, timeout=300)
+    (fitted,) = json.loads(refit.read_text())["runs"]
+    assert fitted["labels"] == 12 and [v["variant"] for v in fitted["variants"]] == ["base", "indicator:noise=0"]
+    assert all(0 <= v["train_accuracy"] <= 1 and len(v["by_rotation_left"]) == 11 for v in fitted["variants"])
 
 
 def test_results_section_shows_each_run() -> None:
@@ -105,7 +151,7 @@ def test_results_section_shows_each_run() -> None:
                               "turning_past_the_allowance": {"steps": 0}}}
     text = "\n".join(load_script("make_results").backflip_loop_section({"runs": [row]}))
     assert "| `runs/a` | HopperBackflip-v3 (torso_angle_cos_sin=False) | 500,000 | 1,000 | 250; 125 → 37 (3 rounds) | 0.876 | 0.87 | 2 of 836 | 0 / 40 | 1.40 | 0.34 | +1.70, +1.80 (10 steps) | " \
-           "no such steps (0) | – |" in text
+           "no such steps (0) | – | – |" in text
 
 
 def test_rows_of_runs_not_read_again_are_kept(tmp_path: Path) -> None:
