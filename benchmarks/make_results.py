@@ -547,13 +547,18 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
 
 def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[int, dict[str, Any]]]]:
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
-    (their own results files) made on the task's current version and budget with the grid's labels."""
+    (their own results files) made on the task's current version and budget with the grid's labels, and (unless the
+    trial sets pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since
+    left compares with nothing in the table."""
     out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for trial in trials:
         for r in trial.get("runs", []):
             task = data.get("tasks", {}).get(r["job"]["task"])
             if (task is None or r["job"]["arm"] != "loop" or not r.get("loop_overrides") or r.get("labels") != data.get("labels")
                     or r.get("env_id") != task.get("env_id") or r.get("steps") != task.get("steps")):
+                continue
+            if ("pretrain.steps" not in r["loop_overrides"] and "loop_pretrain_steps" in task
+                    and (r.get("loop_pretrain") or {}).get("steps", 0) != task["loop_pretrain_steps"]):
                 continue
             name = "loop, trial " + ", ".join(f"`{k}={v if isinstance(v, str) else json.dumps(v)}`"
                                               for k, v in sorted(r["loop_overrides"].items()))

@@ -134,8 +134,10 @@ def test_results_section_sets_a_set_trial_beside_the_loop_and_counts_only_the_gr
     trial["runs"] += [{**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same, "env_id": "B-v2",  # another version
                        "loop_overrides": {"x.y": True}},
                       {**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same, "labels": 50,  # another label budget
-                       "loop_overrides": {"x.z": True}}]
-    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3"}}, "runs": runs, "labels": 1000,
+                       "loop_overrides": {"x.z": True}},
+                      {**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same, "loop_pretrain": {"steps": 200},
+                       "loop_overrides": {"x.w": True}}]  # pre-trained, where the grid's loop no longer is
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_pretrain_steps": 0}}, "runs": runs, "labels": 1000,
             "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
     lines = make_results.suite_section(data, [trial])
     rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in lines if line.startswith("| ")}
