@@ -109,7 +109,7 @@ def fit(spec: str, data: tuple[np.ndarray, ...], fits: int) -> dict[str, Any]:
     one_landing = landed[first] != landed[second]
     landing_won = (landed[first] & (target == 1.0)) | (landed[second] & (target == 0.0))
     obs = x0.reshape(-1, x0.shape[-1])
-    per_fit = []
+    per_fit: list[dict[str, Any]] = []
     for seed in range(fits):
         torch.manual_seed(seed)
         ensemble = build_step_ensemble(x.shape[-1], 3, MLPConfig(hidden_sizes=hidden) if hidden else None, seed=seed)
@@ -158,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for run in args.runs:
         data = labelled(run)
-        row = {"run_dir": str(run), "labels": len(data[5]), "variants": []}
+        variants: list[dict[str, Any]] = []
+        row: dict[str, Any] = {"run_dir": str(run), "labels": len(data[5]), "variants": variants}
         for spec in args.variants:
-            row["variants"].append(fit(spec, data, args.fits))
-            end = next(b for b in row["variants"][-1]["by_rotation_left"] if b["rotation_left_rad"][0] == 0.0)
-            print(f"{run.name} {spec}: train accuracy {row['variants'][-1]['train_accuracy']:.3f}, a flip's last "
+            variants.append(fit(spec, data, args.fits))
+            end = next(b for b in variants[-1]["by_rotation_left"] if b["rotation_left_rad"][0] == 0.0)
+            print(f"{run.name} {spec}: train accuracy {variants[-1]['train_accuracy']:.3f}, a flip's last "
                   f"0.5 rad {end.get('learned_minus_ground_in_sd', float('nan')):+.2f} SD "
                   f"(true {end.get('true_minus_ground_in_sd', float('nan')):+.2f})", flush=True)
         rows.append(row)
