@@ -35,6 +35,12 @@ def synchronous_refit(config: Any) -> Any:
         techniques=dataclasses.replace(rm.techniques, stop_accuracy=None)))
 
 
+def override_item(key: str, value: Any) -> str:
+    """One ``suite.py --set`` override as a trial's folder, file and row name show it: ``selection.name=disagreement``
+    (a text value unquoted), ``pretrain.steps=0``, ``reward_model.techniques.stop_accuracy=null`` (others as JSON)."""
+    return f"{key}={value if isinstance(value, str) else json.dumps(value)}"
+
+
 def provenance() -> dict[str, object]:
     """Commit, machine and date to store beside every figure."""
     try:

@@ -47,7 +47,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, provenance, write_result  # noqa: E402
 
 ALLOWANCE_INDEX, REGAIN_INDEX, AIRBORNE_INDEX = 13, 11, 12
-"""HopperBackflip-v2's and v3's observation: what is left of the flip's rotation allowance, and rotation to regain."""
+"""HopperBackflip-v2's and v3's observation: what is left of the flip's rotation allowance, rotation to regain, and
+whether the hopper is in the air."""
 
 
 def segment_files(run_dir: Path) -> list[Path]:
@@ -142,7 +143,8 @@ def landing_clips(run_dir: Path) -> dict[str, Any]:
     """The final reward model on every labelled clip (all segment batches): its return for the clips that hold a
     landing against the others, beside the true ones. The teacher prefers nearly every landing clip (a landing pays
     400 on its step), so a model that fits its labels scores them higher; where it scores them lower, the landing
-    is in the labels and the model has not learned it, and the policy is not paid for landing."""
+    is in the labels and the model has not learned it, and the policy is not paid for landing. Also, from the same
+    pass over the clips, ``by_rotation_left`` (:func:`by_rotation_left`) on all their steps."""
     from rlhf_robotics.robotics.saved_run import load_reward_function
 
     reward = load_reward_function(run_dir)

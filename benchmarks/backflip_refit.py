@@ -65,6 +65,10 @@ def labelled(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return np.concatenate(feats), np.concatenate(true), np.concatenate(landed), first, second, target
 
 
+INPUTS = ("base", "indicator", "split")
+"""Variant families: what the reward net sees (:func:`inputs`)."""
+
+
 def inputs(x: np.ndarray, name: str) -> np.ndarray:
     """The reward net's inputs for variant family ``name`` (``base``, ``indicator``, ``split``)."""
     left = x[..., ALLOWANCE_INDEX:ALLOWANCE_INDEX + 1]
@@ -80,6 +84,8 @@ def inputs(x: np.ndarray, name: str) -> np.ndarray:
 def parse_variant(spec: str) -> tuple[str, dict[str, Any], float | None, tuple[int, ...] | None]:
     """``"base:noise=0,stop=none"`` → (inputs, trainer fields, stop accuracy, hidden sizes)."""
     name, _, settings = spec.partition(":")
+    if name not in INPUTS:
+        raise SystemExit(f"variant {name!r}: expected base, indicator or split, optionally with :KEY=VALUE,...")
     trainer: dict[str, Any] = {}
     stop: float | None = 0.97
     hidden = None
@@ -151,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--fits must be >= 1, got {args.fits}")
     for spec in args.variants:
         parse_variant(spec)  # a bad variant fails before any fit
-        inputs(np.zeros((1, 1, ALLOWANCE_INDEX + 1), dtype=np.float32), spec.partition(":")[0])
     import torch
 
     torch.set_num_threads(1)

@@ -32,6 +32,9 @@ import numpy as np
 from rlhf_robotics.robotics.sweep_stats import Interval, bootstrap_ci, iqm
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import override_item  # noqa: E402
+
 LABEL_SETTINGS: tuple[tuple[int, str], ...] = ((200, "oracle"), (700, "oracle"), (700, "mistake"))
 ENV_ORDER = ("HalfCheetah", "Hopper", "Swimmer")
 GOALS = {200: 0.8, 700: 1.0}
@@ -560,8 +563,7 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             if ("pretrain.steps" not in r["loop_overrides"] and "loop_pretrain_steps" in task
                     and (r.get("loop_pretrain") or {}).get("steps", 0) != task["loop_pretrain_steps"]):
                 continue
-            name = "loop, trial " + ", ".join(f"`{k}={v if isinstance(v, str) else json.dumps(v)}`"
-                                              for k, v in sorted(r["loop_overrides"].items()))
+            name = "loop, trial " + ", ".join(f"`{override_item(k, v)}`" for k, v in sorted(r["loop_overrides"].items()))
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
     return out
 

@@ -77,7 +77,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, provenance, restore, set_aside  # noqa: E402
+from _common import RESULTS, ROOT, WORK, override_item, provenance, restore, set_aside  # noqa: E402
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
@@ -198,8 +198,8 @@ def work_dir(steps: int | None, labels: int = LABELS, root: Path = WORK / "suite
     settings never mix."""
     name = "calibrated" if steps is None else f"steps{steps}"
     name = name if labels == LABELS else f"{name}_labels{labels}"
-    if overrides:  # a text value unquoted (selection.name=disagreement), so the folder and file names need no quoting
-        name += "_set-" + ",".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(overrides.items()))
+    if overrides:
+        name += "_set-" + ",".join(override_item(k, v) for k, v in sorted(overrides.items()))
     return root / name
 
 
