@@ -512,11 +512,16 @@ def _suite_refit(runs: list[dict[str, Any]]) -> str:
 def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, Any]) -> str:
     """The arm as the table names it: a ``loop`` whose pre-training differs from the preset's at the task's budget
     (``preset_pretrain_steps``, recorded by ``suite.py``'s collect; a task's own ``benchmark_pretrain_steps``) says
-    so."""
-    steps = {int((r.get("loop_pretrain") or {}).get("steps") or 0) for r in cell.values()}
-    if arm != "loop" or steps == {int(task_info.get("preset_pretrain_steps") or 0)}:
+    so, and so does one run with the task's own loop settings (``loop_task_settings``: its env config's
+    ``benchmark_loop_settings``)."""
+    if arm != "loop":
         return arm
-    return f"{arm} ({', '.join('no pre-training' if n == 0 else f'{n:,} steps of pre-training' for n in sorted(steps))})"
+    steps = {int((r.get("loop_pretrain") or {}).get("steps") or 0) for r in cell.values()}
+    named = ([] if steps == {int(task_info.get("preset_pretrain_steps") or 0)} else
+             ['no pre-training' if n == 0 else f'{n:,} steps of pre-training' for n in sorted(steps)])
+    own = {override_item(k, v) for r in cell.values() for k, v in (r.get("loop_task_settings") or {}).items()}
+    named += [f"`{item}`" for item in sorted(own)]
+    return f"{arm} ({', '.join(named)})" if named else arm
 
 
 def _episodes(runs: list[dict[str, Any]]) -> str:
@@ -543,7 +548,8 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
     for r in sorted(data.get("superseded_runs", []), key=lambda r: str(r.get("date", ""))):
         now = current.get(r["job"]["task"])
         if (now is not None and r["job"]["arm"] == "loop" and "loop_refit" not in r and not r.get("loop_overrides")
-                and all(r.get(k) == now.get(k) for k in same)):
+                and all(r.get(k) == now.get(k) for k in same)
+                and r.get("loop_task_settings", {}) == now.get("loop_task_settings", {})):
             out[r["job"]["task"]][int(r["job"]["seed"])] = r
     return out
 
@@ -552,7 +558,7 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
     (their own results files) made on the task's current version and budget with the grid's labels, and (unless the
     trial sets pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since
-    left compares with nothing in the table."""
+    left compares with nothing in the table; likewise for the task's own loop settings (``loop_task_settings``)."""
     out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for trial in trials:
         for r in trial.get("runs", []):
@@ -563,6 +569,9 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             if ("pretrain.steps" not in r["loop_overrides"] and "loop_pretrain_steps" in task
                     and (r.get("loop_pretrain") or {}).get("steps", 0) != task["loop_pretrain_steps"]):
                 continue
+            made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
+            if any(made.get(k) != now.get(k) and k not in r["loop_overrides"] for k in {*made, *now}):
+                continue  # made on other task settings than the grid's loop now has, which the trial does not set
             name = "loop, trial " + ", ".join(f"`{override_item(k, v)}`" for k, v in sorted(r["loop_overrides"].items()))
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
     return out

@@ -9,7 +9,9 @@ two arms × seeds 0–4:
   task's physics rubric at its own weights, the oracle preset), asked on ``conf/experiment/suite.yaml``'s label
   schedule (equal shares over 20 rounds, PEBBLE's, instead of the default's decaying one) after its state-entropy
   pre-training (PEBBLE's, 100,000 steps; the file says why both; a task whose env config sets
-  ``benchmark_pretrain_steps`` uses its own, with the reason there), otherwise the defaults of ``ExperimentConfig``:
+  ``benchmark_pretrain_steps`` uses its own, with the reason there, and a task whose env config sets
+  ``benchmark_loop_settings`` runs the loop with those settings on top, e.g. ReacherSmooth's same-episode pairs),
+  otherwise the defaults of ``ExperimentConfig``:
   since Dec 4 that includes issue 13's reward refit (in a worker process while PPO steps, the round's first rollout
   relabelled, each member stopped at 97 % accuracy); until then the grid pinned the synchronous refit.
   A loop result made on other label, pre-training or refit settings (or another budget) is set aside and rerun,
@@ -224,6 +226,12 @@ def loop_pretrain(task: str | None, steps: int) -> dict[str, Any]:
     return settings
 
 
+def loop_task_settings(task: str) -> dict[str, Any]:
+    """The task's own settings for the ``loop`` arm beyond the preset's (``benchmark_loop_settings`` in its env
+    config: dotted experiment-config keys, the reason there), as a loop result records them (``loop_task_settings``)."""
+    return dict(sorted(env_configs()[task].benchmark_loop_settings.items()))
+
+
 def refit_record(config: Any) -> dict[str, Any]:
     """How ``config`` (an ``ExperimentConfig``) refits the reward model, as a loop result records it (``loop_refit``)."""
     rm = config.reward_model
@@ -240,7 +248,8 @@ def loop_refit(job: Job, steps: int) -> dict[str, Any]:
 def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
     """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, on other
     PPO settings than :func:`task_ppo`, or (``loop``) on other label, pre-training or refit settings than
-    :func:`loop_labels`, :func:`loop_pretrain` and :func:`loop_refit` give, or with other ``--set`` overrides (a
+    :func:`loop_labels`, :func:`loop_pretrain`, :func:`loop_refit` and :func:`loop_task_settings` give, or with
+    other ``--set`` overrides (a
     result without ``loop_pretrain`` was made before the preset had any: none; one without ``loop_refit`` ran
     :data:`SYNCHRONOUS_LOOP_REFIT`)."""
     n = budget(job.task, steps)
@@ -249,6 +258,7 @@ def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> 
             or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
                                        or result.get("loop_pretrain", {}) != loop_pretrain(job.task, n)
                                        or result.get("loop_refit", SYNCHRONOUS_LOOP_REFIT) != loop_refit(job, n)
+                                       or result.get("loop_task_settings", {}) != loop_task_settings(job.task)
                                        or result.get("loop_overrides", {}) != LOOP_OVERRIDES)))
 
 
@@ -273,8 +283,8 @@ def job_state(job: Job, work: Path, steps: int | None = None) -> str:
 # ----------------------------------------------------------------------------------------------------------
 def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
     """The job's ``ExperimentConfig``: the package's defaults (the reward refit included: issue 13's, since Dec 4)
-    with the suite preset's teacher, labels and pre-training, the task's PPO settings, and for ``loop`` a trial's
-    :data:`LOOP_OVERRIDES`."""
+    with the suite preset's teacher, labels and pre-training, the task's PPO settings, and for ``loop`` the task's own
+    loop settings (:func:`loop_task_settings`) and a trial's :data:`LOOP_OVERRIDES` over them."""
     from rlhf_robotics.robotics.config import ExperimentConfig, LabelsConfig, PretrainConfig, TeacherSettings
 
     config = ExperimentConfig(
@@ -284,11 +294,16 @@ def experiment_config(job: Job, steps: int, labels: int, run_dir: Path) -> Any:
         total_steps=steps, seed=job.seed, run_dir=str(run_dir), baseline=False, eval_episodes=EVAL_EPISODES,
         video=False, device="cpu",
     )
-    return with_overrides(config, LOOP_OVERRIDES) if job.arm == "loop" and LOOP_OVERRIDES else config
+    if job.arm != "loop":
+        return config
+    if own := loop_task_settings(job.task):
+        config = with_overrides(config, own, f"conf/env/{job.task}.yaml's benchmark_loop_settings:")
+    return with_overrides(config, LOOP_OVERRIDES) if LOOP_OVERRIDES else config
 
 
-def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
-    """``config`` with each dotted key of ``overrides`` set, validated as the command line validates it."""
+def with_overrides(config: Any, overrides: dict[str, Any], source: str = "--set") -> Any:
+    """``config`` with each dotted key of ``overrides`` set, validated as the command line validates it; an error
+    names ``source`` (where the overrides were given) and the key."""
     from rlhf_robotics.robotics.config import ExperimentConfig
     from rlhf_robotics.typed_config import from_mapping
 
@@ -297,11 +312,11 @@ def with_overrides(config: Any, overrides: dict[str, Any]) -> Any:
         node, *path = data, *key.split(".")
         for part in path[:-1]:
             if not isinstance(node.get(part), dict):
-                raise ValueError(f"--set {key}={value}: {part!r} is not a config group; give a dotted key of the "
+                raise ValueError(f"{source} {key}={value}: {part!r} is not a config group; give a dotted key of the "
                                  "experiment config, e.g. selection.cover_episode_edges=true")
             node = node[part]
         if path[-1] not in node:
-            raise ValueError(f"--set {key}={value}: no such key; give a dotted key of the experiment config, e.g. "
+            raise ValueError(f"{source} {key}={value}: no such key; give a dotted key of the experiment config, e.g. "
                              "selection.cover_episode_edges=true")
         node[path[-1]] = value
     return from_mapping(ExperimentConfig, data)
@@ -461,7 +476,8 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
               "run_dir": recorded_path(run_dir), "steps": steps, "labels": labels if job.arm == "loop" else 0,
               "ppo": asdict(task_ppo(job.task)),
               **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(job.task, steps),
-                  "loop_refit": loop_refit(job, steps), "loop_overrides": LOOP_OVERRIDES} if job.arm == "loop" else {}),
+                  "loop_refit": loop_refit(job, steps), "loop_task_settings": loop_task_settings(job.task),
+                  "loop_overrides": LOOP_OVERRIDES} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,
               **provenance()}
@@ -510,7 +526,8 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         # pre-training is not the preset's)
         "tasks": {t: {"env_id": c.id, "steps": budget(t, steps), "ppo": asdict(task_ppo(t)),
                       "loop_pretrain_steps": int(loop_pretrain(t, budget(t, steps)).get("steps") or 0),
-                      "preset_pretrain_steps": int(loop_pretrain(None, budget(t, steps)).get("steps") or 0)}
+                      "preset_pretrain_steps": int(loop_pretrain(None, budget(t, steps)).get("steps") or 0),
+                      "loop_task_settings": loop_task_settings(t)}
                   for t, c in env_configs().items()},
         "jobs_in_grid": len(grid), "jobs_done": len(done & {j.key for j in grid}),
         "jobs_remaining": [j.key for j in grid if j.key not in done],

@@ -314,6 +314,63 @@ def test_a_task_may_set_its_own_pretraining_and_results_made_with_the_preset_s_g
     assert suite.experiment_config(suite.Job("ppo", "hopper_backflip", 0), 500_000, 1000, tmp_path / "r").pretrain.steps == 0
 
 
+def test_a_task_s_own_loop_settings_reach_its_loop_only_and_results_made_without_them_go_stale(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    configs = dict(suite.env_configs())
+    assert suite.loop_task_settings("reacher_smooth") == {"selection.same_episode": 0.5}  # conf/env says why
+    job = suite.Job("loop", "hopper_backflip", 0)
+    n = suite.budget("hopper_backflip")
+    made = {"env_id": configs["hopper_backflip"].id, "steps": n, "labels": 1000, "loop_labels": suite.loop_labels(1000),
+            "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n)}
+    suite.result_path(job, tmp_path).write_text(json.dumps(made))
+    assert suite.job_state(job, tmp_path) == "done" and suite.experiment_config(job, n, 1000, tmp_path).selection.same_episode == 0
+
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_loop_settings={"selection.same_episode": 0.25})
+    monkeypatch.setattr(suite, "env_configs", lambda: configs)
+    assert suite.experiment_config(job, n, 1000, tmp_path).selection.same_episode == 0.25
+    assert suite.experiment_config(suite.Job("ppo", "hopper_backflip", 0), n, 1000, tmp_path).selection.same_episode == 0
+    assert suite.job_state(job, tmp_path) == "superseded"  # made without the task's own settings: rerun
+    suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_task_settings": {"selection.same_episode": 0.25}}))
+    assert suite.job_state(job, tmp_path) == "done"
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", {"selection.same_episode": 0.75})  # a trial's --set wins over them
+    assert suite.experiment_config(job, n, 1000, tmp_path).selection.same_episode == 0.75
+
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_loop_settings={"selection.same_epsiode": 0.25})
+    with pytest.raises(ValueError, match=r"conf/env/hopper_backflip.yaml's benchmark_loop_settings: selection.same_epsiode"):
+        suite.experiment_config(job, n, 1000, tmp_path)
+
+
+@pytest.mark.parametrize("key", ["same_episode", "env.n_envs", "pretrain.steps"])
+def test_a_loop_setting_in_an_env_config_that_is_no_dotted_key_outside_env_names_it(key: str) -> None:
+    from rlhf_robotics.robotics.config import EnvConfig
+
+    with pytest.raises(ValueError, match=rf"env.benchmark_loop_settings: .*{key}"):
+        EnvConfig(id="Hopper-v5", benchmark_loop_settings={key: 1})
+
+
+def test_results_section_names_a_task_s_own_loop_settings_and_keeps_only_trials_made_on_them() -> None:
+    make_results = _load("make_results")
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
+    own = {"selection.same_episode": 0.5}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_task_settings": own} for s in range(2)]
+    trial = {"runs": [{**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_task_settings": own,
+                       "loop_overrides": {"x.y": 1}},  # on the task's settings: kept
+                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_overrides": {"x.z": 1}},  # without
+                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same,  # sets the key itself: kept
+                       "loop_overrides": {"selection.same_episode": 0.5}}]}
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_task_settings": own}}, "runs": runs,
+            "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data, [trial])
+            if line.startswith("| ")}
+    assert ("hopper_backflip", "1,000", "loop (`selection.same_episode=0.5`)") in rows
+    assert ("hopper_backflip", "1,000", "loop, trial `x.y=1`") in rows
+    assert ("hopper_backflip", "1,000", "loop, trial `selection.same_episode=0.5`") in rows
+    assert not any("x.z" in row[2] for row in rows)
+
+
 def test_a_negative_pretraining_in_an_env_config_names_the_key() -> None:
     from rlhf_robotics.robotics.config import EnvConfig
 
