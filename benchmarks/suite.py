@@ -232,6 +232,29 @@ def loop_task_settings(task: str) -> dict[str, Any]:
     return dict(sorted(env_configs()[task].benchmark_loop_settings.items()))
 
 
+SEGMENT_FIELDS = ("segment_seconds", "segment_steps", "min_segment_steps", "max_segment_steps")
+"""The env config's fields that set the loop's clip length (``rlhf_robotics.robotics.schedule.segment_length``)."""
+
+
+def loop_segments(job: Job | None, steps: int = 0) -> dict[str, Any]:
+    """How long the ``loop`` arm's clips are in ``job`` (its env config's, or a trial's ``--set env.…``), as a loop
+    result records them (``loop_segments``); ``job=None``: ``EnvConfig``'s defaults, which every result made before
+    Dec 4 (none recorded them) ran with."""
+    from rlhf_robotics.robotics.config import EnvConfig
+
+    env = experiment_config(job, steps, LABELS, ROOT).env if job is not None else EnvConfig(id="")
+    return {k: getattr(env, k) for k in SEGMENT_FIELDS}
+
+
+def recorded_segments(result: dict[str, Any]) -> dict[str, Any]:
+    """A loop result's clip settings: those it records, else (made before Dec 4) ``EnvConfig``'s defaults with its
+    trial's ``--set env.…`` overrides of them."""
+    if "loop_segments" in result:
+        return dict(result["loop_segments"])
+    trial = {k.removeprefix("env."): v for k, v in (result.get("loop_overrides") or {}).items()}
+    return {**loop_segments(None), **{k: v for k, v in trial.items() if k in SEGMENT_FIELDS}}
+
+
 def refit_record(config: Any) -> dict[str, Any]:
     """How ``config`` (an ``ExperimentConfig``) refits the reward model, as a loop result records it (``loop_refit``)."""
     rm = config.reward_model
@@ -248,8 +271,8 @@ def loop_refit(job: Job, steps: int) -> dict[str, Any]:
 def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> bool:
     """``result`` (a job's loaded result) was made on an earlier version of its task, on another budget, on other
     PPO settings than :func:`task_ppo`, or (``loop``) on other label, pre-training or refit settings than
-    :func:`loop_labels`, :func:`loop_pretrain`, :func:`loop_refit` and :func:`loop_task_settings` give, or with
-    other ``--set`` overrides (a
+    :func:`loop_labels`, :func:`loop_pretrain`, :func:`loop_refit`, :func:`loop_task_settings` and
+    :func:`loop_segments` (the clip length) give, or with other ``--set`` overrides (a
     result without ``loop_pretrain`` was made before the preset had any: none; one without ``loop_refit`` ran
     :data:`SYNCHRONOUS_LOOP_REFIT`)."""
     n = budget(job.task, steps)
@@ -259,6 +282,7 @@ def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> 
                                        or result.get("loop_pretrain", {}) != loop_pretrain(job.task, n)
                                        or result.get("loop_refit", SYNCHRONOUS_LOOP_REFIT) != loop_refit(job, n)
                                        or result.get("loop_task_settings", {}) != loop_task_settings(job.task)
+                                       or recorded_segments(result) != loop_segments(job, n)
                                        or result.get("loop_overrides", {}) != LOOP_OVERRIDES)))
 
 
@@ -477,6 +501,7 @@ def run_job(job: Job, steps: int, labels: int, work: Path, command: str | None =
               "ppo": asdict(task_ppo(job.task)),
               **({"loop_labels": loop_labels(labels), "loop_pretrain": loop_pretrain(job.task, steps),
                   "loop_refit": loop_refit(job, steps), "loop_task_settings": loop_task_settings(job.task),
+                  "loop_segments": loop_segments(job, steps),
                   "loop_overrides": LOOP_OVERRIDES} if job.arm == "loop" else {}),
               "eval_episodes": EVAL_EPISODES, **measured,
               "job_wall_seconds": time.perf_counter() - start, "job_cpu_seconds": time.process_time() - cpu0,

@@ -342,6 +342,29 @@ def test_a_task_s_own_loop_settings_reach_its_loop_only_and_results_made_without
         suite.experiment_config(job, n, 1000, tmp_path)
 
 
+def test_a_loop_result_made_with_other_clip_lengths_is_stale(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    configs = dict(suite.env_configs())
+    job, n = suite.Job("loop", "hopper_backflip", 0), suite.budget("hopper_backflip")
+    made = {"env_id": configs["hopper_backflip"].id, "steps": n, "labels": 1000, "loop_labels": suite.loop_labels(1000),
+            "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n)}
+    suite.result_path(job, tmp_path).write_text(json.dumps(made))  # made before results recorded their clips
+    assert suite.job_state(job, tmp_path) == "done"
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], max_segment_steps=188)
+    monkeypatch.setattr(suite, "env_configs", lambda: configs)
+    assert suite.loop_segments(job, n)["max_segment_steps"] == 188
+    assert suite.job_state(job, tmp_path) == "superseded"  # 60-step clips, where the task now cuts 188
+    suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_segments": suite.loop_segments(job, n)}))
+    assert suite.job_state(job, tmp_path) == "done"
+
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], max_segment_steps=60)
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", {"env.max_segment_steps": 188})  # a trial's, recorded as its override
+    suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_overrides": {"env.max_segment_steps": 188}}))
+    assert suite.loop_segments(job, n)["max_segment_steps"] == 188 and suite.job_state(job, tmp_path) == "done"
+
+
 @pytest.mark.parametrize("key", ["same_episode", "env.n_envs", "pretrain.steps"])
 def test_a_loop_setting_in_an_env_config_that_is_no_dotted_key_outside_env_names_it(key: str) -> None:
     from rlhf_robotics.robotics.config import EnvConfig
