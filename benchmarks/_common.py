@@ -25,6 +25,28 @@ relabels the round's first rollout (``relabel_refit``) PPO's default; benchmarks
 the old default pin these so their grids stay reproducible, and arms that study the refit override on top."""
 
 
+SEGMENT_FIELDS = ("segment_seconds", "segment_steps", "min_segment_steps", "max_segment_steps")
+"""The env config's fields that set the loop's clip length (``rlhf_robotics.robotics.schedule.segment_length``)."""
+
+
+def default_segments() -> dict[str, Any]:
+    """``EnvConfig``'s clip settings, which every suite loop result made before Dec 4 (none recorded them) ran with
+    unless its trial set them."""
+    from rlhf_robotics.robotics.config import EnvConfig
+
+    env = EnvConfig(id="")
+    return {k: getattr(env, k) for k in SEGMENT_FIELDS}
+
+
+def recorded_segments(result: dict[str, Any]) -> dict[str, Any]:
+    """A suite loop result's clip settings: those it records (``loop_segments``), else :func:`default_segments` with
+    its trial's ``--set env.…`` overrides of them."""
+    if "loop_segments" in result:
+        return dict(result["loop_segments"])
+    trial = {k.removeprefix("env."): v for k, v in (result.get("loop_overrides") or {}).items()}
+    return {**default_segments(), **{k: v for k, v in trial.items() if k in SEGMENT_FIELDS}}
+
+
 def synchronous_refit(config: Any) -> Any:
     """``config`` (an ``ExperimentConfig``) with :data:`SYNCHRONOUS_REFIT`'s settings."""
     import dataclasses

@@ -33,7 +33,7 @@ from rlhf_robotics.robotics.sweep_stats import Interval, bootstrap_ci, iqm
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import override_item  # noqa: E402
+from _common import default_segments, override_item, recorded_segments  # noqa: E402
 
 LABEL_SETTINGS: tuple[tuple[int, str], ...] = ((200, "oracle"), (700, "oracle"), (700, "mistake"))
 ENV_ORDER = ("HalfCheetah", "Hopper", "Swimmer")
@@ -513,14 +513,16 @@ def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, A
     """The arm as the table names it: a ``loop`` whose pre-training differs from the preset's at the task's budget
     (``preset_pretrain_steps``, recorded by ``suite.py``'s collect; a task's own ``benchmark_pretrain_steps``) says
     so, and so does one run with the task's own loop settings (``loop_task_settings``: its env config's
-    ``benchmark_loop_settings``)."""
+    ``benchmark_loop_settings``) or clip settings other than ``EnvConfig``'s defaults (``loop_segments``)."""
     if arm != "loop":
         return arm
     steps = {int((r.get("loop_pretrain") or {}).get("steps") or 0) for r in cell.values()}
     named = ([] if steps == {int(task_info.get("preset_pretrain_steps") or 0)} else
              ['no pre-training' if n == 0 else f'{n:,} steps of pre-training' for n in sorted(steps)])
     own = {override_item(k, v) for r in cell.values() for k, v in (r.get("loop_task_settings") or {}).items()}
-    named += [f"`{item}`" for item in sorted(own)]
+    clips = {override_item(f"env.{k}", v) for r in cell.values() for k, v in recorded_segments(r).items()
+             if v != default_segments()[k]}
+    named += [f"`{item}`" for item in sorted(clips | own)]
     return f"{arm} ({', '.join(named)})" if named else arm
 
 
@@ -558,7 +560,8 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
     (their own results files) made on the task's current version and budget with the grid's labels, and (unless the
     trial sets pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since
-    left compares with nothing in the table; likewise for the task's own loop settings (``loop_task_settings``)."""
+    left compares with nothing in the table; likewise for the task's own loop settings (``loop_task_settings``) and
+    its clips (``loop_segments``: a trial made on other clips than the task's now, unless it set them itself)."""
     out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for trial in trials:
         for r in trial.get("runs", []):
@@ -572,6 +575,9 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
             if any(made.get(k) != now.get(k) and k not in r["loop_overrides"] for k in {*made, *now}):
                 continue  # made on other task settings than the grid's loop now has, which the trial does not set
+            clips = recorded_segments(r)
+            if any(clips[k] != v and f"env.{k}" not in r["loop_overrides"] for k, v in task.get("loop_segments", {}).items()):
+                continue  # made on other clips than the task's env config now cuts, which the trial does not set
             name = "loop, trial " + ", ".join(f"`{override_item(k, v)}`" for k, v in sorted(r["loop_overrides"].items()))
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
     return out

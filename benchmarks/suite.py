@@ -79,7 +79,17 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import label_efficiency  # noqa: E402
-from _common import RESULTS, ROOT, WORK, override_item, provenance, restore, set_aside  # noqa: E402
+from _common import (  # noqa: E402
+    RESULTS,
+    ROOT,
+    SEGMENT_FIELDS,
+    WORK,
+    override_item,
+    provenance,
+    recorded_segments,
+    restore,
+    set_aside,
+)
 
 ARMS = ("ppo", "loop")
 SEEDS = (0, 1, 2, 3, 4)
@@ -232,27 +242,11 @@ def loop_task_settings(task: str) -> dict[str, Any]:
     return dict(sorted(env_configs()[task].benchmark_loop_settings.items()))
 
 
-SEGMENT_FIELDS = ("segment_seconds", "segment_steps", "min_segment_steps", "max_segment_steps")
-"""The env config's fields that set the loop's clip length (``rlhf_robotics.robotics.schedule.segment_length``)."""
-
-
-def loop_segments(job: Job | None, steps: int = 0) -> dict[str, Any]:
+def loop_segments(job: Job, steps: int) -> dict[str, Any]:
     """How long the ``loop`` arm's clips are in ``job`` (its env config's, or a trial's ``--set env.…``), as a loop
-    result records them (``loop_segments``); ``job=None``: ``EnvConfig``'s defaults, which every result made before
-    Dec 4 (none recorded them) ran with."""
-    from rlhf_robotics.robotics.config import EnvConfig
-
-    env = experiment_config(job, steps, LABELS, ROOT).env if job is not None else EnvConfig(id="")
+    result records them (``loop_segments``; one made before Dec 4 records none: :func:`_common.recorded_segments`)."""
+    env = experiment_config(job, steps, LABELS, ROOT).env
     return {k: getattr(env, k) for k in SEGMENT_FIELDS}
-
-
-def recorded_segments(result: dict[str, Any]) -> dict[str, Any]:
-    """A loop result's clip settings: those it records, else (made before Dec 4) ``EnvConfig``'s defaults with its
-    trial's ``--set env.…`` overrides of them."""
-    if "loop_segments" in result:
-        return dict(result["loop_segments"])
-    trial = {k.removeprefix("env."): v for k, v in (result.get("loop_overrides") or {}).items()}
-    return {**loop_segments(None), **{k: v for k, v in trial.items() if k in SEGMENT_FIELDS}}
 
 
 def refit_record(config: Any) -> dict[str, Any]:
@@ -552,7 +546,8 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "tasks": {t: {"env_id": c.id, "steps": budget(t, steps), "ppo": asdict(task_ppo(t)),
                       "loop_pretrain_steps": int(loop_pretrain(t, budget(t, steps)).get("steps") or 0),
                       "preset_pretrain_steps": int(loop_pretrain(None, budget(t, steps)).get("steps") or 0),
-                      "loop_task_settings": loop_task_settings(t)}
+                      "loop_task_settings": loop_task_settings(t),
+                      "loop_segments": {k: getattr(c, k) for k in SEGMENT_FIELDS}}
                   for t, c in env_configs().items()},
         "jobs_in_grid": len(grid), "jobs_done": len(done & {j.key for j in grid}),
         "jobs_remaining": [j.key for j in grid if j.key not in done],

@@ -347,13 +347,14 @@ def test_a_loop_result_made_with_other_clip_lengths_is_stale(
     from dataclasses import replace
 
     configs = dict(suite.env_configs())
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], max_segment_steps=60)  # EnvConfig's default
+    monkeypatch.setattr(suite, "env_configs", lambda: configs)
     job, n = suite.Job("loop", "hopper_backflip", 0), suite.budget("hopper_backflip")
     made = {"env_id": configs["hopper_backflip"].id, "steps": n, "labels": 1000, "loop_labels": suite.loop_labels(1000),
             "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n)}
     suite.result_path(job, tmp_path).write_text(json.dumps(made))  # made before results recorded their clips
     assert suite.job_state(job, tmp_path) == "done"
     configs["hopper_backflip"] = replace(configs["hopper_backflip"], max_segment_steps=188)
-    monkeypatch.setattr(suite, "env_configs", lambda: configs)
     assert suite.loop_segments(job, n)["max_segment_steps"] == 188
     assert suite.job_state(job, tmp_path) == "superseded"  # 60-step clips, where the task now cuts 188
     suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_segments": suite.loop_segments(job, n)}))
@@ -363,6 +364,27 @@ def test_a_loop_result_made_with_other_clip_lengths_is_stale(
     monkeypatch.setattr(suite, "LOOP_OVERRIDES", {"env.max_segment_steps": 188})  # a trial's, recorded as its override
     suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_overrides": {"env.max_segment_steps": 188}}))
     assert suite.loop_segments(job, n)["max_segment_steps"] == 188 and suite.job_state(job, tmp_path) == "done"
+
+
+def test_results_section_names_a_task_s_own_clips_and_keeps_only_trials_made_on_them() -> None:
+    make_results = _load("make_results")
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
+    clips = {"segment_seconds": 1.5, "segment_steps": None, "min_segment_steps": 15, "max_segment_steps": 188}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_segments": clips} for s in range(2)]
+    trial = {"runs": [{**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_overrides": {"x.y": 1}},  # 60
+                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same,  # sets the clips itself: kept
+                       "loop_overrides": {"env.max_segment_steps": 250}},
+                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_segments": clips,
+                       "loop_overrides": {"x.z": 1}}]}  # on the task's clips: kept
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_segments": clips}}, "runs": runs,
+            "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data, [trial])
+            if line.startswith("| ")}
+    assert ("hopper_backflip", "1,000", "loop (`env.max_segment_steps=188`)") in rows
+    assert ("hopper_backflip", "1,000", "loop, trial `env.max_segment_steps=250`") in rows
+    assert ("hopper_backflip", "1,000", "loop, trial `x.z=1`") in rows
+    assert not any("x.y" in row[2] for row in rows)
 
 
 @pytest.mark.parametrize("key", ["same_episode", "env.n_envs", "pretrain.steps"])
