@@ -278,11 +278,13 @@ def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleT
     budget = suite.budget("hopper_backflip")
     current = {"env_id": suite.env_configs()["hopper_backflip"].id, "steps": budget, "labels": 1000,
                "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}, "loop_pretrain": {"steps": 100_000},
-               "loop_refit": suite.loop_refit(job, budget), "loop_overrides": {}}
+               "loop_refit": suite.loop_refit(job, budget), "loop_segments": suite.loop_segments(job, budget),
+               "loop_overrides": {}}
     assert current["loop_refit"]["async_relabel"] is True and current["loop_refit"]["stop_accuracy"] == 0.97  # issue 13's
     for result, stale in [(current, False), ({**current, "loop_labels": None}, True),  # made before the preset
                           ({k: v for k, v in current.items() if k != "loop_pretrain"}, True),  # before pre-training
                           ({k: v for k, v in current.items() if k != "loop_refit"}, True),  # the synchronous refit
+                          ({k: v for k, v in current.items() if k != "loop_segments"}, True),  # 60-step clips
                           ({**current, "loop_refit": suite.SYNCHRONOUS_LOOP_REFIT}, True),
                           ({**current, "loop_overrides": {"selection.cover_episode_edges": True}}, True),  # a trial's
                           ({**current, "steps": budget // 2}, True), ({**current, "env_id": "old-v0"}, True)]:
@@ -303,6 +305,7 @@ def test_a_task_may_set_its_own_pretraining_and_results_made_with_the_preset_s_g
             "loop_labels": suite.loop_labels(1000), "loop_pretrain": suite.loop_pretrain("hopper_backflip", 500_000)}
     job = suite.Job("loop", "hopper_backflip", 0)
     made["loop_refit"] = suite.loop_refit(job, suite.budget("hopper_backflip"))
+    made["loop_segments"] = suite.loop_segments(job, suite.budget("hopper_backflip"))
     suite.result_path(job, tmp_path).write_text(json.dumps(made))
     assert suite.job_state(job, tmp_path) == "done"
 
@@ -323,7 +326,8 @@ def test_a_task_s_own_loop_settings_reach_its_loop_only_and_results_made_without
     job = suite.Job("loop", "hopper_backflip", 0)
     n = suite.budget("hopper_backflip")
     made = {"env_id": configs["hopper_backflip"].id, "steps": n, "labels": 1000, "loop_labels": suite.loop_labels(1000),
-            "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n)}
+            "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n),
+            "loop_segments": suite.loop_segments(job, n)}
     suite.result_path(job, tmp_path).write_text(json.dumps(made))
     assert suite.job_state(job, tmp_path) == "done" and suite.experiment_config(job, n, 1000, tmp_path).selection.same_episode == 0
 
