@@ -542,8 +542,8 @@ SYNCHRONOUS_LOOP = "loop, synchronous refit"
 
 def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str, Any]]]:
     """Per task, the set-aside loop runs that differ from the task's current loop runs only in their reward refit:
-    the synchronous one (no ``loop_refit`` recorded, no ``--set`` overrides), on the same task version, budget, labels
-    and pre-training; the latest per seed."""
+    the synchronous one (no ``loop_refit`` recorded, no ``--set`` overrides), on the same task version, budget, labels,
+    pre-training, task settings and clips; the latest per seed."""
     current = {r["job"]["task"]: r for r in data.get("runs", []) if r["job"]["arm"] == "loop" and "loop_refit" in r}
     same = ("env_id", "steps", "labels", "loop_labels", "loop_pretrain")
     out: dict[str, dict[int, dict[str, Any]]] = defaultdict(dict)
@@ -551,7 +551,8 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
         now = current.get(r["job"]["task"])
         if (now is not None and r["job"]["arm"] == "loop" and "loop_refit" not in r and not r.get("loop_overrides")
                 and all(r.get(k) == now.get(k) for k in same)
-                and r.get("loop_task_settings", {}) == now.get("loop_task_settings", {})):
+                and r.get("loop_task_settings", {}) == now.get("loop_task_settings", {})
+                and recorded_segments(r) == recorded_segments(now)):
             out[r["job"]["task"]][int(r["job"]["seed"])] = r
     return out
 
