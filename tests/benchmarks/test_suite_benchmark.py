@@ -199,7 +199,8 @@ def test_tiny_budget_run_of_both_arms_resumes_and_reaches_results(tmp_path: Path
     results = tmp_path / "RESULTS.md"
     subprocess.run([sys.executable, str(BENCHMARKS / "make_results.py"), "--suite", str(out), "--out", str(results),
                     "--label-efficiency", str(tmp_path / "none.json")], check=True, timeout=120)
-    assert "| reacher_smooth | 512 | loop (no pre-training) | 1 |" in results.read_text()  # its env config sets none
+    # its env config sets no pre-training and same-episode pairs, and the run recorded both
+    assert "| reacher_smooth | 512 | loop (no pre-training, `selection.same_episode=0.5`) | 1 |" in results.read_text()
 
 
 def test_a_result_of_an_earlier_task_version_is_rerun_and_its_figures_and_policy_kept(
