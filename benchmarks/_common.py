@@ -29,13 +29,17 @@ SEGMENT_FIELDS = ("segment_seconds", "segment_steps", "min_segment_steps", "max_
 """The env config's fields that set the loop's clip length (``rlhf_robotics.robotics.schedule.segment_length``)."""
 
 
+def segments_of(env: Any) -> dict[str, Any]:
+    """The clip settings (:data:`SEGMENT_FIELDS`) of ``env``, an ``EnvConfig``."""
+    return {k: getattr(env, k) for k in SEGMENT_FIELDS}
+
+
 def default_segments() -> dict[str, Any]:
     """``EnvConfig``'s clip settings, which every suite loop result made before Dec 4 (none recorded them) ran with
     unless its trial set them."""
     from rlhf_robotics.robotics.config import EnvConfig
 
-    env = EnvConfig(id="")
-    return {k: getattr(env, k) for k in SEGMENT_FIELDS}
+    return segments_of(EnvConfig(id=""))
 
 
 def recorded_segments(result: dict[str, Any]) -> dict[str, Any]:

@@ -520,8 +520,8 @@ def _suite_arm(arm: str, cell: dict[int, dict[str, Any]], task_info: dict[str, A
     named = ([] if steps == {int(task_info.get("preset_pretrain_steps") or 0)} else
              ['no pre-training' if n == 0 else f'{n:,} steps of pre-training' for n in sorted(steps)])
     own = {override_item(k, v) for r in cell.values() for k, v in (r.get("loop_task_settings") or {}).items()}
-    clips = {override_item(f"env.{k}", v) for r in cell.values() for k, v in recorded_segments(r).items()
-             if v != default_segments()[k]}
+    default = default_segments()
+    clips = {override_item(f"env.{k}", v) for r in cell.values() for k, v in recorded_segments(r).items() if v != default[k]}
     named += [f"`{item}`" for item in sorted(clips | own)]
     return f"{arm} ({', '.join(named)})" if named else arm
 

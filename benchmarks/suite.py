@@ -82,12 +82,12 @@ import label_efficiency  # noqa: E402
 from _common import (  # noqa: E402
     RESULTS,
     ROOT,
-    SEGMENT_FIELDS,
     WORK,
     override_item,
     provenance,
     recorded_segments,
     restore,
+    segments_of,
     set_aside,
 )
 
@@ -245,8 +245,7 @@ def loop_task_settings(task: str) -> dict[str, Any]:
 def loop_segments(job: Job, steps: int) -> dict[str, Any]:
     """How long the ``loop`` arm's clips are in ``job`` (its env config's, or a trial's ``--set env.…``), as a loop
     result records them (``loop_segments``; one made before Dec 4 records none: :func:`_common.recorded_segments`)."""
-    env = experiment_config(job, steps, LABELS, ROOT).env
-    return {k: getattr(env, k) for k in SEGMENT_FIELDS}
+    return segments_of(experiment_config(job, steps, LABELS, ROOT).env)
 
 
 def refit_record(config: Any) -> dict[str, Any]:
@@ -270,14 +269,18 @@ def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> 
     result without ``loop_pretrain`` was made before the preset had any: none; one without ``loop_refit`` ran
     :data:`SYNCHRONOUS_LOOP_REFIT`)."""
     n = budget(job.task, steps)
-    return (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != n
-            or result_ppo(result) != asdict(task_ppo(job.task))
-            or (job.arm == "loop" and (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
-                                       or result.get("loop_pretrain", {}) != loop_pretrain(job.task, n)
-                                       or result.get("loop_refit", SYNCHRONOUS_LOOP_REFIT) != loop_refit(job, n)
-                                       or result.get("loop_task_settings", {}) != loop_task_settings(job.task)
-                                       or recorded_segments(result) != loop_segments(job, n)
-                                       or result.get("loop_overrides", {}) != LOOP_OVERRIDES)))
+    if (result.get("env_id") != env_configs()[job.task].id or result.get("steps") != n
+            or result_ppo(result) != asdict(task_ppo(job.task))):
+        return True
+    if job.arm != "loop":
+        return False
+    config = experiment_config(job, n, LABELS, ROOT)  # the refit and the clips the job would run with now
+    return (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
+            or result.get("loop_pretrain", {}) != loop_pretrain(job.task, n)
+            or result.get("loop_refit", SYNCHRONOUS_LOOP_REFIT) != refit_record(config)
+            or result.get("loop_task_settings", {}) != loop_task_settings(job.task)
+            or recorded_segments(result) != segments_of(config.env)
+            or result.get("loop_overrides", {}) != LOOP_OVERRIDES)
 
 
 def stale(job: Job, work: Path, steps: int | None = None) -> bool:
@@ -547,7 +550,7 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
                       "loop_pretrain_steps": int(loop_pretrain(t, budget(t, steps)).get("steps") or 0),
                       "preset_pretrain_steps": int(loop_pretrain(None, budget(t, steps)).get("steps") or 0),
                       "loop_task_settings": loop_task_settings(t),
-                      "loop_segments": {k: getattr(c, k) for k in SEGMENT_FIELDS}}
+                      "loop_segments": segments_of(c)}
                   for t, c in env_configs().items()},
         "jobs_in_grid": len(grid), "jobs_done": len(done & {j.key for j in grid}),
         "jobs_remaining": [j.key for j in grid if j.key not in done],

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import yaml
@@ -377,21 +378,27 @@ def test_a_loop_result_made_with_other_clip_lengths_is_stale(
     assert suite.loop_segments(job, n)["max_segment_steps"] == 188 and suite.job_state(job, tmp_path) == "done"
 
 
-def test_results_section_names_a_task_s_own_clips_and_keeps_only_trials_made_on_them() -> None:
+def _rows_beside_a_trial(task_own: dict[str, Any], trial_runs: list[dict[str, Any]]) -> set[tuple[str, ...]]:
+    """The suite table's (task, steps, arm) rows for 2 seeds of PPO and of a loop run on the task's own settings
+    ``task_own`` (as collect records them for the task and each loop result records them), beside one ``--set``
+    trial's runs (each ``trial_runs`` item: the fields that make the run its own)."""
     make_results = _load("make_results")
     same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
-    clips = {"segment_seconds": 1.5, "segment_steps": None, "min_segment_steps": 15, "max_segment_steps": 188}
     runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
-    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_segments": clips} for s in range(2)]
-    trial = {"runs": [{**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_overrides": {"x.y": 1}},  # 60
-                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same,  # sets the clips itself: kept
-                       "loop_overrides": {"env.max_segment_steps": 250}},
-                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_segments": clips,
-                       "loop_overrides": {"x.z": 1}}]}  # on the task's clips: kept
-    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_segments": clips}}, "runs": runs,
+    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, **task_own} for s in range(2)]
+    trial = {"runs": [{**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, **own} for own in trial_runs]}
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", **task_own}}, "runs": runs,
             "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
-    rows = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data, [trial])
+    return {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data, [trial])
             if line.startswith("| ")}
+
+
+def test_results_section_names_a_task_s_own_clips_and_keeps_only_trials_made_on_them() -> None:
+    clips = {"segment_seconds": 1.5, "segment_steps": None, "min_segment_steps": 15, "max_segment_steps": 188}
+    rows = _rows_beside_a_trial({"loop_segments": clips}, [
+        {"loop_overrides": {"x.y": 1}},  # made on 60-step clips: left out
+        {"loop_overrides": {"env.max_segment_steps": 250}},  # sets the clips itself: kept
+        {"loop_segments": clips, "loop_overrides": {"x.z": 1}}])  # on the task's clips: kept
     assert ("hopper_backflip", "1,000", "loop (`env.max_segment_steps=188`)") in rows
     assert ("hopper_backflip", "1,000", "loop, trial `env.max_segment_steps=250`") in rows
     assert ("hopper_backflip", "1,000", "loop, trial `x.z=1`") in rows
@@ -407,20 +414,11 @@ def test_a_loop_setting_in_an_env_config_that_is_no_dotted_key_outside_env_names
 
 
 def test_results_section_names_a_task_s_own_loop_settings_and_keeps_only_trials_made_on_them() -> None:
-    make_results = _load("make_results")
-    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
     own = {"selection.same_episode": 0.5}
-    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
-    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_task_settings": own} for s in range(2)]
-    trial = {"runs": [{**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_task_settings": own,
-                       "loop_overrides": {"x.y": 1}},  # on the task's settings: kept
-                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same, "loop_overrides": {"x.z": 1}},  # without
-                      {**_run("hopper_backflip", "loop", 0, 0.9, 90.0), **same,  # sets the key itself: kept
-                       "loop_overrides": {"selection.same_episode": 0.5}}]}
-    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_task_settings": own}}, "runs": runs,
-            "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
-    rows = {tuple(c.strip() for c in line.split("|")[1:4]) for line in make_results.suite_section(data, [trial])
-            if line.startswith("| ")}
+    rows = _rows_beside_a_trial({"loop_task_settings": own}, [
+        {"loop_task_settings": own, "loop_overrides": {"x.y": 1}},  # on the task's settings: kept
+        {"loop_overrides": {"x.z": 1}},  # without them: left out
+        {"loop_overrides": {"selection.same_episode": 0.5}}])  # sets the key itself: kept
     assert ("hopper_backflip", "1,000", "loop (`selection.same_episode=0.5`)") in rows
     assert ("hopper_backflip", "1,000", "loop, trial `x.y=1`") in rows
     assert ("hopper_backflip", "1,000", "loop, trial `selection.same_episode=0.5`") in rows
