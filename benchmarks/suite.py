@@ -556,7 +556,9 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
         "jobs_remaining": [j.key for j in grid if j.key not in done],
         "failed": [{"key": Job(**f["job"]).key, "error": f["error"]} for f in failed],
         "runs": runs,
-        "superseded_runs": earlier,  # made on an earlier task version, budget or label schedule; not in the tables
+        # made on an earlier task version, budget or label schedule, or set aside by hand in <work>/superseded/ (a
+        # task rerun on the machine that ran its other arm); not in the tables
+        "superseded_runs": earlier,
         "loop_settings": loop_settings(),
         **provenance(),
     }

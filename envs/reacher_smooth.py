@@ -1,8 +1,9 @@
-"""``rlhf_robotics/ReacherSmooth-v2``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
+"""``rlhf_robotics/ReacherSmooth-v3``: the Reacher brings its fingertip to the target along a smooth, low-jerk path.
 
-``rlhf_robotics/ReacherSmooth-v1`` (``observe_distance=False``) and ``rlhf_robotics/ReacherSmooth-v0``
+``rlhf_robotics/ReacherSmooth-v2`` (``success_jerk_per_metre=0``), ``rlhf_robotics/ReacherSmooth-v1``
+(``observe_distance=False, success_jerk_per_metre=0``) and ``rlhf_robotics/ReacherSmooth-v0``
 (``reward_dist_weight=1, jerk_cost_weight=1e-3, reach_bonus=0, success_mean_jerk=100, observe_tip_motion=False,
-observe_distance=False``, 50 steps) stay registered to reproduce earlier runs."""
+observe_distance=False, success_jerk_per_metre=0``, 50 steps) stay registered to reproduce earlier runs."""
 
 from __future__ import annotations
 
@@ -53,12 +54,17 @@ class ReacherSmoothEnv(ReacherEnv):
 
     ## Rubric terms (raw physics, in ``info``)
     ``distance`` (m), ``tip_speed`` (m/s), ``tip_acceleration`` (m/s²), ``tip_jerk`` (m/s³),
-    ``mean_jerk`` (m/s³, the verifier's), ``actuator_power`` (Σ|τ·q̇|).
+    ``mean_jerk`` (m/s³, the verifier's), ``jerk_bound`` (m/s³, the episode's bound on it),
+    ``actuator_power`` (Σ|τ·q̇|).
 
     ## Verifier
     ``info["is_success"]`` is true while the fingertip is within ``success_distance`` (0.02 m) of the target
-    and the mean jerk over the episode so far is at most ``success_mean_jerk`` (50 m/s³). Read it on the
-    episode's last step.
+    and the mean jerk over the episode so far is at most the episode's bound, ``info["jerk_bound"]``: the larger
+    of ``success_mean_jerk`` (50 m/s³) and ``success_jerk_per_metre`` (300 m/s³ per metre) times the fingertip's
+    distance to the target at the reset. Read it on the episode's last step.
+
+    Why the bound grows with the distance: a reach of twice the distance in the same time has twice the jerk, so
+    a fixed bound asks a long reach to be slower than a short one, and the hidden objective does not (below).
 
     The threshold tells a smooth reach from a flick. Measured over 20 episodes of 100 steps, the fingertip driven
     by a Jacobian-transpose controller (median over episodes of the episode's mean jerk): along a minimum-jerk
@@ -66,20 +72,37 @@ class ReacherSmoothEnv(ReacherEnv):
     target, 330 (Reacher-v5's flick), or 117 with more damping. 50 m/s³ over 100 steps allows the summed jerk
     that v0's 100 m/s³ over 50 steps did.
 
-    Known limit (Dec 4): on long reaches the objective's own best reach fails the verifier. For a minimum-jerk
+    Until v3 (Dec 4), on long reaches the objective's own best reach failed the verifier. For a minimum-jerk
     reach the best duration trades the jerk cost against the distance cost, and at these weights it ends with a
     mean jerk of 44 over a shoulder-only turn of 1.0 rad (0.2 m), 71 over 1.8 rad (0.33 m, about the 90th
     percentile of the starts) and 99 over 2.5 rad (about the farthest); along straight fingertip paths above 50
     on 31 % of the starts. The loop's policies sit there (median mean jerk 42–61, success 0.46 against PPO's
     0.83, whose policies stop short of that optimum at 18–37). A jerk weight of 1e-2 put the optimum inside the
     bound but made both arms worse (PPO stopped 8–20 mm short; the loop parked 12 cm away, its teacher's
-    comparisons turning mostly on jerk): ``benchmarks/results/suite_trial_reacher_jerk_1e-2.json``.
+    comparisons turning mostly on jerk): ``benchmarks/results/suite_trial_reacher_jerk_1e-2.json``. v3 keeps the
+    objective and scales the bound with the distance instead (version history).
 
     ## Starting state and episode end
     As Reacher-v5 (random arm angles, target uniformly in a disc of radius 0.2). No termination; the
     registered time limit is 100 steps (2 s).
 
     ## Version history
+    - v3 (issue 15, Dec 4): the verifier's jerk bound grows with the reach, ``max(success_mean_jerk,
+      success_jerk_per_metre · distance at the reset)`` with 300 m/s³ per metre, and ``info["jerk_bound"]``
+      reports it; objective, observation and horizon are v2's, so a policy acts and is rewarded as in v2 and
+      only its verdict can change. Why: v2's fixed bound of 50 failed the objective's own best reach on long
+      reaches. Among minimum-jerk turns of the shoulder to a target where the fingertip ends (the arm otherwise
+      still), the duration the objective scores highest ends with a mean jerk of 27, 44, 54, 71, 88, 99 and 110
+      m/s³ over turns of 0.6, 1.0, 1.4, 1.8, 2.2, 2.5 and 2.8 rad (start distances 0.12, 0.20, 0.27, 0.33, 0.37,
+      0.40 and 0.41 m; 2.8 rad is about the farthest start): 201–265 m/s³ per metre of start distance, above 50
+      from 1.4 rad on. 300 per metre is the round figure above the largest of those (a shoulder-only arc is a
+      longer path than the arm's best, so these are the hard case), and it still fails what v2 was built to
+      fail: a reach hurried into 0.3 s, or Reacher-v5's flick straight at the target. The loop's v2 policies
+      failed on exactly those long reaches: from start distances of 0.3–0.5 m, four of five seeds ended 2–11 mm
+      from the target (median) with a median mean jerk of 47–104, and passed 0.00–0.45 of those episodes (1.00
+      from under 0.2 m; ``benchmarks/suite_episode_breakdown.py`` and the suite's evaluation episodes), while
+      true-reward PPO stopped short of the objective's optimum (mean jerk 18–37) and passed. A jerk weight of 1e-2
+      (the objective changed instead, tried and reverted on Dec 4) made both arms worse.
     - v2 (issue 15, "taught by preferences"): observes the fingertip's distance to the target (index 14); nothing
       else changes (objective, verifier, horizon). Why: the loop's reward model (1,000 rubric-teacher labels,
       500 k steps, 5 seeds, ``benchmarks/suite.py``) followed the true reward at 0.87–0.96 per-step correlation,
@@ -122,12 +145,15 @@ class ReacherSmoothEnv(ReacherEnv):
         reach_bonus: float = 0.2,
         success_distance: float = 0.02,
         success_mean_jerk: float = 50.0,
+        success_jerk_per_metre: float = 300.0,
         observe_tip_motion: bool = True,
         observe_distance: bool = True,
         default_camera_config: dict[str, Any] = DEFAULT_CAMERA_CONFIG,
         **kwargs: Any,
     ) -> None:
         """Args (beyond the reward weights and thresholds named in the class docstring):
+            success_jerk_per_metre: the verifier's jerk bound per metre of the start distance (m/s³ per m); 0
+                reproduces v2's fixed bound of ``success_mean_jerk``.
             observe_tip_motion: observation indices 10–13 (the fingertip's velocity and acceleration, the state
                 the jerk term reads); False reproduces v0's 10-dim observation.
             observe_distance: the last observation index, the fingertip's distance to the target; False
@@ -135,7 +161,8 @@ class ReacherSmoothEnv(ReacherEnv):
         """
         for name, value in (("reward_dist_weight", reward_dist_weight), ("jerk_cost_weight", jerk_cost_weight),
                             ("reward_control_weight", reward_control_weight), ("reach_bonus", reach_bonus),
-                            ("success_distance", success_distance), ("success_mean_jerk", success_mean_jerk)):
+                            ("success_distance", success_distance), ("success_mean_jerk", success_mean_jerk),
+                            ("success_jerk_per_metre", success_jerk_per_metre)):
             if value < 0:
                 raise ValueError(f"{name}={value!r} must be >= 0 (weights and thresholds are magnitudes; "
                                  "the objective's terms carry their own signs)")
@@ -145,12 +172,15 @@ class ReacherSmoothEnv(ReacherEnv):
         )
         utils.EzPickle.__init__(
             self, reward_dist_weight, jerk_cost_weight, reward_control_weight, reach_bonus, success_distance,
-            success_mean_jerk, observe_tip_motion, observe_distance, default_camera_config, **kwargs,
+            success_mean_jerk, success_jerk_per_metre, observe_tip_motion, observe_distance, default_camera_config,
+            **kwargs,
         )
         self._jerk_cost_weight = jerk_cost_weight
         self._reach_bonus = reach_bonus
         self._success_distance = success_distance
         self._success_mean_jerk = success_mean_jerk
+        self._success_jerk_per_metre = success_jerk_per_metre
+        self._jerk_bound = success_mean_jerk
         self._observe_tip_motion = observe_tip_motion
         self._observe_distance = observe_distance
         self._tip = np.zeros(2)
@@ -181,6 +211,9 @@ class ReacherSmoothEnv(ReacherEnv):
         self, action: np.ndarray
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         self.do_simulation(action, self.frame_skip)
+        if self._steps == 0:  # the fingertip where the reset left it, and the target (which never moves)
+            start = float(np.linalg.norm(self._tip - self.get_body_com("target")[:2]))
+            self._jerk_bound = max(self._success_mean_jerk, self._success_jerk_per_metre * start)
 
         tip = self.get_body_com("fingertip")[:2].copy()
         velocity = (tip - self._tip) / self.dt
@@ -200,7 +233,7 @@ class ReacherSmoothEnv(ReacherEnv):
             "reward_reach": self._reach_bonus * (distance <= self._success_distance),
         }
         reward = float(sum(terms.values()))
-        success = distance <= self._success_distance and mean_jerk <= self._success_mean_jerk
+        success = distance <= self._success_distance and mean_jerk <= self._jerk_bound
         info: dict[str, Any] = {
             **terms,
             "distance": distance,
@@ -208,6 +241,7 @@ class ReacherSmoothEnv(ReacherEnv):
             "tip_acceleration": float(np.linalg.norm(acceleration)),
             "tip_jerk": jerk,
             "mean_jerk": mean_jerk,
+            "jerk_bound": self._jerk_bound,
             "actuator_power": actuator_power(self.data),
             "is_success": bool(success),
         }

@@ -99,7 +99,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
         ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
-    "ReacherSmooth-v2": [
+    "ReacherSmooth-v3": [
         ("close", "reward_dist", 1, 1, "Which one keeps its fingertip closer to the target?"),
         ("smooth", "reward_jerk", 1, 1, "Which one moves more smoothly (no jerky motions)?"),
         ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
@@ -124,6 +124,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
 RUBRIC_ROWS["PusherGentle-v1"] = RUBRIC_ROWS["PusherGentle-v2"]  # same terms; v2 only observes their distances
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
+RUBRIC_ROWS["ReacherSmooth-v2"] = RUBRIC_ROWS["ReacherSmooth-v3"]  # same terms; v3 only changed the verifier
 RUBRIC_ROWS["ReacherSmooth-v1"] = RUBRIC_ROWS["ReacherSmooth-v2"]  # same terms; v2 only observes the distance
 RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v1"]  # same terms; v1 changed only the verifier
 

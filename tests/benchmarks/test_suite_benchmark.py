@@ -191,7 +191,7 @@ def test_tiny_budget_run_of_both_arms_resumes_and_reaches_results(tmp_path: Path
         assert [d.name for d in (run_dir / "checkpoints").glob("round_*")] == [
             json.loads((run_dir / "checkpoints" / "latest.json").read_text())["dir"]]
         act, make_env, env_id, about = policy_act(run_dir)
-        assert env_id == "rlhf_robotics/ReacherSmooth-v2" and about.endswith("seed 0")  # steps: whole rollouts
+        assert env_id == "rlhf_robotics/ReacherSmooth-v3" and about.endswith("seed 0")  # steps: whole rollouts
         assert ("PPO on the true reward" in about) == (arm == "ppo") and ("20 labels" in about) == (arm == "loop")
         obs, _ = make_env().reset(seed=0)
         assert make_env().action_space.contains(act(obs))

@@ -251,7 +251,7 @@ def test_extend_continues_a_shorter_run_from_its_final_checkpoint(tmp_path: Path
     # a folder whose policy is no longer the result's own (here: another task version's run wrote it) is not continued
     for folder in (short, long_):
         config = folder / "ppo_reacher_smooth_seed0" / "config.json"
-        config.write_text(config.read_text().replace("ReacherSmooth-v2", "ReacherSmooth-v1"))
+        config.write_text(config.read_text().replace("ReacherSmooth-v3", "ReacherSmooth-v2"))
     other = subprocess.run(base + ["--max-steps", "8192", "--work", str(tmp_path / "max8192_every1024"), "--extend",
                                    "--list"], capture_output=True, text=True, timeout=120)
     assert "pending" in other.stdout and "extends" not in other.stdout

@@ -37,7 +37,7 @@ def test_breakdown_splits_episodes_by_the_verifier_on_their_last_step(
         record.extend(episodes)
         return SimpleNamespace(success=SimpleNamespace(rate=1 / 3), returns=SimpleNamespace(mean=-5.0))
 
-    env = SimpleNamespace(id="rlhf_robotics/ReacherSmooth-v2", kwargs={}, christiano=False)
+    env = SimpleNamespace(id="rlhf_robotics/ReacherSmooth-v3", kwargs={}, christiano=False)
     monkeypatch.setattr(config, "load_config", lambda run_dir: SimpleNamespace(env=env, seed=3))
     monkeypatch.setattr(evaluation, "evaluate_policy", evaluate)
     monkeypatch.setattr(saved_run, "load_policy", lambda run_dir: None)
