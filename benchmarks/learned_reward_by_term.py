@@ -35,6 +35,7 @@ MIN_STEPS = 20
 def rollout(run_dir: Path, episodes: int, seed: int, term: str) -> dict[str, np.ndarray]:
     """The final policy's steps (sampled actions): features, true reward and every numeric ``info`` term."""
     import torch
+    from gymnasium.spaces import Box
 
     from rlhf_robotics.robotics.config import load_config
     from rlhf_robotics.robotics.physics import env_factory
@@ -44,7 +45,9 @@ def rollout(run_dir: Path, episodes: int, seed: int, term: str) -> dict[str, np.
     e = load_config(run_dir).env
     env = env_factory(e.id, e.kwargs, e.christiano)()
     agent, rms = load_policy(run_dir), load_obs_rms(run_dir)
-    low, high = env.action_space.low, env.action_space.high
+    space = env.action_space
+    assert isinstance(space, Box), f"{e.id}: a Box action space expected, got {space}"
+    low, high = space.low, space.high
     features, rewards, infos = [], [], []
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + k)
