@@ -584,6 +584,21 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     return out
 
 
+def _suite_machines(runs: Sequence[dict[str, Any]]) -> str:
+    """Which CPU made each task's grid runs (runs are deterministic per machine, not across CPUs), named where the
+    grid's runs come from more than one; a task whose arms ran on different CPUs is named as such."""
+    by_task: dict[str, set[str]] = defaultdict(set)
+    for r in runs:
+        by_task[r["job"]["task"]].add(str(r.get("machine", {}).get("cpu", "unknown")))
+    cpus = sorted({c for cs in by_task.values() for c in cs})
+    if len(cpus) < 2:
+        return ""
+    named = "; ".join(f"{cpu}: {', '.join(t for t, cs in by_task.items() if cs == {cpu}) or '–'}" for cpu in cpus)
+    mixed = [t for t, cs in by_task.items() if len(cs) > 1]
+    return (f" Runs are deterministic per CPU, not across CPUs; tasks by the CPU that made all their runs: {named}"
+            + (f"; tasks whose runs were made on more than one CPU: {', '.join(mixed)}" if mixed else "") + ".")
+
+
 def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -> list[str]:
     """``benchmarks/suite.py``: per suite task, true-reward PPO and the loop with the rubric teacher at the task's
     budget: verifier success rate (mean and per seed), true return IQM [95 % CI], fraction of true-reward PPO. Where
@@ -611,7 +626,8 @@ def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -
         f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
         "bootstrap CI]; fraction: each seed's return over true-reward PPO's with the same seed and steps."
         + (" Rows named `loop, trial …` are `suite.py --set` trials of the loop's settings (their own results files, "
-           "`suite_calibrated_set-….json`), beside the grid's loop and not counted in the goals." if trials else ""),
+           "`suite_calibrated_set-….json`), beside the grid's loop and not counted in the goals." if trials else "")
+        + _suite_machines(data.get("runs", [])),
         "",
         "| task | steps | arm | seeds | success rate, mean | by seed | seeds passing | true return | fraction of true-reward PPO |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -7,6 +7,7 @@ verifier by walking too slowly reads differently from one that falls once an epi
 to try next.
 
     .venv/bin/python benchmarks/suite_episode_breakdown.py benchmarks/.work/rerun_ant_xeon/loop_ant_upright_seed*
+    .venv/bin/python benchmarks/suite_episode_breakdown.py RUN_DIRS --bin-by first_distance --edges 0,0.1,0.2,0.3,0.5
 
 Writes ``benchmarks/results/suite_episode_breakdown.json`` (``--out``), adding to the rows already there (a run
 read again replaces its row: run directories may exist only on the machine that made them). About a second per
@@ -31,14 +32,32 @@ EVAL_SEED_OFFSET = 10_000
 
 
 def episode_means(steps: list[dict[str, Any]]) -> dict[str, float]:
-    """Each numeric ``info`` key's mean over one episode's steps (bools as 0/1) and its value on the last step
-    (``final_<key>``: a verifier's "so far" terms, e.g. ReacherSmooth's ``mean_jerk``, are read there), and the
-    episode's length."""
+    """Each numeric ``info`` key's mean over one episode's steps (bools as 0/1), its value on the last step
+    (``final_<key>``: a verifier's "so far" terms, e.g. ReacherSmooth's ``mean_jerk``, are read there) and on the
+    first (``first_<key>``: where the episode started, e.g. ReacherSmooth's ``distance``), and the episode's
+    length."""
     keys = [k for k, v in steps[0].items()
             if isinstance(v, (bool, int, float, np.floating, np.integer)) and "." not in k]
     means = {k: float(np.mean([float(s[k]) for s in steps if k in s])) for k in keys}
     final = {f"final_{k}": float(steps[-1][k]) for k in keys if k in steps[-1]}
-    return {**means, **final, "episode_steps": float(len(steps))}
+    first = {f"first_{k}": float(steps[0][k]) for k in keys}
+    return {**means, **final, **first, "episode_steps": float(len(steps))}
+
+
+def by_bin(per_episode: list[dict[str, Any]], key: str, edges: list[float]) -> list[dict[str, Any]]:
+    """Episodes binned by one per-episode value (e.g. ``first_distance``): how many, the share that passed, and the
+    median of every per-episode value."""
+    if per_episode and key not in per_episode[0]:
+        raise SystemExit(f"--bin-by {key!r}: no such per-episode value; there are {sorted(per_episode[0])}")
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = [e for e in per_episode if lo <= e[key] < hi]
+        row: dict[str, Any] = {key: [lo, hi], "episodes": len(inside)}
+        if inside:
+            row["success"] = float(np.mean([e["success"] for e in inside]))
+            row["medians"] = {k: float(np.median([e[k] for e in inside])) for k in inside[0] if k != "success"}
+        rows.append(row)
+    return rows
 
 
 def breakdown(run_dir: Path, episodes: int) -> dict[str, Any]:
@@ -69,21 +88,36 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--episodes", type=int, default=50, help="evaluation episodes per run (the grid's 50)")
+    parser.add_argument("--bin-by", help="also bin each run's episodes by this per-episode value, e.g. first_distance")
+    parser.add_argument("--edges", help="the bins' edges for --bin-by, comma-separated and increasing")
     parser.add_argument("--out", type=Path, default=RESULTS / "suite_episode_breakdown.json")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes {args.episodes}: give at least 1")
+    edges: list[float] = []
+    if args.bin_by is not None:
+        try:
+            edges = [float(x) for x in (args.edges or "").split(",")]
+        except ValueError:
+            parser.error(f"--edges {args.edges!r}: give numbers separated by commas, e.g. 0,0.2,0.5")
+        if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+            parser.error(f"--edges {args.edges!r}: give at least two increasing numbers with --bin-by")
     rows = []
     for run_dir in args.run_dirs:
         if not (run_dir / "config.json").is_file():
             parser.error(f"{run_dir}: not a run directory (no config.json); give a suite job's or rlhf-robotics run's folder")
         row = breakdown(run_dir, args.episodes)
+        if args.bin_by is not None:
+            row["bins"] = by_bin(row["per_episode"], args.bin_by, edges)
         rows.append(row)
         fail = row["failing_episodes_mean"] or {}
         ok = row["passing_episodes_mean"] or {}
         print(f"{run_dir.name}: success {row['success']:.2f}; failing vs passing episodes: "
               + ", ".join(f"{k} {fail.get(k, float('nan')):.3g}/{ok.get(k, float('nan')):.3g}"
                           for k in sorted(set(fail) | set(ok)) if not k.startswith("reward_")), flush=True)
+        for b in row.get("bins", []):
+            print(f"  {args.bin_by} {b[args.bin_by]}: {b['episodes']} episodes"
+                  + (f", success {b['success']:.2f}" if b["episodes"] else ""), flush=True)
     old = json.loads(args.out.read_text())["runs"] if args.out.is_file() else []
     read = {r["run_dir"] for r in rows}
     command = "benchmarks/suite_episode_breakdown.py " + " ".join(sys.argv[1:] if argv is None else argv)

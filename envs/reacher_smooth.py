@@ -99,8 +99,8 @@ class ReacherSmoothEnv(ReacherEnv):
       longer path than the arm's best, so these are the hard case), and it still fails what v2 was built to
       fail: a reach hurried into 0.3 s, or Reacher-v5's flick straight at the target. The loop's v2 policies
       failed on exactly those long reaches: from start distances of 0.3–0.5 m, four of five seeds ended 2–11 mm
-      from the target (median) with a median mean jerk of 47–104, and passed 0.00–0.45 of those episodes (1.00
-      from under 0.2 m; ``benchmarks/suite_episode_breakdown.py`` and the suite's evaluation episodes), while
+      from the target (median) with a median mean jerk of 47–104, and passed 0.00–0.45 of those episodes
+      (0.77–1.00 from under 0.2 m; ``benchmarks/suite_episode_breakdown.py`` and the suite's evaluation episodes), while
       true-reward PPO stopped short of the objective's optimum (mean jerk 18–37) and passed. A jerk weight of 1e-2
       (the objective changed instead, tried and reverted on Dec 4) made both arms worse.
     - v2 (issue 15, "taught by preferences"): observes the fingertip's distance to the target (index 14); nothing

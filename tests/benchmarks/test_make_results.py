@@ -183,3 +183,17 @@ def test_an_overhead_section_names_when_the_refit_takes_over_and_the_loop_s_own_
     default = make_results.render(None, [{**relabel, "settings_from": "the package's defaults"}])
     assert "which is relabelled — the package's defaults\n" in default
     assert "relabelled take-over; the package's defaults): the loop takes" in default
+
+
+def test_the_suite_section_names_the_cpu_of_each_tasks_runs_where_the_grid_used_more_than_one(
+        make_results: ModuleType) -> None:
+    def run(task: str, arm: str, cpu: str) -> dict:
+        return {"job": {"task": task, "arm": arm, "seed": 0}, "machine": {"cpu": cpu}}
+
+    one = [run("ant_upright", "ppo", "Intel"), run("ant_upright", "loop", "Intel")]
+    assert make_results._suite_machines(one) == ""  # one CPU: nothing to say
+    two = [*one, run("pusher_gentle", "ppo", "AMD"), run("pusher_gentle", "loop", "AMD"),
+           run("reacher_smooth", "ppo", "AMD"), run("reacher_smooth", "loop", "Intel")]
+    said = make_results._suite_machines(two)
+    assert "AMD: pusher_gentle; Intel: ant_upright" in said
+    assert said.endswith("tasks whose runs were made on more than one CPU: reacher_smooth.")

@@ -17,6 +17,7 @@ def test_episode_means_average_each_term_and_keep_its_last_value() -> None:
              {"x_velocity": 3.0, "fallen": True, "TimeLimit.truncated": True, "name": "b"}]
     means = breakdown.episode_means(steps)
     assert means == {"x_velocity": 2.0, "fallen": 0.5, "final_x_velocity": 3.0, "final_fallen": 1.0,
+                     "first_x_velocity": 1.0, "first_fallen": 0.0,
                      "episode_steps": 2.0}  # strings and wrappers' dotted keys are left out
 
 
@@ -55,3 +56,17 @@ def test_a_folder_without_a_run_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         breakdown.main([str(tmp_path), "--out", str(tmp_path / "out.json")])
     assert not (tmp_path / "out.json").exists()
+
+
+def test_episodes_binned_by_where_they_started() -> None:
+    breakdown = load_script("suite_episode_breakdown")
+    episodes = [{"success": True, "first_distance": 0.1, "final_mean_jerk": 20.0},
+                {"success": True, "first_distance": 0.35, "final_mean_jerk": 40.0},
+                {"success": False, "first_distance": 0.4, "final_mean_jerk": 90.0}]
+    near, far, empty = breakdown.by_bin(episodes, "first_distance", [0.0, 0.2, 0.5, 0.9])
+    assert near == {"first_distance": [0.0, 0.2], "episodes": 1, "success": 1.0,
+                    "medians": {"first_distance": 0.1, "final_mean_jerk": 20.0}}
+    assert far["episodes"] == 2 and far["success"] == 0.5 and far["medians"]["final_mean_jerk"] == 65.0
+    assert empty == {"first_distance": [0.5, 0.9], "episodes": 0}
+    with pytest.raises(SystemExit, match="no such per-episode value"):
+        breakdown.by_bin(episodes, "first_speed", [0.0, 1.0])
