@@ -605,7 +605,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         LOOP_OVERRIDES.clear()
         LOOP_OVERRIDES.update(parse_set(args.overrides))
-        with_overrides(experiment_config(plan()[1], 1000, LABELS, ROOT), LOOP_OVERRIDES)  # a bad key fails here
     except ValueError as exc:
         parser.error(str(exc))
     work = Path(args.work) if args.work else work_dir(args.steps, args.labels, overrides=LOOP_OVERRIDES)
@@ -623,6 +622,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         jobs = select_jobs(plan(seeds=args.seeds), parse_only(args.only))
+        for task in dict.fromkeys(j.task for j in jobs if j.arm == "loop") if LOOP_OVERRIDES else ():
+            # a bad key or value fails here, checked at the task's own budget (pre-training must fit in it)
+            with_overrides(experiment_config(Job("loop", task, 0), budget(task, args.steps), args.labels, ROOT),
+                           LOOP_OVERRIDES)
     except ValueError as exc:
         parser.error(str(exc))
     if args.list:

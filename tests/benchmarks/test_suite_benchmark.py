@@ -260,6 +260,14 @@ def test_set_overrides_only_the_loop_arm_and_bad_keys_name_the_fix(suite: Module
         with pytest.raises(SystemExit):
             suite.main(["--set", *bad, "--list", "--work", str(tmp_path / "w")])
         assert message in capsys.readouterr().err
+    # pre-training is checked against each selected task's own budget: 200,000 steps fit the backflip's 500,000
+    suite.main(["--set", "pretrain.steps=200000", "--only", "task=hopper_backflip", "arm=loop", "--list", "--work",
+                str(tmp_path / "w")])
+    assert "pending  loop_hopper_backflip_seed0  (500,000 steps)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        suite.main(["--set", "pretrain.steps=200000", "--steps", "100000", "--only", "task=hopper_backflip", "--list",
+                    "--work", str(tmp_path / "w")])
+    assert "pretrain.steps = 200000 leaves no steps of total_steps=100000" in capsys.readouterr().err
 
 
 def test_loop_arm_runs_the_command_lines_suite_preset(suite: ModuleType, tmp_path: Path) -> None:
