@@ -96,12 +96,12 @@ class ReacherSmoothEnv(ReacherEnv):
       m/s³ over turns of 0.6, 1.0, 1.4, 1.8, 2.2, 2.5 and 2.8 rad (start distances 0.12, 0.20, 0.27, 0.33, 0.37,
       0.40 and 0.41 m; 2.8 rad is about the farthest start): 201–265 m/s³ per metre of start distance, above 50
       from 1.4 rad on. 300 per metre is the round figure above the largest of those (a shoulder-only arc is a
-      longer path than the arm's best, so these are the hard case), and it still fails what v2 was built to
-      fail: a reach hurried into 0.3 s, or Reacher-v5's flick straight at the target. The loop's v2 policies
-      failed on exactly those long reaches: from start distances of 0.3–0.5 m, four of five seeds ended 2–11 mm
-      from the target (median) with a median mean jerk of 47–104, and passed 0.00–0.45 of those episodes
-      (0.77–1.00 from under 0.2 m; ``benchmarks/suite_episode_breakdown.py`` and the suite's evaluation episodes), while
-      true-reward PPO stopped short of the objective's optimum (mean jerk 18–37) and passed. A jerk weight of 1e-2
+      longer path than the arm's best, so these are the hard case); minimum-jerk reaches hurried into 0.12–0.16 s
+      still fail it, short or long (tests/envs/test_reacher_smooth_v3.py). The loop's v2 policies failed on
+      exactly those long reaches: from start distances of 0.3–0.5 m, four of five seeds ended 2–11 mm from the
+      target (median) with a median mean jerk of 47–104, and passed 0.00–0.45 of those episodes (0.77–1.00 from
+      under 0.2 m; ``benchmarks/suite_episode_breakdown.py --bin-by first_distance`` on the suite's evaluation
+      episodes), while true-reward PPO stopped short of the objective's optimum (mean jerk 18–37) and passed. A jerk weight of 1e-2
       (the objective changed instead, tried and reverted on Dec 4) made both arms worse.
     - v2 (issue 15, "taught by preferences"): observes the fingertip's distance to the target (index 14); nothing
       else changes (objective, verifier, horizon). Why: the loop's reward model (1,000 rubric-teacher labels,
