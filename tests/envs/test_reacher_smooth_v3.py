@@ -8,23 +8,14 @@ tests/envs/test_reacher_smooth_v3.py``, and say why in the commit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import fingerprinting
 import numpy as np
 import pytest
-import scripted
+from test_reacher_smooth_v2 import ROLLOUTS, V2  # the same rollouts pin v1 and v2
 
 FINGERPRINT = Path(__file__).parent / "fingerprints" / "reacher_smooth_v2.json"
-V2 = "rlhf_robotics/ReacherSmooth-v2"
-
-ROLLOUTS: dict[str, tuple[int, Callable[[Any, int], np.ndarray] | None]] = {
-    "random": (0, None),  # (seed, action at step t or None for seeded random actions)
-    "random_seed1": (1, None),
-    "min_jerk_reach": (0, scripted.min_jerk_reach),
-}
 
 
 def test_record() -> None:
