@@ -64,6 +64,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -343,15 +344,25 @@ def with_overrides(config: Any, overrides: dict[str, Any], source: str = "--set"
     return from_mapping(ExperimentConfig, data)
 
 
+class _SetLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats, as Hydra's command line reads them: ``3e-6`` is a number (YAML 1.1,
+    PyYAML's default, wants ``3.0e-6`` and reads ``3e-6`` as a string)."""
+
+
+_SetLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                 re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789."))
+
+
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """``["selection.cover_episode_edges=true"]`` → ``{"selection.cover_episode_edges": True}`` (values read as
-    YAML); names the bad item."""
+    YAML, numbers as Hydra reads them: ``3e-6`` too); names the bad item."""
     out: dict[str, Any] = {}
     for item in items:
         key, eq, value = item.partition("=")
         if not eq or not key:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE, e.g. selection.cover_episode_edges=true")
-        out[key] = yaml.safe_load(value)
+        out[key] = yaml.load(value, Loader=_SetLoader)  # a SafeLoader
     return dict(sorted(out.items()))
 
 

@@ -245,6 +245,9 @@ def test_set_overrides_only_the_loop_arm_and_bad_keys_name_the_fix(suite: Module
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     overrides = suite.parse_set(["selection.cover_episode_edges=true", "selection.same_episode=0.5"])
     assert overrides == {"selection.cover_episode_edges": True, "selection.same_episode": 0.5}
+    # numbers as Hydra's command line reads them (PyYAML alone reads 3e-6 as a string, which the config refuses)
+    assert suite.parse_set(["reward_model.techniques.rune.decay=3e-6", "x=1.5E+2", "y=e5", "z=1_000"]) == {
+        "reward_model.techniques.rune.decay": 3e-6, "x": 150.0, "y": "e5", "z": 1000}
     monkeypatch.setattr(suite, "LOOP_OVERRIDES", overrides)
     loop = suite.experiment_config(suite.Job("loop", "reacher_smooth", 0), 500_000, 1000, tmp_path / "run")
     ppo = suite.experiment_config(suite.Job("ppo", "reacher_smooth", 0), 500_000, 1000, tmp_path / "run")
