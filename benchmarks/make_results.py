@@ -559,27 +559,37 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
 
 def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[int, dict[str, Any]]]]:
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
-    (their own results files) made on the task's current version and budget with the grid's labels, and (unless the
-    trial sets pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since
-    left compares with nothing in the table; likewise for the task's own loop settings (``loop_task_settings``) and
-    its clips (``loop_segments``: a trial made on other clips than the task's now, unless it set them itself)."""
+    (their own results files) made on the task's current version with the grid's labels, and (unless the trial sets
+    pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since left
+    compares with nothing in the table; likewise for the task's own loop settings (``loop_task_settings``) and its
+    clips (``loop_segments``: a trial made on other clips than the task's now, unless it set them itself). Also the
+    grid's loop at another budget (``suite.py --steps N``: ``loop, trial at N steps``) and on seeds the grid does not
+    run (``--seeds 5 6 …``: ``…, held-out seeds``); a run with the grid's settings, budget and seed is not a trial."""
     out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
+    grid_seeds = {(r["job"]["task"], int(r["job"]["seed"])) for r in data.get("runs", []) if r["job"]["arm"] == "loop"}
     for trial in trials:
         for r in trial.get("runs", []):
             task = data.get("tasks", {}).get(r["job"]["task"])
-            if (task is None or r["job"]["arm"] != "loop" or not r.get("loop_overrides") or r.get("labels") != data.get("labels")
-                    or r.get("env_id") != task.get("env_id") or r.get("steps") != task.get("steps")):
+            if task is None or r["job"]["arm"] != "loop" or r.get("labels") != data.get("labels") or r.get("env_id") != task.get("env_id"):
                 continue
-            if ("pretrain.steps" not in r["loop_overrides"] and "loop_pretrain_steps" in task
+            other_budget = r.get("steps") != task.get("steps")
+            held_out = (r["job"]["task"], int(r["job"]["seed"])) not in grid_seeds
+            overrides = r.get("loop_overrides") or {}
+            if not (overrides or other_budget or held_out):
+                continue  # the grid's own settings, budget and seeds: a copy of a grid run, not a trial
+            if ("pretrain.steps" not in overrides and "loop_pretrain_steps" in task
                     and (r.get("loop_pretrain") or {}).get("steps", 0) != task["loop_pretrain_steps"]):
                 continue
             made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
-            if any(made.get(k) != now.get(k) and k not in r["loop_overrides"] for k in {*made, *now}):
+            if any(made.get(k) != now.get(k) and k not in overrides for k in {*made, *now}):
                 continue  # made on other task settings than the grid's loop now has, which the trial does not set
             clips = recorded_segments(r)
-            if any(clips[k] != v and f"env.{k}" not in r["loop_overrides"] for k, v in task.get("loop_segments", {}).items()):
+            if any(clips[k] != v and f"env.{k}" not in overrides for k, v in task.get("loop_segments", {}).items()):
                 continue  # made on other clips than the task's env config now cuts, which the trial does not set
-            name = "loop, trial " + ", ".join(f"`{override_item(k, v)}`" for k, v in sorted(r["loop_overrides"].items()))
+            what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())]
+            what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
+            name = ("loop, trial " + ", ".join(what)) if what else "loop"
+            name += ", held-out seeds" if held_out else ""
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
     return out
 
@@ -626,7 +636,9 @@ def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -
         f"(`info['is_success']`); a seed passes when its rate is ≥ {SUITE_PASS}. True return: IQM over seeds [95 % "
         "bootstrap CI]; fraction: each seed's return over true-reward PPO's with the same seed and steps."
         + (" Rows named `loop, trial …` are `suite.py --set` trials of the loop's settings (their own results files, "
-           "`suite_calibrated_set-….json`), beside the grid's loop and not counted in the goals." if trials else "")
+           "`suite_calibrated_set-….json`) or of its budget (`--steps`, `suite_steps….json`), and rows ending in "
+           "`held-out seeds` the loop on seeds outside the grid's (`--seeds`), beside the grid's loop and not counted in "
+           "the goals." if trials else "")
         + _suite_machines(data.get("runs", [])),
         "",
         "| task | steps | arm | seeds | success rate, mean | by seed | seeds passing | true return | fraction of true-reward PPO |",
@@ -648,7 +660,8 @@ def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -
             passing = sum(x >= SUITE_PASS for x in measured)
             by_seed = ", ".join("n/a" if x is None else f"{x:.2f}" for x in rates.values())
             fractions = [r["return_true"]["mean"] / ppo[s]["return_true"]["mean"] for s, r in cell.items()
-                         if s in ppo and ppo[s]["return_true"]["mean"] > 0 and r["return_true"]["mean"] >= 0]
+                         if s in ppo and ppo[s]["return_true"]["mean"] > 0 and r["return_true"]["mean"] >= 0
+                         and r.get("steps") == ppo[s].get("steps")]  # PPO's return at another budget is no reference
             fraction = "1 (the reference)" if arm == "ppo" else fmt(ci(fractions), fraction=True)
             lines.append(
                 f"| {task} | {int(info.get('steps', 0)):,} | {_suite_arm(arm, cell, info)} | {len(cell)} | "
@@ -1129,7 +1142,8 @@ def main(argv: list[str] | None = None) -> int:
     label_scaling = _load(HERE / "results" / "label_scaling.json")
     lm_seeds = _load(HERE / "results" / "lm_seeds.json")
     calibration = _load(Path(args.suite).with_name("suite_calibration.json"))
-    trials = [d for p in sorted(Path(args.suite).parent.glob("suite_calibrated_set-*.json")) if (d := _load(p)) is not None]
+    trials = [d for pattern in ("suite_calibrated_set-*.json", "suite_steps*.json", "suite_heldout*.json")
+              for p in sorted(Path(args.suite).parent.glob(pattern)) if (d := _load(p)) is not None]
     Path(args.out).write_text(render(le, overheads, _load(Path(args.before)), screens, relabel, offpolicy, reliability,
                                      suite, label_scaling, lm_seeds, calibration,
                                      _load(Path(args.suite).with_name("backflip_loop_diagnosis.json")), trials))

@@ -154,6 +154,26 @@ def test_results_section_sets_a_set_trial_beside_the_loop_and_counts_only_the_gr
     assert "Rows named `loop, trial …`" in lines[2] and "Rows named" not in make_results.suite_section(data)[2]
 
 
+def test_results_section_sets_held_out_seeds_and_other_budgets_beside_the_loop_without_a_false_fraction() -> None:
+    make_results = _load("make_results")
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.1, 10.0), **same} for s in range(2)]
+    extra = {"runs": [{**_run("hopper_backflip", "loop", s, 0.8, 80.0), **same} for s in (5, 6)]  # held-out seeds
+             + [{**_run("hopper_backflip", "loop", s, 0.6, 60.0), **same, "steps": 2000} for s in range(2)]  # 2x budget
+             + [{**_run("hopper_backflip", "loop", 0, 0.0, 1.0), **same}]}  # a copy of a grid run: no row
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3"}}, "runs": runs, "labels": 1000,
+            "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+    lines = make_results.suite_section(data, [extra])
+    rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in lines if line.startswith("| ")}
+    assert "| 0.80 | 0.80, 0.80 | 2 of 2 |" in rows[("hopper_backflip", "1,000", "loop, held-out seeds")]
+    budget = rows[("hopper_backflip", "1,000", "loop, trial at 2,000 steps (PPO not run there)")]
+    assert "| 0.60 | 0.60, 0.60 | 2 of 2 |" in budget
+    assert budget.rstrip(" |").endswith("–")  # PPO's return at 1,000 steps is no reference for 2,000
+    assert "| 0.10 | 0.10, 0.10 |" in rows[("hopper_backflip", "1,000", "loop")]  # the grid's own seeds untouched
+    assert len(rows) == 5  # the header, ppo, loop, held-out seeds, the other budget
+
+
 def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
         suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
