@@ -591,6 +591,10 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             name = ("loop, trial " + ", ".join(what)) if what else "loop"
             name += ", held-out seeds" if held_out else ""
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
+    for by_trial in out.values():  # held-out rows name their seeds: the table's by-seed column does not
+        for name in [n for n in by_trial if n.endswith("held-out seeds")]:
+            cell = by_trial.pop(name)
+            by_trial[f"{name} {', '.join(map(str, sorted(cell)))}"] = cell
     return out
 
 

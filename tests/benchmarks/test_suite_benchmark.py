@@ -166,7 +166,7 @@ def test_results_section_sets_held_out_seeds_and_other_budgets_beside_the_loop_w
             "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
     lines = make_results.suite_section(data, [extra])
     rows = {tuple(c.strip() for c in line.split("|")[1:4]): line for line in lines if line.startswith("| ")}
-    assert "| 0.80 | 0.80, 0.80 | 2 of 2 |" in rows[("hopper_backflip", "1,000", "loop, held-out seeds")]
+    assert "| 0.80 | 0.80, 0.80 | 2 of 2 |" in rows[("hopper_backflip", "1,000", "loop, held-out seeds 5, 6")]
     budget = rows[("hopper_backflip", "1,000", "loop, trial at 2,000 steps (PPO not run there)")]
     assert "| 0.60 | 0.60, 0.60 | 2 of 2 |" in budget
     assert budget.rstrip(" |").endswith("–")  # PPO's return at 1,000 steps is no reference for 2,000
