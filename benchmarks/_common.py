@@ -7,7 +7,8 @@ import json
 import os
 import platform
 import subprocess
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,18 @@ def write_result(path: Path, result: dict[str, object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=1))
     tmp.replace(path)
+
+
+def add_runs(path: Path, benchmark: str, argv: Sequence[str] | None, rows: list[dict[str, Any]],
+             key: Callable[[dict[str, Any]], Any] = lambda r: r["run_dir"]) -> None:
+    """Write a reader script's ``rows`` into its results file ``path``, keeping the rows already there except those
+    ``rows`` read again (same ``key``: their run directories may exist only where they were made); the command is
+    ``benchmarks/<benchmark>.py`` with ``argv`` (None: the process's own)."""
+    old = json.loads(path.read_text())["runs"] if path.is_file() else []
+    read = {key(r) for r in rows}
+    command = f"benchmarks/{benchmark}.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    write_result(path, {"benchmark": benchmark, "command": command,
+                        "runs": [r for r in old if key(r) not in read] + rows, **provenance()})
 
 
 def print_jobs(jobs: Sequence[Any], work: Path) -> None:

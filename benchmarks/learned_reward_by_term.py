@@ -18,7 +18,6 @@ again with the same term replaces its row); about 10 s per 1,000-step episode on
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, provenance, write_result  # noqa: E402
+from _common import RESULTS, add_runs  # noqa: E402
 
 MIN_STEPS = 20
 """A bin with fewer steps reports its count only (its means would be noise)."""
@@ -142,12 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             label = r[args.term] if args.term in r else f"not {r['not']}"
             means = f"learned {r['learned_z']:+.2f} SD, true {r['true_z']:+.2f} SD" if "learned_z" in r else "too few"
             print(f"  {label}: {r['steps']} steps, {means}", flush=True)
-    old = json.loads(args.out.read_text())["runs"] if args.out.is_file() else []
-    read = {(r["run_dir"], r["term"]) for r in rows}
-    command = "benchmarks/learned_reward_by_term.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_result(args.out, {"benchmark": "learned_reward_by_term", "command": command,
-                            "runs": [r for r in old if (r["run_dir"], r["term"]) not in read] + rows,
-                            **provenance()})
+    add_runs(args.out, "learned_reward_by_term", argv, rows, key=lambda r: (r["run_dir"], r["term"]))
     return 0
 
 

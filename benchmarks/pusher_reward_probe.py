@@ -18,7 +18,6 @@ again replaces its row); a few seconds per run.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, provenance, write_result  # noqa: E402
+from _common import RESULTS, add_runs  # noqa: E402
 from learned_reward_by_term import MIN_STEPS, rollout  # noqa: E402
 
 EDGES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
@@ -115,11 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             said = (f"learned {r['learned']:+.2f}, member std {r['member_std']:.2f}, true {r['true']:+.3f}"
                     if "learned" in r else "too few")
             print(f"  {r['source']:8s} {r['tip_object_distance']}: {r['steps']} steps, {said}", flush=True)
-    old = json.loads(args.out.read_text())["runs"] if args.out.is_file() else []
-    read = {r["run_dir"] for r in rows}
-    command = "benchmarks/pusher_reward_probe.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_result(args.out, {"benchmark": "pusher_reward_probe", "command": command,
-                            "runs": [r for r in old if r["run_dir"] not in read] + rows, **provenance()})
+    add_runs(args.out, "pusher_reward_probe", argv, rows)
     return 0
 
 

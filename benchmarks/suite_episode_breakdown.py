@@ -17,7 +17,6 @@ read again replaces its row: run directories may exist only on the machine that 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, provenance, write_result  # noqa: E402
+from _common import RESULTS, add_runs  # noqa: E402
 
 EVAL_SEED_OFFSET = 10_000
 """``benchmarks/suite.py`` evaluates a job's policy on env seeds from its seed + 10,000."""
@@ -118,11 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in row.get("bins", []):
             print(f"  {args.bin_by} {b[args.bin_by]}: {b['episodes']} episodes"
                   + (f", success {b['success']:.2f}" if b["episodes"] else ""), flush=True)
-    old = json.loads(args.out.read_text())["runs"] if args.out.is_file() else []
-    read = {r["run_dir"] for r in rows}
-    command = "benchmarks/suite_episode_breakdown.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    write_result(args.out, {"benchmark": "suite_episode_breakdown", "command": command,
-                            "runs": [r for r in old if r["run_dir"] not in read] + rows, **provenance()})
+    add_runs(args.out, "suite_episode_breakdown", argv, rows)
     return 0
 
 
