@@ -118,6 +118,16 @@ def write_result(path: Path, result: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def index_ranges(spec: str) -> tuple[int, ...]:
+    """``"2-4+8-10"`` → ``(2, 3, 4, 8, 9, 10)``; ``"4"`` → ``(4,)`` (step-feature indices, for
+    ``MLPConfig.ignore_inputs``). Raises ValueError on anything else."""
+    out: list[int] = []
+    for part in spec.split("+"):
+        lo, _, hi = part.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return tuple(out)
+
+
 def add_runs(path: Path, benchmark: str, argv: Sequence[str] | None, rows: list[dict[str, Any]],
              key: Callable[[dict[str, Any]], Any] = lambda r: r["run_dir"]) -> None:
     """Write a reader script's ``rows`` into its results file ``path``, keeping the rows already there except those

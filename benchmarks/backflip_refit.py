@@ -16,7 +16,8 @@ reports per variant (mean over fits):
   pairs in which exactly one clip lands and the teacher preferred it.
 
 Variants (``--variants``): ``base``; ``base:KEY=VALUE,...`` with trainer fields (``noise=0``,
-``regularisation=none``), ``stop=none`` (B-Pref's stop off) or ``hidden=256x256``; ``indicator`` (an input that is
+``regularisation=none``), ``stop=none`` (B-Pref's stop off), ``hidden=256x256`` or ``ignore=2-4+8-10`` (step
+features the net does not see, ``MLPConfig.ignore_inputs``: here the joints' angles and velocities); ``indicator`` (an input that is
 1 while the flip is under way, index 13 > 0); ``split`` (index 13's positive and negative parts as two inputs).
 
     .venv/bin/python benchmarks/backflip_refit.py RUN_DIR --variants base base:stop=none indicator
@@ -37,7 +38,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, provenance, write_result  # noqa: E402
+from _common import RESULTS, index_ranges, provenance, write_result  # noqa: E402
 from backflip_loop_diagnosis import ALLOWANCE_INDEX, by_rotation_left, segment_files  # noqa: E402
 
 
@@ -81,14 +82,15 @@ def inputs(x: np.ndarray, name: str) -> np.ndarray:
     raise SystemExit(f"variant {name!r}: expected base, indicator or split, optionally with :KEY=VALUE,...")
 
 
-def parse_variant(spec: str) -> tuple[str, dict[str, Any], float | None, tuple[int, ...] | None]:
-    """``"base:noise=0,stop=none"`` → (inputs, trainer fields, stop accuracy, hidden sizes)."""
+def parse_variant(spec: str) -> tuple[str, dict[str, Any], float | None, tuple[int, ...] | None, tuple[int, ...]]:
+    """``"base:noise=0,stop=none"`` → (inputs, trainer fields, stop accuracy, hidden sizes, ignored inputs)."""
     name, _, settings = spec.partition(":")
     if name not in INPUTS:
         raise SystemExit(f"variant {name!r}: expected base, indicator or split, optionally with :KEY=VALUE,...")
     trainer: dict[str, Any] = {}
     stop: float | None = 0.97
     hidden = None
+    ignore: tuple[int, ...] = ()
     for item in filter(None, settings.split(",")):
         key, eq, value = item.partition("=")
         if not eq:
@@ -97,9 +99,14 @@ def parse_variant(spec: str) -> tuple[str, dict[str, Any], float | None, tuple[i
             stop = None if value == "none" else float(value)
         elif key == "hidden":
             hidden = tuple(int(h) for h in value.split("x"))
+        elif key == "ignore":
+            try:
+                ignore = index_ranges(value)
+            except ValueError:
+                raise SystemExit(f"variant {spec!r}: ignore={value!r} is not indices like 2-4+8-10") from None
         else:
             trainer[key] = float(value) if value.replace(".", "", 1).isdigit() else value
-    return name, trainer, stop, hidden
+    return name, trainer, stop, hidden, ignore
 
 
 def fit(spec: str, data: tuple[np.ndarray, ...], fits: int) -> dict[str, Any]:
@@ -110,7 +117,7 @@ def fit(spec: str, data: tuple[np.ndarray, ...], fits: int) -> dict[str, Any]:
     from rlhf_robotics.preference.trainer import PairDataset, RewardTrainerConfig, train_ensemble
 
     x0, true, landed, first, second, target = data
-    name, trainer, stop, hidden = parse_variant(spec)
+    name, trainer, stop, hidden, ignore = parse_variant(spec)
     x = torch.as_tensor(inputs(x0, name))
     one_landing = landed[first] != landed[second]
     landing_won = (landed[first] & (target == 1.0)) | (landed[second] & (target == 0.0))
@@ -118,7 +125,8 @@ def fit(spec: str, data: tuple[np.ndarray, ...], fits: int) -> dict[str, Any]:
     per_fit: list[dict[str, Any]] = []
     for seed in range(fits):
         torch.manual_seed(seed)
-        ensemble = build_step_ensemble(x.shape[-1], 3, MLPConfig(hidden_sizes=hidden) if hidden else None, seed=seed)
+        mlp = MLPConfig(hidden_sizes=hidden or MLPConfig.hidden_sizes, ignore_inputs=ignore)
+        ensemble = build_step_ensemble(x.shape[-1], 3, mlp, seed=seed)
         for m in ensemble.members:
             m.set_input_statistics(x.reshape(-1, x.shape[-1]))  # type: ignore[operator]
         train_ensemble(ensemble, PairDataset(x, torch.as_tensor(first), torch.as_tensor(second), torch.as_tensor(target)),

@@ -35,6 +35,11 @@ class MLPConfig:
     intent is that a few pairs won by a wide margin (a flailing arm against a still one) do not set the scale that
     decides the close ones. Measured once (ReacherSmooth's loop, seed 0): true return -230 against -289, success 0
     either way; so it is off by default."""
+    ignore_inputs: tuple[int, ...] = ()
+    """Indices of the step features (observation ⊕ action, from 0) that the net does not see: their first-layer
+    weights are zero and stay so. For a task whose judge looks at what the arm does to the world, not at the arm's
+    joints: a reward model that sees PusherGentle's joint angles and velocities pays the arm poses its own policy
+    takes (``conf/env/pusher_gentle.yaml`` says what was measured). () = every feature."""
 
 
 OUTPUTS: dict[str, Callable[[], nn.Module]] = {"linear": nn.Identity, "tanh": nn.Tanh}
@@ -75,10 +80,15 @@ class StepRewardMLP(nn.Module):
 
     input_mean: torch.Tensor
     input_std: torch.Tensor
+    input_keep: torch.Tensor
 
     def __init__(self, in_dim: int, config: MLPConfig | None = None) -> None:
         super().__init__()
         config = config or MLPConfig()
+        outside = [i for i in config.ignore_inputs if not 0 <= i < in_dim]
+        if outside:
+            raise ValueError(f"reward_model.mlp.ignore_inputs has {outside}, outside this task's {in_dim} step "
+                             f"features (observation ⊕ action, indices 0-{in_dim - 1}); drop them from the list")
         if config.activation not in _ACTIVATIONS:
             raise ValueError(f"unknown activation {config.activation!r}; expected one of {sorted(_ACTIVATIONS)}")
         if config.output not in OUTPUTS:
@@ -95,6 +105,15 @@ class StepRewardMLP(nn.Module):
         self.output = OUTPUTS[config.output]()
         self.register_buffer("input_mean", torch.zeros(in_dim))
         self.register_buffer("input_std", torch.ones(in_dim))
+        keep = torch.ones(in_dim)
+        keep[list(config.ignore_inputs)] = 0.0
+        # not in the state dict: it follows from the config, and runs saved before the option load unchanged
+        self.register_buffer("input_keep", keep, persistent=False)
+        if config.ignore_inputs:
+            first = self.net[0]
+            assert isinstance(first, nn.Linear)
+            with torch.no_grad():
+                first.weight.mul_(keep[None, :])  # zero, and the masked input gives them no gradient
 
     def set_input_statistics(self, x: torch.Tensor) -> None:
         """Standardise inputs with the mean and std of ``x`` ``(N, D)`` (:func:`input_scale`)."""
@@ -127,10 +146,14 @@ class StepRewardMLP(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The state-action encoder: every layer but the last on standardised inputs, ``(..., D) → (..., H)``
         (REED's self-predictive features, :mod:`rlhf_robotics.preference.self_predictive`)."""
-        return self.net[:-1]((x - self.input_mean) / self.input_std)
+        return self.net[:-1](self._standardise(x))
+
+    def _standardise(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardised inputs, the ignored ones (``MLPConfig.ignore_inputs``) zeroed."""
+        return (x - self.input_mean) / self.input_std * self.input_keep
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output(self.net((x - self.input_mean) / self.input_std)).squeeze(-1)
+        return self.output(self.net(self._standardise(x))).squeeze(-1)
 
 
 class RewardEnsemble(nn.Module):
@@ -252,7 +275,8 @@ class StackedStepReward:
         for k in range(len(linears[0])):
             ws = [lin[k].weight.detach().cpu().double().numpy().T for lin in linears]  # (in, out) each
             bs = [lin[k].bias.detach().cpu().double().numpy() for lin in linears]
-            if k == 0:  # (x - mean) / std @ W + b = x @ (W / std) + (b - (mean / std) @ W)
+            if k == 0:  # (x - mean) / std @ W + b = x @ (W / std) + (b - (mean / std) @ W), ignored inputs' rows 0
+                ws = [w * m.input_keep.cpu().double().numpy()[:, None] for w, m in zip(ws, members)]
                 means = [m.input_mean.cpu().double().numpy() for m in members]
                 stds = [m.input_std.cpu().double().numpy() for m in members]
                 bs = [b - (mu / sd) @ w for w, b, mu, sd in zip(ws, bs, means, stds)]

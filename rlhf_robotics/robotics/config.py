@@ -303,6 +303,10 @@ class RewardModelConfig:
         for i, width in enumerate(self.mlp.hidden_sizes):
             check_range(f"reward_model.mlp.hidden_sizes[{i}]", width, ge=1)
         check_range("reward_model.mlp.dropout", self.mlp.dropout, ge=0, lt=1)
+        ignored = self.mlp.ignore_inputs
+        if any(i < 0 for i in ignored) or len(set(ignored)) != len(ignored):
+            raise ValueError(f"reward_model.mlp.ignore_inputs={list(ignored)}: give each step-feature index (from 0: "
+                             "the observation's, then the action's) once, none negative")
         if self.mlp.output not in OUTPUTS:
             raise ValueError(f"reward_model.mlp.output={self.mlp.output!r}: choose one of {', '.join(OUTPUTS)}")
         t = self.trainer

@@ -61,7 +61,8 @@ def load_reward_model(run_dir: str | Path, round: int | None = None) -> RewardEn
     """
     d = checkpoint_dir(run_dir, round)
     meta = json.loads((d / "reward_model.json").read_text())
-    mlp = MLPConfig(**{**meta["mlp"], "hidden_sizes": tuple(meta["mlp"]["hidden_sizes"])})
+    mlp = MLPConfig(**{**meta["mlp"], "hidden_sizes": tuple(meta["mlp"]["hidden_sizes"]),
+                       "ignore_inputs": tuple(meta["mlp"].get("ignore_inputs", ()))})
     ensemble = build_step_ensemble(int(meta["in_dim"]), int(meta["ensemble_size"]), mlp)
     ensemble.load_state_dict(torch.load(d / "reward_model.pt", weights_only=True, map_location="cpu"))
     return ensemble.eval()

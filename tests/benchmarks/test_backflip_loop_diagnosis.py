@@ -77,9 +77,9 @@ def test_by_rotation_left_bins_the_steps_of_a_flip_under_way() -> None:
 
 def test_refit_variants_are_parsed_and_their_inputs_built() -> None:
     refit = load_script("backflip_refit")
-    assert refit.parse_variant("base") == ("base", {}, 0.97, None)
-    assert refit.parse_variant("indicator:noise=0,stop=none,hidden=256x256,regularisation=none") == (
-        "indicator", {"noise": 0.0, "regularisation": "none"}, None, (256, 256))
+    assert refit.parse_variant("base") == ("base", {}, 0.97, None, ())
+    assert refit.parse_variant("indicator:noise=0,stop=none,hidden=256x256,regularisation=none,ignore=2-3+9") == (
+        "indicator", {"noise": 0.0, "regularisation": "none"}, None, (256, 256), (2, 3, 9))
     x = np.zeros((1, 3, 18), dtype=np.float32)
     x[0, :, 13] = [-1.0, 0.0, 2.0]  # rotation left: past the flip, at its end, under way
     assert refit.inputs(x, "base") is x
@@ -89,6 +89,8 @@ def test_refit_variants_are_parsed_and_their_inputs_built() -> None:
         refit.inputs(x, "bigger")
     with pytest.raises(SystemExit, match="is not KEY=VALUE"):
         refit.parse_variant("base:noise")
+    with pytest.raises(SystemExit, match="ignore='2-x' is not indices"):
+        refit.parse_variant("base:ignore=2-x")
 
 
 def test_a_folder_without_segments_is_refused(tmp_path: Path) -> None:

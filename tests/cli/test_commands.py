@@ -97,6 +97,8 @@ def _compose(overrides: list[str]) -> object:
     ("reward_model.trainer.noise=2", r"reward_model.trainer.noise=2.0: must be >= 0 and <= 1"),
     ("reward_model.mlp.dropout=1", r"reward_model.mlp.dropout=1.0: must be >= 0 and < 1"),
     ("reward_model.mlp.output=sigmoid", r"reward_model.mlp.output='sigmoid': choose one of linear, tanh"),
+    ("reward_model.mlp.ignore_inputs=[3,-1]", r"reward_model.mlp.ignore_inputs=\[3, -1\]: give each .* none negative"),
+    ("reward_model.mlp.ignore_inputs=[3,3]", r"reward_model.mlp.ignore_inputs=\[3, 3\]: give each"),
     ("seed=-1", r"seed=-1: must be >= 0"),
     ("eval_episodes=0", r"eval_episodes=0: must be >= 1"),
     ("torch_threads=0", r"torch_threads=0: must be >= 1"),

@@ -150,3 +150,42 @@ def test_a_tanh_output_bounds_each_step_reward_and_linear_does_not() -> None:
         assert (float(raw.abs().max()) <= 1.0) is bounded  # float32 tanh saturates at exactly 1
     with pytest.raises(ValueError, match="'sigmoid'"):
         StepRewardMLP(3, MLPConfig(output="sigmoid"))
+
+
+def test_ignored_inputs_move_no_reward_before_or_after_training_and_in_the_fast_copy() -> None:
+    """``MLPConfig.ignore_inputs``: the net does not see those step features. Pairs decided by feature 0 alone are
+    learned by a net that sees it and not by one that ignores it, whose first-layer weights on it stay zero through
+    training and restandardisation; the NumPy copy the loop uses agrees."""
+    from rlhf_robotics.preference.trainer import PairDataset, RewardTrainerConfig, train_ensemble
+
+    gen = torch.Generator().manual_seed(0)
+    items = torch.randn(200, 4, 3, generator=gen)
+    first, second = torch.arange(0, 200, 2), torch.arange(1, 200, 2)
+    target = (items[first, :, 0].sum(1) > items[second, :, 0].sum(1)).float()  # feature 0 decides every pair
+    accuracy = {}
+    for ignore in ((), (0,)):
+        ensemble = build_step_ensemble(3, 2, MLPConfig(hidden_sizes=(16,), ignore_inputs=ignore), seed=0)
+        for m in ensemble.members:
+            m.set_input_statistics(items.reshape(-1, 3))
+        train_ensemble(ensemble, PairDataset(items, first, second, target),
+                       RewardTrainerConfig(epochs=60, val_fraction=0.0, device="cpu"), np.random.default_rng(0))
+        scores = ensemble.item_scores(items).detach()
+        accuracy[ignore] = float(((scores[:, first] > scores[:, second]).float() == target).float().mean())
+        if ignore:
+            for m in ensemble.members:
+                m.restandardise(items.reshape(-1, 3) * 2 + 1)
+                assert torch.equal(m.net[0].weight[:, 0], torch.zeros(16))
+            moved = items.clone()
+            moved[..., 0] += 10.0
+            torch.testing.assert_close(ensemble.member_outputs(moved), ensemble.member_outputs(items))
+            ensemble.fit_normalisation(items.reshape(-1, 3))
+            fast = StackedStepReward(ensemble)
+            x, x_moved = items.reshape(-1, 3).numpy(), moved.reshape(-1, 3).numpy()
+            np.testing.assert_allclose(fast(x_moved), fast(x), atol=1e-6)
+            np.testing.assert_allclose(fast(x), ensemble.reward(items.reshape(-1, 3)).detach().numpy(), atol=1e-4)
+    assert accuracy[()] > 0.8 and accuracy[(0,)] < 0.65, accuracy
+
+
+def test_an_ignored_input_outside_the_features_is_refused_with_the_range() -> None:
+    with pytest.raises(ValueError, match=r"\[5\].*3 step features.*0-2"):
+        StepRewardMLP(3, MLPConfig(ignore_inputs=(1, 5)))
