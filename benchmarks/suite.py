@@ -337,7 +337,7 @@ def with_overrides(config: Any, overrides: dict[str, Any], source: str = "--set"
                 raise ValueError(f"{source} {key}={value}: {part!r} is not a config group; give a dotted key of the "
                                  "experiment config, e.g. selection.cover_episode_edges=true")
             node = node[part]
-        if path[-1] not in node:
+        if path[-1] not in node and path[:-1] != ["env", "kwargs"]:  # env.kwargs is the task's own, free mapping
             raise ValueError(f"{source} {key}={value}: no such key; give a dotted key of the experiment config, e.g. "
                              "selection.cover_episode_edges=true")
         node[path[-1]] = value

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+from gymnasium.spaces import Box
 from rlhf_robotics.envs.physics import GaitTracker, actuator_power, geom_ids, touching
 
 
@@ -19,7 +20,9 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
     As Walker2d-v5: ``Box(-1, 1, (6,))`` torques on right then left thigh, leg and foot hinges.
 
     ## Observation space
-    As Walker2d-v5: ``Box(-inf, inf, (17,))`` = qpos[1:] ⊕ qvel clipped to ±10.
+    As Walker2d-v5: ``Box(-inf, inf, (17,))`` = qpos[1:] ⊕ qvel clipped to ±10. With ``observe_fallen`` (off in
+    v0), index 17 is 1 while the walker is fallen (outside Walker2d-v5's healthy height and angle ranges), else 0:
+    the state the ``reward_fallen`` term reads, as one input instead of a threshold on two.
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -58,6 +61,7 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         success_upright: float = 0.9,
         reset_noise_scale: float = 5e-3,
         terminate_when_unhealthy: bool = False,
+        observe_fallen: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -70,7 +74,8 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         )
         utils.EzPickle.__init__(
             self, target_speed, pace_reward_weight, upright_reward_weight, smoothness_cost_weight, fall_cost,
-            ctrl_cost_weight, success_speed, success_upright, reset_noise_scale, terminate_when_unhealthy, **kwargs,
+            ctrl_cost_weight, success_speed, success_upright, reset_noise_scale, terminate_when_unhealthy,
+            observe_fallen, **kwargs,
         )
         self._target_speed = target_speed
         self._pace_reward_weight = pace_reward_weight
@@ -82,6 +87,17 @@ class Walker2dGracefulWalkEnv(Walker2dEnv):
         self._floor = geom_ids(self.model, ["floor"])
         self._feet = [geom_ids(self.model, [g]) for g in ("foot_geom", "foot_left_geom")]
         self._gait = GaitTracker(self.model.nu)
+        self._observe_fallen = observe_fallen
+        if observe_fallen:
+            size = self.observation_space.shape[0] + 1  # type: ignore[index]
+            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
+            self.observation_structure = {**self.observation_structure, "fallen": 1}
+
+    def _get_obs(self) -> np.ndarray:
+        observation = super()._get_obs()
+        if self._observe_fallen:
+            observation = np.append(observation, float(not self.is_healthy))
+        return observation
 
     def reset_model(self) -> np.ndarray:
         observation = super().reset_model()

@@ -273,6 +273,11 @@ def test_set_overrides_only_the_loop_arm_and_bad_keys_name_the_fix(suite: Module
     ppo = suite.experiment_config(suite.Job("ppo", "reacher_smooth", 0), 500_000, 1000, tmp_path / "run")
     assert loop.selection.cover_episode_edges and loop.selection.same_episode == 0.5
     assert not ppo.selection.cover_episode_edges and ppo.selection.same_episode == 0.0
+    # the task's own keyword arguments are a free mapping: a trial may add one (env.kwargs.observe_fallen)
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", {"env.kwargs.observe_fallen": True})
+    walker = suite.experiment_config(suite.Job("loop", "walker2d_graceful", 0), 500_000, 1000, tmp_path / "run")
+    assert walker.env.kwargs == {"observe_fallen": True}
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", overrides)
     assert suite.work_dir(None, overrides=overrides).name == (
         "calibrated_set-selection.cover_episode_edges=true,selection.same_episode=0.5")
     assert suite.work_dir(None, overrides=suite.parse_set(["selection.name=disagreement"])).name == (
