@@ -180,6 +180,7 @@ def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
 
     configs = dict(suite.env_configs())
     configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_pretrain_steps=0)
+    configs["pusher_gentle"] = replace(configs["pusher_gentle"], benchmark_pretrain_steps=None)  # the preset's
     monkeypatch.setattr(suite, "env_configs", lambda: configs)
     preset = suite.loop_settings()["pretrain"]["steps"]
     tasks = suite.collect(tmp_path / "work", tmp_path / "suite.json", None, 1000)["tasks"]
