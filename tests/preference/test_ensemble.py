@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -189,3 +191,30 @@ def test_ignored_inputs_move_no_reward_before_or_after_training_and_in_the_fast_
 def test_an_ignored_input_outside_the_features_is_refused_with_the_range() -> None:
     with pytest.raises(ValueError, match=r"\[5\].*3 step features.*0-2"):
         StepRewardMLP(3, MLPConfig(ignore_inputs=(1, 5)))
+
+
+def test_a_saved_ensemble_keeps_its_ignored_inputs_and_one_saved_before_the_option_loads(tmp_path: Path) -> None:
+    """``load_reward_model`` rebuilds ``ignore_inputs`` from the saved metadata; metadata written before the option
+    existed (no ``ignore_inputs`` key) loads as every feature seen."""
+    import json
+    from dataclasses import asdict
+
+    from rlhf_robotics.preference.ensemble import EnsembleMetadata
+    from rlhf_robotics.robotics.saved_run import load_reward_model
+
+    x = torch.randn(50, 4)
+    for ignore in ((1, 3), ()):
+        ensemble = build_step_ensemble(4, 2, MLPConfig(hidden_sizes=(8,), ignore_inputs=ignore), seed=1)
+        for m in ensemble.members:
+            m.set_input_statistics(x)
+        d = tmp_path / str(len(ignore)) / "checkpoints" / "round_000"
+        d.mkdir(parents=True)
+        meta = asdict(EnsembleMetadata(4, 2, MLPConfig(hidden_sizes=(8,), ignore_inputs=ignore)))
+        if not ignore:
+            del meta["mlp"]["ignore_inputs"]  # as written before the option
+        (d / "reward_model.json").write_text(json.dumps(meta))
+        torch.save(ensemble.state_dict(), d / "reward_model.pt")
+        (d.parent / "latest.json").write_text(json.dumps({"dir": "round_000"}))
+        loaded = load_reward_model(d.parent.parent)
+        assert loaded.members[0].input_keep.tolist() == [0.0 if i in ignore else 1.0 for i in range(4)]
+        torch.testing.assert_close(loaded.reward(x), ensemble.reward(x))
