@@ -118,6 +118,28 @@ def write_result(path: Path, result: dict[str, object]) -> None:
     tmp.replace(path)
 
 
+def judged_pairs(run_dir: Path, ids: Sequence[str]) -> tuple[Any, Any, Any]:
+    """A loop run's judged pairs among its stored clips ``ids`` (in row order): each pair's first and second clip's
+    row and P(first preferred) (ties 0.5; cant_tell and skip left out). Exits naming the folder when it holds no
+    ``preferences.sqlite``."""
+    import sqlite3
+
+    import numpy as np
+
+    db = run_dir / "preferences.sqlite"
+    if not db.is_file():
+        raise SystemExit(f"{run_dir}: no preferences.sqlite; give a loop run directory")
+    row = {sid: k for k, sid in enumerate(ids)}
+    with sqlite3.connect(db) as con:
+        judged = con.execute("SELECT q.first, q.second, j.label FROM queries q JOIN judgments j ON j.query_id = q.id "
+                             "WHERE j.label IN ('first', 'second', 'equal')").fetchall()
+    judged = [(a, b, lab) for a, b, lab in judged if a in row and b in row]
+    first = np.array([row[a] for a, _, _ in judged])
+    second = np.array([row[b] for _, b, _ in judged])
+    target = np.array([{"first": 1.0, "second": 0.0}.get(lab, 0.5) for _, _, lab in judged], dtype=np.float32)
+    return first, second, target
+
+
 def index_ranges(spec: str) -> tuple[int, ...]:
     """``"2-4+8-10"`` → ``(2, 3, 4, 8, 9, 10)``; ``"4"`` → ``(4,)`` (step-feature indices, for
     ``MLPConfig.ignore_inputs``). Raises ValueError on anything else."""

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, index_ranges, provenance, write_result  # noqa: E402
+from _common import RESULTS, index_ranges, judged_pairs, provenance, write_result  # noqa: E402
 from backflip_loop_diagnosis import ALLOWANCE_INDEX, by_rotation_left, segment_files  # noqa: E402
 
 
@@ -52,17 +51,7 @@ def labelled(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
             true.append(z["reward"])
             landed.append((z["term__reward_landing"] > 0).any(axis=1))
             ids += [str(i) for i in z["ids"]]
-    row = {sid: k for k, sid in enumerate(ids)}
-    db = run_dir / "preferences.sqlite"
-    if not db.is_file():
-        raise SystemExit(f"{run_dir}: no preferences.sqlite; give a loop run directory")
-    with sqlite3.connect(db) as con:
-        judged = con.execute("SELECT q.first, q.second, j.label FROM queries q JOIN judgments j ON j.query_id = q.id "
-                             "WHERE j.label IN ('first', 'second', 'equal')").fetchall()
-    judged = [(a, b, lab) for a, b, lab in judged if a in row and b in row]
-    first = np.array([row[a] for a, _, _ in judged])
-    second = np.array([row[b] for _, b, _ in judged])
-    target = np.array([{"first": 1.0, "second": 0.0}.get(lab, 0.5) for _, _, lab in judged], dtype=np.float32)
+    first, second, target = judged_pairs(run_dir, ids)
     return np.concatenate(feats), np.concatenate(true), np.concatenate(landed), first, second, target
 
 

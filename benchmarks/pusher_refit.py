@@ -27,7 +27,6 @@ on one core.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, add_runs, index_ranges  # noqa: E402
-from learned_reward_by_term import rollout  # noqa: E402
-from pusher_reward_probe import scripted_approach  # noqa: E402
+from _common import RESULTS, add_runs, index_ranges, judged_pairs  # noqa: E402
+from pusher_reward_probe import scripted_and_own  # noqa: E402
 
 BINS = ((0.05, 0.1), (0.1, 0.15), (0.15, 0.2), (0.2, 0.3))
 """Fingertip-object distance bins (m) over which the scripted-minus-loop gap is averaged."""
@@ -48,22 +46,14 @@ def labelled(run_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     """The run's labelled clips ``(N, T, obs+act)`` and per judged pair the first and second clip's row and
     P(first preferred)."""
     files = sorted((run_dir / "segments").glob("*.npz"))
-    db = run_dir / "preferences.sqlite"
-    if not files or not db.is_file():
-        raise SystemExit(f"{run_dir}: no stored segments or preferences.sqlite; give a loop run directory")
+    if not files:
+        raise SystemExit(f"{run_dir}: no stored segments (segments/*.npz); give a loop run directory")
     feats, ids = [], []
     for path in files:
         with np.load(path) as z:
             feats.append(np.concatenate([z["obs"], z["act"]], axis=-1).astype(np.float32))
             ids += [str(i) for i in z["ids"]]
-    row = {sid: k for k, sid in enumerate(ids)}
-    with sqlite3.connect(db) as con:
-        judged = con.execute("SELECT q.first, q.second, j.label FROM queries q JOIN judgments j ON j.query_id = q.id "
-                             "WHERE j.label IN ('first', 'second', 'equal')").fetchall()
-    judged = [(a, b, lab) for a, b, lab in judged if a in row and b in row]
-    first = np.array([row[a] for a, _, _ in judged])
-    second = np.array([row[b] for _, b, _ in judged])
-    target = np.array([{"first": 1.0, "second": 0.0}.get(lab, 0.5) for _, _, lab in judged], dtype=np.float32)
+    first, second, target = judged_pairs(run_dir, ids)
     return np.concatenate(feats), first, second, target
 
 
@@ -144,21 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     variants = {spec: parse_variant(spec) for spec in args.variants}  # a bad variant fails before any fit
     import torch
 
-    from rlhf_robotics.robotics.config import load_config
-    from rlhf_robotics.robotics.physics import env_factory
-
     torch.set_num_threads(1)
     rows = []
     for run in args.runs:
-        if not (run / "config.json").is_file():
-            p.error(f"{run}: not a run directory (no config.json); give a PusherGentle loop run's folder")
-        e = load_config(run).env
-        if "PusherGentle" not in e.id:
-            p.error(f"{run}: a run of {e.id}; give a PusherGentle loop run")
-        env = env_factory(e.id, e.kwargs, e.christiano)()
-        scripted = scripted_approach(env, args.episodes, args.seed, gain=3.0, damping=0.1)
-        env.close()
-        loop = rollout(run, args.episodes, args.seed, "tip_object_distance")
+        scripted, loop = scripted_and_own(run, args.episodes, args.seed, 3.0, 0.1, p.error)
         features = torch.as_tensor(np.concatenate([loop["features"], scripted["features"]]))
         true = np.concatenate([loop["true"], scripted["true"]])
         distance = np.concatenate([loop["info:tip_object_distance"], scripted["distance"]])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,25 @@ def scripted_approach(env: Any, episodes: int, seed: int, gain: float, damping: 
     return {"features": np.array(features), "true": np.array(rewards), "distance": np.array(distances)}
 
 
+def scripted_and_own(run_dir: Path, episodes: int, seed: int, gain: float, damping: float,
+                     error: Callable[[str], Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The scripted approach (:func:`scripted_approach`) and the run's final policy (``rollout``), ``episodes`` each
+    from env seed ``seed``, on the run's own task; ``error`` (e.g. ``parser.error``) is called with the reason when
+    ``run_dir`` is no PusherGentle run."""
+    from rlhf_robotics.robotics.config import load_config
+    from rlhf_robotics.robotics.physics import env_factory
+
+    if not (run_dir / "config.json").is_file():
+        error(f"{run_dir}: not a run directory (no config.json); give a PusherGentle loop run's folder")
+    e = load_config(run_dir).env
+    if "PusherGentle" not in e.id:
+        error(f"{run_dir}: a run of {e.id}; give a PusherGentle loop run")
+    env = env_factory(e.id, e.kwargs, e.christiano)()
+    scripted = scripted_approach(env, episodes, seed, gain, damping)
+    env.close()
+    return scripted, rollout(run_dir, episodes, seed, "tip_object_distance")
+
+
 def by_distance(source: np.ndarray, distance: np.ndarray, learned: np.ndarray, member_std: np.ndarray,
                 true: np.ndarray) -> list[dict[str, Any]]:
     """Per distance bin and source (``loop``, ``scripted``): steps, mean learned reward, member std, true reward."""
@@ -85,21 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes {args.episodes}: give at least 1")
-    from rlhf_robotics.robotics.config import load_config
-    from rlhf_robotics.robotics.physics import env_factory
     from rlhf_robotics.robotics.saved_run import load_reward_function
 
     rows = []
     for run_dir in args.run_dirs:
-        if not (run_dir / "config.json").is_file():
-            parser.error(f"{run_dir}: not a run directory (no config.json); give a loop run's folder")
-        e = load_config(run_dir).env
-        if "PusherGentle" not in e.id:
-            parser.error(f"{run_dir}: a run of {e.id}; give a PusherGentle loop run")
-        env = env_factory(e.id, e.kwargs, e.christiano)()
-        scripted = scripted_approach(env, args.episodes, args.seed, args.gain, args.damping)
-        env.close()
-        own = rollout(run_dir, args.episodes, args.seed, "tip_object_distance")
+        scripted, own = scripted_and_own(run_dir, args.episodes, args.seed, args.gain, args.damping, parser.error)
         features = np.concatenate([own["features"], scripted["features"]])
         reward, members = load_reward_function(run_dir).reward_and_members(features)
         source = np.array(["loop"] * len(own["features"]) + ["scripted"] * len(scripted["features"]))
