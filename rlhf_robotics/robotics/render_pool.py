@@ -11,11 +11,9 @@ for their lifetime. When a clip is done, its worker appends ``{"item", "file"}``
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import signal
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -27,7 +25,7 @@ from rlhf_robotics.robotics.clip_context import ClipContext
 from rlhf_robotics.robotics.config import EnvConfig
 from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
-from rlhf_robotics.robotics.start_method import spawnable_start_method
+from rlhf_robotics.robotics.start_method import children_ignore_sigint, spawnable_start_method
 
 
 def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:
@@ -36,22 +34,6 @@ def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:
     return RenderConfig(width=env.clip_width, height=env.clip_height, min_seconds=min_seconds,
                         camera_distance=env.camera_distance, camera_height=env.camera_height,
                         camera_elevation=env.camera_elevation)
-
-
-@contextlib.contextmanager
-def _children_ignore_sigint() -> Iterator[None]:
-    """Processes started inside keep ignoring SIGINT (an ignored signal stays ignored across exec, and Python then
-    installs no KeyboardInterrupt handler). Ctrl-C reaches the whole process group: the workers leave it to the
-    run, which terminates them in order (:meth:`ClipPool.close`), instead of each dying with a traceback of its
-    own, even while they are still starting. Only the main thread may change signal handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _init_worker() -> None:
@@ -173,7 +155,7 @@ class ClipPool:
                 continue
             # a submit may start the worker processes: they ignore Ctrl-C and can start inside a job of Hydra's
             # joblib launcher (whose default start method a spawned child cannot set)
-            with _children_ignore_sigint(), spawnable_start_method():
+            with children_ignore_sigint(), spawnable_start_method():
                 raw = self._executor.submit(
                     _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
                     float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,

@@ -2,13 +2,16 @@
 launcher, whose loky worker sets a default start method that spawned children cannot find.
 
 The reward refit's worker (:mod:`rlhf_robotics.robotics.reward_fit`) and the labelling app's render workers
-(:mod:`rlhf_robotics.robotics.render_pool`) both start theirs under :func:`spawnable_start_method`; it lives here,
-importing nothing of either, so the app's renders do not import the reward model's trainer to get it."""
+(:mod:`rlhf_robotics.robotics.render_pool`) both start theirs under :func:`spawnable_start_method` and
+:func:`children_ignore_sigint` (Ctrl-C is the run's to handle, even while a worker is still importing); they live
+here, importing nothing of either, so the app's renders do not import the reward model's trainer to get them."""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import signal
+import threading
 from collections.abc import Iterator
 
 
@@ -27,3 +30,19 @@ def spawnable_start_method() -> Iterator[None]:
     finally:
         if foreign:
             multiprocessing.set_start_method(method, force=True)
+
+
+@contextlib.contextmanager
+def children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside keep ignoring SIGINT (an ignored signal stays ignored across exec, and Python then
+    installs no KeyboardInterrupt handler). Ctrl-C reaches the whole process group: the workers leave it to the
+    run, which stops them in order (``ClipPool.close``, ``RewardFitter.close``), instead of each dying with a
+    traceback of its own, even while they are still starting. Only the main thread may change signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -79,3 +79,35 @@ def test_the_clip_pool_s_workers_start_under_a_foreign_default_start_method(tmp_
     out = subprocess.run([sys.executable, str(script), str(tmp_path / "clips")], capture_output=True, text=True,
                          timeout=300).stdout
     assert out.splitlines() == ["clip .mp4", "method foreign"], out
+
+
+SIGINT_SCRIPT = '''
+import contextlib, os, signal, sys, types
+from rlhf_robotics.robotics import reward_fit
+
+if __name__ == "__main__":
+    if sys.argv[1] == "plain":  # the refit worker as it started before the fix: SIGINT still at its default
+        reward_fit.children_ignore_sigint = contextlib.nullcontext
+    pool = reward_fit.RewardFitter.warm_worker(types.SimpleNamespace(_process_pool=None))  # type: ignore[arg-type]
+    (pid,) = pool._processes
+    os.kill(pid, signal.SIGINT)  # Ctrl-C while the worker is still starting: it takes seconds to import torch
+    try:
+        print("worker", pool.submit(abs, -2).result(timeout=120))
+    except Exception as err:
+        print("failed", type(err).__name__)
+    pool.shutdown()
+'''
+
+
+@pytest.mark.parametrize("mode, expected", [("guarded", "worker 2"), ("plain", "failed BrokenProcessPool")])
+def test_the_refit_worker_ignores_ctrl_c_while_it_is_still_starting(tmp_path: Path, mode: str, expected: str) -> None:
+    """Ctrl-C reaches the terminal's whole process group, the refit worker included. It ignored SIGINT only once its
+    initializer ran, so one that arrived while the worker was still importing printed a KeyboardInterrupt traceback
+    beside the run's "stopped by SIGINT" (CI caught it in ``test_stop_signals.py``). The worker now starts with SIGINT
+    ignored, and the run alone decides when it stops."""
+    script = tmp_path / "sigint.py"
+    script.write_text(SIGINT_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=180)
+    assert done.stdout.splitlines() == [expected], done.stdout + done.stderr
+    if mode == "guarded":
+        assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
