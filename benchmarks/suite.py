@@ -579,9 +579,9 @@ def collect(work: Path, out: Path, steps: int | None, labels: int) -> dict[str, 
 
 
 def restore_published(work: Path, published: Path = RESULTS / "suite.json") -> int:
-    """Put the published grid's runs back into ``work`` (its set-aside runs into ``work/superseded/``), so the grid
-    continued on a fresh clone skips them and ``--collect`` keeps them; returns how many were written. Never
-    overwrites. The policies they name stay on the machine that made them."""
+    """Put the published grid's (or a trial's) runs back into ``work`` (its set-aside runs into
+    ``work/superseded/``), so the grid or trial continued on a fresh clone skips them and ``--collect`` keeps them;
+    returns how many were written. Never overwrites. The policies they name stay on the machine that made them."""
     if not published.exists():
         return 0
     data = json.loads(published.read_text())
@@ -623,8 +623,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         name = work_dir(args.steps, args.labels, overrides=LOOP_OVERRIDES).name
         args.out = str(RESULTS / (f"suite_{name}.json" if trial else "suite.json"))
-    if not args.run_job and args.work is None and not trial and (restored := restore_published(work)):
-        print(f"{restored} runs taken from {RESULTS / 'suite.json'} (this machine's work folder did not have them)")
+    if not args.run_job and args.work is None and (restored := restore_published(work, Path(args.out))):
+        # a trial's file too: its runs made elsewhere would otherwise vanish from it when this run rewrites it
+        print(f"{restored} runs taken from {args.out} (this machine's work folder did not have them)")
     if args.run_job:
         job = next((j for j in plan(seeds=range(100)) if j.key == args.run_job), None)
         if job is None:

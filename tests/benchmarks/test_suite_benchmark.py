@@ -488,6 +488,29 @@ def test_a_fresh_clone_continues_from_the_published_grid_and_collect_keeps_it(su
     assert [r["date"] for r in data["runs"]] == ["d1"] and sorted(r["date"] for r in data["superseded_runs"]) == ["d0", "d00"]
 
 
+def test_a_trial_continued_on_a_fresh_clone_keeps_the_runs_its_results_file_holds(
+        suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial's results file is rewritten from its work folder, which a fresh clone lacks: the trial's runs made
+    elsewhere are written back first, as the grid's are (they vanished once, when a backflip trial of
+    ``pretrain.steps=0`` was run on a new machine and rewrote the file Pusher's trial runs were in)."""
+    monkeypatch.setattr(suite, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", {})
+    work_dir = suite.work_dir
+    monkeypatch.setattr(suite, "work_dir", lambda *a, **k: work_dir(*a, **{**k, "root": tmp_path / "work"}))
+    run = {"job": {"arm": "ppo", "task": "hopper_backflip", "seed": 0}, "key": "ppo_hopper_backflip_seed0",
+           "env_id": suite.env_configs()["hopper_backflip"].id, "steps": suite.budget("hopper_backflip"),
+           "labels": 0, "date": "elsewhere"}
+    aside = {**run, "steps": 1, "date": "older"}
+    published = tmp_path / "results" / "suite_calibrated_set-selection.same_episode=0.5.json"
+    published.parent.mkdir()
+    published.write_text(json.dumps({"runs": [run], "superseded_runs": [aside]}))
+    assert suite.main(["--set", "selection.same_episode=0.5", "--collect"]) == 0
+    data = json.loads(published.read_text())
+    assert [r["date"] for r in data["runs"]] == ["elsewhere"]
+    assert [r["date"] for r in data["superseded_runs"]] == ["older"]
+    assert not (tmp_path / "results" / "suite.json").exists()  # the grid's file untouched
+
+
 @pytest.fixture
 def own_ppo_conf(suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of ``conf/`` in which reacher_smooth's env config selects its own PPO settings (``conf/ppo/
