@@ -279,9 +279,11 @@ def stale_result(job: Job, result: dict[str, Any], steps: int | None = None) -> 
     return (result.get("loop_labels") != loop_labels(int(result.get("labels") or 0))
             or result.get("loop_pretrain", {}) != loop_pretrain(job.task, n)
             or result.get("loop_refit", SYNCHRONOUS_LOOP_REFIT) != refit_record(config)
-            or result.get("loop_task_settings", {}) != loop_task_settings(job.task)
             or recorded_segments(result) != segments_of(config.env)
-            or result.get("loop_overrides", {}) != LOOP_OVERRIDES)
+            # the settings the loop ran with: the task's own with a trial's over them (a trial of what the task has
+            # since adopted is current, e.g. held-out seeds run with --set before the env config said the same)
+            or {**result.get("loop_task_settings", {}), **result.get("loop_overrides", {})}
+            != {**loop_task_settings(job.task), **LOOP_OVERRIDES})
 
 
 def stale(job: Job, work: Path, steps: int | None = None) -> bool:

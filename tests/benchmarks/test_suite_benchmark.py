@@ -324,7 +324,7 @@ def test_a_loop_result_of_other_label_settings_or_budget_is_stale(suite: ModuleT
     current = {"env_id": suite.env_configs()["hopper_backflip"].id, "steps": budget, "labels": 1000,
                "loop_labels": {**suite.loop_settings()["labels"], "total": 1000}, "loop_pretrain": {"steps": 100_000},
                "loop_refit": suite.loop_refit(job, budget), "loop_segments": suite.loop_segments(job, budget),
-               "loop_overrides": {}}
+               "loop_task_settings": suite.loop_task_settings("hopper_backflip"), "loop_overrides": {}}
     assert current["loop_refit"]["async_relabel"] is True and current["loop_refit"]["stop_accuracy"] == 0.97  # issue 13's
     for result, stale in [(current, False), ({**current, "loop_labels": None}, True),  # made before the preset
                           ({k: v for k, v in current.items() if k != "loop_pretrain"}, True),  # before pre-training
@@ -351,6 +351,7 @@ def test_a_task_may_set_its_own_pretraining_and_results_made_with_the_preset_s_g
     job = suite.Job("loop", "hopper_backflip", 0)
     made["loop_refit"] = suite.loop_refit(job, suite.budget("hopper_backflip"))
     made["loop_segments"] = suite.loop_segments(job, suite.budget("hopper_backflip"))
+    made["loop_task_settings"] = suite.loop_task_settings("hopper_backflip")
     suite.result_path(job, tmp_path).write_text(json.dumps(made))
     assert suite.job_state(job, tmp_path) == "done"
 
@@ -368,6 +369,9 @@ def test_a_task_s_own_loop_settings_reach_its_loop_only_and_results_made_without
 
     configs = dict(suite.env_configs())
     assert suite.loop_task_settings("reacher_smooth") == {"selection.same_episode": 0.5}  # conf/env says why
+    assert suite.loop_task_settings("hopper_backflip") == {"selection.name": "entropy"}
+    configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_loop_settings={})  # none, to start
+    monkeypatch.setattr(suite, "env_configs", lambda: configs)
     job = suite.Job("loop", "hopper_backflip", 0)
     n = suite.budget("hopper_backflip")
     made = {"env_id": configs["hopper_backflip"].id, "steps": n, "labels": 1000, "loop_labels": suite.loop_labels(1000),
@@ -383,8 +387,14 @@ def test_a_task_s_own_loop_settings_reach_its_loop_only_and_results_made_without
     assert suite.job_state(job, tmp_path) == "superseded"  # made without the task's own settings: rerun
     suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_task_settings": {"selection.same_episode": 0.25}}))
     assert suite.job_state(job, tmp_path) == "done"
+    # a trial made with --set of what the task has since adopted ran the same loop: current, not rerun
+    suite.result_path(job, tmp_path).write_text(json.dumps({**made, "loop_overrides": {"selection.same_episode": 0.25}}))
+    assert suite.job_state(job, tmp_path) == "done"
+    monkeypatch.setattr(suite, "LOOP_OVERRIDES", {"selection.same_episode": 0.25})  # collected as that trial too
+    assert suite.job_state(job, tmp_path) == "done"
     monkeypatch.setattr(suite, "LOOP_OVERRIDES", {"selection.same_episode": 0.75})  # a trial's --set wins over them
     assert suite.experiment_config(job, n, 1000, tmp_path).selection.same_episode == 0.75
+    assert suite.job_state(job, tmp_path) == "superseded"
 
     configs["hopper_backflip"] = replace(configs["hopper_backflip"], benchmark_loop_settings={"selection.same_epsiode": 0.25})
     with pytest.raises(ValueError, match=r"conf/env/hopper_backflip.yaml's benchmark_loop_settings: selection.same_epsiode"):
@@ -400,7 +410,8 @@ def test_a_loop_result_made_with_other_clip_lengths_is_stale(
     monkeypatch.setattr(suite, "env_configs", lambda: configs)
     job, n = suite.Job("loop", "hopper_backflip", 0), suite.budget("hopper_backflip")
     made = {"env_id": configs["hopper_backflip"].id, "steps": n, "labels": 1000, "loop_labels": suite.loop_labels(1000),
-            "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n)}
+            "loop_pretrain": suite.loop_pretrain("hopper_backflip", n), "loop_refit": suite.loop_refit(job, n),
+            "loop_task_settings": suite.loop_task_settings("hopper_backflip")}
     suite.result_path(job, tmp_path).write_text(json.dumps(made))  # made before results recorded their clips
     assert suite.job_state(job, tmp_path) == "done"
     configs["hopper_backflip"] = replace(configs["hopper_backflip"], max_segment_steps=188)
