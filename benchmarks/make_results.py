@@ -561,8 +561,9 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
     (their own results files) made on the task's current version with the grid's labels, and (unless the trial sets
     pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since left
-    compares with nothing in the table; likewise for the task's own loop settings (``loop_task_settings``) and its
-    clips (``loop_segments``: a trial made on other clips than the task's now, unless it set them itself). Also the
+    compares with nothing in the table; likewise for its clips (``loop_segments``: a trial made on other clips than
+    the task's now, unless it set them itself). One made on other task loop settings (``loop_task_settings``, e.g.
+    before the task adopted its own) is kept and its name says so (``…, without `selection.name=entropy` ``). Also the
     grid's loop at another budget (``suite.py --steps N``: ``loop, trial at N steps``) and on seeds the grid does not
     run (``--seeds 5 6 …``: ``…, held-out seeds``); a run with the grid's settings, budget and seed is not a trial."""
     out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
@@ -580,15 +581,16 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             if ("pretrain.steps" not in overrides and "loop_pretrain_steps" in task
                     and (r.get("loop_pretrain") or {}).get("steps", 0) != task["loop_pretrain_steps"]):
                 continue
-            made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
-            if any(made.get(k) != now.get(k) and k not in overrides for k in {*made, *now}):
-                continue  # made on other task settings than the grid's loop now has, which the trial does not set
             clips = recorded_segments(r)
             if any(clips[k] != v and f"env.{k}" not in overrides for k, v in task.get("loop_segments", {}).items()):
                 continue  # made on other clips than the task's env config now cuts, which the trial does not set
             what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())]
             what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
             name = ("loop, trial " + ", ".join(what)) if what else "loop"
+            # made before the task adopted its own loop settings (or other ones), which the trial does not set: named
+            made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
+            for k in sorted(k for k in {*made, *now} if made.get(k) != now.get(k) and k not in overrides):
+                name += f", with `{override_item(k, made[k])}`" if k in made else f", without `{override_item(k, now[k])}`"
             name += ", held-out seeds" if held_out else ""
             out[r["job"]["task"]][name][int(r["job"]["seed"])] = r
     for by_trial in out.values():  # held-out rows name their seeds: the table's by-seed column does not

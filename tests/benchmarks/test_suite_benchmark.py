@@ -461,16 +461,18 @@ def test_a_loop_setting_in_an_env_config_that_is_no_dotted_key_outside_env_names
         EnvConfig(id="Hopper-v5", benchmark_loop_settings={key: 1})
 
 
-def test_results_section_names_a_task_s_own_loop_settings_and_keeps_only_trials_made_on_them() -> None:
+def test_results_section_names_a_task_s_own_loop_settings_and_the_trials_made_without_them() -> None:
     own = {"selection.same_episode": 0.5}
     rows = _rows_beside_a_trial({"loop_task_settings": own}, [
         {"loop_task_settings": own, "loop_overrides": {"x.y": 1}},  # on the task's settings: kept
-        {"loop_overrides": {"x.z": 1}},  # without them: left out
+        {"loop_overrides": {"x.z": 1}},  # without them: kept, and named so
+        {"loop_task_settings": {"selection.same_episode": 1.0}, "loop_overrides": {"x.v": 1}},  # on others: named
         {"loop_overrides": {"selection.same_episode": 0.5}}])  # sets the key itself: kept
     assert ("hopper_backflip", "1,000", "loop (`selection.same_episode=0.5`)") in rows
     assert ("hopper_backflip", "1,000", "loop, trial `x.y=1`") in rows
     assert ("hopper_backflip", "1,000", "loop, trial `selection.same_episode=0.5`") in rows
-    assert not any("x.z" in row[2] for row in rows)
+    assert ("hopper_backflip", "1,000", "loop, trial `x.z=1`, without `selection.same_episode=0.5`") in rows
+    assert ("hopper_backflip", "1,000", "loop, trial `x.v=1`, with `selection.same_episode=1.0`") in rows
 
 
 def test_a_negative_pretraining_in_an_env_config_names_the_key() -> None:
