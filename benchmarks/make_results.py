@@ -600,6 +600,50 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     return out
 
 
+def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> list[str]:
+    """Per task whose two arms both ran on held-out seeds (``suite.py --seeds 5 6 …``, results in a trial file) with
+    the grid's settings: each arm's mean success over the grid's seeds and those, and the loop's share of PPO's. A
+    held-out loop run counts when the settings it ran with (the task's own with a trial's over them), its
+    pre-training and its clips are the grid's loop's now; a PPO run when its PPO settings are the task's."""
+    tasks = data.get("tasks", {})
+    seeds: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+    for r in data.get("runs", []):
+        if (rate := _rate(r)) is not None:
+            seeds[(r["job"]["task"], r["job"]["arm"])][int(r["job"]["seed"])] = rate
+    grid = {key: set(cell) for key, cell in seeds.items()}
+    for trial in trials:
+        for r in trial.get("runs", []):
+            task, arm, seed = r["job"]["task"], r["job"]["arm"], int(r["job"]["seed"])
+            info, rate = tasks.get(task), _rate(r)
+            if (info is None or rate is None or seed in grid.get((task, arm), ()) or r.get("env_id") != info.get("env_id")
+                    or r.get("steps") != info.get("steps")):
+                continue
+            if arm == "ppo" and r.get("ppo") is not None and info.get("ppo") is not None and r["ppo"] != info["ppo"]:
+                continue
+            if arm == "loop" and (
+                    r.get("labels") != data.get("labels")
+                    or {**(r.get("loop_task_settings") or {}), **(r.get("loop_overrides") or {})}
+                    != (info.get("loop_task_settings") or {})
+                    or int((r.get("loop_pretrain") or {}).get("steps") or 0) != int(info.get("loop_pretrain_steps") or 0)
+                    or ("loop_segments" in info and recorded_segments(r) != info["loop_segments"])):
+                continue
+            seeds[(task, arm)][seed] = rate
+    parts = []
+    for task in tasks:
+        ppo, loop = seeds.get((task, "ppo"), {}), seeds.get((task, "loop"), {})
+        held_out = (set(ppo) - grid.get((task, "ppo"), set())) & (set(loop) - grid.get((task, "loop"), set()))
+        if not held_out or set(ppo) != set(loop):
+            continue
+        base, ours = float(np.mean(list(ppo.values()))), float(np.mean(list(loop.values())))
+        share = f", {ours / base:.2f} of it" if base > 0 else ""
+        parts.append(f"{task} on {len(ppo)} seeds (held out: {', '.join(map(str, sorted(held_out)))}): the loop "
+                     f"{ours:.2f} against PPO's {base:.2f}{share}")
+    if not parts:
+        return []
+    return ["", "With held-out seeds (both arms run on seeds the grid does not, with the grid's settings; not in the "
+                "goal count above): " + "; ".join(parts) + "."]
+
+
 def _suite_machines(runs: Sequence[dict[str, Any]]) -> str:
     """Which CPU made each task's grid runs (runs are deterministic per machine, not across CPUs), named where the
     grid's runs come from more than one; a task whose arms ran on different CPUs is named as such."""
@@ -686,6 +730,7 @@ def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -
                   f"met on {len(ppo_ok)} of {len(tasks)} ({', '.join(ppo_ok) or 'none'}); the loop reaches ≥ "
                   f"{SUITE_GOALS['loop_share_of_ppo_success']} of PPO's success rate on ≥ {SUITE_GOALS['loop_tasks']} tasks, "
                   f"the backflip among them — met on {len(loop_ok)} ({', '.join(loop_ok) or 'none'})."]
+    lines += _with_held_out_seeds(data, trials)
     if data.get("jobs_remaining"):
         lines += ["", f"Partial: {len(data['jobs_remaining'])} jobs of the grid have not run."]
     return lines

@@ -174,6 +174,27 @@ def test_results_section_sets_held_out_seeds_and_other_budgets_beside_the_loop_w
     assert len(rows) == 5  # the header, ppo, loop, held-out seeds, the other budget
 
 
+def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_outside_the_goal_count() -> None:
+    make_results = _load("make_results")
+    own = {"selection.name": "entropy"}
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_task_settings": own} for s in range(2)]
+    held_out = {"runs": [{**_run("hopper_backflip", "ppo", s, 0.0, 1.0), **same} for s in (5, 6)]
+                + [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_overrides": own} for s in (5, 6)]
+                + [{**_run("hopper_backflip", "loop", 7, 1.0, 90.0), **same}]}  # uniform pairs, PPO not run: left out
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_task_settings": own}}, "runs": runs,
+            "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+    lines = make_results.suite_section(data, [held_out])
+    goals = next(line for line in lines if line.startswith("Goals"))
+    assert goals.endswith("met on 0 (none).")  # counted on the grid's seeds only: 0.5 against 1.0
+    line = next(line for line in lines if line.startswith("With held-out seeds"))
+    # four seeds each: PPO (1 + 1 + 0 + 0) / 4, the loop 0.5 throughout, the uniform loop's seed 7 not among them
+    assert "hopper_backflip on 4 seeds (held out: 5, 6): the loop 0.50 against PPO's 0.50, 1.00 of it" in line
+    held_out["runs"] = held_out["runs"][2:]  # the loop's held-out seeds alone: no line
+    assert not any(line.startswith("With held-out seeds") for line in make_results.suite_section(data, [held_out]))
+
+
 def test_collect_records_each_task_s_loop_pretraining_beside_the_preset_s(
         suite: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
