@@ -25,7 +25,7 @@ from rlhf_robotics.robotics.clip_context import ClipContext
 from rlhf_robotics.robotics.config import EnvConfig
 from rlhf_robotics.robotics.rendering import RenderConfig, add_to_index, clip_fps, clip_name, playback_rate
 from rlhf_robotics.robotics.segments import Segments, SegmentStore
-from rlhf_robotics.robotics.start_method import children_ignore_sigint, spawnable_start_method
+from rlhf_robotics.robotics.start_method import starting_workers
 
 
 def clip_config(env: EnvConfig, min_seconds: float | None) -> RenderConfig:
@@ -155,7 +155,7 @@ class ClipPool:
                 continue
             # a submit may start the worker processes: they ignore Ctrl-C and can start inside a job of Hydra's
             # joblib launcher (whose default start method a spawned child cannot set)
-            with children_ignore_sigint(), spawnable_start_method():
+            with starting_workers():
                 raw = self._executor.submit(
                     _render_job, segments.env_id, np.asarray(qpos[row]), np.asarray(qvel[row]),
                     float(segments.dt), str(self.clips_dir), self.config.to_dict(), [sid], steps,

@@ -40,7 +40,7 @@ from rlhf_robotics.robotics.buffer import TransitionBuffer
 from rlhf_robotics.robotics.config import ExperimentConfig
 from rlhf_robotics.robotics.policy import PhaseTimer
 from rlhf_robotics.robotics.segments import SegmentFeatures
-from rlhf_robotics.robotics.start_method import children_ignore_sigint, spawnable_start_method
+from rlhf_robotics.robotics.start_method import starting_workers
 
 Fitted = tuple[RewardEnsemble, RewardTrainerMetrics] | tuple[None, None]
 """A refit's result: the refitted ensemble and its training metrics, or ``(None, None)`` without judgments."""
@@ -196,7 +196,7 @@ class RewardFitter:
         if self._process_pool is None:  # spawn: no copy of the agent's threads or state
             self._process_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                                      initializer=_init_refit_worker)
-            with children_ignore_sigint(), spawnable_start_method():  # the process starts in this first submit
+            with starting_workers():  # the process starts in this first submit
                 self._process_pool.submit(_warm_up)
         return self._process_pool
 

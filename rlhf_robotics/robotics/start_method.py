@@ -2,9 +2,11 @@
 launcher, whose loky worker sets a default start method that spawned children cannot find.
 
 The reward refit's worker (:mod:`rlhf_robotics.robotics.reward_fit`) and the labelling app's render workers
-(:mod:`rlhf_robotics.robotics.render_pool`) both start theirs under :func:`spawnable_start_method` and
-:func:`children_ignore_sigint` (Ctrl-C is the run's to handle, even while a worker is still importing); they live
-here, importing nothing of either, so the app's renders do not import the reward model's trainer to get them."""
+(:mod:`rlhf_robotics.robotics.render_pool`) both start theirs under :func:`starting_workers`: a default start
+method a spawned child can set (:func:`spawnable_start_method`) and Ctrl-C left to the run even while a worker is
+still importing (:func:`children_ignore_sigint`). One guard for both, because a start site that took only the first
+(the refit worker's, until Dec 5) printed a KeyboardInterrupt traceback beside the run's "stopped by SIGINT". They
+live here, importing nothing of either, so the app's renders do not import the reward model's trainer to get them."""
 
 from __future__ import annotations
 
@@ -46,3 +48,10 @@ def children_ignore_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def starting_workers() -> Iterator[None]:
+    """Where worker processes may start (a ``ProcessPoolExecutor.submit``): both guards above."""
+    with children_ignore_sigint(), spawnable_start_method():
+        yield

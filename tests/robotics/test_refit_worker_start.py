@@ -83,11 +83,11 @@ def test_the_clip_pool_s_workers_start_under_a_foreign_default_start_method(tmp_
 
 SIGINT_SCRIPT = '''
 import contextlib, os, signal, sys, types
-from rlhf_robotics.robotics import reward_fit
+from rlhf_robotics.robotics import reward_fit, start_method
 
 if __name__ == "__main__":
     if sys.argv[1] == "plain":  # the refit worker as it started before the fix: SIGINT still at its default
-        reward_fit.children_ignore_sigint = contextlib.nullcontext
+        start_method.children_ignore_sigint = contextlib.nullcontext
     pool = reward_fit.RewardFitter.warm_worker(types.SimpleNamespace(_process_pool=None))  # type: ignore[arg-type]
     (pid,) = pool._processes
     os.kill(pid, signal.SIGINT)  # Ctrl-C while the worker is still starting: it takes seconds to import torch
