@@ -191,6 +191,18 @@ def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_out
     line = next(line for line in lines if line.startswith("With held-out seeds"))
     # four seeds each: PPO (1 + 1 + 0 + 0) / 4, the loop 0.5 throughout, the uniform loop's seed 7 not among them
     assert "hopper_backflip on 4 seeds (held out: 5, 6): the loop 0.50 against PPO's 0.50, 1.00 of it" in line
+    # the goal recounted with the backflip on its four seeds: 0.50 ≥ 0.8 × 0.50
+    assert line.endswith("on 1 tasks (hopper_backflip), the backflip among them.")
+    rows = {tuple(c.strip() for c in row.split("|")[1:4]): row for row in lines if row.startswith("| ")}
+    # PPO's held-out seeds get a row of their own, and are the reference for the loop's held-out seeds' fraction
+    assert "| 0.00 | 0.00, 0.00 | 0 of 2 |" in rows[("hopper_backflip", "1,000", "ppo, held-out seeds 5, 6")]
+    loop_held_out = rows[("hopper_backflip", "1,000", "loop, trial `selection.name=entropy`, held-out seeds 5, 6")]
+    assert loop_held_out.rstrip(" |").split("|")[-1].strip().startswith("50.00 [")  # 50 over PPO's 1 on each seed
+    held_out["runs"][1]["ppo"] = {"gamma": 0.5}  # PPO's seed 6 ran other PPO settings than the task's
+    data["tasks"]["hopper_backflip"]["ppo"] = {"gamma": 0.99}
+    line = next(line for line in make_results.suite_section(data, [held_out]) if line.startswith("With held-out"))
+    assert "hopper_backflip on 3 seeds (held out: 5): the loop 0.50 against PPO's 0.67, 0.75 of it" in line
+    assert line.endswith("on 0 tasks (none), the backflip not among them.")
     held_out["runs"] = held_out["runs"][2:]  # the loop's held-out seeds alone: no line
     assert not any(line.startswith("With held-out seeds") for line in make_results.suite_section(data, [held_out]))
 
