@@ -663,8 +663,9 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]])
             continue
         widened.append(task)
         share = f", {ours / base:.2f} of it" if base > 0 else ""
+        passing = sum(x >= SUITE_PASS for x in ppo.values())
         parts.append(f"{task} on {len(ppo)} seeds (held out: {', '.join(map(str, sorted(held_out)))}): the loop "
-                     f"{ours:.2f} against PPO's {base:.2f}{share}")
+                     f"{ours:.2f} against PPO's {base:.2f}{share} (PPO passes on {passing} of {len(ppo)})")
     if not parts:
         return []
     backflip = "the backflip among them" if "hopper_backflip" in met else "the backflip not among them"

@@ -190,7 +190,8 @@ def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_out
     assert goals.endswith("met on 0 (none).")  # counted on the grid's seeds only: 0.5 against 1.0
     line = next(line for line in lines if line.startswith("With held-out seeds"))
     # four seeds each: PPO (1 + 1 + 0 + 0) / 4, the loop 0.5 throughout, the uniform loop's seed 7 not among them
-    assert "hopper_backflip on 4 seeds (held out: 5, 6): the loop 0.50 against PPO's 0.50, 1.00 of it" in line
+    assert ("hopper_backflip on 4 seeds (held out: 5, 6): the loop 0.50 against PPO's 0.50, 1.00 of it (PPO passes "
+            "on 2 of 4)") in line
     # the goal recounted with the backflip on its four seeds: 0.50 ≥ 0.8 × 0.50
     assert line.endswith("on 1 tasks (hopper_backflip), the backflip among them.")
     rows = {tuple(c.strip() for c in row.split("|")[1:4]): row for row in lines if row.startswith("| ")}
@@ -201,7 +202,7 @@ def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_out
     held_out["runs"][1]["ppo"] = {"gamma": 0.5}  # PPO's seed 6 ran other PPO settings than the task's
     data["tasks"]["hopper_backflip"]["ppo"] = {"gamma": 0.99}
     line = next(line for line in make_results.suite_section(data, [held_out]) if line.startswith("With held-out"))
-    assert "hopper_backflip on 3 seeds (held out: 5): the loop 0.50 against PPO's 0.67, 0.75 of it" in line
+    assert "hopper_backflip on 3 seeds (held out: 5): the loop 0.50 against PPO's 0.67, 0.75 of it (PPO passes on 2 of 3)" in line
     assert line.endswith("on 0 tasks (none), the backflip not among them.")
     held_out["runs"] = held_out["runs"][2:]  # the loop's held-out seeds alone: no line
     assert not any(line.startswith("With held-out seeds") for line in make_results.suite_section(data, [held_out]))
