@@ -617,20 +617,21 @@ def _held_out_ppo_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -
     return out
 
 
-def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> list[str]:
+def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
+                         held_out_ppo: dict[str, dict[int, dict[str, Any]]]) -> list[str]:
     """Per task whose two arms both ran on held-out seeds (``suite.py --seeds 5 6 …``, results in a trial file) with
     the grid's settings: each arm's mean success over the grid's seeds and those, and the loop's share of PPO's; then
     the goal counted with each task on every seed both its arms ran (the others on the grid's), beside the grid's
     count, never instead of it. A held-out loop run counts when the settings it ran with (the task's own with a
-    trial's over them), its pre-training and its clips are the grid's loop's now; a PPO run when its PPO settings are
-    the task's (``_held_out_ppo_runs``)."""
+    trial's over them), its pre-training and its clips are the grid's loop's now; PPO's are ``held_out_ppo``
+    (``_held_out_ppo_runs``)."""
     tasks = data.get("tasks", {})
     seeds: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     for r in data.get("runs", []):
         if (rate := _rate(r)) is not None:
             seeds[(r["job"]["task"], r["job"]["arm"])][int(r["job"]["seed"])] = rate
     grid = {key: set(cell) for key, cell in seeds.items()}
-    for task, cell in _held_out_ppo_runs(data, trials).items():
+    for task, cell in held_out_ppo.items():
         for seed, r in cell.items():
             if (rate := _rate(r)) is not None:
                 seeds[(task, "ppo")][seed] = rate
@@ -767,7 +768,7 @@ def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -
                   f"met on {len(ppo_ok)} of {len(tasks)} ({', '.join(ppo_ok) or 'none'}); the loop reaches ≥ "
                   f"{SUITE_GOALS['loop_share_of_ppo_success']} of PPO's success rate on ≥ {SUITE_GOALS['loop_tasks']} tasks, "
                   f"the backflip among them — met on {len(loop_ok)} ({', '.join(loop_ok) or 'none'})."]
-    lines += _with_held_out_seeds(data, trials)
+    lines += _with_held_out_seeds(data, trials, held_out_ppo)
     if data.get("jobs_remaining"):
         lines += ["", f"Partial: {len(data['jobs_remaining'])} jobs of the grid have not run."]
     return lines
