@@ -18,7 +18,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +80,34 @@ class StoredQuery:
     query: Query
 
 
+_BUSY_TIMEOUT_S = 30.0
+
+
+def retry_while_locked(statement: Callable[[], object], path: str, timeout_s: float = _BUSY_TIMEOUT_S) -> None:
+    """Run ``statement``, retrying while another connection holds the database locked.
+
+    SQLite answers "database is locked" at once, without waiting out the busy timeout, when a connection that
+    opens a fresh store switches it to WAL (or creates its tables) while another connection is doing the same:
+    the lock upgrade would deadlock, so one side is refused. The labelling app, the loop and people's threads
+    all open the same store, so the refused side waits and tries again rather than failing.
+    """
+    deadline, delay = time.monotonic() + timeout_s, 0.005
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError(
+                    f"database {path} stayed locked by another connection for {timeout_s:.0f} s while opening; close "
+                    "the process holding it (or its unfinished transaction) and open it again"
+                ) from e
+            time.sleep(delay)
+            delay = min(2 * delay, 0.25)
+
+
 class PreferenceStore:
     """SQLite-backed store of queries and judgments.
 
@@ -95,11 +123,11 @@ class PreferenceStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        retry_while_locked(lambda: self._conn.execute("PRAGMA journal_mode=WAL"), self.path)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self._conn.executescript(_SCHEMA)
+        retry_while_locked(lambda: self._conn.executescript(_SCHEMA), self.path)
         version = self._conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         if version is None:
             self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

@@ -34,7 +34,7 @@ from typing import Literal
 
 from rlhf_robotics.preference.records import Judgment, Query
 from rlhf_robotics.preference.rundir import ClipIndex
-from rlhf_robotics.preference.store import PreferenceStore
+from rlhf_robotics.preference.store import PreferenceStore, retry_while_locked
 from rlhf_robotics.ui.gold import make_gold_queries
 
 Kind = Literal["normal", "gold", "repeat", "practice"]
@@ -238,9 +238,9 @@ class LabelQueue:
                 "open that server's URL, or stop it before starting a new one"
             ) from None
         self._db = sqlite3.connect(str(app_db), check_same_thread=False, timeout=30.0, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        retry_while_locked(lambda: self._db.execute("PRAGMA journal_mode=WAL"), str(app_db))
         self._db.execute("PRAGMA synchronous=NORMAL")
-        _create_schema(self._db)
+        retry_while_locked(lambda: _create_schema(self._db), str(app_db))
         self.queries: dict[int, _QueryState] = {}
         self._text: set[int] = set()  # queries comparing two text items (served without clips)
         self._order: list[tuple[float, int]] = []  # (-priority, id) of ordinary queries still needing answers
@@ -720,8 +720,8 @@ def add_annotator(app_db: str | Path, name: str) -> str:
     """
     db = sqlite3.connect(str(app_db), timeout=30.0, isolation_level=None)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
-        _create_schema(db)
+        retry_while_locked(lambda: db.execute("PRAGMA journal_mode=WAL"), str(app_db))
+        retry_while_locked(lambda: _create_schema(db), str(app_db))
         return _add_annotator(db, name)
     finally:
         db.close()
