@@ -1,12 +1,14 @@
-"""``rlhf_robotics/HalfCheetahOneLeg-v1``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
+"""``rlhf_robotics/HalfCheetahOneLeg-v2``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 from gymnasium import utils
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.spaces import Box
 from rlhf_robotics.envs.physics import actuator_power, geom_ids, touching
 
 
@@ -20,7 +22,9 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     As HalfCheetah-v5: ``Box(-1, 1, (6,))`` torques on back thigh, shin, foot and front thigh, shin, foot.
 
     ## Observation space
-    As HalfCheetah-v5: ``Box(-inf, inf, (17,))`` = qpos[1:] ⊕ qvel.
+    ``Box(-inf, inf, (18,))``: HalfCheetah-v5's qpos[1:] ⊕ qvel (indices 0–16), except that index 1 is the cosine of
+    the pitch (1 level, -1 upside down), and index 17 is its sine. v1 and earlier observed the pitch itself, unwrapped,
+    at index 1 (``Box(-inf, inf, (17,))``).
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -47,6 +51,17 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     As HalfCheetah-v5. No termination; the registered time limit is 1000 steps (50 s).
 
     ## Version history
+    - v2 (issue 15, "taught by preferences"): the pitch is observed as its cosine (index 1) and sine (index 17), not
+      as the angle itself (``pitch_cos_sin``); objective, verifier, rubric terms and dynamics are v1's. Why: the
+      loop with 1,000 rubric-teacher labels on v1 failed on 5 of 10 seeds the same way: by 86 k steps its policy
+      turned over backwards again and again (final pitch -7 to -10 rad after 1,000 steps; true return about
+      -1,000 against the initial policy's -4,989) and stayed so to 1.7 M. Unwrapped, each further turn is a new
+      value the reward net has never seen labelled, and a net that learned "nose up is better" from the first
+      clips (the front leg lifts) keeps paying more the further the cheetah has turned: on one such seed
+      (``benchmarks/learned_reward_by_term.py --term pitch``) the learned reward stood +1.97 SD at pitch below
+      -12 rad and -0.69 SD at -1 to 0 rad, while the objective paid +0.11 and +0.30 SD. Its reward model agreed
+      with the oracle on 0.56 of recent pairs while fitting its own labels at 0.85. As cosine and sine, a pose
+      reads the same after any number of turns, which is what the objective (contacts, forward speed) sees.
     - v1: the verifier allows body contact on up to 1 % of the steps (``success_body_contact_fraction=0.01``; v0:
       none). Under v0 a single step of the head brushing the floor in 1,000 failed an episode, so a good one-legged
       runner's success rate swung by checkpoint (one PPO seed: 0.6, 0.3, 0.4, 0.3, 0.3, 0.6, 0.8, 0.4) and no
@@ -66,8 +81,17 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         success_contact_fraction: float = 0.1,
         success_body_contact_fraction: float = 0.01,
         reset_noise_scale: float = 0.1,
+        pitch_cos_sin: bool = True,
         **kwargs: Any,
     ) -> None:
+        """Args: the reward weights and tolerances named in the class docstring, and ``pitch_cos_sin``: v2's
+        observation of the pitch as its cosine (index 1) and sine (index 17); False reproduces v1 and earlier (the
+        angle itself at index 1)."""
+        if pitch_cos_sin and not kwargs.get("exclude_current_positions_from_observation", True):
+            raise ValueError(
+                "pitch_cos_sin=True assumes the x position is left out of the observation; with "
+                "exclude_current_positions_from_observation=False pass pitch_cos_sin=False too"
+            )
         super().__init__(
             forward_reward_weight=forward_reward_weight,
             ctrl_cost_weight=ctrl_cost_weight,
@@ -76,8 +100,14 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         )
         utils.EzPickle.__init__(
             self, forward_reward_weight, front_contact_cost, body_contact_cost, ctrl_cost_weight,
-            success_speed, success_contact_fraction, success_body_contact_fraction, reset_noise_scale, **kwargs,
+            success_speed, success_contact_fraction, success_body_contact_fraction, reset_noise_scale, pitch_cos_sin,
+            **kwargs,
         )
+        self._pitch_cos_sin = pitch_cos_sin
+        if pitch_cos_sin:
+            size = self.observation_space.shape[0] + 1  # type: ignore[index]
+            self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
+            self.observation_structure = {**self.observation_structure, "pitch_sin": 1}
         self._front_contact_cost = front_contact_cost
         self._body_contact_cost = body_contact_cost
         self._success_speed = success_speed
@@ -91,6 +121,14 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         self._distance = 0.0
         self._front_steps = 0
         self._body_steps = 0
+
+    def _get_obs(self) -> np.ndarray:
+        observation = super()._get_obs()
+        if not self._pitch_cos_sin:
+            return observation
+        pitch = float(observation[1])  # qpos[2], rooty: after the torso height
+        observation[1] = math.cos(pitch)
+        return np.concatenate([observation, [math.sin(pitch)]])
 
     def reset_model(self) -> np.ndarray:
         observation = super().reset_model()

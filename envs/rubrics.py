@@ -75,7 +75,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("rotation", "reward_rotation", 1, 1, "Which one turns backwards more while in the air?"),
         *_BACKFLIP_AFTER_ROTATION,
     ],
-    "HalfCheetahOneLeg-v1": [
+    "HalfCheetahOneLeg-v2": [
         ("forward", "reward_forward", 1, 1, "Which one moves forward faster?"),
         ("front_leg_up", "reward_front_contact", 1, 1, "Which one keeps its front leg off the ground?"),
         ("body_off_ground", "reward_body_contact", 1, 1, "Which one keeps its body off the ground?"),
@@ -126,7 +126,8 @@ RUBRIC_ROWS["PusherGentle-v1"] = RUBRIC_ROWS["PusherGentle-v2"]  # same terms; v
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
 RUBRIC_ROWS["ReacherSmooth-v2"] = RUBRIC_ROWS["ReacherSmooth-v3"]  # same terms; v3 only changed the verifier
 RUBRIC_ROWS["ReacherSmooth-v1"] = RUBRIC_ROWS["ReacherSmooth-v2"]  # same terms; v2 only observes the distance
-RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v1"]  # same terms; v1 changed only the verifier
+RUBRIC_ROWS["HalfCheetahOneLeg-v1"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # same terms; v2 changed only the observation
+RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # same terms; v1 changed only the verifier
 
 
 def physics_rubric(env_id: str) -> Rubric:
