@@ -221,7 +221,7 @@ def git_commit() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+",
-                        default=["rlhf_robotics/HopperBackflip-v3", "rlhf_robotics/HalfCheetahOneLeg-v2"])
+                        default=["rlhf_robotics/HopperBackflip-v3", "rlhf_robotics/HalfCheetahOneLeg-v3"])
     parser.add_argument("--frames", type=int, default=40, help="frames per fast-preset trial (pretty: a quarter)")
     parser.add_argument("--trials", type=int, default=9, help="alternating raw/ours trials; best and median kept")
     parser.add_argument("--pool-clips", type=int, default=8)

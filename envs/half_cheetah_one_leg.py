@@ -1,4 +1,4 @@
-"""``rlhf_robotics/HalfCheetahOneLeg-v2``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
+"""``rlhf_robotics/HalfCheetahOneLeg-v3``: the HalfCheetah runs forward on its back leg alone (Christiano et al. 2017)."""
 
 from __future__ import annotations
 
@@ -32,13 +32,16 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     | ``reward_forward`` | ``forward_reward_weight`` · forward velocity (m/s) |
     | ``reward_front_contact`` | -``front_contact_cost`` if any front-leg geom touches the floor |
     | ``reward_body_contact`` | -``body_contact_cost`` if the torso or head touches the floor (no running on the back) |
+    | ``reward_upside_down`` | -``upside_down_cost`` while the torso is turned more than 90° from level (cos(pitch) < 0) |
     | ``reward_ctrl`` | -``ctrl_cost_weight`` · ‖a‖² |
 
     The contact costs (5 per step) outweigh any speed a two-legged gallop adds over a one-legged gait: with a
-    cost of 1, PPO on this objective learned a 2.1 m/s gallop with the front foot down 28 % of the time.
+    cost of 1, PPO on this objective learned a 2.1 m/s gallop with the front foot down 28 % of the time. Being upside
+    down costs as much as standing on both legs, so turning over is no way to lift the front leg (the instruction
+    people are given says flipping over is worse).
 
     ## Rubric terms (raw physics, in ``info``)
-    ``x_velocity`` (m/s), ``front_leg_contact``, ``back_leg_contact``, ``body_contact`` (0/1 each),
+    ``x_velocity`` (m/s), ``front_leg_contact``, ``back_leg_contact``, ``body_contact``, ``upside_down`` (0/1 each),
     ``pitch`` (rad, positive nose-down), ``actuator_power`` (Σ|τ·q̇|).
 
     ## Verifier
@@ -51,17 +54,28 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     As HalfCheetah-v5. No termination; the registered time limit is 1000 steps (50 s).
 
     ## Version history
+    - v3 (issue 15, "taught by preferences"): being upside down costs ``upside_down_cost`` = 5 a step (the term
+      ``reward_upside_down``; v2 and earlier: 0), as much as the front leg's contact; observation, verifier and the
+      other terms are v2's. Why: under v2 the loop (1,000 rubric-teacher labels, seeds 0-4) still failed on seeds
+      0 and 2 (0.00; true returns -603 and -710), the cheetah turned onto its back or nose from the first rounds
+      (seed 2: mean pitch 3.16 rad, body on the floor 12.5 % of the steps, front leg 0.8 %). v2's objective paid
+      that: about -0.7 a step against the starting stance's -5 (front foot down), the quickest way to lift the
+      front leg, and the rubric teacher, scoring the objective, preferred it. The reward models were not the
+      fault: on those seeds they scored a one-legged runner's steps far above their own policy's (+3.15 against
+      -0.07 and +8.99 against +0.10 a step, ``learned_reward_by_term.rollout``), so the policy was held in the
+      trap the objective set, which the instruction to people already calls worse ("using both legs or flipping
+      over is worse"). A runner on the back leg stays within 90° of level; true-reward PPO's tumbling seed under
+      v1 (calibration seed 4) fell into the same trap.
     - v2 (issue 15, "taught by preferences"): the pitch is observed as its cosine (index 1) and sine (index 17), not
       as the angle itself (``pitch_cos_sin``); objective, verifier, rubric terms and dynamics are v1's. Why: the
-      loop with 1,000 rubric-teacher labels on v1 failed on 5 of 10 seeds the same way: by 86 k steps its policy
-      turned over backwards again and again (final pitch -7 to -10 rad after 1,000 steps; true return about
-      -1,000 against the initial policy's -4,989) and stayed so to 1.7 M. Unwrapped, each further turn is a new
-      value the reward net has never seen labelled, and a net that learned "nose up is better" from the first
-      clips (the front leg lifts) keeps paying more the further the cheetah has turned: on one such seed
-      (``benchmarks/learned_reward_by_term.py --term pitch``) the learned reward stood +1.97 SD at pitch below
-      -12 rad and -0.69 SD at -1 to 0 rad, while the objective paid +0.11 and +0.30 SD. Its reward model agreed
-      with the oracle on 0.56 of recent pairs while fitting its own labels at 0.85. As cosine and sine, a pose
-      reads the same after any number of turns, which is what the objective (contacts, forward speed) sees.
+      loop with 1,000 rubric-teacher labels on v1 failed on 5 of 10 seeds, its policy turning over again and again
+      (held-out seeds 5 and 9: final pitch -7 and -10 rad after 1,000 steps; true returns about -1,000 against
+      the initial policy's -4,989). Unwrapped, each further turn is a value no label covered, and on seed 9 the
+      learned reward paid more the further the cheetah had turned (``benchmarks/learned_reward_by_term.py --term
+      pitch``: +1.97 SD below -12 rad, -0.69 SD at -1 to 0 rad, where the objective paid +0.11 and +0.30 SD); its
+      model scored its own tumbling above a one-legged runner's steps. As cosine and sine a pose reads the same
+      after any number of turns, as the objective (contacts, forward speed) sees it. (The reward models of seeds 5
+      and 8 scored the runner far above their own policies: those were held by the objective's trap, see v3.)
     - v1: the verifier allows body contact on up to 1 % of the steps (``success_body_contact_fraction=0.01``; v0:
       none). Under v0 a single step of the head brushing the floor in 1,000 failed an episode, so a good one-legged
       runner's success rate swung by checkpoint (one PPO seed: 0.6, 0.3, 0.4, 0.3, 0.3, 0.6, 0.8, 0.4) and no
@@ -82,11 +96,14 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         success_body_contact_fraction: float = 0.01,
         reset_noise_scale: float = 0.1,
         pitch_cos_sin: bool = True,
+        upside_down_cost: float = 5.0,
         **kwargs: Any,
     ) -> None:
-        """Args: the reward weights and tolerances named in the class docstring, and ``pitch_cos_sin``: v2's
+        """Args: the reward weights and tolerances named in the class docstring, ``pitch_cos_sin``: v2's
         observation of the pitch as its cosine (index 1) and sine (index 17); False reproduces v1 and earlier (the
-        angle itself at index 1)."""
+        angle itself at index 1), and ``upside_down_cost`` (v3; 0 reproduces v2 and earlier)."""
+        if upside_down_cost < 0:
+            raise ValueError(f"upside_down_cost={upside_down_cost!r} would pay for being upside down; pass a cost >= 0")
         if pitch_cos_sin and not kwargs.get("exclude_current_positions_from_observation", True):
             raise ValueError(
                 "pitch_cos_sin=True assumes the x position is left out of the observation; with "
@@ -101,8 +118,9 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         utils.EzPickle.__init__(
             self, forward_reward_weight, front_contact_cost, body_contact_cost, ctrl_cost_weight,
             success_speed, success_contact_fraction, success_body_contact_fraction, reset_noise_scale, pitch_cos_sin,
-            **kwargs,
+            upside_down_cost, **kwargs,
         )
+        self._upside_down_cost = upside_down_cost
         self._pitch_cos_sin = pitch_cos_sin
         if pitch_cos_sin:
             size = self.observation_space.shape[0] + 1  # type: ignore[index]
@@ -146,6 +164,7 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
         front = touching(self.data, self._front, self._floor)
         back = touching(self.data, self._back, self._floor)
         body = touching(self.data, self._trunk, self._floor)
+        upside_down = math.cos(float(self.data.qpos[2])) < 0
         self._steps += 1
         self._distance += x_velocity * self.dt
         self._front_steps += front
@@ -155,6 +174,7 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
             "reward_forward": self._forward_reward_weight * x_velocity,
             "reward_front_contact": -self._front_contact_cost * front,
             "reward_body_contact": -self._body_contact_cost * body,
+            "reward_upside_down": -self._upside_down_cost * upside_down,
             "reward_ctrl": -float(self.control_cost(action)),
         }
         reward = float(sum(terms.values()))
@@ -170,6 +190,7 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
             "front_leg_contact": float(front),
             "back_leg_contact": float(back),
             "body_contact": float(body),
+            "upside_down": float(upside_down),
             "pitch": float(self.data.qpos[2]),
             "actuator_power": actuator_power(self.data),
             "x_position": float(self.data.qpos[0]),

@@ -75,6 +75,15 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("rotation", "reward_rotation", 1, 1, "Which one turns backwards more while in the air?"),
         *_BACKFLIP_AFTER_ROTATION,
     ],
+    "HalfCheetahOneLeg-v3": [
+        ("forward", "reward_forward", 1, 1, "Which one moves forward faster?"),
+        ("front_leg_up", "reward_front_contact", 1, 1, "Which one keeps its front leg off the ground?"),
+        ("body_off_ground", "reward_body_contact", 1, 1, "Which one keeps its body off the ground?"),
+        ("right_side_up", "reward_upside_down", 1, 1, "Which one stays right side up (not turned over)?"),
+        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
+        ("back_leg_support", "back_leg_contact", 1, 0, "Which one stands on its back leg more?"),
+        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
+    ],
     "HalfCheetahOneLeg-v2": [
         ("forward", "reward_forward", 1, 1, "Which one moves forward faster?"),
         ("front_leg_up", "reward_front_contact", 1, 1, "Which one keeps its front leg off the ground?"),
