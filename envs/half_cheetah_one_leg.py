@@ -56,26 +56,30 @@ class HalfCheetahOneLegEnv(HalfCheetahEnv):
     ## Version history
     - v3 (issue 15, "taught by preferences"): being upside down costs ``upside_down_cost`` = 5 a step (the term
       ``reward_upside_down``; v2 and earlier: 0), as much as the front leg's contact; observation, verifier and the
-      other terms are v2's. Why: under v2 the loop (1,000 rubric-teacher labels, seeds 0-4) still failed on seeds
-      0 and 2 (0.00; true returns -603 and -710), the cheetah turned onto its back or nose from the first rounds
-      (seed 2: mean pitch 3.16 rad, body on the floor 12.5 % of the steps, front leg 0.8 %). v2's objective paid
-      that: about -0.7 a step against the starting stance's -5 (front foot down), the quickest way to lift the
-      front leg, and the rubric teacher, scoring the objective, preferred it. The reward models were not the
-      fault: on those seeds they scored a one-legged runner's steps far above their own policy's (+3.15 against
-      -0.07 and +8.99 against +0.10 a step, ``learned_reward_by_term.rollout``), so the policy was held in the
-      trap the objective set, which the instruction to people already calls worse ("using both legs or flipping
-      over is worse"). A runner on the back leg stays within 90° of level; true-reward PPO's tumbling seed under
-      v1 (calibration seed 4) fell into the same trap.
+      other terms are v2's. Why: under v2 the loop (1,000 rubric-teacher labels, 1.7 M steps, seeds 0-4) passed
+      on seeds 1, 3 and 4 (0.98, 0.98, 0.94; v1: 0.92, 0.16, 0.00, 0.94, 0.56) and failed on seeds 0 and 2 (0.00;
+      true returns -540 and -710): from the first rounds seed 2 turned onto its back (mean pitch
+      3.16 rad, body on the floor 12.5 % of the steps, front leg 0.8 %) and seed 0 onto its nose (mean pitch 1.05
+      rad, body on the floor 12.3 %). v2's objective paid that: about -0.7 a step against the starting stance's
+      -5 (front foot down), the quickest way to lift the front leg, and the rubric teacher, scoring the
+      objective, preferred it. The reward models were not the fault: they scored the passing seeds' runners far
+      above their own policies (seed 0: +3.76 and +2.79 against -0.06 a step; seed 2: +11.53 and +7.91 against
+      +0.09; ``benchmarks/reward_model_vs_policies.py``), so the policy was held in a trap the objective set and
+      the instruction to people already calls worse ("using both legs or flipping over is worse"). A runner on
+      the back leg stays within 90° of level; true-reward PPO's tumbling seed under v1 (calibration seed 4) fell
+      into the same trap. A nose-stand short of 90° (seed 0's) is still charged only for its body contact.
     - v2 (issue 15, "taught by preferences"): the pitch is observed as its cosine (index 1) and sine (index 17), not
       as the angle itself (``pitch_cos_sin``); objective, verifier, rubric terms and dynamics are v1's. Why: the
       loop with 1,000 rubric-teacher labels on v1 failed on 5 of 10 seeds, its policy turning over again and again
       (held-out seeds 5 and 9: final pitch -7 and -10 rad after 1,000 steps; true returns about -1,000 against
       the initial policy's -4,989). Unwrapped, each further turn is a value no label covered, and on seed 9 the
       learned reward paid more the further the cheetah had turned (``benchmarks/learned_reward_by_term.py --term
-      pitch``: +1.97 SD below -12 rad, -0.69 SD at -1 to 0 rad, where the objective paid +0.11 and +0.30 SD); its
-      model scored its own tumbling above a one-legged runner's steps. As cosine and sine a pose reads the same
-      after any number of turns, as the objective (contacts, forward speed) sees it. (The reward models of seeds 5
-      and 8 scored the runner far above their own policies: those were held by the objective's trap, see v3.)
+      pitch``: +1.97 SD below -12 rad, -0.69 SD at -1 to 0 rad, where the objective paid +0.11 and +0.30 SD), and
+      its model scored its own tumbling above the passing seeds' runners (-0.38 a step against -0.46 and -0.54;
+      ``benchmarks/reward_model_vs_policies.py``). As cosine and sine a pose reads the same after any number of
+      turns, as the objective (contacts, forward speed) sees it. (The models of seeds 5 and 8 scored the runners
+      far above their own policies, +2.44 and +1.99 against -0.06, +3.58 and +3.02 against +0.02: those seeds were
+      held by the objective's trap, see v3.)
     - v1: the verifier allows body contact on up to 1 % of the steps (``success_body_contact_fraction=0.01``; v0:
       none). Under v0 a single step of the head brushing the floor in 1,000 failed an episode, so a good one-legged
       runner's success rate swung by checkpoint (one PPO seed: 0.6, 0.3, 0.4, 0.3, 0.3, 0.6, 0.8, 0.4) and no
