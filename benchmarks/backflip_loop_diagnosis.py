@@ -78,7 +78,7 @@ def policy(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
 
     from rlhf_robotics.robotics.config import load_config
     from rlhf_robotics.robotics.physics import env_factory
-    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy
+    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy, normalised_obs
 
     torch.manual_seed(seed)
     e = load_config(run_dir).env
@@ -90,8 +90,7 @@ def policy(run_dir: Path, episodes: int, seed: int) -> dict[str, Any]:
         furthest, flips, done = 0.0, 0, False
         info: dict[str, Any] = {}
         while not done:
-            x = obs if rms is None else np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
-            action, _ = agent.predict(x[None].astype(np.float32), deterministic=False)
+            action, _ = agent.predict(normalised_obs(obs, rms)[None].astype(np.float32), deterministic=False)
             obs, _, term, trunc, info = env.step(action[0])
             furthest, flips, done = max(furthest, info["backward_rotation"]), max(flips, info["flips_landed"]), term or trunc
         turns.append(furthest / (2 * math.pi))

@@ -38,7 +38,7 @@ def rollout(run_dir: Path, episodes: int, seed: int, term: str) -> dict[str, np.
 
     from rlhf_robotics.robotics.config import load_config
     from rlhf_robotics.robotics.physics import env_factory
-    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy
+    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy, normalised_obs
 
     torch.manual_seed(seed)
     e = load_config(run_dir).env
@@ -52,8 +52,7 @@ def rollout(run_dir: Path, episodes: int, seed: int, term: str) -> dict[str, np.
         obs, _ = env.reset(seed=seed + k)
         done = False
         while not done:
-            x = obs if rms is None else np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
-            action, _ = agent.predict(x[None].astype(np.float32), deterministic=False)
+            action, _ = agent.predict(normalised_obs(obs, rms)[None].astype(np.float32), deterministic=False)
             action = np.clip(action[0], low, high)  # what the env steps with and the loop's features record
             features.append(np.concatenate([obs, action]).astype(np.float32))
             obs, reward, term_, trunc, info = env.step(action)

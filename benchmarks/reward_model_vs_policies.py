@@ -21,6 +21,7 @@ and policy read again replace their row). About 3 s per 1,000-step episode and m
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ def play(run_dir: Path, episodes: int, seed: int) -> list[dict[str, Any]]:
     rewards and the simulator's qpos after each step."""
     from rlhf_robotics.robotics.config import load_config
     from rlhf_robotics.robotics.physics import env_factory
-    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy
+    from rlhf_robotics.robotics.saved_run import load_obs_rms, load_policy, normalised_obs
 
     e = load_config(run_dir).env
     env = env_factory(e.id, e.kwargs, e.christiano)()
@@ -46,8 +47,7 @@ def play(run_dir: Path, episodes: int, seed: int) -> list[dict[str, Any]]:
         obs, _ = env.reset(seed=seed + k)
         actions, rewards, qpos, done = [], [], [], False
         while not done:
-            x = obs if rms is None else np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
-            action, _ = agent.predict(x[None].astype(np.float32), deterministic=True)
+            action, _ = agent.predict(normalised_obs(obs, rms)[None].astype(np.float32), deterministic=True)
             action = np.clip(action[0], env.action_space.low, env.action_space.high)  # type: ignore[attr-defined]
             obs, reward, term, trunc, _ = env.step(action)
             actions.append(action)
@@ -102,17 +102,18 @@ def main(argv: list[str] | None = None) -> int:
     from rlhf_robotics.robotics.saved_run import load_reward_function
 
     played = {p: play(p, args.episodes, args.seed) for p in args.policies}
+    replayed: dict[tuple[str, str, bool, Path], list[tuple[np.ndarray, float]]] = {}  # models of one task share replays
     rows = []
     for m in args.models:
         e = load_config(m).env
         reward = load_reward_function(m)
         print(f"reward model of {m.name} ({e.id}), learned reward per step:")
         for p, episodes in played.items():
-            learned, error = [], 0.0
-            for episode in episodes:
-                features, err = replay(e.id, e.kwargs, e.christiano, episode)
-                learned.append(np.asarray(reward(features), dtype=np.float64))
-                error = max(error, err)
+            key = (e.id, json.dumps(e.kwargs, sort_keys=True), e.christiano, p)
+            if key not in replayed:
+                replayed[key] = [replay(e.id, e.kwargs, e.christiano, episode) for episode in episodes]
+            learned = [np.asarray(reward(features), dtype=np.float64) for features, _ in replayed[key]]
+            error = max(err for _, err in replayed[key])
             row = {"model": str(m), "model_env": e.id, "policy": str(p), "policy_env": load_config(p).env.id,
                    "episodes": args.episodes, "seed": args.seed,
                    "learned_reward_per_step": float(np.concatenate(learned).mean()),

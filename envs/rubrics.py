@@ -84,14 +84,6 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
         ("back_leg_support", "back_leg_contact", 1, 0, "Which one stands on its back leg more?"),
         ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
     ],
-    "HalfCheetahOneLeg-v2": [
-        ("forward", "reward_forward", 1, 1, "Which one moves forward faster?"),
-        ("front_leg_up", "reward_front_contact", 1, 1, "Which one keeps its front leg off the ground?"),
-        ("body_off_ground", "reward_body_contact", 1, 1, "Which one keeps its body off the ground?"),
-        ("effort", "reward_ctrl", 1, 1, "Which one uses less force?"),
-        ("back_leg_support", "back_leg_contact", 1, 0, "Which one stands on its back leg more?"),
-        ("calm", "actuator_power", -1, 0, "Which one spends less energy?"),
-    ],
     "Walker2dGracefulWalk-v0": [
         ("pace", "reward_pace", 1, 1, "Which one walks forward at a better pace?"),
         ("upright", "reward_upright", 1, 1, "Which one keeps its torso more upright?"),
@@ -135,6 +127,8 @@ RUBRIC_ROWS["PusherGentle-v1"] = RUBRIC_ROWS["PusherGentle-v2"]  # same terms; v
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
 RUBRIC_ROWS["ReacherSmooth-v2"] = RUBRIC_ROWS["ReacherSmooth-v3"]  # same terms; v3 only changed the verifier
 RUBRIC_ROWS["ReacherSmooth-v1"] = RUBRIC_ROWS["ReacherSmooth-v2"]  # same terms; v2 only observes the distance
+RUBRIC_ROWS["HalfCheetahOneLeg-v2"] = [  # v3 added only the upside-down cost
+    row for row in RUBRIC_ROWS["HalfCheetahOneLeg-v3"] if row[0] != "right_side_up"]
 RUBRIC_ROWS["HalfCheetahOneLeg-v1"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # same terms; v2 changed only the observation
 RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # same terms; v1 changed only the verifier
 

@@ -136,7 +136,7 @@ def policy_act(run_dir: Path) -> tuple[Act, Callable[[], gym.Env], str, str]:
     from rlhf_robotics.robotics.checkpoint import TRUE_REWARD
     from rlhf_robotics.robotics.config import load_config
     from rlhf_robotics.robotics.physics import env_factory
-    from rlhf_robotics.robotics.saved_run import checkpoint_dir, load_obs_rms, load_policy
+    from rlhf_robotics.robotics.saved_run import checkpoint_dir, load_obs_rms, load_policy, normalised_obs
 
     if not (run_dir / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir}: no run there (no config.json); give a run directory of `rlhf-robotics`")
@@ -145,9 +145,7 @@ def policy_act(run_dir: Path) -> tuple[Act, Callable[[], gym.Env], str, str]:
     state = json.loads((checkpoint_dir(run_dir) / "state.json").read_text())
 
     def act(obs: np.ndarray) -> np.ndarray:
-        if rms is not None:
-            obs = np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
-        action, _ = policy.predict(obs[None].astype(np.float32), deterministic=True)
+        action, _ = policy.predict(normalised_obs(obs, rms)[None].astype(np.float32), deterministic=True)
         return action[0]
 
     e = config.env

@@ -86,6 +86,12 @@ def load_obs_rms(run_dir: str | Path, round: int | None = None) -> RunningMeanSt
     return rms
 
 
+def normalised_obs(obs: np.ndarray, rms: RunningMeanStd | None) -> np.ndarray:
+    """``obs`` as the policy saw it in training: standardised by :func:`load_obs_rms`'s statistics and clipped to
+    ±10, as SB3's ``VecNormalize`` does (unchanged when ``rms`` is None)."""
+    return obs if rms is None else np.clip((obs - rms.mean) / np.sqrt(rms.var + 1e-8), -10, 10)
+
+
 def load_policy(run_dir: str | Path, round: int | None = None, device: str = "cpu") -> BaseAlgorithm:
     """The run's policy (its ``algo``: PPO, SAC or TD3; last round by default); apply :func:`load_obs_rms` to
     observations before it."""
