@@ -40,6 +40,13 @@ class MLPConfig:
     weights are zero and stay so. For a task whose judge looks at what the arm does to the world, not at the arm's
     joints: a reward model that sees PusherGentle's joint angles and velocities pays the arm poses its own policy
     takes (``conf/env/pusher_gentle.yaml`` says what was measured). () = every feature."""
+    input_clip: float | None = None
+    """Standardised inputs are clipped to ±this many standard deviations of the fit data (SB3's ``VecNormalize``
+    clips observations at 10). A feature that hardly varied in the data a member was fitted on is read, off that
+    data, at hundreds of standard deviations, and the member's reward there is a linear extrapolation that nothing
+    labelled: HalfCheetahOneLeg's first reward model, fitted on random-policy clips whose cosine of torso pitch
+    has std 0.005, reads a cheetah on its back at −400, and PPO's first round rolls over for a learned return of
+    50,000-160,000 where its runners' is 1,000-4,000 (``conf/env/half_cheetah_one_leg.yaml``). None = unclipped."""
 
 
 OUTPUTS: dict[str, Callable[[], nn.Module]] = {"linear": nn.Identity, "tanh": nn.Tanh}
@@ -103,6 +110,10 @@ class StepRewardMLP(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
         self.output = OUTPUTS[config.output]()
+        if config.input_clip is not None and not config.input_clip > 0:
+            raise ValueError(f"reward_model.mlp.input_clip={config.input_clip}: must be > 0 (standard deviations; "
+                             "SB3's VecNormalize uses 10), or null for unclipped inputs")
+        self.input_clip = config.input_clip
         self.register_buffer("input_mean", torch.zeros(in_dim))
         self.register_buffer("input_std", torch.ones(in_dim))
         keep = torch.ones(in_dim)
@@ -126,7 +137,8 @@ class StepRewardMLP(nn.Module):
 
         The first layer absorbs the change: with z = (x − μ)/σ, W z + b equals W' z' + b' for z' = (x − μ')/σ',
         W' = W diag(σ'/σ) and b' = b + W (μ' − μ)/σ. Warm-started training then continues from the same reward
-        on inputs standardised for the data it now sees.
+        on inputs standardised for the data it now sees. With ``MLPConfig.input_clip`` the function is kept where
+        neither the old nor the new standardisation clips; past a clip it is the clipped one's.
         """
         first = self.net[0]
         assert isinstance(first, nn.Linear)
@@ -149,8 +161,12 @@ class StepRewardMLP(nn.Module):
         return self.net[:-1](self._standardise(x))
 
     def _standardise(self, x: torch.Tensor) -> torch.Tensor:
-        """Standardised inputs, the ignored ones (``MLPConfig.ignore_inputs``) zeroed."""
-        return (x - self.input_mean) / self.input_std * self.input_keep
+        """Standardised inputs, clipped to ±``MLPConfig.input_clip``, the ignored ones (``MLPConfig.ignore_inputs``)
+        zeroed."""
+        z = (x - self.input_mean) / self.input_std
+        if self.input_clip is not None:
+            z = z.clamp(-self.input_clip, self.input_clip)
+        return z * self.input_keep
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.output(self.net(self._standardise(x))).squeeze(-1)
@@ -265,6 +281,10 @@ class StackedStepReward:
         linears = [[cast(nn.Linear, layer) for layer in layers if isinstance(layer, nn.Linear)] for layers in per_member]
         self._acts = [type(layer).__name__ for layer in per_member[0] if not isinstance(layer, nn.Linear)]
         output = type(members[0].output).__name__
+        self._clipped_input: tuple[np.ndarray, np.ndarray, float, int, bool] | None = None
+        """Each member's input mean and std ``(E, D)``, the clip, the first layer's width per member and whether
+        all members share their statistics, when ``MLPConfig.input_clip`` is set (the standardisation is then
+        applied, not folded into the first layer)."""
         self._output = None if output == "Identity" else _NUMPY_ACTIVATIONS[output]
         """A bounded output (``MLPConfig.output``) comes before each member's normalisation, so the last layer is
         then kept per member instead of folded into one column."""
@@ -279,8 +299,13 @@ class StackedStepReward:
                 ws = [w * m.input_keep.cpu().double().numpy()[:, None] for w, m in zip(ws, members)]
                 means = [m.input_mean.cpu().double().numpy() for m in members]
                 stds = [m.input_std.cpu().double().numpy() for m in members]
-                bs = [b - (mu / sd) @ w for w, b, mu, sd in zip(ws, bs, means, stds)]
-                ws = [w / sd[:, None] for w, sd in zip(ws, stds)]
+                if members[0].input_clip is None:
+                    bs = [b - (mu / sd) @ w for w, b, mu, sd in zip(ws, bs, means, stds)]
+                    ws = [w / sd[:, None] for w, sd in zip(ws, stds)]
+                else:  # a clip comes between the standardisation and the first layer: nothing folds
+                    mu, sd = np.stack(means).astype(np.float32), np.stack(stds).astype(np.float32)
+                    shared = bool((mu == mu[0]).all() and (sd == sd[0]).all())
+                    self._clipped_input = (mu, sd, float(members[0].input_clip), ws[0].shape[1], shared)
                 w = np.concatenate(ws, axis=1)
             else:
                 w = np.zeros((sum(x.shape[0] for x in ws), sum(x.shape[1] for x in ws)))
@@ -305,10 +330,20 @@ class StackedStepReward:
         """The last hidden layer of every member side by side, ``(N, E·h)``."""
         h = np.asarray(x, dtype=np.float32)
         for k, (w, b) in enumerate(self._weights[:-1]):
-            h = h @ w
+            h = self._first_layer(h, w) if k == 0 and self._clipped_input is not None else h @ w
             h += b
             h = _NUMPY_ACTIVATIONS_INPLACE[self._acts[k]](h)
         return h
+
+    def _first_layer(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """``x @ w`` on each member's clipped standardised inputs (``MLPConfig.input_clip``), members side by side;
+        one standardisation for all when the members share their statistics (they are set from the same data)."""
+        assert self._clipped_input is not None
+        means, stds, clip, width, shared = self._clipped_input
+        if shared:
+            return np.clip((x - means[0]) / stds[0], -clip, clip) @ w
+        return np.concatenate([np.clip((x - mu) / sd, -clip, clip) @ w[:, e * width:(e + 1) * width]
+                               for e, (mu, sd) in enumerate(zip(means, stds))], axis=1)
 
     def _raw_members(self, h: np.ndarray) -> np.ndarray:
         """``(N, E)`` each member's bounded output before its normalisation (``MLPConfig.output`` not linear)."""
