@@ -306,7 +306,14 @@ class StackedStepReward:
                     mu, sd = np.stack(means).astype(np.float32), np.stack(stds).astype(np.float32)
                     shared = bool((mu == mu[0]).all() and (sd == sd[0]).all())
                     self._clipped_input = (mu, sd, float(members[0].input_clip), ws[0].shape[1], shared)
-                w = np.concatenate(ws, axis=1)
+                if self._clipped_input is not None and len(linears[0]) == 1:
+                    # no hidden layer: the "hidden" layer is each member's clipped inputs side by side
+                    # (:meth:`_hidden`), so the one layer is block-diagonal
+                    w = np.zeros((e * ws[0].shape[0], e))
+                    for i, block in enumerate(ws):
+                        w[i * block.shape[0] : (i + 1) * block.shape[0], i] = block[:, 0]
+                else:
+                    w = np.concatenate(ws, axis=1)
             else:
                 w = np.zeros((sum(x.shape[0] for x in ws), sum(x.shape[1] for x in ws)))
                 r = col = 0
@@ -329,6 +336,9 @@ class StackedStepReward:
     def _hidden(self, x: np.ndarray) -> np.ndarray:
         """The last hidden layer of every member side by side, ``(N, E·h)``."""
         h = np.asarray(x, dtype=np.float32)
+        if self._clipped_input is not None and len(self._weights) == 1:
+            means, stds, clip, _, _ = self._clipped_input
+            return np.concatenate([np.clip((h - mu) / sd, -clip, clip) for mu, sd in zip(means, stds)], axis=1)
         for k, (w, b) in enumerate(self._weights[:-1]):
             h = self._first_layer(h, w) if k == 0 and self._clipped_input is not None else h @ w
             h += b

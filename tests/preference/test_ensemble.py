@@ -112,13 +112,15 @@ def test_bad_configurations_raise() -> None:
         RewardEnsemble([])
 
 
+@pytest.mark.parametrize("input_clip", [None, 1.5])
 @pytest.mark.parametrize("output", ["linear", "tanh"])
 @pytest.mark.parametrize("hidden", [(16, 8), (), (12,)])
 @pytest.mark.parametrize("activation", ["leaky_relu", "tanh", "silu", "relu"])
-def test_stacked_numpy_reward_equals_the_ensemble_reward(hidden: tuple[int, ...], activation: str, output: str) -> None:
+def test_stacked_numpy_reward_equals_the_ensemble_reward(hidden: tuple[int, ...], activation: str, output: str,
+                                                         input_clip: float | None) -> None:
     torch.manual_seed(0)
     ensemble = build_step_ensemble(5, 3, mlp=MLPConfig(hidden_sizes=hidden, activation=activation, dropout=0.1,
-                                                       output=output), seed=2)
+                                                       output=output, input_clip=input_clip), seed=2)
     x = torch.randn(400, 5) * torch.tensor([1.0, 3.0, 0.2, 5.0, 1.0]) + 2
     with torch.no_grad():
         for i, m in enumerate(ensemble.members):
@@ -218,3 +220,58 @@ def test_a_saved_ensemble_keeps_its_ignored_inputs_and_one_saved_before_the_opti
         loaded = load_reward_model(d.parent.parent)
         assert loaded.members[0].input_keep.tolist() == [0.0 if i in ignore else 1.0 for i in range(4)]
         torch.testing.assert_close(loaded.reward(x), ensemble.reward(x))
+
+
+@pytest.mark.parametrize("output", ["linear", "tanh"])
+def test_clipped_inputs_pay_a_state_far_off_the_data_what_they_pay_at_the_clip(output: str) -> None:
+    """``MLPConfig.input_clip``: a feature that hardly varied in the fit data (std 0.005, as HalfCheetahOneLeg's
+    torso-pitch cosine on random clips) read hundreds of stds away moves a member's reward no further than at the
+    clip, in the torch member and in the loop's NumPy copy (members sharing their statistics, as the loop sets
+    them); unclipped, a linear output keeps growing with the distance."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 3, generator=gen)
+    x[:, 1] = 0.997 + 0.005 * x[:, 1]
+    at_clip, upside_down = x[:4].clone(), x[:4].clone()
+    at_clip[:, 1] = x[:, 1].mean() - 5 * x[:, 1].std()  # exactly 5 fitted stds below the mean
+    upside_down[:, 1] = -1.0  # ~ -400 stds
+    rewards = {}
+    for clip in (5.0, None):
+        ensemble = build_step_ensemble(3, 2, MLPConfig(hidden_sizes=(16,), output=output, input_clip=clip), seed=3)
+        with torch.no_grad():
+            for m in ensemble.members:
+                m.set_input_statistics(x)
+            ensemble.fit_normalisation(x)
+            rewards[clip] = (ensemble.reward(at_clip), ensemble.reward(upside_down))
+        fast = StackedStepReward(ensemble)
+        np.testing.assert_allclose(fast(upside_down.numpy()), rewards[clip][1].numpy(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(rewards[5.0][1], rewards[5.0][0], rtol=1e-5, atol=1e-5)
+    if output == "linear":
+        assert float((rewards[None][1] - rewards[None][0]).abs().max()) > 10 * float(rewards[5.0][0].abs().max())
+
+
+def test_an_input_clip_must_be_positive_and_a_saved_one_loads(tmp_path: Path) -> None:
+    import json
+    from dataclasses import asdict
+
+    from rlhf_robotics.preference.ensemble import EnsembleMetadata
+    from rlhf_robotics.robotics.config import RewardModelConfig
+    from rlhf_robotics.robotics.saved_run import load_reward_model
+
+    for bad in (0.0, -2.0):
+        with pytest.raises(ValueError, match=rf"input_clip={bad}.*> 0"):
+            StepRewardMLP(3, MLPConfig(input_clip=bad))
+        with pytest.raises(ValueError, match=r"reward_model\.mlp\.input_clip"):
+            RewardModelConfig(mlp=MLPConfig(input_clip=bad))
+    x = torch.randn(50, 4)
+    ensemble = build_step_ensemble(4, 2, MLPConfig(hidden_sizes=(8,), input_clip=2.0), seed=1)
+    for m in ensemble.members:
+        m.set_input_statistics(x)
+    d = tmp_path / "checkpoints" / "round_000"
+    d.mkdir(parents=True)
+    (d / "reward_model.json").write_text(json.dumps(asdict(EnsembleMetadata(4, 2, MLPConfig(hidden_sizes=(8,),
+                                                                                            input_clip=2.0)))))
+    torch.save(ensemble.state_dict(), d / "reward_model.pt")
+    (d.parent / "latest.json").write_text(json.dumps({"dir": "round_000"}))
+    loaded = load_reward_model(tmp_path)
+    assert loaded.members[0].input_clip == 2.0
+    torch.testing.assert_close(loaded.reward(x * 100), ensemble.reward(x * 100))
