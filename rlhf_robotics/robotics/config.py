@@ -308,7 +308,8 @@ class RewardModelConfig:
             raise ValueError(f"reward_model.mlp.ignore_inputs={list(ignored)}: give each step-feature index (from 0: "
                              "the observation's, then the action's) once, none negative")
         if self.mlp.input_clip is not None:
-            check_range("reward_model.mlp.input_clip", self.mlp.input_clip, gt=0)
+            check_range("reward_model.mlp.input_clip", self.mlp.input_clip, gt=0,
+                        why="standard deviations of the fit data; SB3's VecNormalize clips at 10, null turns it off")
         if self.mlp.output not in OUTPUTS:
             raise ValueError(f"reward_model.mlp.output={self.mlp.output!r}: choose one of {', '.join(OUTPUTS)}")
         t = self.trainer
