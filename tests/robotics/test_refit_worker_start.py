@@ -107,7 +107,13 @@ def test_the_refit_worker_ignores_ctrl_c_while_it_is_still_starting(tmp_path: Pa
     ignored, and the run alone decides when it stops."""
     script = tmp_path / "sigint.py"
     script.write_text(SIGINT_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=180)
+    # The unguarded control is a race: the signal must land before the worker's initializer ignores it, and on a
+    # loaded machine (CI's fresh clone beside two benchmark jobs on 2 cores) it once landed after and the worker
+    # lived. It gets three tries; the guarded worker must live on its one.
+    for _ in range(1 if mode == "guarded" else 3):
+        done = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=180)
+        if done.stdout.splitlines() == [expected]:
+            break
     assert done.stdout.splitlines() == [expected], done.stdout + done.stderr
     if mode == "guarded":
         assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr, done.stderr
