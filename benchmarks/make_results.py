@@ -649,7 +649,8 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
                     or ("loop_segments" in info and recorded_segments(r) != info["loop_segments"])):
                 continue
             seeds[(task, "loop")][seed] = rate
-    parts, met, widened = [], [], []
+    parts, met, widened, settled_above, settled_below = [], [], [], [], []
+    goal = SUITE_GOALS["loop_share_of_ppo_success"]
     for task in tasks:
         ppo, loop = seeds.get((task, "ppo"), {}), seeds.get((task, "loop"), {})
         held_out = (set(ppo) - grid.get((task, "ppo"), set())) & (set(loop) - grid.get((task, "loop"), set()))
@@ -663,7 +664,13 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
         if not held_out:
             continue
         widened.append(task)
-        share = f", {ours / base:.2f} of it" if base > 0 else ""
+        low, high, held = share_interval(list(loop.values()), list(ppo.values()), goal)
+        if low >= goal:
+            settled_above.append(task)
+        elif high < goal:
+            settled_below.append(task)
+        bounds = ", ".join("∞" if math.isinf(x) else f"{x:.2f}" for x in (low, high))
+        share = f", {ours / base:.2f} of it [{bounds}], ≥ {goal} of it in {held:.0%} of draws" if base > 0 else ""
         passing = sum(x >= SUITE_PASS for x in ppo.values())
         parts.append(f"{task} on {len(ppo)} seeds (held out: {', '.join(map(str, sorted(held_out)))}): the loop "
                      f"{ours:.2f} against PPO's {base:.2f}{share} (PPO passes on {passing} of {len(ppo)})")
@@ -674,7 +681,32 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
                 "goal count above): " + "; ".join(parts) + ". Counted so, each task on every seed both its arms ran "
                 f"({', '.join(widened)} on these, the rest on the grid's), the loop reaches ≥ "
                 f"{SUITE_GOALS['loop_share_of_ppo_success']} of PPO's success rate on {len(met)} tasks "
-                f"({', '.join(met) or 'none'}), {backflip}."]
+                f"({', '.join(met) or 'none'}), {backflip}. How far the seeds settle each share: its 95 % interval "
+                f"(in brackets; each arm's seeds resampled on their own, {2000:,} draws) lies above {goal} for "
+                f"{', '.join(settled_above) or 'none'}, below it for {', '.join(settled_below) or 'none'}, and spans "
+                f"it for {', '.join(t for t in widened if t not in settled_above + settled_below) or 'none'}."]
+
+
+def share_interval(loop: Sequence[float], ppo: Sequence[float], goal: float, reps: int = 2000,
+                   confidence: float = 0.95) -> tuple[float, float, float]:
+    """How far seeds settle the loop's share of PPO's mean success: each arm's per-seed rates resampled on their
+    own (the arms share no randomness; a seed number is only a label), ``reps`` times with a fixed generator. Returns
+    the share's percentile interval (``inf`` where a draw gives PPO no success and the loop some) and the fraction
+    of draws in which the loop reaches ``goal`` × PPO's mean with PPO's above 0, as the goal is counted."""
+    ours, base = np.asarray(loop, dtype=float), np.asarray(ppo, dtype=float)
+    if ours.size == 0 or base.size == 0:
+        raise ValueError(f"share_interval needs both arms' rates; got {ours.size} loop and {base.size} PPO seeds")
+    rng = np.random.default_rng(0)
+    m_ours = ours[rng.integers(0, ours.size, size=(reps, ours.size))].mean(axis=1)
+    m_base = base[rng.integers(0, base.size, size=(reps, base.size))].mean(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = m_ours / m_base
+    share = share[~np.isnan(share)]  # both arms at 0 in a draw: no share
+    alpha = (1 - confidence) / 2
+    # order statistics, not interpolated between them: a draw's share may be ∞
+    low, high = np.quantile(share, [alpha, 1 - alpha], method="nearest") if share.size else (math.nan, math.nan)
+    held = float(np.mean((m_base > 0) & (m_ours >= goal * m_base)))
+    return float(low), float(high), held
 
 
 def _suite_machines(runs: Sequence[dict[str, Any]]) -> str:

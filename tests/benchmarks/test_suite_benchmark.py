@@ -174,6 +174,19 @@ def test_results_section_sets_held_out_seeds_and_other_budgets_beside_the_loop_w
     assert len(rows) == 5  # the header, ppo, loop, held-out seeds, the other budget
 
 
+def test_share_interval_resamples_each_arm_and_counts_the_draws_that_meet_the_goal() -> None:
+    make_results = _load("make_results")
+    assert make_results.share_interval([1.0] * 4, [1.0] * 4, 0.8) == (1.0, 1.0, 1.0)  # nothing varies: settled
+    assert make_results.share_interval([0.0] * 4, [1.0] * 4, 0.8) == (0.0, 0.0, 0.0)
+    low, high, held = make_results.share_interval([0.0, 1.0] * 5, [1.0] * 10, 0.8)
+    # the loop's mean over 10 redrawn seeds is Binomial(10, 1/2) / 10; it reaches 0.8 in P(X >= 8) = 56/1024 of draws
+    assert 0.1 <= low <= 0.3 and 0.7 <= high <= 0.9 and abs(held - 56 / 1024) < 0.02
+    _, high, held = make_results.share_interval([1.0], [0.0, 1.0], 0.8)  # PPO redrawn to 0 in a quarter of draws
+    assert high == float("inf") and abs(held - 0.75) < 0.04  # ...which never count as the goal met
+    with pytest.raises(ValueError, match="0 loop and 2 PPO seeds"):
+        make_results.share_interval([], [1.0, 0.0], 0.8)
+
+
 def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_outside_the_goal_count() -> None:
     make_results = _load("make_results")
     own = {"selection.name": "entropy"}
@@ -190,10 +203,14 @@ def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_out
     assert goals.endswith("met on 0 (none).")  # counted on the grid's seeds only: 0.5 against 1.0
     line = next(line for line in lines if line.startswith("With held-out seeds"))
     # four seeds each: PPO (1 + 1 + 0 + 0) / 4, the loop 0.5 throughout, the uniform loop's seed 7 not among them
-    assert ("hopper_backflip on 4 seeds (held out: 5, 6): the loop 0.50 against PPO's 0.50, 1.00 of it (PPO passes "
-            "on 2 of 4)") in line
-    # the goal recounted with the backflip on its four seeds: 0.50 ≥ 0.8 × 0.50
-    assert line.endswith("on 1 tasks (hopper_backflip), the backflip among them.")
+    # with the share's bootstrap interval: PPO's four seeds redrawn give no success in 1/16 of draws (share ∞), and
+    # the loop's 0.5 reaches 0.8 of PPO's mean when that is 0.25 or 0.5 (10/16 of draws)
+    assert ("hopper_backflip on 4 seeds (held out: 5, 6): the loop 0.50 against PPO's 0.50, 1.00 of it [0.50, ∞], "
+            "≥ 0.8 of it in 6") in line
+    assert "(PPO passes on 2 of 4)" in line
+    # the goal recounted with the backflip on its four seeds: 0.50 ≥ 0.8 × 0.50, which the seeds do not settle
+    assert "on 1 tasks (hopper_backflip), the backflip among them." in line
+    assert line.endswith("lies above 0.8 for none, below it for none, and spans it for hopper_backflip.")
     rows = {tuple(c.strip() for c in row.split("|")[1:4]): row for row in lines if row.startswith("| ")}
     # PPO's held-out seeds get a row of their own, and are the reference for the loop's held-out seeds' fraction
     assert "| 0.00 | 0.00, 0.00 | 0 of 2 |" in rows[("hopper_backflip", "1,000", "ppo, held-out seeds 5, 6")]
@@ -202,8 +219,9 @@ def test_results_section_adds_held_out_seeds_of_both_arms_to_a_ten_seed_line_out
     held_out["runs"][1]["ppo"] = {"gamma": 0.5}  # PPO's seed 6 ran other PPO settings than the task's
     data["tasks"]["hopper_backflip"]["ppo"] = {"gamma": 0.99}
     line = next(line for line in make_results.suite_section(data, [held_out]) if line.startswith("With held-out"))
-    assert "hopper_backflip on 3 seeds (held out: 5): the loop 0.50 against PPO's 0.67, 0.75 of it (PPO passes on 2 of 3)" in line
-    assert line.endswith("on 0 tasks (none), the backflip not among them.")
+    assert "hopper_backflip on 3 seeds (held out: 5): the loop 0.50 against PPO's 0.67, 0.75 of it [" in line
+    assert "(PPO passes on 2 of 3)" in line
+    assert "on 0 tasks (none), the backflip not among them." in line
     held_out["runs"] = held_out["runs"][2:]  # the loop's held-out seeds alone: no line
     assert not any(line.startswith("With held-out seeds") for line in make_results.suite_section(data, [held_out]))
 
