@@ -211,6 +211,38 @@ def settings(config: dict[str, Any]) -> dict[str, Any]:
             if key in config.get(sec, {}) and config[sec][key] != default}
 
 
+def plot_rounds(rows: list[dict[str, Any]], path: Path) -> None:
+    """Per label round, for each run: the share of its labelled clips that hold a landing and the share that turn
+    past a full turn, so a run that landed flips and then gave them up (or came back to them) can be seen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    missing = [r["run_dir"] for r in rows if not r.get("clips")]
+    if missing:
+        raise ValueError(f"no per-round clips to plot for {', '.join(missing)}: read runs whose segments/ are kept")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharex=True)
+    for r in rows:
+        rounds = range(len(r["clips"]))
+        success = (r.get("policy") or {}).get("successes")
+        episodes = (r.get("policy") or {}).get("episodes")
+        label = Path(r["run_dir"]).name + (f" (lands {success} of {episodes})" if episodes else "")
+        axes[0].plot(rounds, [c["segments_with_a_landing"] / max(c["segments"], 1) for c in r["clips"]],
+                     marker="o", ms=3, label=label)
+        axes[1].plot(rounds, [c["share_turning_past_a_full_turn"] for c in r["clips"]], marker="o", ms=3, label=label)
+    axes[0].set_title("labelled clips holding a landing")
+    axes[1].set_title("labelled clips turning past a full turn")
+    for ax in axes:
+        ax.set_xlabel("label round (0: the pre-trained policy)")
+        ax.set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("share of the round's clips")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="loop run directories of HopperBackflip-v2 or -v3")
@@ -218,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--last-batches", type=int, default=3, help="segment batches the learned reward is read on")
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--out", type=Path, default=RESULTS / "backflip_loop_diagnosis.json")
+    p.add_argument("--plot", type=Path, default=None,
+                   help="also draw the runs read now, per label round: clips holding a landing, clips past a full turn (PNG)")
     args = p.parse_args(argv)
     if args.episodes < 1 or args.last_batches < 1:
         p.error(f"--episodes and --last-batches must be >= 1, got {args.episodes} and {args.last_batches}")
@@ -238,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
     command = " ".join(["python benchmarks/backflip_loop_diagnosis.py", *(sys.argv[1:] if argv is None else argv)])
     write_result(args.out, merged(args.out, rows, command))
+    if args.plot is not None:
+        plot_rounds(rows, args.plot)
     return 0
 
 

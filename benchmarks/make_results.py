@@ -557,6 +557,19 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
     return out
 
 
+def _copy_of_grid_run(trial_run: dict[str, Any], grid_run: dict[str, Any], settings: dict[str, Any],
+                      task_settings: dict[str, Any], task: dict[str, Any]) -> bool:
+    """Whether a trial's run is the grid's own run of that seed: the settings it ran with (the task's then with the
+    trial's over them) are the task's now, pre-training included, and it scored what the grid's run scored. A trial
+    the task then adopted would otherwise repeat the grid's row under a trial's name. A run whose scores differ (made
+    on another CPU, say) is not a copy and keeps its row."""
+    settings = dict(settings)
+    if "pretrain.steps" in settings and int(settings["pretrain.steps"]) == int(task.get("loop_pretrain_steps") or 0):
+        settings.pop("pretrain.steps")
+    return (settings == task_settings and trial_run.get("success") == grid_run.get("success")
+            and trial_run.get("return_true") == grid_run.get("return_true"))
+
+
 def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[int, dict[str, Any]]]]:
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
     (their own results files) made on the task's current version with the grid's labels, and (unless the trial sets
@@ -567,7 +580,8 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     grid's loop at another budget (``suite.py --steps N``: ``loop, trial at N steps``) and on seeds the grid does not
     run (``--seeds 5 6 …``: ``…, held-out seeds``); a run with the grid's settings, budget and seed is not a trial."""
     out: dict[str, dict[str, dict[int, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
-    grid_seeds = {(r["job"]["task"], int(r["job"]["seed"])) for r in data.get("runs", []) if r["job"]["arm"] == "loop"}
+    grid_loop = {(r["job"]["task"], int(r["job"]["seed"])): r for r in data.get("runs", []) if r["job"]["arm"] == "loop"}
+    grid_seeds = set(grid_loop)
     for trial in trials:
         for r in trial.get("runs", []):
             task = data.get("tasks", {}).get(r["job"]["task"])
@@ -584,11 +598,14 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             clips = recorded_segments(r)
             if any(clips[k] != v and f"env.{k}" not in overrides for k, v in task.get("loop_segments", {}).items()):
                 continue  # made on other clips than the task's env config now cuts, which the trial does not set
+            made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
+            if not other_budget and not held_out and _copy_of_grid_run(r, grid_loop[(r["job"]["task"], int(r["job"]["seed"]))],
+                                                                      {**made, **overrides}, now, task):
+                continue  # the trial whose settings the task adopted: its runs are the grid's row already
             what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())]
             what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
             name = ("loop, trial " + ", ".join(what)) if what else "loop"
             # made before the task adopted its own loop settings (or other ones), which the trial does not set: named
-            made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
             for k in sorted(k for k in {*made, *now} if made.get(k) != now.get(k) and k not in overrides):
                 name += f", with `{override_item(k, made[k])}`" if k in made else f", without `{override_item(k, now[k])}`"
             name += ", held-out seeds" if held_out else ""

@@ -171,3 +171,15 @@ def test_rows_of_runs_not_read_again_are_kept(tmp_path: Path) -> None:
     other = diagnosis.merged(out, [{"run_dir": "a", "reward_model_accuracy_vs_oracle": 0.9}], "y")  # a new run there
     assert [r["run_dir"] for r in other["runs"]] == ["a", "b", "a"]
     assert diagnosis.settings({"pretrain": {"steps": 100000, "k": 5}, "ppo": {"ent_coef": 0.0}}) == {"pretrain.steps": 100000}
+
+
+def test_plot_rounds_draws_each_run_per_label_round_and_names_a_run_without_clips(tmp_path: Path) -> None:
+    diagnosis = load_script("backflip_loop_diagnosis")
+    clips = [{"segments": 76, "segments_with_a_landing": n, "share_turning_past_a_full_turn": share}
+             for n, share in [(0, 0.9), (29, 0.5), (0, 0.0)]]
+    rows = [{"run_dir": "runs/seed0", "clips": clips, "policy": {"episodes": 10, "successes": 0}},
+            {"run_dir": "runs/seed1", "clips": clips[::-1], "policy": {"episodes": 10, "successes": 8}}]
+    diagnosis.plot_rounds(rows, tmp_path / "rounds.png")
+    assert (tmp_path / "rounds.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="runs/seed2: read runs whose segments/ are kept"):
+        diagnosis.plot_rounds([*rows, {"run_dir": "runs/seed2", "clips": []}], tmp_path / "none.png")

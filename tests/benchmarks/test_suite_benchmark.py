@@ -154,6 +154,28 @@ def test_results_section_sets_a_set_trial_beside_the_loop_and_counts_only_the_gr
     assert "Rows named `loop, trial …`" in lines[2] and "Rows named" not in make_results.suite_section(data)[2]
 
 
+def test_results_section_drops_the_trial_a_task_adopted_where_its_runs_are_the_grid_s_own() -> None:
+    make_results = _load("make_results")
+    own = {"selection.name": "entropy"}
+    same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
+    runs = [{**_run("hopper_backflip", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_task_settings": own} for s in range(2)]
+    adopted = {"runs": [{**_run("hopper_backflip", "loop", s, 0.5, 50.0), **same, "loop_overrides": own,
+                         "loop_pretrain": {"steps": 0}} for s in range(2)]}
+    data = {"tasks": {"hopper_backflip": {"steps": 1000, "env_id": "B-v3", "loop_task_settings": own,
+                                          "loop_pretrain_steps": 0}},
+            "runs": runs, "labels": 1000, "budget_source": "env configs", "jobs_done": 4, "jobs_in_grid": 4}
+
+    def arms(trials: list) -> set:
+        return {line.split("|")[3].strip() for line in make_results.suite_section(data, trials) if line.startswith("| ")}
+
+    assert arms([adopted]) == {"arm", "ppo", "loop (`selection.name=entropy`)"}  # the grid's row says it already
+    adopted["runs"][0]["loop_overrides"] = {**own, "pretrain.steps": 0}  # naming the task's own pre-training too
+    assert arms([adopted]) == {"arm", "ppo", "loop (`selection.name=entropy`)"}
+    adopted["runs"][1]["success"] = {**adopted["runs"][1]["success"], "rate": 0.9}  # seed 1 scored otherwise
+    assert "loop, trial `selection.name=entropy`" in arms([adopted])  # then it is no copy and keeps a row
+
+
 def test_results_section_sets_held_out_seeds_and_other_budgets_beside_the_loop_without_a_false_fraction() -> None:
     make_results = _load("make_results")
     same = {"env_id": "B-v3", "steps": 1000, "labels": 1000}
