@@ -558,7 +558,7 @@ def _synchronous_loop_runs(data: dict[str, Any]) -> dict[str, dict[int, dict[str
 
 
 def _copy_of_grid_run(trial_run: dict[str, Any], grid_run: dict[str, Any], settings: dict[str, Any],
-                      task_settings: dict[str, Any], task: dict[str, Any]) -> bool:
+                      task: dict[str, Any]) -> bool:
     """Whether a trial's run is the grid's own run of that seed: the settings it ran with (the task's then with the
     trial's over them) are the task's now, pre-training included, and it scored what the grid's run scored. A trial
     the task then adopted would otherwise repeat the grid's row under a trial's name. A run whose scores differ (made
@@ -566,7 +566,7 @@ def _copy_of_grid_run(trial_run: dict[str, Any], grid_run: dict[str, Any], setti
     settings = dict(settings)
     if "pretrain.steps" in settings and int(settings["pretrain.steps"]) == int(task.get("loop_pretrain_steps") or 0):
         settings.pop("pretrain.steps")
-    return (settings == task_settings and trial_run.get("success") == grid_run.get("success")
+    return (settings == task.get("loop_task_settings", {}) and trial_run.get("success") == grid_run.get("success")
             and trial_run.get("return_true") == grid_run.get("return_true"))
 
 
@@ -599,8 +599,8 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             if any(clips[k] != v and f"env.{k}" not in overrides for k, v in task.get("loop_segments", {}).items()):
                 continue  # made on other clips than the task's env config now cuts, which the trial does not set
             made, now = r.get("loop_task_settings", {}), task.get("loop_task_settings", {})
-            if not other_budget and not held_out and _copy_of_grid_run(r, grid_loop[(r["job"]["task"], int(r["job"]["seed"]))],
-                                                                      {**made, **overrides}, now, task):
+            grid_run = grid_loop.get((r["job"]["task"], int(r["job"]["seed"])))
+            if not other_budget and grid_run is not None and _copy_of_grid_run(r, grid_run, {**made, **overrides}, task):
                 continue  # the trial whose settings the task adopted: its runs are the grid's row already
             what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())]
             what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
@@ -697,14 +697,18 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
     return ["", "With held-out seeds (both arms run on seeds the grid does not, with the grid's settings; not in the "
                 "goal count above): " + "; ".join(parts) + ". Counted so, each task on every seed both its arms ran "
                 f"({', '.join(widened)} on these, the rest on the grid's), the loop reaches ≥ "
-                f"{SUITE_GOALS['loop_share_of_ppo_success']} of PPO's success rate on {len(met)} tasks "
+                f"{goal} of PPO's success rate on {len(met)} tasks "
                 f"({', '.join(met) or 'none'}), {backflip}. How far the seeds settle each share: its 95 % interval "
-                f"(in brackets; each arm's seeds resampled on their own, {2000:,} draws) lies above {goal} for "
+                f"(in brackets; each arm's seeds resampled on their own, {SHARE_DRAWS:,} draws) lies above {goal} for "
                 f"{', '.join(settled_above) or 'none'}, below it for {', '.join(settled_below) or 'none'}, and spans "
                 f"it for {', '.join(t for t in widened if t not in settled_above + settled_below) or 'none'}."]
 
 
-def share_interval(loop: Sequence[float], ppo: Sequence[float], goal: float, reps: int = 2000,
+SHARE_DRAWS = 2000
+"""Bootstrap draws behind each task's interval of the loop's share of PPO's success."""
+
+
+def share_interval(loop: Sequence[float], ppo: Sequence[float], goal: float, reps: int = SHARE_DRAWS,
                    confidence: float = 0.95) -> tuple[float, float, float]:
     """How far seeds settle the loop's share of PPO's mean success: each arm's per-seed rates resampled on their
     own (the arms share no randomness; a seed number is only a label), ``reps`` times with a fixed generator. Returns
