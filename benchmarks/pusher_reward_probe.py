@@ -7,7 +7,7 @@ members' standard deviation (what RUNE's bonus is β times) and the true step re
 
 A reward model that pays distance gives the scripted steps about what it gives the loop's at the same distance;
 one that pays the loop's poses gives them less, whatever their true reward. The loop's Pusher policies stop
-0.15–0.25 m from the object (README, issue 15).
+0.15–0.25 m from the object (benchmarks/NOTES.md, issue 15).
 
     .venv/bin/python benchmarks/pusher_reward_probe.py benchmarks/.work/suite/calibrated/loop_pusher_gentle_seed0
 

@@ -67,8 +67,9 @@ class PusherGentleEnv(PusherEnv):
       nothing else changes (objective, verifier, horizon). Why: in v1 both are cones over observed positions (the
       fingertip's, the object's and the goal's, indices 14–22), with their apexes where the fingertip meets the
       object and the object the goal; the loop's reward model was fitted on clips in which the fingertip never
-      came within 0.086 m of the object (README, Dec 3) and on true-reward PPO's episodes it charged the arm poses
-      that reach the object. ReacherSmooth-v2 made the same change for the same failure (its class docstring).
+      came within 0.086 m of the object (benchmarks/NOTES.md, Dec 3) and on true-reward PPO's episodes it
+      charged the arm poses that reach the object. ReacherSmooth-v2 made the same change for the same failure
+      (its class docstring).
     - v1 (issue 15, "calibrated tasks"): a budget at which PPO passes the verifier. SB3 PPO on v0's objective
       (seed 0, 4 envs, the loop's settings, 2 M steps) passed at most 0.5 of the evaluation episodes (0.4 at
       0.5 M, 0.5 at 0.8–1.0 M, 0.1–0.3 elsewhere); at 1 M the median final object–goal distance was 0.085 m
