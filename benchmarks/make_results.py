@@ -602,7 +602,12 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             grid_run = grid_loop.get((r["job"]["task"], int(r["job"]["seed"])))
             if not other_budget and grid_run is not None and _copy_of_grid_run(r, grid_run, {**made, **overrides}, task):
                 continue  # the trial whose settings the task adopted: its runs are the grid's row already
-            what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())]
+            # on held-out seeds, pre-training set to what the task has since adopted is the task's own, not a trial's
+            # (on the grid's seeds such a run is the grid's, or one that scored otherwise and keeps the trial's name)
+            adopted = (held_out and "pretrain.steps" in overrides
+                       and int(overrides["pretrain.steps"]) == int(task.get("loop_pretrain_steps") or 0))
+            what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())
+                    if not (adopted and k == "pretrain.steps")]
             what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
             name = ("loop, trial " + ", ".join(what)) if what else "loop"
             # made before the task adopted its own loop settings (or other ones), which the trial does not set: named
@@ -659,10 +664,11 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
             if (arm != "loop" or info is None or rate is None or seed in grid.get((task, arm), ())
                     or r.get("env_id") != info.get("env_id") or r.get("steps") != info.get("steps")):
                 continue
-            if (r.get("labels") != data.get("labels")
-                    or {**(r.get("loop_task_settings") or {}), **(r.get("loop_overrides") or {})}
-                    != (info.get("loop_task_settings") or {})
-                    or int((r.get("loop_pretrain") or {}).get("steps") or 0) != int(info.get("loop_pretrain_steps") or 0)
+            settings = {**(r.get("loop_task_settings") or {}), **(r.get("loop_overrides") or {})}
+            # pre-training is no task setting: the run's own (a trial's `pretrain.steps`, else what it recorded)
+            pretrain = settings.pop("pretrain.steps", (r.get("loop_pretrain") or {}).get("steps"))
+            if (r.get("labels") != data.get("labels") or settings != (info.get("loop_task_settings") or {})
+                    or int(pretrain or 0) != int(info.get("loop_pretrain_steps") or 0)
                     or ("loop_segments" in info and recorded_segments(r) != info["loop_segments"])):
                 continue
             seeds[(task, "loop")][seed] = rate

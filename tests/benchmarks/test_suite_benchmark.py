@@ -702,3 +702,33 @@ def test_a_result_on_fewer_episodes_is_reevaluated_from_its_kept_policy_extendin
     shutil.rmtree(now["run_dir"])
     assert not suite.needs_reevaluation(job, tmp_path, 512)
     assert suite.reevaluate(job, tmp_path).startswith("left on 6 episodes: run directory")
+
+
+def test_held_out_runs_of_a_pretraining_trial_the_task_adopted_count_as_the_grid_s_settings() -> None:
+    make_results = _load("make_results")
+    same = {"env_id": "C-v3", "steps": 1000, "labels": 1000, "loop_task_settings": {"reward_model.mlp.input_clip": 5}}
+    task = {"steps": 1000, "env_id": "C-v3", "loop_task_settings": {"reward_model.mlp.input_clip": 5},
+            "loop_pretrain_steps": 100}
+    runs = [{**_run("half_cheetah_one_leg", "ppo", s, 1.0, 100.0), **same} for s in range(2)]
+    runs += [{**_run("half_cheetah_one_leg", "loop", s, 1.0, 90.0), **same, "loop_pretrain": {"steps": 100}}
+             for s in range(2)]
+    # made as a trial before the task adopted it: the run records the task's pre-training then (none) and the override
+    trial = {**same, "loop_pretrain": {"steps": 0}, "loop_overrides": {"pretrain.steps": 100}}
+    held_out = {"runs": [{**_run("half_cheetah_one_leg", "ppo", s, 1.0, 100.0), **same} for s in (5, 6)]
+                + [{**_run("half_cheetah_one_leg", "loop", s, 0.5, 50.0), **trial} for s in (5, 6)]
+                + [{**_run("half_cheetah_one_leg", "loop", 7, 0.0, 0.0), **same, "loop_pretrain": {"steps": 0}}]}
+    data = {"tasks": {"half_cheetah_one_leg": task}, "runs": runs, "labels": 1000, "budget_source": "env configs",
+            "jobs_done": 4, "jobs_in_grid": 4}
+    lines = make_results.suite_section(data, [held_out])
+    rows = {tuple(c.strip() for c in row.split("|")[1:4]): row for row in lines if row.startswith("| ")}
+    # named as the task's own loop on held-out seeds; seed 7 ran without the pre-training the task now has: no row
+    assert "| 0.50 | 0.50, 0.50 | 2 of 2 |" in rows[("half_cheetah_one_leg", "1,000", "loop, held-out seeds 5, 6")]
+    assert not any("seeds 5, 6, 7" in key[2] or key[2].endswith(" 7") for key in rows)
+    line = next(line for line in lines if line.startswith("With held-out seeds"))
+    # pooled over four seeds: the loop (1 + 1 + 0.5 + 0.5) / 4 = 0.75 against PPO's 1.00
+    assert "half_cheetah_one_leg on 4 seeds (held out: 5, 6): the loop 0.75 against PPO's 1.00, 0.75 of it" in line
+    task["loop_pretrain_steps"] = 0  # not adopted: the trial's held-out runs are a trial, not the grid's settings
+    lines = make_results.suite_section(data, [held_out])
+    assert not any(line.startswith("With held-out seeds") and "half_cheetah_one_leg on 4" in line for line in lines)
+    rows = {tuple(c.strip() for c in row.split("|")[1:4]) for row in lines if row.startswith("| ")}
+    assert ("half_cheetah_one_leg", "1,000", "loop, trial `pretrain.steps=100`, held-out seeds 5, 6") in rows
