@@ -574,7 +574,8 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
     (their own results files) made on the task's current version with the grid's labels, and (unless the trial sets
     pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since left
-    compares with nothing in the table; likewise for its clips (``loop_segments``: a trial made on other clips than
+    compares with nothing in the table, except on held-out seeds, where the grid has no run of its own and the row
+    is named by its pre-training (``…, without pre-training, held-out seeds …``); likewise for its clips (``loop_segments``: a trial made on other clips than
     the task's now, unless it set them itself). One made on other task loop settings (``loop_task_settings``, e.g.
     before the task adopted its own) is kept and its name says so (``…, without `selection.name=entropy` ``). Also the
     grid's loop at another budget (``suite.py --steps N``: ``loop, trial at N steps``) and on seeds the grid does not
@@ -592,9 +593,11 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             overrides = r.get("loop_overrides") or {}
             if not (overrides or other_budget or held_out):
                 continue  # the grid's own settings, budget and seeds: a copy of a grid run, not a trial
-            if ("pretrain.steps" not in overrides and "loop_pretrain_steps" in task
-                    and (r.get("loop_pretrain") or {}).get("steps", 0) != task["loop_pretrain_steps"]):
-                continue
+            made_pretrain = int((r.get("loop_pretrain") or {}).get("steps") or 0)
+            other_pretrain = ("pretrain.steps" not in overrides and "loop_pretrain_steps" in task
+                              and made_pretrain != int(task["loop_pretrain_steps"] or 0))
+            if other_pretrain and not held_out:
+                continue  # the grid's seeds on a pre-training the grid has since left: its superseded runs, no trial
             clips = recorded_segments(r)
             if any(clips[k] != v and f"env.{k}" not in overrides for k, v in task.get("loop_segments", {}).items()):
                 continue  # made on other clips than the task's env config now cuts, which the trial does not set
@@ -610,6 +613,8 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
                     if not (adopted and k == "pretrain.steps")]
             what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
             name = ("loop, trial " + ", ".join(what)) if what else "loop"
+            if other_pretrain:  # held-out seeds run before the task changed its pre-training: named, beside the rest
+                name += f", with {made_pretrain:,} steps of pre-training" if made_pretrain else ", without pre-training"
             # made before the task adopted its own loop settings (or other ones), which the trial does not set: named
             for k in sorted(k for k in {*made, *now} if made.get(k) != now.get(k) and k not in overrides):
                 name += f", with `{override_item(k, made[k])}`" if k in made else f", without `{override_item(k, now[k])}`"
