@@ -828,10 +828,17 @@ def suite_section(data: dict[str, Any], trials: Sequence[dict[str, Any]] = ()) -
         if base is not None and ours is not None and base > 0 and ours >= SUITE_GOALS["loop_share_of_ppo_success"] * base:
             loop_ok.append(task)
     tasks = list(data.get("tasks", {}))
+    ppo_verdict = "goal met" if tasks and len(ppo_ok) == len(tasks) else "goal not met"
+    if len(loop_ok) < SUITE_GOALS["loop_tasks"]:
+        loop_verdict = f"goal not met: fewer than {SUITE_GOALS['loop_tasks']} tasks"
+    elif "hopper_backflip" not in loop_ok:
+        loop_verdict = "goal not met: the backflip is not among them"
+    else:
+        loop_verdict = "goal met"
     lines += ["", f"Goals (issue 15): true-reward PPO passes in ≥ {SUITE_GOALS['ppo_seeds_passing']} seeds on every task — "
-                  f"met on {len(ppo_ok)} of {len(tasks)} ({', '.join(ppo_ok) or 'none'}); the loop reaches ≥ "
+                  f"met on {len(ppo_ok)} of {len(tasks)} ({', '.join(ppo_ok) or 'none'}; {ppo_verdict}); the loop reaches ≥ "
                   f"{SUITE_GOALS['loop_share_of_ppo_success']} of PPO's success rate on ≥ {SUITE_GOALS['loop_tasks']} tasks, "
-                  f"the backflip among them — met on {len(loop_ok)} ({', '.join(loop_ok) or 'none'})."]
+                  f"the backflip among them — met on {len(loop_ok)} ({', '.join(loop_ok) or 'none'}; {loop_verdict})."]
     lines += _with_held_out_seeds(data, trials, held_out_ppo)
     if data.get("jobs_remaining"):
         lines += ["", f"Partial: {len(data['jobs_remaining'])} jobs of the grid have not run."]
