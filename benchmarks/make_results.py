@@ -570,13 +570,20 @@ def _copy_of_grid_run(trial_run: dict[str, Any], grid_run: dict[str, Any], setti
             and trial_run.get("return_true") == grid_run.get("return_true"))
 
 
+def _pretrain_of(run: dict[str, Any]) -> int:
+    """Pre-training steps a loop run ran with: its trial's ``pretrain.steps`` where it set one, else the task's at the
+    time, which the run recorded (``loop_pretrain``)."""
+    overrides = run.get("loop_overrides") or {}
+    return int(overrides.get("pretrain.steps", (run.get("loop_pretrain") or {}).get("steps")) or 0)
+
+
 def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[int, dict[str, Any]]]]:
     """Per task, per trial (its row name: ``loop, trial `KEY=VALUE` ``), the loop runs of ``suite.py --set`` trials
     (their own results files) made on the task's current version with the grid's labels, and (unless the trial sets
     pre-training itself) on the grid's pre-training for the task: a trial run on a base the grid has since left
     compares with nothing in the table, except on held-out seeds, where the grid has no run of its own and the row
-    is named by its pre-training (``…, without pre-training, held-out seeds …``); likewise for its clips (``loop_segments``: a trial made on other clips than
-    the task's now, unless it set them itself). One made on other task loop settings (``loop_task_settings``, e.g.
+    is named by its pre-training (``…, without pre-training, held-out seeds …``); likewise for its clips
+    (``loop_segments``: a trial made on other clips than the task's now, unless it set them itself). One made on other task loop settings (``loop_task_settings``, e.g.
     before the task adopted its own) is kept and its name says so (``…, without `selection.name=entropy` ``). Also the
     grid's loop at another budget (``suite.py --steps N``: ``loop, trial at N steps``) and on seeds the grid does not
     run (``--seeds 5 6 …``: ``…, held-out seeds``); a run with the grid's settings, budget and seed is not a trial."""
@@ -593,9 +600,9 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
             overrides = r.get("loop_overrides") or {}
             if not (overrides or other_budget or held_out):
                 continue  # the grid's own settings, budget and seeds: a copy of a grid run, not a trial
-            made_pretrain = int((r.get("loop_pretrain") or {}).get("steps") or 0)
+            made_pretrain, task_pretrain = _pretrain_of(r), int(task.get("loop_pretrain_steps") or 0)
             other_pretrain = ("pretrain.steps" not in overrides and "loop_pretrain_steps" in task
-                              and made_pretrain != int(task["loop_pretrain_steps"] or 0))
+                              and made_pretrain != task_pretrain)
             if other_pretrain and not held_out:
                 continue  # the grid's seeds on a pre-training the grid has since left: its superseded runs, no trial
             clips = recorded_segments(r)
@@ -607,8 +614,7 @@ def _trial_loop_runs(data: dict[str, Any], trials: Sequence[dict[str, Any]]) -> 
                 continue  # the trial whose settings the task adopted: its runs are the grid's row already
             # on held-out seeds, pre-training set to what the task has since adopted is the task's own, not a trial's
             # (on the grid's seeds such a run is the grid's, or one that scored otherwise and keeps the trial's name)
-            adopted = (held_out and "pretrain.steps" in overrides
-                       and int(overrides["pretrain.steps"]) == int(task.get("loop_pretrain_steps") or 0))
+            adopted = held_out and "pretrain.steps" in overrides and made_pretrain == task_pretrain
             what = [f"`{override_item(k, v)}`" for k, v in sorted(overrides.items())
                     if not (adopted and k == "pretrain.steps")]
             what += [f"at {int(r['steps']):,} steps (PPO not run there)"] if other_budget else []
@@ -670,10 +676,9 @@ def _with_held_out_seeds(data: dict[str, Any], trials: Sequence[dict[str, Any]],
                     or r.get("env_id") != info.get("env_id") or r.get("steps") != info.get("steps")):
                 continue
             settings = {**(r.get("loop_task_settings") or {}), **(r.get("loop_overrides") or {})}
-            # pre-training is no task setting: the run's own (a trial's `pretrain.steps`, else what it recorded)
-            pretrain = settings.pop("pretrain.steps", (r.get("loop_pretrain") or {}).get("steps"))
+            settings.pop("pretrain.steps", None)  # pre-training is no task setting: compared on its own below
             if (r.get("labels") != data.get("labels") or settings != (info.get("loop_task_settings") or {})
-                    or int(pretrain or 0) != int(info.get("loop_pretrain_steps") or 0)
+                    or _pretrain_of(r) != int(info.get("loop_pretrain_steps") or 0)
                     or ("loop_segments" in info and recorded_segments(r) != info["loop_segments"])):
                 continue
             seeds[(task, "loop")][seed] = rate
