@@ -5,7 +5,7 @@ Importing ``rlhf_robotics.envs`` registers every task with Gymnasium under the `
     import gymnasium as gym
     import rlhf_robotics.envs  # noqa: F401  (registers the tasks)
 
-    env = gym.make("rlhf_robotics/HopperBackflip-v3")
+    env = gym.make("rlhf_robotics/HopperBackflip-v4")
 
 Each task subclasses a Gymnasium MuJoCo v5 environment; its class docstring is the spec. Every step's ``info``
 holds the hidden objective's terms (``reward_*``, summing to the reward), raw physics rubric terms and the
@@ -45,7 +45,7 @@ class TaskSpec:
 
 
 TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec("HopperBackflip-v3", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
+    TaskSpec("HopperBackflip-v4", "rlhf_robotics.envs.hopper_backflip:HopperBackflipEnv", 300,
              "Hopper jumps and turns a backward somersault"),
     TaskSpec("HalfCheetahOneLeg-v3", "rlhf_robotics.envs.half_cheetah_one_leg:HalfCheetahOneLegEnv", 1000,
              "HalfCheetah runs forward with its front leg in the air"),
@@ -74,13 +74,15 @@ class EarlierVersion:
     """Its time limit (steps) where it differs from the current version's."""
 
 
-_BACKFLIP_V2: dict[str, object] = {"over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False}
+_BACKFLIP_V3: dict[str, object] = {"landing_observed": False}
+_BACKFLIP_V2: dict[str, object] = {**_BACKFLIP_V3, "over_rotation_cost_weight": 0.0, "torso_angle_cos_sin": False}
 _BACKFLIP_V1: dict[str, object] = {**_BACKFLIP_V2, "flip_allowance": False, "landing_reward": 20.0}
 
 EARLIER_VERSIONS: dict[str, EarlierVersion] = {
-    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V2),
-    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v3", _BACKFLIP_V1),
-    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v3", {**_BACKFLIP_V1, "markovian_objective": False}),
+    "HopperBackflip-v3": EarlierVersion("HopperBackflip-v4", _BACKFLIP_V3),
+    "HopperBackflip-v2": EarlierVersion("HopperBackflip-v4", _BACKFLIP_V2),
+    "HopperBackflip-v1": EarlierVersion("HopperBackflip-v4", _BACKFLIP_V1),
+    "HopperBackflip-v0": EarlierVersion("HopperBackflip-v4", {**_BACKFLIP_V1, "markovian_objective": False}),
     "ReacherSmooth-v2": EarlierVersion("ReacherSmooth-v3", {"success_jerk_per_metre": 0.0}),
     "ReacherSmooth-v1": EarlierVersion("ReacherSmooth-v3", {"observe_distance": False, "success_jerk_per_metre": 0.0}),
     "ReacherSmooth-v0": EarlierVersion("ReacherSmooth-v3", {"reward_dist_weight": 1.0, "jerk_cost_weight": 1e-3,

@@ -1,6 +1,7 @@
-"""``rlhf_robotics/HopperBackflip-v3``: the Hopper jumps and turns a backward somersault (Christiano et al. 2017).
+"""``rlhf_robotics/HopperBackflip-v4``: the Hopper jumps and turns a backward somersault (Christiano et al. 2017).
 
-``rlhf_robotics/HopperBackflip-v2`` (``over_rotation_cost_weight=0``), ``-v1`` (also ``flip_allowance=False,
+``rlhf_robotics/HopperBackflip-v3`` (``landing_observed=False``), ``-v2`` (also ``over_rotation_cost_weight=0,
+torso_angle_cos_sin=False``), ``-v1`` (also ``flip_allowance=False,
 landing_reward=20``) and ``-v0`` (also ``markovian_objective=False``) stay registered to reproduce earlier runs."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class HopperBackflipEnv(HopperEnv):
     As Hopper-v5: ``Box(-1, 1, (3,))`` torques on the thigh, leg and foot hinges.
 
     ## Observation space
-    ``Box(-inf, inf, (15,))``:
+    ``Box(-inf, inf, (16,))``:
 
     | index | observation |
     |---|---|
@@ -34,14 +35,16 @@ class HopperBackflipEnv(HopperEnv):
     | 12 | ``airborne``: 1 when no part of the hopper touches the floor, else 0 |
     | 13 | ``rotation_to_complete``: 2π·(flips landed + 1) − furthest backward rotation so far (rad): what is left of this flip's rotation allowance; negative once turned past the flip without landing it |
     | 14 | ``torso_angle_sin``: the sine of the torso angle (negative leaning back when upright) |
+    | 15 | ``landed``: 1 on the observation that follows the step that landed a flip, else 0 |
 
     The torso angle is observed as its cosine and sine (v2 and earlier: the angle itself, unwrapped, so -2π after a
     flip), so the hopper standing after a landed flip is observed as it was standing before it, and the observation
     is continuous through the upside-down half of the flip; how far it has turned is in indices 11 and 13. Indices
     11–13 are the episode state the hidden objective reads, so that the objective is a function of what the policy
     and a reward model (one step's observation and action) see: index 11 + index 13 is how far the torso is from
-    upright after the next flip, which a landing needs within ``landing_angle_tolerance``. (v2 observed indices
-    0–13 with the angle itself at index 1, v1 indices 0–12, v0 indices 0–10.)
+    upright after the next flip, which a landing needs within ``landing_angle_tolerance``. Index 15 is the landing
+    the objective pays on the next step. (v3 observed indices 0–14, v2 indices 0–13 with the angle itself at index
+    1, v1 indices 0–12, v0 indices 0–10.)
 
     ## Hidden objective (per step; every term is in ``info`` and they sum to the reward)
     | term | value |
@@ -49,7 +52,7 @@ class HopperBackflipEnv(HopperEnv):
     | ``reward_rotation`` | ``rotation_reward_weight`` · new backward rotation this step within the flip's allowance / dt (rad/s), on steps that start airborne |
     | ``reward_height`` | ``height_reward_weight`` · torso height (m) |
     | ``reward_over_rotation`` | -``over_rotation_cost_weight`` · new backward rotation this step beyond the flip's allowance / dt (rad/s), in the air or not |
-    | ``reward_landing`` | ``landing_reward`` on the step a backflip is completed by an upright landing |
+    | ``reward_landing`` | ``landing_reward`` on the step after a backflip is completed by an upright landing: ``landing_reward`` · index 15 of the step's first observation (v3 and earlier: on the landing step itself) |
     | ``reward_ctrl`` | -``ctrl_cost_weight`` · ‖a‖² |
 
     Rotation counts only on steps that start with no part of the hopper touching the floor, so rolling on the
@@ -106,6 +109,23 @@ class HopperBackflipEnv(HopperEnv):
     written for Hopper-v5); the registered time limit of 300 steps (2.4 s) ends it.
 
     ## Version history
+    - v4 (issue 15, "taught by preferences"): the landing is observed (index 15, ``landed``, 1 on the observation
+      after the step that landed a flip) and ``reward_landing`` is paid on the step that starts with it, one step
+      (8 ms) after the landing instead of on it (``landing_observed``); verifier, the other terms and the sizes of
+      every term as v3. Why: v3's landing was the one term of the objective that is not a function a reward net
+      can read from one step's observation and action, except by predicting one step of contact physics (whether
+      this step's touchdown is on the foot, upright, above ``landing_height``). A 400 spike on one step of 300 decides
+      most comparisons it appears in, and a reward net that cannot place it credits what correlates with it in the
+      clip. Measured on the suite loop's five grid runs on v3 (``benchmarks/suite.py``, 1,000 oracle labels on 1.5 s
+      clips, entropy pair selection): 113–811 of each run's 2,000 labelled clips held a landing, yet refitting the
+      loop's ensemble on each run's own clips and labels (``benchmarks/backflip_refit.py --variants base landed next_obs_change
+      --heldout 0.2``, 2 fits each) paid landing steps −0.5 to +0.5 SD from the mean labelled step, where the
+      objective pays them 20–47 SD above it, with a step-reward correlation of 0.19–0.37. Given the landing as an
+      input, as index 15 shows it, the same fits paid landing steps 17–43 SD above the mean and correlated 0.84–0.92
+      (the observation's change over the step, what a reward of the next observation would see: 14–34 SD,
+      0.78–0.84). Seed 0, the run that landed no flip (success 0.00 against true-reward PPO's 1.00), ranked only
+      27 % of its 113 landing clips above its median clip; with the input, 59 %. Paying the
+      landing one step late costs nothing but a landing on the episode's last step, which is never paid.
     - v3 (issue 15, "taught by preferences"): turning past the flip's allowance costs what it would have earned
       (``over_rotation_cost_weight`` = 1; the term ``reward_over_rotation``), and the torso angle is observed as
       its cosine and sine (``torso_angle_cos_sin``; index 14 is new); verifier and the other terms as v2. Why: the loop with 1,000 rubric-teacher labels on v2 (``benchmarks/backflip_loop_diagnosis.py``,
@@ -165,6 +185,7 @@ class HopperBackflipEnv(HopperEnv):
         flip_allowance: bool = True,
         over_rotation_cost_weight: float = 1.0,
         torso_angle_cos_sin: bool = True,
+        landing_observed: bool = True,
         **kwargs: Any,
     ) -> None:
         """Args (beyond the reward weights and tolerances named in the class docstring):
@@ -176,6 +197,8 @@ class HopperBackflipEnv(HopperEnv):
                 the arguments above, v1 and v0), whose ``info`` has no ``reward_over_rotation`` term.
             torso_angle_cos_sin: v3's observation of the torso angle as its cosine (index 1) and sine (index 14);
                 False reproduces v2 and earlier (the angle itself at index 1).
+            landing_observed: v4's observation of a landing (index 15, after every other) and its reward paid on
+                the step that starts with it; False reproduces v3 and earlier (paid on the landing step, unobserved).
         """
         if over_rotation_cost_weight < 0:
             raise ValueError(
@@ -188,6 +211,11 @@ class HopperBackflipEnv(HopperEnv):
                 f"{over_rotation_cost_weight!r} charges past and the index 13 that torso_angle_cos_sin="
                 f"{torso_angle_cos_sin!r} puts the sine after; for v1 or v0 pass over_rotation_cost_weight=0 and "
                 "torso_angle_cos_sin=False too"
+            )
+        if landing_observed and not markovian_objective:
+            raise ValueError(
+                f"landing_observed={landing_observed!r} extends the observation that markovian_objective=False (v0) "
+                "leaves as Hopper-v5's; for v0 pass landing_observed=False too"
             )
         if flip_allowance and not markovian_objective:
             raise ValueError(
@@ -210,8 +238,11 @@ class HopperBackflipEnv(HopperEnv):
         utils.EzPickle.__init__(
             self, rotation_reward_weight, height_reward_weight, landing_reward, ctrl_cost_weight,
             landing_angle_tolerance, landing_height, reset_noise_scale, terminate_when_unhealthy,
-            markovian_objective, flip_allowance, over_rotation_cost_weight, torso_angle_cos_sin, **kwargs,
+            markovian_objective, flip_allowance, over_rotation_cost_weight, torso_angle_cos_sin, landing_observed,
+            **kwargs,
         )
+        self._landing_observed = landing_observed
+        self._landed = False  # the last step landed a flip (observed at index 15 and paid on the next step in v4)
         self._torso_angle_cos_sin = torso_angle_cos_sin
         self._over_rotation_cost_weight = over_rotation_cost_weight
         self._markovian = markovian_objective
@@ -233,6 +264,8 @@ class HopperBackflipEnv(HopperEnv):
             extra["rotation_to_complete"] = 1
         if torso_angle_cos_sin:
             extra["torso_angle_sin"] = 1
+        if landing_observed:
+            extra["landed"] = 1
         if extra:
             size = self.observation_space.shape[0] + len(extra)  # type: ignore[index]
             self.observation_space = Box(low=-np.inf, high=np.inf, shape=(size,), dtype=np.float64)
@@ -261,6 +294,8 @@ class HopperBackflipEnv(HopperEnv):
             extra.append(self._rotation_to_complete())
         if self._torso_angle_cos_sin:
             extra.append(math.sin(angle))
+        if self._landing_observed:
+            extra.append(float(self._landed))
         return np.concatenate([observation, extra])
 
     def reset_model(self) -> np.ndarray:
@@ -268,6 +303,7 @@ class HopperBackflipEnv(HopperEnv):
         self._start_angle = float(self.data.qpos[2])
         self._flips_landed = 0
         self._furthest_rotation = 0.0
+        self._landed = False
         self._airborne = not touching(self.data, self._body, self._floor)
         return self._get_obs()
 
@@ -275,6 +311,7 @@ class HopperBackflipEnv(HopperEnv):
         self, action: np.ndarray
     ) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         started_airborne = self._airborne
+        landing_paid = self._landed  # v4 pays the landing its first observation shows (index 15)
         self.do_simulation(action, self.frame_skip)
 
         height = float(self.data.qpos[1])
@@ -299,12 +336,15 @@ class HopperBackflipEnv(HopperEnv):
             if off_upright < tol and foot_contact and height > self._landing_height:
                 self._flips_landed = flips
                 landed = True
+        if not self._landing_observed:  # v3 and earlier pay it on the landing step
+            landing_paid = landed
+        self._landed = landed
         observation = self._get_obs()  # after the landing, which opens the next flip's allowance
 
         terms = {
             "reward_rotation": self._rotation_reward_weight * progress / self.dt * paid_airborne,
             "reward_height": self._height_reward_weight * height,
-            "reward_landing": self._landing_reward * landed,
+            "reward_landing": self._landing_reward * landing_paid,
             "reward_ctrl": -float(self.control_cost(action)),
         }
         if self._over_rotation_cost_weight > 0:  # v2 and earlier have no such term

@@ -55,7 +55,7 @@ _BACKFLIP_AFTER_ROTATION: list[_Row] = [
 """Every HopperBackflip version's rows after its rotation question(s)."""
 
 RUBRIC_ROWS: dict[str, list[_Row]] = {
-    "HopperBackflip-v3": [
+    "HopperBackflip-v4": [
         # v3 charges turning past a full turn without landing what it would have earned; asked "which one does a
         # better backflip", a person counts extra turns that end on the back against it
         ("rotation", "reward_rotation", 1, 1,
@@ -122,6 +122,7 @@ RUBRIC_ROWS: dict[str, list[_Row]] = {
     ],
 }
 """Task name (without the ``rlhf_robotics/`` namespace) → its rubric's rows."""
+RUBRIC_ROWS["HopperBackflip-v3"] = RUBRIC_ROWS["HopperBackflip-v4"]  # same terms; v4 observes the landing it pays
 RUBRIC_ROWS["HopperBackflip-v0"] = RUBRIC_ROWS["HopperBackflip-v1"]  # same terms; v1 changed the objective's timing
 RUBRIC_ROWS["PusherGentle-v1"] = RUBRIC_ROWS["PusherGentle-v2"]  # same terms; v2 only observes their distances
 RUBRIC_ROWS["PusherGentle-v0"] = RUBRIC_ROWS["PusherGentle-v1"]  # same terms; v1 changed their weights and distance
@@ -134,7 +135,7 @@ RUBRIC_ROWS["HalfCheetahOneLeg-v0"] = RUBRIC_ROWS["HalfCheetahOneLeg-v2"]  # sam
 
 
 def physics_rubric(env_id: str) -> Rubric:
-    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v3"`` or ``"HopperBackflip-v3"``)."""
+    """The named physics rubric of a suite task (``"rlhf_robotics/HopperBackflip-v4"`` or ``"HopperBackflip-v4"``)."""
     name = env_id.split("/", 1)[-1]
     if name not in RUBRIC_ROWS:
         raise ValueError(

@@ -82,11 +82,19 @@ def test_refit_variants_are_parsed_and_their_inputs_built() -> None:
         "indicator", {"noise": 0.0, "regularisation": "none"}, None, (256, 256), (2, 3, 9))
     x = np.zeros((1, 3, 18), dtype=np.float32)
     x[0, :, 13] = [-1.0, 0.0, 2.0]  # rotation left: past the flip, at its end, under way
-    assert refit.inputs(x, "base") is x
-    assert refit.inputs(x, "indicator")[0, :, -1].tolist() == [0.0, 0.0, 1.0]
-    assert refit.inputs(x, "split")[0, :, -2:].tolist() == [[0.0, -1.0], [0.0, 0.0], [2.0, 0.0]]
-    with pytest.raises(SystemExit, match="expected base, indicator or split"):
-        refit.inputs(x, "bigger")
+    x[0, :, 0] = [1.0, 1.5, 3.5]  # torso height
+    landing = np.array([[False, True, False]])  # the second step pays the landing
+    none = np.zeros(0, int)
+    data = refit.Labelled(x, np.zeros((1, 3)), landing, none, none, np.zeros(0), obs_dim=15)
+    assert refit.inputs(data, "base") is x
+    assert refit.inputs(data, "indicator")[0, :, -1].tolist() == [0.0, 0.0, 1.0]
+    assert refit.inputs(data, "split")[0, :, -2:].tolist() == [[0.0, -1.0], [0.0, 0.0], [2.0, 0.0]]
+    assert refit.inputs(data, "landed")[0, :, -1].tolist() == [0.0, 1.0, 0.0]
+    change = refit.inputs(data, "next_obs_change")
+    assert change.shape == (1, 3, 18 + 15) and change[0, :, 18].tolist() == [0.5, 2.0, 0.0]  # 0 on the clip's last step
+    assert change[0, :, 18 + 13].tolist() == [1.0, 2.0, 0.0] and data.landed.tolist() == [True]
+    with pytest.raises(SystemExit, match="expected one of base, indicator, split, landed, next_obs_change"):
+        refit.inputs(data, "bigger")
     with pytest.raises(SystemExit, match="is not KEY=VALUE"):
         refit.parse_variant("base:noise")
     with pytest.raises(SystemExit, match="ignore='2-x' is not indices"):
@@ -140,6 +148,14 @@ def test_the_report_of_a_tiny_backflip_run(tmp_path: Path) -> None:
     (fitted,) = json.loads(refit.read_text())["runs"]
     assert fitted["labels"] == 12 and [v["variant"] for v in fitted["variants"]] == ["base", "indicator:noise=0"]
     assert all(0 <= v["train_accuracy"] <= 1 and len(v["by_rotation_left"]) == 11 for v in fitted["variants"])
+    heldout = tmp_path / "heldout.json"  # with pairs held out, and the landing inputs
+    subprocess.run([sys.executable, str(BENCHMARKS / "backflip_refit.py"), str(run), "--variants", "landed",
+                    "next_obs_change", "--fits", "1", "--heldout", "0.5", "--out", str(heldout)], check=True, timeout=300)
+    (fitted,) = json.loads(heldout.read_text())["runs"]
+    assert [v["variant"] for v in fitted["variants"]] == ["landed", "next_obs_change"] and fitted["heldout_fraction"] == 0.5
+    for v in fitted["variants"]:
+        assert 0 < v["heldout_pairs"] < 12 and 0 <= v["heldout_accuracy"] <= 1 and -1 <= v["correlation_step"] <= 1
+        assert (v["landing_step_learned_in_sd"] is None) == (fitted["clips_with_a_landing"] == 0)
 
 
 def test_results_section_shows_each_run() -> None:
