@@ -76,7 +76,7 @@ class Labelled:
     @property
     def landed(self) -> np.ndarray:
         """``(N,)`` clips holding a landing."""
-        return self.landing.any(axis=1)
+        return np.asarray(self.landing.any(axis=1))
 
 
 def labelled(run_dir: Path) -> Labelled:
