@@ -149,8 +149,8 @@ def in_sd(values: np.ndarray, of: np.ndarray) -> float | None:
     return float((values[of].mean() - values.mean()) / values.std()) if of.any() else None
 
 
-def fit(spec: str, data: Labelled, fits: int, heldout: np.ndarray | None = None) -> dict[str, Any]:
-    """``fits`` fresh fits of variant ``spec`` on every judged pair but the ``heldout`` ones (a boolean per pair)."""
+def fit(spec: str, data: Labelled, fits: int, held: np.ndarray) -> dict[str, Any]:
+    """``fits`` fresh fits of variant ``spec`` on every judged pair but the ``held`` ones (a boolean per pair)."""
     import torch
 
     from rlhf_robotics.preference.ensemble import MLPConfig, build_step_ensemble
@@ -160,10 +160,11 @@ def fit(spec: str, data: Labelled, fits: int, heldout: np.ndarray | None = None)
     true, landed, first, second, target = data.true, data.landed, data.first, data.second, data.target
     name, trainer, stop, hidden, ignore = parse_variant(spec)
     x = torch.as_tensor(inputs(data, name))
-    one_landing = landed[first] != landed[second]
     landing_won = (landed[first] & (target == 1.0)) | (landed[second] & (target == 0.0))
+    pick = (landed[first] != landed[second]) & landing_won & ~held  # trained pairs one landing clip won
+    decided = target != 0.5
+    with_landing = decided & held & (landed[first] | landed[second])
     obs = data.x.reshape(-1, data.x.shape[-1])
-    held = np.zeros(len(target), bool) if heldout is None else heldout
     train = np.flatnonzero(~held)
     per_fit: list[dict[str, Any]] = []
     for seed in range(fits):
@@ -180,14 +181,11 @@ def fit(spec: str, data: Labelled, fits: int, heldout: np.ndarray | None = None)
             step = ensemble.reward(x.reshape(-1, x.shape[-1])).numpy()
         clip = step.reshape(true.shape).sum(axis=1)
         right = (clip[first] > clip[second]) == (target == 1.0)
-        decided = target != 0.5
-        pick = one_landing & landing_won & ~held
-        with_landing = held & (landed[first] | landed[second])
         per_fit.append({"train_accuracy": float(right[decided & ~held].mean()),
                         "landing_pairs_right": float(right[pick].mean()) if pick.any() else None,
                         "heldout_accuracy": float(right[decided & held].mean()) if (decided & held).any() else None,
-                        "heldout_accuracy_with_a_landing": (float(right[decided & with_landing].mean())
-                                                            if (decided & with_landing).any() else None),
+                        "heldout_accuracy_with_a_landing": (float(right[with_landing].mean())
+                                                            if with_landing.any() else None),
                         "correlation_step": float(np.corrcoef(step, true.ravel())[0, 1]),
                         "landing_step_learned_in_sd": in_sd(step, data.landing.ravel()),
                         "landing_clips_above_the_median_clip": (float(np.mean(clip[landed] > np.median(clip)))
@@ -200,12 +198,13 @@ def fit(spec: str, data: Labelled, fits: int, heldout: np.ndarray | None = None)
             row["learned_minus_ground_in_sd"] = float(np.mean([f["bins"][k]["learned_minus_ground_in_sd"] for f in per_fit]))
             row["true_minus_ground_in_sd"] = b["true_minus_ground_in_sd"]
         bins.append(row)
+
     def mean(key: str) -> float | None:
         values = [f[key] for f in per_fit if f[key] is not None]
         return float(np.mean(values)) if values else None
 
     return {"variant": spec, "fits": fits, "train_accuracy": mean("train_accuracy"),
-            "landing_pairs": int((one_landing & landing_won & ~held).sum()), "landing_pairs_right": mean("landing_pairs_right"),
+            "landing_pairs": int(pick.sum()), "landing_pairs_right": mean("landing_pairs_right"),
             "heldout_pairs": int(held.sum()), "heldout_accuracy": mean("heldout_accuracy"),
             "heldout_accuracy_with_a_landing": mean("heldout_accuracy_with_a_landing"),
             "correlation_step": mean("correlation_step"), "landing_step_learned_in_sd": mean("landing_step_learned_in_sd"),
